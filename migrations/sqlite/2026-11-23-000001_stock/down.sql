@@ -1,0 +1,7 @@
+DROP TABLE idempotency_keys;
+DROP TABLE channel_locations;
+DROP TABLE channels;
+DROP TABLE stock_movements;
+DROP TABLE stock_levels;
+DROP TABLE products;
+DROP TABLE locations;

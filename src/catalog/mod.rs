@@ -1,0 +1,173 @@
+//! The catalog: locations (stores and warehouses) and products. It owns their rows and never
+//! touches stock; stock refers to them by code.
+
+pub mod geo;
+pub mod model;
+pub mod routes;
+
+use chrono::Utc;
+use diesel::prelude::*;
+
+use crate::db::schema::{locations, products};
+use crate::db::DbConn;
+use crate::error::ApiError;
+use crate::http::pagination::{encode_cursor, Page, Paginated};
+use geo::Coordinates;
+use model::*;
+
+/// Creates or replaces a location; `true` when it was created.
+pub fn put_location(
+    conn: &mut DbConn,
+    code: &str,
+    form: &LocationForm,
+) -> Result<(bool, Location), ApiError> {
+    let now = Utc::now().naive_utc();
+    let changes = LocationChanges {
+        code,
+        name: form.name.trim(),
+        kind: form.kind.as_str(),
+        timezone: &form.timezone,
+        address: form.address.as_deref(),
+        latitude: form.latitude,
+        longitude: form.longitude,
+        pickup_in_store: form.pickup.in_store,
+        pickup_curbside: form.pickup.curbside,
+        pickup_hold_days: form.pickup_hold_days,
+        fulfils_online: form.fulfils_online,
+        active: form.active,
+        locale: form.locale.as_deref(),
+        opening_hours: form
+            .opening_hours
+            .as_ref()
+            .map(|h| serde_json::to_string(h).unwrap_or_default()),
+        updated_at: now,
+    };
+    let updated = diesel::update(locations::table.find(code))
+        .set(&changes)
+        .execute(conn)?;
+    let created = updated == 0;
+    if created {
+        diesel::insert_into(locations::table)
+            .values((&changes, locations::created_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok((created, find_location(conn, code)?.into()))
+}
+
+pub fn find_location(conn: &mut DbConn, code: &str) -> Result<LocationRow, ApiError> {
+    locations::table
+        .find(code)
+        .select(LocationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no location {code}")))
+}
+
+/// Active locations; nearest first when `near` is given (each with `distance_km`), else by code.
+pub fn list_locations(
+    conn: &mut DbConn,
+    near: Option<Coordinates>,
+    page: &Page,
+) -> Result<Paginated<Location>, ApiError> {
+    match near {
+        None => {
+            let mut query = locations::table
+                .filter(locations::active.eq(true))
+                .order(locations::code.asc())
+                .limit(page.limit + 1)
+                .select(LocationRow::as_select())
+                .into_boxed();
+            if let Some(after) = &page.cursor {
+                query = query.filter(locations::code.gt(after.clone()));
+            }
+            let rows: Vec<Location> = query.load(conn)?.into_iter().map(Location::from).collect();
+            Ok(Paginated::from_rows(rows, page.limit, |l| l.code.clone()))
+        }
+        Some(origin) => {
+            // Distances are computed here rather than in SQL so the same code serves both
+            // backends; a chain's active locations fit in memory many times over.
+            let rows: Vec<LocationRow> = locations::table
+                .filter(locations::active.eq(true))
+                .select(LocationRow::as_select())
+                .load(conn)?;
+            let mut located: Vec<Location> = rows
+                .into_iter()
+                .map(|row| {
+                    let distance = geo::coordinates(row.latitude, row.longitude)
+                        .map(|c| origin.distance_km(&c));
+                    Location {
+                        distance_km: distance,
+                        ..row.into()
+                    }
+                })
+                .collect();
+            located.sort_by(|a, b| {
+                let (da, db) = (
+                    a.distance_km.unwrap_or(f64::INFINITY),
+                    b.distance_km.unwrap_or(f64::INFINITY),
+                );
+                da.total_cmp(&db).then_with(|| a.code.cmp(&b.code))
+            });
+            let offset: usize = match &page.cursor {
+                None => 0,
+                Some(c) => c
+                    .parse()
+                    .map_err(|_| ApiError::validation("cursor", "is not a cursor for this list"))?,
+            };
+            let limit = page.limit as usize;
+            let more = located.len() > offset + limit;
+            let items: Vec<Location> = located.into_iter().skip(offset).take(limit).collect();
+            let next_cursor = more.then(|| encode_cursor(&(offset + limit).to_string()));
+            Ok(Paginated { items, next_cursor })
+        }
+    }
+}
+
+/// Creates or replaces a product; `true` when it was created.
+pub fn put_product(
+    conn: &mut DbConn,
+    sku: &str,
+    form: &ProductForm,
+) -> Result<(bool, Product), ApiError> {
+    let now = Utc::now().naive_utc();
+    let changes = ProductChanges {
+        sku,
+        name: form.name.trim(),
+        price_amount_minor: form.price.amount_minor,
+        price_currency: &form.price.currency,
+        updated_at: now,
+    };
+    let updated = diesel::update(products::table.find(sku))
+        .set(&changes)
+        .execute(conn)?;
+    let created = updated == 0;
+    if created {
+        diesel::insert_into(products::table)
+            .values((&changes, products::created_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok((created, find_product(conn, sku)?))
+}
+
+pub fn find_product(conn: &mut DbConn, sku: &str) -> Result<Product, ApiError> {
+    products::table
+        .find(sku)
+        .select(ProductRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Product::from)
+        .ok_or_else(|| ApiError::NotFound(format!("no product {sku}")))
+}
+
+pub fn list_products(conn: &mut DbConn, page: &Page) -> Result<Paginated<Product>, ApiError> {
+    let mut query = products::table
+        .order(products::sku.asc())
+        .limit(page.limit + 1)
+        .select(ProductRow::as_select())
+        .into_boxed();
+    if let Some(after) = &page.cursor {
+        query = query.filter(products::sku.gt(after.clone()));
+    }
+    let rows: Vec<Product> = query.load(conn)?.into_iter().map(Product::from).collect();
+    Ok(Paginated::from_rows(rows, page.limit, |p| p.sku.clone()))
+}

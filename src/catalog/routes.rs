@@ -1,0 +1,221 @@
+//! HTTP for the catalog: extract, authorize, call, respond.
+
+use actix_web::{get, put, web, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::geo::Coordinates;
+use super::model::{Location, LocationForm, Product, ProductForm};
+use crate::auth::Principal;
+use crate::db::{read_tx, write_tx};
+use crate::error::{path_code, ApiError, Problem};
+use crate::http::json::Json;
+use crate::http::pagination::{PageQuery, Paginated};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(put_location)
+        .service(list_locations)
+        .service(get_location)
+        .service(put_product)
+        .service(list_products)
+        .service(get_product);
+}
+
+fn created_or_ok<T: serde::Serialize>(created: bool, body: T) -> HttpResponse {
+    if created {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    }
+}
+
+/// Create or replace a location.
+///
+/// Who may call: admin.
+#[utoipa::path(
+    put, path = "/v1/locations/{code}", tag = "locations",
+    params(("code" = String, Path, description = "Location code: 1-64 of [A-Za-z0-9._-]")),
+    request_body = LocationForm,
+    responses(
+        (status = 200, description = "Replaced", body = Location),
+        (status = 201, description = "Created", body = Location),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/v1/locations/{code}")]
+async fn put_location(
+    state: web::Data<AppState>,
+    who: Principal,
+    code: web::Path<String>,
+    body: Json<LocationForm>,
+) -> Result<HttpResponse, ApiError> {
+    who.require_admin()?;
+    path_code("code", &code)?;
+    let (code, form) = (code.into_inner(), body.0);
+    let (created, location) = state
+        .db(move |conn| write_tx(conn, |conn| super::put_location(conn, &code, &form)))
+        .await?;
+    Ok(created_or_ok(created, location))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LocationsQuery {
+    /// `LAT,LNG`: list nearest first, each with `distance_km`.
+    pub near: Option<String>,
+    /// How many items to return (1 to 500, default 50).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// List active locations, nearest first with `near=`.
+///
+/// Who may call: anyone (public).
+#[utoipa::path(
+    get, path = "/v1/locations", tag = "locations",
+    params(LocationsQuery),
+    responses(
+        (status = 200, body = Paginated<Location>),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/v1/locations")]
+async fn list_locations(
+    state: web::Data<AppState>,
+    query: web::Query<LocationsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .page()?;
+    let near = query
+        .near
+        .as_deref()
+        .map(Coordinates::parse_near)
+        .transpose()?;
+    let list = state
+        .db(move |conn| read_tx(conn, |conn| super::list_locations(conn, near, &page)))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// One location.
+///
+/// Who may call: anyone (public).
+#[utoipa::path(
+    get, path = "/v1/locations/{code}", tag = "locations",
+    params(("code" = String, Path, description = "Location code")),
+    responses(
+        (status = 200, body = Location),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/v1/locations/{code}")]
+async fn get_location(
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    path_code("code", &code)?;
+    let code = code.into_inner();
+    let location = state
+        .db(move |conn| super::find_location(conn, &code))
+        .await?;
+    Ok(HttpResponse::Ok().json(Location::from(location)))
+}
+
+/// Create or replace a product and its one price.
+///
+/// Who may call: admin; integration with `catalog:write`.
+#[utoipa::path(
+    put, path = "/v1/products/{sku}", tag = "products",
+    params(("sku" = String, Path, description = "SKU: 1-64 of [A-Za-z0-9._-]")),
+    request_body = ProductForm,
+    responses(
+        (status = 200, description = "Replaced", body = Product),
+        (status = 201, description = "Created", body = Product),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/v1/products/{sku}")]
+async fn put_product(
+    state: web::Data<AppState>,
+    who: Principal,
+    sku: web::Path<String>,
+    body: Json<ProductForm>,
+) -> Result<HttpResponse, ApiError> {
+    who.require_admin_or_scope("catalog:write")?;
+    path_code("sku", &sku)?;
+    let (sku, form) = (sku.into_inner(), body.0);
+    let (created, product) = state
+        .db(move |conn| write_tx(conn, |conn| super::put_product(conn, &sku, &form)))
+        .await?;
+    Ok(created_or_ok(created, product))
+}
+
+/// List products by SKU.
+///
+/// Who may call: anyone (public).
+#[utoipa::path(
+    get, path = "/v1/products", tag = "products",
+    params(PageQuery),
+    responses(
+        (status = 200, body = Paginated<Product>),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/v1/products")]
+async fn list_products(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.page()?;
+    let list = state
+        .db(move |conn| read_tx(conn, |conn| super::list_products(conn, &page)))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// One product.
+///
+/// Who may call: anyone (public).
+#[utoipa::path(
+    get, path = "/v1/products/{sku}", tag = "products",
+    params(("sku" = String, Path, description = "SKU")),
+    responses(
+        (status = 200, body = Product),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/v1/products/{sku}")]
+async fn get_product(
+    state: web::Data<AppState>,
+    sku: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    path_code("sku", &sku)?;
+    let sku = sku.into_inner();
+    let product = state
+        .db(move |conn| super::find_product(conn, &sku))
+        .await?;
+    Ok(HttpResponse::Ok().json(product))
+}

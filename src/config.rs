@@ -1,0 +1,322 @@
+//! `Settings`: read once from the environment (and an optional `.env`), validated at start-up
+//! with a message that names the offending variable. Secrets are redacted in `Debug`.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::db::DatabaseTarget;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://clickcollect.db";
+pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+
+/// A configuration problem, always naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid configuration: {}: {}",
+            self.variable, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A value that must not reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicKeyAlgorithm {
+    Rs256,
+    EdDsa,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    /// HS256 shared secret. `None` on SQLite means "generate one and keep it beside the file".
+    pub secret: Option<Secret>,
+    /// An identity provider's public key (PEM) and its algorithm.
+    pub public_key: Option<(PublicKeyAlgorithm, String)>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseTarget,
+    pub pool_size: u32,
+    pub redis_url: Option<Secret>,
+    pub bind_addr: String,
+    pub workers: usize,
+    pub jwt: JwtSettings,
+    /// Largest JSON body accepted by ordinary endpoints.
+    pub max_body_bytes: usize,
+    /// Largest body of a bulk stock snapshot (thousands of SKUs in one request).
+    pub max_snapshot_bytes: usize,
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` if there is one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Reads settings from a map of variables, so tests can build them without touching the
+    /// process environment.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let database = DatabaseTarget::parse(&database_url).map_err(|message| ConfigError {
+            variable: "DATABASE_URL",
+            message,
+        })?;
+        let default_pool = match database {
+            DatabaseTarget::Postgres { .. } => 16,
+            DatabaseTarget::Sqlite { .. } => 8,
+        };
+        let pool_size = parse_number(
+            get("DATABASE_POOL_SIZE"),
+            "DATABASE_POOL_SIZE",
+            default_pool,
+            1,
+            1000,
+        )? as u32;
+
+        let redis_url = match get("REDIS_URL") {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                Some(Secret(url))
+            }
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "REDIS_URL",
+                    message: "must start with redis:// or rediss://".into(),
+                })
+            }
+            None => None,
+        };
+
+        let bind_addr = get("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND_ADDR.to_string());
+        if bind_addr.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError {
+                variable: "BIND_ADDR",
+                message: "must be HOST:PORT, e.g. 0.0.0.0:8080".into(),
+            });
+        }
+        let default_workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let workers =
+            parse_number(get("WORKERS"), "WORKERS", default_workers as i64, 1, 512)? as usize;
+
+        let secret = get("JWT_SECRET").map(Secret);
+        if let Some(Secret(s)) = &secret {
+            if s.len() < 32 {
+                return Err(ConfigError {
+                    variable: "JWT_SECRET",
+                    message: "must be at least 32 bytes (256 bits) for HS256".into(),
+                });
+            }
+        }
+        let public_key = read_public_key(&get)?;
+        if secret.is_none()
+            && public_key.is_none()
+            && matches!(database, DatabaseTarget::Postgres { .. })
+        {
+            // A generated key works for one SQLite file; replicas sharing PostgreSQL must
+            // agree on their keys, so they are told to configure one.
+            return Err(ConfigError {
+                variable: "JWT_SECRET",
+                message:
+                    "required with PostgreSQL (or configure JWT_PUBLIC_KEY / JWT_PUBLIC_KEY_FILE)"
+                        .into(),
+            });
+        }
+        let jwt = JwtSettings {
+            secret,
+            public_key,
+            issuer: get("JWT_ISSUER"),
+            audience: get("JWT_AUDIENCE"),
+        };
+
+        let max_body_bytes = parse_number(
+            get("MAX_BODY_BYTES"),
+            "MAX_BODY_BYTES",
+            64 * 1024,
+            1024,
+            64 << 20,
+        )? as usize;
+        let max_snapshot_bytes = parse_number(
+            get("MAX_SNAPSHOT_BYTES"),
+            "MAX_SNAPSHOT_BYTES",
+            8 << 20,
+            1024,
+            256 << 20,
+        )? as usize;
+
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "LOG_FORMAT",
+                    message: "must be text or json".into(),
+                })
+            }
+        };
+
+        Ok(Settings {
+            database,
+            pool_size,
+            redis_url,
+            bind_addr,
+            workers,
+            jwt,
+            max_body_bytes,
+            max_snapshot_bytes,
+            log_format,
+        })
+    }
+}
+
+fn parse_number(
+    value: Option<String>,
+    variable: &'static str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError {
+            variable,
+            message: format!("must be a whole number from {min} to {max}"),
+        }),
+    }
+}
+
+fn read_public_key(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(PublicKeyAlgorithm, String)>, ConfigError> {
+    let pem = match (get("JWT_PUBLIC_KEY"), get("JWT_PUBLIC_KEY_FILE")) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError {
+                variable: "JWT_PUBLIC_KEY_FILE",
+                message: "set either JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE, not both".into(),
+            })
+        }
+        (Some(pem), None) => pem.replace("\\n", "\n"),
+        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| ConfigError {
+            variable: "JWT_PUBLIC_KEY_FILE",
+            message: format!("cannot read {path}: {e}"),
+        })?,
+        (None, None) => {
+            if get("JWT_ALGORITHM").is_some() {
+                return Err(ConfigError {
+                    variable: "JWT_ALGORITHM",
+                    message: "set only together with JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE".into(),
+                });
+            }
+            return Ok(None);
+        }
+    };
+    let algorithm = match get("JWT_ALGORITHM").as_deref() {
+        Some("RS256") => PublicKeyAlgorithm::Rs256,
+        Some("EdDSA") => PublicKeyAlgorithm::EdDsa,
+        _ => {
+            return Err(ConfigError {
+                variable: "JWT_ALGORITHM",
+                message: "must be RS256 or EdDSA when a public key is configured".into(),
+            })
+        }
+    };
+    if !pem.contains("-----BEGIN PUBLIC KEY-----")
+        && !pem.contains("-----BEGIN RSA PUBLIC KEY-----")
+    {
+        return Err(ConfigError {
+            variable: "JWT_PUBLIC_KEY",
+            message: "must be a PEM public key".into(),
+        });
+    }
+    Ok(Some((algorithm, pem)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_to_an_sqlite_file_beside_the_process() {
+        let settings = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(
+            settings.database,
+            DatabaseTarget::Sqlite {
+                path: "clickcollect.db".into()
+            }
+        );
+        assert_eq!(settings.bind_addr, DEFAULT_BIND_ADDR);
+        assert!(settings.jwt.secret.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let err = Settings::from_vars(&vars(&[("DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+        let err = Settings::from_vars(&vars(&[("JWT_SECRET", "short")])).unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+        let err = Settings::from_vars(&vars(&[("BIND_ADDR", "nowhere")])).unwrap_err();
+        assert_eq!(err.variable, "BIND_ADDR");
+        let err = Settings::from_vars(&vars(&[("MAX_BODY_BYTES", "-1")])).unwrap_err();
+        assert_eq!(err.variable, "MAX_BODY_BYTES");
+        let err = Settings::from_vars(&vars(&[("DATABASE_URL", "postgres://db/cc")])).unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+    }
+
+    #[test]
+    fn secrets_do_not_reach_debug_output() {
+        let settings = Settings::from_vars(&vars(&[
+            ("JWT_SECRET", "a-very-long-development-secret-0123456789"),
+            ("DATABASE_URL", "postgres://app:hunter2@db/cc"),
+        ]))
+        .unwrap();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("a-very-long-development-secret"));
+        assert!(!printed.contains("hunter2"));
+    }
+}

@@ -1,0 +1,103 @@
+//! Diesel table definitions, written for the subset of types that PostgreSQL and SQLite share.
+//! Must match `migrations/postgres` and `migrations/sqlite`.
+
+diesel::table! {
+    locations (code) {
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        timezone -> Text,
+        address -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        pickup_in_store -> Bool,
+        pickup_curbside -> Bool,
+        pickup_hold_days -> Integer,
+        fulfils_online -> Bool,
+        active -> Bool,
+        locale -> Nullable<Text>,
+        opening_hours -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    products (sku) {
+        sku -> Text,
+        name -> Text,
+        price_amount_minor -> BigInt,
+        price_currency -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stock_levels (location, sku) {
+        location -> Text,
+        sku -> Text,
+        on_hand -> BigInt,
+        reserved -> BigInt,
+        safety_stock -> BigInt,
+        last_counted_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stock_movements (id) {
+        id -> BigInt,
+        location -> Text,
+        sku -> Text,
+        delta_on_hand -> BigInt,
+        delta_reserved -> BigInt,
+        reason -> Text,
+        reference -> Nullable<Text>,
+        actor -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channels (code) {
+        code -> Text,
+        name -> Text,
+        buffer -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channel_locations (channel, location) {
+        channel -> Text,
+        location -> Text,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (owner, key) {
+        owner -> Text,
+        key -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(stock_levels -> locations (location));
+diesel::joinable!(stock_levels -> products (sku));
+diesel::joinable!(channel_locations -> channels (channel));
+diesel::joinable!(channel_locations -> locations (location));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    locations,
+    products,
+    stock_levels,
+    stock_movements,
+    channels,
+    channel_locations,
+    idempotency_keys,
+);

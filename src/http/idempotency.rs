@@ -1,0 +1,226 @@
+//! `Idempotency-Key`: the same key with the same request replays the first answer (with
+//! `Idempotent-Replayed: true`), with a different request gets 422, and while the first is
+//! still running gets 409. Keys live in the database, so every replica honours them, and the
+//! stored answer is written in the same transaction as the change it describes: a crash can
+//! never leave the change done and the answer lost.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use chrono::{NaiveDateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::auth::Principal;
+use crate::db::schema::idempotency_keys as keys;
+use crate::db::{insert_or_ignore, write_tx, DbConn};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const HEADER: &str = "Idempotency-Key";
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+
+/// A request still marked in flight after this long is taken to have died with its process.
+const IN_FLIGHT_TIMEOUT: TimeDelta = TimeDelta::minutes(5);
+/// How long a key is remembered.
+pub const RETENTION: TimeDelta = TimeDelta::hours(24);
+
+/// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let parsed = match req.headers().get(HEADER) {
+            None => Ok(IdempotencyKey(None)),
+            Some(value) => match value.to_str() {
+                Ok(key)
+                    if (1..=255).contains(&key.len())
+                        && key.bytes().all(|b| b.is_ascii_graphic()) =>
+                {
+                    Ok(IdempotencyKey(Some(key.to_string())))
+                }
+                _ => Err(ApiError::validation(
+                    HEADER,
+                    "must be 1 to 255 visible ASCII characters",
+                )),
+            },
+        };
+        std::future::ready(parsed)
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = keys)]
+struct NewKey<'a> {
+    owner: &'a str,
+    key: &'a str,
+    request_hash: &'a str,
+    response_status: Option<i32>,
+    response_body: Option<&'a str>,
+    created_at: NaiveDateTime,
+}
+
+enum Claim {
+    Fresh,
+    Replay { status: u16, body: String },
+}
+
+/// Runs a write once per `Idempotency-Key`. `fingerprint` identifies the request (method,
+/// path and body); `op` runs inside one write transaction and its result becomes the body.
+pub async fn run<T, F>(
+    state: &AppState,
+    who: &Principal,
+    key: IdempotencyKey,
+    fingerprint: String,
+    status: StatusCode,
+    op: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: Serialize + Send + 'static,
+    F: FnMut(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+{
+    let mut op = op;
+    let Some(key) = key.0 else {
+        let value = state.db(move |conn| write_tx(conn, &mut op)).await?;
+        return Ok(HttpResponse::build(status).json(value));
+    };
+    // Keys are per caller: two integrations choosing the same key never collide.
+    let owner = who.actor();
+    let hash = hex_sha256(fingerprint.as_bytes());
+
+    let claim = {
+        let (owner, key, hash) = (owner.clone(), key.clone(), hash.clone());
+        state
+            .db(move |conn| write_tx(conn, |conn| claim(conn, &owner, &key, &hash)))
+            .await?
+    };
+    if let Claim::Replay { status, body } = claim {
+        return Ok(
+            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+                .insert_header((header::CONTENT_TYPE, "application/json"))
+                .insert_header((REPLAYED_HEADER, "true"))
+                .body(body),
+        );
+    }
+
+    let result = {
+        let (owner, key) = (owner.clone(), key.clone());
+        state
+            .db(move |conn| {
+                write_tx(conn, |conn| {
+                    let value = op(conn)?;
+                    let body = serde_json::to_string(&value)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    diesel::update(keys::table.find((&owner, &key)))
+                        .set((
+                            keys::response_status.eq(status.as_u16() as i32),
+                            keys::response_body.eq(&body),
+                        ))
+                        .execute(conn)?;
+                    Ok(body)
+                })
+            })
+            .await
+    };
+    match result {
+        Ok(body) => Ok(HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .body(body)),
+        Err(error) => {
+            // A refused request changed nothing, so the key is free for a corrected retry.
+            let release = state
+                .db(move |conn| {
+                    diesel::delete(
+                        keys::table
+                            .find((&owner, &key))
+                            .filter(keys::response_status.is_null()),
+                    )
+                    .execute(conn)
+                    .map_err(ApiError::from)
+                })
+                .await;
+            if let Err(release_error) = release {
+                tracing::warn!(%release_error, "could not release an idempotency key");
+            }
+            Err(error)
+        }
+    }
+}
+
+fn claim(conn: &mut DbConn, owner: &str, key: &str, hash: &str) -> Result<Claim, ApiError> {
+    let now = Utc::now().naive_utc();
+    let new = NewKey {
+        owner,
+        key,
+        request_hash: hash,
+        response_status: None,
+        response_body: None,
+        created_at: now,
+    };
+    if insert_or_ignore!(conn, keys::table, &new)? == 1 {
+        return Ok(Claim::Fresh);
+    }
+    let (stored_hash, stored_status, stored_body, created_at): (
+        String,
+        Option<i32>,
+        Option<String>,
+        NaiveDateTime,
+    ) = keys::table
+        .find((owner, key))
+        .select((
+            keys::request_hash,
+            keys::response_status,
+            keys::response_body,
+            keys::created_at,
+        ))
+        .first(conn)?;
+    let expired = now - created_at > RETENTION;
+    let abandoned = stored_status.is_none() && now - created_at > IN_FLIGHT_TIMEOUT;
+    if expired || abandoned {
+        diesel::update(keys::table.find((owner, key)))
+            .set((
+                keys::request_hash.eq(hash),
+                keys::response_status.eq(None::<i32>),
+                keys::response_body.eq(None::<String>),
+                keys::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        return Ok(Claim::Fresh);
+    }
+    if stored_hash != hash {
+        return Err(ApiError::IdempotencyKeyReused);
+    }
+    match (stored_status, stored_body) {
+        (Some(status), Some(body)) => Ok(Claim::Replay {
+            status: status as u16,
+            body,
+        }),
+        _ => Err(ApiError::IdempotencyInFlight),
+    }
+}
+
+/// Forgets keys older than the retention period; run by the background jobs.
+pub fn purge_expired(conn: &mut DbConn) -> Result<usize, ApiError> {
+    let cutoff = Utc::now().naive_utc() - RETENTION;
+    Ok(diesel::delete(keys::table.filter(keys::created_at.lt(cutoff))).execute(conn)?)
+}
+
+/// What makes two requests "the same": method, path and the parsed body.
+pub fn fingerprint<B: Serialize>(req: &HttpRequest, body: &B) -> String {
+    format!(
+        "{} {}\n{}",
+        req.method(),
+        req.path(),
+        serde_json::to_string(body).unwrap_or_default()
+    )
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

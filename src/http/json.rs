@@ -1,0 +1,185 @@
+//! `Json<T>`: reads a JSON body within the configured size limit, rejects unknown fields (the
+//! types say `deny_unknown_fields`), and runs the type's own validation, so a handler only
+//! ever sees a request that makes sense. Every failure is problem+json naming the field.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
+
+/// Request-level validation beyond what the types enforce.
+pub trait Validate {
+    fn validate(&self) -> Result<(), ApiError>;
+}
+
+/// A JSON body no larger than `MAX_BODY_BYTES`.
+pub struct Json<T>(pub T);
+
+/// A JSON body no larger than `MAX_SNAPSHOT_BYTES`: bulk stock snapshots.
+pub struct BulkJson<T>(pub T);
+
+#[derive(Clone, Copy)]
+enum Limit {
+    Body,
+    Snapshot,
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = read_json::<T>(req, payload, Limit::Body);
+        Box::pin(async move { read.await.map(Json) })
+    }
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for BulkJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = read_json::<T>(req, payload, Limit::Snapshot);
+        Box::pin(async move { read.await.map(BulkJson) })
+    }
+}
+
+fn read_json<T: DeserializeOwned + Validate + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: Limit,
+) -> impl Future<Output = Result<T, ApiError>> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| match limit {
+            Limit::Body => state.settings.max_body_bytes,
+            Limit::Snapshot => state.settings.max_snapshot_bytes,
+        })
+        .unwrap_or(64 * 1024);
+    let is_json = req
+        .mime_type()
+        .ok()
+        .flatten()
+        .map(|m| m.subtype() == "json" || m.suffix().map(|s| s.as_str()) == Some("json"))
+        .unwrap_or(false);
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as Content-Type: application/json".into(),
+            ));
+        }
+        if declared_length.is_some_and(|n| n > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let mut body = web::BytesMut::with_capacity(declared_length.unwrap_or(1024).min(limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|e| ApiError::MalformedJson(format!("could not read the body: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let value = parse_json::<T>(&body)?;
+        value.validate()?;
+        Ok(value)
+    }
+}
+
+/// Parses with the failing field's path: syntax errors are 400, shape errors 422.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = inner.to_string();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_string();
+                ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)])
+            }
+            _ => ApiError::MalformedJson(inner.to_string()),
+        }
+    })
+}
+
+/// The field a serde error is about; the document itself when the path is empty.
+fn field_of(path: &str, message: &str) -> String {
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    match (unknown, path) {
+        (Some(name), ".") => name.to_string(),
+        (None, ".") => "body".to_string(),
+        (_, path) => path.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Line {
+        sku: String,
+        quantity: i64,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        lines: Vec<Line>,
+    }
+
+    fn errors(err: ApiError) -> Vec<FieldError> {
+        match err {
+            ApiError::Validation(errors) => errors,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_unknown_field_by_its_path() {
+        let err = parse_json::<Body>(br#"{"lines":[{"sku":"A","quantity":1,"colour":"red"}]}"#)
+            .unwrap_err();
+        assert_eq!(errors(err)[0].field, "lines[0].colour");
+        let err = parse_json::<Body>(br#"{"lines":[],"extra":1}"#).unwrap_err();
+        assert_eq!(errors(err)[0].field, "extra");
+    }
+
+    #[test]
+    fn names_the_field_of_a_wrong_type() {
+        let err = parse_json::<Body>(br#"{"lines":[{"sku":"A","quantity":"many"}]}"#).unwrap_err();
+        assert_eq!(errors(err)[0].field, "lines[0].quantity");
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed_json() {
+        assert!(matches!(
+            parse_json::<Body>(b"{\"lines\": ["),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"not json"),
+            Err(ApiError::MalformedJson(_))
+        ));
+    }
+}

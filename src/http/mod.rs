@@ -1,0 +1,10 @@
+//! HTTP plumbing shared by every capability: the JSON extractor with validation, pagination,
+//! idempotency keys, request ids, metrics, and the problem+json answers for what no handler
+//! matched.
+
+pub mod fallback;
+pub mod idempotency;
+pub mod json;
+pub mod metrics;
+pub mod middleware;
+pub mod pagination;

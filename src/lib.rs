@@ -1,0 +1,89 @@
+//! clickcollect: store and online stock as one source of truth, holds for click-and-collect,
+//! and order notifications, behind one REST API.
+//!
+//! `build_app` is the one factory used by the binary and the tests.
+
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod ops;
+pub mod state;
+pub mod stock;
+
+use std::net::TcpListener;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Compress, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+use crate::http::fallback::{self, RouteTable};
+use crate::state::AppState;
+
+/// Registers every API route on `app` and returns it with the OpenAPI document collected
+/// from the same registrations.
+pub fn routes_and_document<T>(app: App<T>) -> (App<T>, utoipa::openapi::OpenApi)
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .configure(ops::routes::configure)
+        .configure(catalog::routes::configure)
+        .configure(stock::routes::configure)
+        .split_for_parts()
+}
+
+/// The whole application: routes, middleware, problem+json for everything no route takes,
+/// `/openapi.json` and Swagger UI at `/docs`.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let app = App::new()
+        .app_data(state)
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|err, _| ApiError::validation("query", err.to_string()).into()),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|err, _| ApiError::NotFound(err.to_string()).into()),
+        );
+    let (app, document) = routes_and_document(app);
+    let routes = web::Data::new(RouteTable::from_openapi(&document));
+    app.app_data(routes)
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document))
+        .service(web::redirect("/docs", "/docs/"))
+        .default_service(web::to(fallback::not_matched))
+        .wrap(Compress::default())
+        .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+        .wrap(from_fn(http::middleware::observe))
+}
+
+/// Starts the HTTP server on an already bound listener.
+pub fn run_server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let workers = state.settings.workers;
+    let state = web::Data::new(state);
+    Ok(HttpServer::new(move || build_app(state.clone()))
+        .listen(listener)?
+        .workers(workers)
+        .shutdown_timeout(10)
+        .run())
+}

@@ -1,0 +1,57 @@
+//! The OpenAPI document: generated from the handlers that serve the routes (utoipa), so the
+//! document and the server cannot disagree. `openapi/openapi.json` is this, committed.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{FieldError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "clickcollect",
+        description = "Store and online stock as one source of truth, holds for click-and-collect, \
+and order notifications. Errors are RFC 9457 problem+json. Write endpoints accept `Idempotency-Key`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "locations", description = "Stores and warehouses"),
+        (name = "products", description = "Products and their one price"),
+        (name = "stock", description = "Stock levels and their ledger: the single source of truth"),
+        (name = "availability", description = "Availability derived from the levels"),
+        (name = "channels", description = "Sales channels: a buffer and a set of locations"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".to_string());
+        scheme.description = Some(
+            "JWT with claims sub, role (admin|staff|customer|integration), store (staff), scopes (integration), exp."
+                .to_string(),
+        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The document, as served at `/openapi.json` and printed by `clickcollect openapi`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    crate::routes_and_document(actix_web::App::new()).1
+}
+
+/// The committed form: pretty JSON with a final newline.
+pub fn document_json() -> String {
+    let mut text = document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,84 @@
+//! `/health`, `/ready` and `/metrics`.
+
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Principal;
+use crate::db;
+use crate::error::{ApiError, Problem};
+use crate::http::metrics::PoolGauges;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(health).service(ready).service(metrics);
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` when the process is up, `ready` when it can also reach its database.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+}
+
+/// Liveness: the process is up.
+///
+/// Who may call: anyone (public).
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)), security(()))]
+#[get("/health")]
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+        database: None,
+    })
+}
+
+/// Readiness: the database answers. 503 when it does not.
+///
+/// Who may call: anyone (public).
+#[utoipa::path(
+    get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, body = Health),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/ready")]
+async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.db(db::ping).await.map_err(|e| {
+        ApiError::Unavailable(format!("the database does not answer: {}", e.kind().1))
+    })?;
+    let backend = state.settings.database.backend_name().to_string();
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ready".into(),
+        database: Some(backend),
+    }))
+}
+
+/// Prometheus metrics: requests by route and status, latency histograms, pool usage.
+///
+/// Who may call: admin; integration with `metrics:read`.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/metrics")]
+async fn metrics(state: web::Data<AppState>, who: Principal) -> Result<HttpResponse, ApiError> {
+    who.require_admin_or_scope("metrics:read")?;
+    let pool = state.pool.state();
+    let text = state.metrics.render(PoolGauges {
+        max_size: state.pool.max_size(),
+        connections: pool.connections,
+        idle: pool.idle_connections,
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(text))
+}

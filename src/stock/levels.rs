@@ -1,0 +1,432 @@
+//! Writes to stock levels: absolute counts (with `as_of` and compare-and-set), batches of
+//! deltas, and whole-location snapshots. Each runs inside the caller's write transaction,
+//! locks the levels it touches in (location, sku) order so concurrent writers never deadlock,
+//! and records a ledger movement for every change of `on_hand`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::ledger;
+use super::model::*;
+use crate::catalog;
+use crate::db::schema::{locations, products, stock_levels};
+use crate::db::{insert_or_ignore, locking, DbConn};
+use crate::error::{ApiError, FieldError, NegativeLine};
+
+/// Level rows per INSERT or IN list: well under SQLite's bind limit.
+const CHUNK: usize = 1_000;
+
+/// Creates zero levels for (location, sku) pairs that have none, in key order.
+pub fn ensure_levels(
+    conn: &mut DbConn,
+    keys: &[(&str, &str)],
+    now: NaiveDateTime,
+) -> Result<usize, ApiError> {
+    let mut created = 0;
+    for chunk in keys.chunks(CHUNK) {
+        let rows: Vec<NewLevel> = chunk
+            .iter()
+            .map(|(location, sku)| NewLevel {
+                location,
+                sku,
+                on_hand: 0,
+                reserved: 0,
+                safety_stock: 0,
+                last_counted_at: None,
+                updated_at: now,
+            })
+            .collect();
+        created += insert_or_ignore!(conn, stock_levels::table, &rows)?;
+    }
+    Ok(created)
+}
+
+/// Reads one level and, on PostgreSQL, locks its row until the transaction ends. (SQLite's
+/// `BEGIN IMMEDIATE` already holds the database's one write lock.)
+pub fn lock_level(conn: &mut DbConn, location: &str, sku: &str) -> Result<LevelRow, ApiError> {
+    Ok(locking!(
+        conn,
+        stock_levels::table
+            .find((location, sku))
+            .select(LevelRow::as_select()),
+        first
+    )?)
+}
+
+/// Reads and locks every level of a location, in SKU order.
+fn lock_location_levels(conn: &mut DbConn, location: &str) -> Result<Vec<LevelRow>, ApiError> {
+    Ok(locking!(
+        conn,
+        stock_levels::table
+            .filter(stock_levels::location.eq(location))
+            .order(stock_levels::sku.asc())
+            .select(LevelRow::as_select()),
+        load
+    )?)
+}
+
+pub fn find_level(
+    conn: &mut DbConn,
+    location: &str,
+    sku: &str,
+) -> Result<Option<LevelRow>, ApiError> {
+    Ok(stock_levels::table
+        .find((location, sku))
+        .select(LevelRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The level of a (location, sku); a pair never written reads as zeros. Unknown location or
+/// product: 404.
+pub fn get(conn: &mut DbConn, location: &str, sku: &str) -> Result<StockLevel, ApiError> {
+    if let Some(row) = find_level(conn, location, sku)? {
+        return Ok(row.into());
+    }
+    catalog::find_location(conn, location)?;
+    catalog::find_product(conn, sku)?;
+    Ok(StockLevel {
+        location: location.to_string(),
+        sku: sku.to_string(),
+        on_hand: 0,
+        reserved: 0,
+        safety_stock: 0,
+        available: 0,
+        updated_at: None,
+    })
+}
+
+fn movement(
+    location: &str,
+    sku: &str,
+    delta_on_hand: i64,
+    reason: &str,
+    reference: Option<&str>,
+    actor: &str,
+    at: NaiveDateTime,
+) -> NewMovement {
+    NewMovement {
+        location: location.to_string(),
+        sku: sku.to_string(),
+        delta_on_hand,
+        delta_reserved: 0,
+        reason: reason.to_string(),
+        reference: reference.map(String::from),
+        actor: actor.to_string(),
+        at,
+    }
+}
+
+/// Applies an absolute count. Ignored (not applied) when `as_of` is older than the last
+/// applied count; refused with 409 when `expected_on_hand` does not match.
+pub fn count(
+    conn: &mut DbConn,
+    location: &str,
+    sku: &str,
+    form: &CountForm,
+    actor: &str,
+) -> Result<CountResult, ApiError> {
+    catalog::find_location(conn, location)?;
+    catalog::find_product(conn, sku)?;
+    let now = Utc::now().naive_utc();
+    ensure_levels(conn, &[(location, sku)], now)?;
+    let level = lock_level(conn, location, sku)?;
+    let as_of = form.as_of.map(|t| t.naive_utc()).unwrap_or(now);
+    if level.last_counted_at.is_some_and(|last| as_of < last) {
+        return Ok(CountResult {
+            level: level.into(),
+            applied: false,
+        });
+    }
+    if let Some(expected) = form.expected_on_hand {
+        if expected != level.on_hand {
+            return Err(ApiError::CountMismatch {
+                expected,
+                actual: level.on_hand,
+            });
+        }
+    }
+    let safety_stock = form.safety_stock.unwrap_or(level.safety_stock);
+    diesel::update(stock_levels::table.find((location, sku)))
+        .set((
+            stock_levels::on_hand.eq(form.on_hand),
+            stock_levels::safety_stock.eq(safety_stock),
+            stock_levels::last_counted_at.eq(Some(as_of)),
+            stock_levels::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let delta = form.on_hand - level.on_hand;
+    if delta != 0 {
+        let reason = form.reason.unwrap_or(Reason::Count).as_str();
+        ledger::record(
+            conn,
+            &[movement(
+                location,
+                sku,
+                delta,
+                reason,
+                form.reference.as_deref(),
+                actor,
+                now,
+            )],
+        )?;
+    }
+    let level = lock_level(conn, location, sku)?;
+    Ok(CountResult {
+        level: level.into(),
+        applied: true,
+    })
+}
+
+/// Unknown codes among `wanted`, as field errors, in one query per chunk.
+fn unknown_codes(
+    conn: &mut DbConn,
+    wanted: &BTreeMap<&str, Vec<String>>,
+    what: &str,
+    existing: impl Fn(&mut DbConn, Vec<&str>) -> QueryResult<Vec<String>>,
+) -> Result<Vec<FieldError>, ApiError> {
+    let codes: Vec<&str> = wanted.keys().copied().collect();
+    let mut found = HashSet::new();
+    for chunk in codes.chunks(CHUNK) {
+        found.extend(existing(conn, chunk.to_vec())?);
+    }
+    Ok(wanted
+        .iter()
+        .filter(|(code, _)| !found.contains(**code))
+        .flat_map(|(code, fields)| {
+            fields
+                .iter()
+                .map(move |f| FieldError::new(f.clone(), format!("unknown {what} {code}")))
+        })
+        .collect())
+}
+
+fn existing_locations(conn: &mut DbConn, codes: Vec<&str>) -> QueryResult<Vec<String>> {
+    locations::table
+        .filter(locations::code.eq_any(codes))
+        .select(locations::code)
+        .load(conn)
+}
+
+fn existing_products(conn: &mut DbConn, skus: Vec<&str>) -> QueryResult<Vec<String>> {
+    products::table
+        .filter(products::sku.eq_any(skus))
+        .select(products::sku)
+        .load(conn)
+}
+
+/// Applies a batch of deltas, all or nothing. Lines that would drive `on_hand` below zero
+/// fail the whole batch with 409, listing each of them.
+pub fn adjust(
+    conn: &mut DbConn,
+    batch: &AdjustmentBatch,
+    actor: &str,
+) -> Result<AdjustmentResult, ApiError> {
+    let mut location_fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut sku_fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (i, a) in batch.adjustments.iter().enumerate() {
+        location_fields
+            .entry(&a.location)
+            .or_default()
+            .push(format!("adjustments[{i}].location"));
+        sku_fields
+            .entry(&a.sku)
+            .or_default()
+            .push(format!("adjustments[{i}].sku"));
+    }
+    let mut unknown = unknown_codes(conn, &location_fields, "location", existing_locations)?;
+    unknown.extend(unknown_codes(
+        conn,
+        &sku_fields,
+        "product",
+        existing_products,
+    )?);
+    if !unknown.is_empty() {
+        return Err(ApiError::Validation(unknown));
+    }
+
+    let now = Utc::now().naive_utc();
+    // One fixed lock order, (location, sku), for every writer: no deadlocks between batches
+    // that share levels in different orders.
+    let mut order: Vec<&Adjustment> = batch.adjustments.iter().collect();
+    order.sort_by(|a, b| (&a.location, &a.sku).cmp(&(&b.location, &b.sku)));
+    let keys: Vec<(&str, &str)> = order
+        .iter()
+        .map(|a| (a.location.as_str(), a.sku.as_str()))
+        .collect();
+    let mut unique_keys = keys.clone();
+    unique_keys.dedup();
+    ensure_levels(conn, &unique_keys, now)?;
+
+    let mut negative = Vec::new();
+    let mut movements = Vec::with_capacity(order.len());
+    for a in &order {
+        // The condition makes the check and the change one atomic step under the row lock.
+        let changed = diesel::update(stock_levels::table.find((&a.location, &a.sku)))
+            .filter((stock_levels::on_hand + a.delta).ge(0))
+            .set((
+                stock_levels::on_hand.eq(stock_levels::on_hand + a.delta),
+                stock_levels::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if changed == 0 {
+            let on_hand = find_level(conn, &a.location, &a.sku)?
+                .map(|l| l.on_hand)
+                .unwrap_or(0);
+            negative.push(NegativeLine {
+                location: a.location.clone(),
+                sku: a.sku.clone(),
+                on_hand,
+                delta: a.delta,
+            });
+        } else {
+            movements.push(movement(
+                &a.location,
+                &a.sku,
+                a.delta,
+                a.reason.as_str(),
+                a.reference.as_deref(),
+                actor,
+                now,
+            ));
+        }
+    }
+    if !negative.is_empty() {
+        return Err(ApiError::NegativeStock(negative));
+    }
+    ledger::record(conn, &movements)?;
+    let mut levels = Vec::with_capacity(unique_keys.len());
+    for (location, sku) in unique_keys {
+        if let Some(row) = find_level(conn, location, sku)? {
+            levels.push(row.into());
+        }
+    }
+    Ok(AdjustmentResult { levels })
+}
+
+/// Applies a whole-location snapshot in one transaction and says what changed.
+pub fn snapshot(
+    conn: &mut DbConn,
+    location: &str,
+    form: &SnapshotForm,
+    actor: &str,
+) -> Result<SnapshotSummary, ApiError> {
+    catalog::find_location(conn, location)?;
+    let mut sku_fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (i, item) in form.items.iter().enumerate() {
+        sku_fields
+            .entry(&item.sku)
+            .or_default()
+            .push(format!("items[{i}].sku"));
+    }
+    let unknown = unknown_codes(conn, &sku_fields, "product", existing_products)?;
+    if !unknown.is_empty() {
+        return Err(ApiError::Validation(unknown));
+    }
+
+    let now = Utc::now().naive_utc();
+    let as_of = form.as_of.map(|t| t.naive_utc()).unwrap_or(now);
+    let keys: Vec<(&str, &str)> = sku_fields.keys().map(|sku| (location, *sku)).collect();
+    let created = ensure_levels(conn, &keys, now)?;
+    let current: HashMap<String, LevelRow> = lock_location_levels(conn, location)?
+        .into_iter()
+        .map(|row| (row.sku.clone(), row))
+        .collect();
+
+    let reference = form.reference.as_deref();
+    let mut summary = SnapshotSummary {
+        location: location.to_string(),
+        as_of: DateTime::<Utc>::from_naive_utc_and_offset(as_of, Utc),
+        received: form.items.len(),
+        created,
+        ..Default::default()
+    };
+    let mut movements = Vec::new();
+    let mut mentioned = BTreeSet::new();
+    // Levels the snapshot confirms unchanged only need their count time moved: one UPDATE per
+    // chunk instead of one per SKU keeps a big, mostly unchanged snapshot fast.
+    let mut confirmed: Vec<&str> = Vec::new();
+    let mut items: Vec<&SnapshotItem> = form.items.iter().collect();
+    items.sort_by(|a, b| a.sku.cmp(&b.sku));
+    for item in items {
+        mentioned.insert(item.sku.as_str());
+        let level = &current[&item.sku];
+        if level.last_counted_at.is_some_and(|last| as_of < last) {
+            summary.stale += 1;
+            continue;
+        }
+        let safety_stock = item.safety_stock.unwrap_or(level.safety_stock);
+        if item.on_hand == level.on_hand && safety_stock == level.safety_stock {
+            summary.unchanged += 1;
+            confirmed.push(item.sku.as_str());
+            continue;
+        }
+        summary.changed += 1;
+        set_count(conn, level, item.on_hand, safety_stock, as_of, now)?;
+        if item.on_hand != level.on_hand {
+            movements.push(movement(
+                location,
+                &item.sku,
+                item.on_hand - level.on_hand,
+                Reason::Count.as_str(),
+                reference,
+                actor,
+                now,
+            ));
+        }
+    }
+    for chunk in confirmed.chunks(CHUNK) {
+        diesel::update(stock_levels::table)
+            .filter(stock_levels::location.eq(location))
+            .filter(stock_levels::sku.eq_any(chunk))
+            .set(stock_levels::last_counted_at.eq(Some(as_of)))
+            .execute(conn)?;
+    }
+    if form.missing == MissingSkus::Zero {
+        let mut unmentioned: Vec<&LevelRow> = current
+            .values()
+            .filter(|l| !mentioned.contains(l.sku.as_str()))
+            .collect();
+        unmentioned.sort_by(|a, b| a.sku.cmp(&b.sku));
+        for level in unmentioned {
+            if level.on_hand == 0 || level.last_counted_at.is_some_and(|last| as_of < last) {
+                continue;
+            }
+            set_count(conn, level, 0, level.safety_stock, as_of, now)?;
+            movements.push(movement(
+                location,
+                &level.sku,
+                -level.on_hand,
+                Reason::Count.as_str(),
+                reference,
+                actor,
+                now,
+            ));
+            summary.zeroed += 1;
+        }
+    }
+    summary.movements = movements.len();
+    ledger::record(conn, &movements)?;
+    Ok(summary)
+}
+
+fn set_count(
+    conn: &mut DbConn,
+    level: &LevelRow,
+    on_hand: i64,
+    safety_stock: i64,
+    as_of: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::update(stock_levels::table.find((&level.location, &level.sku)))
+        .set((
+            stock_levels::on_hand.eq(on_hand),
+            stock_levels::safety_stock.eq(safety_stock),
+            stock_levels::last_counted_at.eq(Some(as_of)),
+            stock_levels::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

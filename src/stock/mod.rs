@@ -1,0 +1,10 @@
+//! Stock: the single source of truth. Levels per (location, sku), the append-only ledger
+//! behind them, availability derived from them for every channel, and sales channels. No
+//! other module writes `stock_levels` except through the functions here.
+
+pub mod availability;
+pub mod channels;
+pub mod ledger;
+pub mod levels;
+pub mod model;
+pub mod routes;

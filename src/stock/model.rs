@@ -1,0 +1,513 @@
+//! Stock levels, ledger movements, availability and sales channels: rows, forms and API types.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::catalog::model::PickupOptions;
+use crate::db::schema::{stock_levels, stock_movements};
+use crate::error::{code_problem, ApiError, Validator};
+use crate::http::json::Validate;
+
+/// The largest count or delta accepted: far above any shelf, far below overflow.
+pub const MAX_QUANTITY: i64 = 1_000_000_000;
+/// Most lines in one adjustment batch.
+pub const MAX_ADJUSTMENTS: usize = 1_000;
+/// Most items in one snapshot.
+pub const MAX_SNAPSHOT_ITEMS: usize = 100_000;
+/// Most lines in one availability check.
+pub const MAX_CHECK_LINES: usize = 500;
+
+/// `available = max(0, on_hand - reserved - safety_stock)`: the one formula every channel uses.
+pub fn available(on_hand: i64, reserved: i64, safety_stock: i64) -> i64 {
+    (on_hand - reserved - safety_stock).max(0)
+}
+
+/// Why stock moved. Counts and adjustments take these; holds and orders add their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Count,
+    Receipt,
+    Sale,
+    Return,
+    Damage,
+    Correction,
+    TransferIn,
+    TransferOut,
+}
+
+impl Reason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reason::Count => "count",
+            Reason::Receipt => "receipt",
+            Reason::Sale => "sale",
+            Reason::Return => "return",
+            Reason::Damage => "damage",
+            Reason::Correction => "correction",
+            Reason::TransferIn => "transfer_in",
+            Reason::TransferOut => "transfer_out",
+        }
+    }
+}
+
+fn check_reference(v: &mut Validator, field: String, reference: &Option<String>) {
+    if let Some(reference) = reference {
+        v.check(
+            (1..=200).contains(&reference.chars().count())
+                && !reference.chars().any(char::is_control),
+            field,
+            "must be 1 to 200 characters without control characters",
+        );
+    }
+}
+
+/// `PUT /v1/stock/{location}/{sku}`: an absolute count.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountForm {
+    pub on_hand: i64,
+    pub safety_stock: Option<i64>,
+    /// When the count was taken; a count older than the last applied one is ignored.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Compare-and-set: apply only if `on_hand` is currently this (else 409).
+    pub expected_on_hand: Option<i64>,
+    /// Defaults to `count`.
+    pub reason: Option<Reason>,
+    pub reference: Option<String>,
+}
+
+/// How far ahead of the server's clock an `as_of` may be: a device with a wrong clock must
+/// not lock a level against every later count.
+pub const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+impl Validate for CountForm {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        v.range("on_hand", self.on_hand, 0, MAX_QUANTITY);
+        if let Some(s) = self.safety_stock {
+            v.range("safety_stock", s, 0, MAX_QUANTITY);
+        }
+        if let Some(e) = self.expected_on_hand {
+            v.range("expected_on_hand", e, 0, MAX_QUANTITY);
+        }
+        if let Some(as_of) = self.as_of {
+            v.check(
+                as_of <= Utc::now() + MAX_CLOCK_SKEW,
+                "as_of",
+                "must not be in the future",
+            );
+        }
+        check_reference(&mut v, "reference".into(), &self.reference);
+        v.finish()
+    }
+}
+
+/// One line of `POST /v1/stock/adjustments`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Adjustment {
+    pub location: String,
+    pub sku: String,
+    /// Change to `on_hand`; may be negative, never zero.
+    pub delta: i64,
+    pub reason: Reason,
+    pub reference: Option<String>,
+}
+
+/// `POST /v1/stock/adjustments`: applied all together or not at all.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustmentBatch {
+    pub adjustments: Vec<Adjustment>,
+}
+
+impl Validate for AdjustmentBatch {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        if self.adjustments.is_empty() || self.adjustments.len() > MAX_ADJUSTMENTS {
+            v.add(
+                "adjustments",
+                format!("must hold 1 to {MAX_ADJUSTMENTS} adjustments"),
+            );
+        }
+        for (i, a) in self.adjustments.iter().enumerate() {
+            v.code(format!("adjustments[{i}].location"), &a.location);
+            v.code(format!("adjustments[{i}].sku"), &a.sku);
+            if a.delta == 0 {
+                v.add(format!("adjustments[{i}].delta"), "must not be zero");
+            }
+            v.range(
+                format!("adjustments[{i}].delta"),
+                a.delta,
+                -MAX_QUANTITY,
+                MAX_QUANTITY,
+            );
+            v.check(
+                a.reason != Reason::Count,
+                format!("adjustments[{i}].reason"),
+                "counts go to PUT /v1/stock/{location}/{sku}",
+            );
+            check_reference(&mut v, format!("adjustments[{i}].reference"), &a.reference);
+        }
+        v.finish()
+    }
+}
+
+/// What happens to SKUs of the location that a snapshot does not mention.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingSkus {
+    /// Leave them as they are (the default).
+    #[default]
+    Keep,
+    /// Count them as zero: the snapshot is the whole location.
+    Zero,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotItem {
+    pub sku: String,
+    pub on_hand: i64,
+    pub safety_stock: Option<i64>,
+}
+
+/// `POST /v1/stock/{location}/snapshot`: absolute counts for many SKUs of one location,
+/// applied in one transaction.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotForm {
+    /// When the snapshot was taken; levels counted later than this are left alone.
+    pub as_of: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub missing: MissingSkus,
+    pub reference: Option<String>,
+    pub items: Vec<SnapshotItem>,
+}
+
+impl Validate for SnapshotForm {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        if self.items.len() > MAX_SNAPSHOT_ITEMS {
+            v.add(
+                "items",
+                format!("must hold at most {MAX_SNAPSHOT_ITEMS} items"),
+            );
+        }
+        if let Some(as_of) = self.as_of {
+            v.check(
+                as_of <= Utc::now() + MAX_CLOCK_SKEW,
+                "as_of",
+                "must not be in the future",
+            );
+        }
+        check_reference(&mut v, "reference".into(), &self.reference);
+        let mut seen = std::collections::HashSet::with_capacity(self.items.len());
+        for (i, item) in self.items.iter().enumerate() {
+            if let Some(message) = code_problem(&item.sku) {
+                v.add(format!("items[{i}].sku"), message);
+            } else if !seen.insert(item.sku.as_str()) {
+                v.add(format!("items[{i}].sku"), "appears twice in the snapshot");
+            }
+            v.range(format!("items[{i}].on_hand"), item.on_hand, 0, MAX_QUANTITY);
+            if let Some(s) = item.safety_stock {
+                v.range(format!("items[{i}].safety_stock"), s, 0, MAX_QUANTITY);
+            }
+        }
+        v.finish()
+    }
+}
+
+/// What a snapshot changed.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct SnapshotSummary {
+    pub location: String,
+    pub as_of: DateTime<Utc>,
+    /// Items in the request.
+    pub received: usize,
+    /// Levels that did not exist before.
+    pub created: usize,
+    /// Levels whose `on_hand` or `safety_stock` changed.
+    pub changed: usize,
+    pub unchanged: usize,
+    /// Items ignored because the level was counted after `as_of`.
+    pub stale: usize,
+    /// Unmentioned levels set to zero (`missing: zero`).
+    pub zeroed: usize,
+    /// Ledger movements written.
+    pub movements: usize,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = stock_levels)]
+pub struct LevelRow {
+    pub location: String,
+    pub sku: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub safety_stock: i64,
+    pub last_counted_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = stock_levels)]
+pub struct NewLevel<'a> {
+    pub location: &'a str,
+    pub sku: &'a str,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub safety_stock: i64,
+    pub last_counted_at: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A stock level with its derived `available`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StockLevel {
+    pub location: String,
+    pub sku: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub safety_stock: i64,
+    /// `max(0, on_hand - reserved - safety_stock)`.
+    pub available: i64,
+    /// Last change; `null` when the level has never been written.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<LevelRow> for StockLevel {
+    fn from(row: LevelRow) -> Self {
+        StockLevel {
+            available: available(row.on_hand, row.reserved, row.safety_stock),
+            location: row.location,
+            sku: row.sku,
+            on_hand: row.on_hand,
+            reserved: row.reserved,
+            safety_stock: row.safety_stock,
+            updated_at: Some(row.updated_at.and_utc()),
+        }
+    }
+}
+
+/// The answer to a count: the level, and whether the count was applied (`false` when its
+/// `as_of` was older than the last applied count).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CountResult {
+    #[serde(flatten)]
+    pub level: StockLevel,
+    pub applied: bool,
+}
+
+/// The answer to an adjustment batch: every touched level after the batch.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AdjustmentResult {
+    pub levels: Vec<StockLevel>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = stock_movements)]
+pub struct MovementRow {
+    pub id: i64,
+    pub location: String,
+    pub sku: String,
+    pub delta_on_hand: i64,
+    pub delta_reserved: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub actor: String,
+    pub at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = stock_movements)]
+pub struct NewMovement {
+    pub location: String,
+    pub sku: String,
+    pub delta_on_hand: i64,
+    pub delta_reserved: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub actor: String,
+    pub at: NaiveDateTime,
+}
+
+/// One ledger entry.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Movement {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub delta_on_hand: i64,
+    pub delta_reserved: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub actor: String,
+}
+
+impl From<MovementRow> for Movement {
+    fn from(row: MovementRow) -> Self {
+        Movement {
+            id: row.id,
+            at: row.at.and_utc(),
+            delta_on_hand: row.delta_on_hand,
+            delta_reserved: row.delta_reserved,
+            reason: row.reason,
+            reference: row.reference,
+            actor: row.actor,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OnlineAvailability {
+    /// Sum of `available` over active locations that fulfil online orders.
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LocationAvailability {
+    pub location: String,
+    pub name: String,
+    pub available: i64,
+    pub pickup: PickupOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
+}
+
+/// `GET /v1/availability/{sku}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Availability {
+    pub sku: String,
+    pub online: OnlineAvailability,
+    /// Active stores that stock the SKU: nearest first with `near=`, else by code.
+    pub locations: Vec<LocationAvailability>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckLine {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// `POST /v1/availability/check`: can this store serve this cart?
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckForm {
+    pub location: String,
+    pub lines: Vec<CheckLine>,
+}
+
+impl Validate for CheckForm {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        v.code("location", &self.location);
+        if self.lines.is_empty() || self.lines.len() > MAX_CHECK_LINES {
+            v.add("lines", format!("must hold 1 to {MAX_CHECK_LINES} lines"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            if let Some(message) = code_problem(&line.sku) {
+                v.add(format!("lines[{i}].sku"), message);
+            } else if !seen.insert(line.sku.as_str()) {
+                v.add(
+                    format!("lines[{i}].sku"),
+                    "appears twice; give one line per SKU",
+                );
+            }
+            v.range(
+                format!("lines[{i}].quantity"),
+                line.quantity,
+                1,
+                MAX_QUANTITY,
+            );
+        }
+        v.finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckedLine {
+    pub sku: String,
+    pub quantity: i64,
+    pub available: i64,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckResult {
+    pub location: String,
+    /// Whether every line can be served.
+    pub ok: bool,
+    pub lines: Vec<CheckedLine>,
+}
+
+/// `PUT /v1/channels/{code}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelForm {
+    pub name: String,
+    /// Units held back from the channel's sum, against overselling on a slow marketplace.
+    pub buffer: i64,
+    /// Locations whose stock the channel sells; empty: every location with `fulfils_online`.
+    pub locations: Vec<String>,
+}
+
+/// Most locations one channel may name.
+pub const MAX_CHANNEL_LOCATIONS: usize = 1_000;
+
+impl Validate for ChannelForm {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        v.text("name", &self.name, 200);
+        v.range("buffer", self.buffer, 0, MAX_QUANTITY);
+        if self.locations.len() > MAX_CHANNEL_LOCATIONS {
+            v.add(
+                "locations",
+                format!("must hold at most {MAX_CHANNEL_LOCATIONS} locations"),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, code) in self.locations.iter().enumerate() {
+            if let Some(message) = code_problem(code) {
+                v.add(format!("locations[{i}]"), message);
+            } else if !seen.insert(code.as_str()) {
+                v.add(format!("locations[{i}]"), "appears twice");
+            }
+        }
+        v.finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Channel {
+    pub code: String,
+    pub name: String,
+    pub buffer: i64,
+    pub locations: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChannelAvailability {
+    pub channel: String,
+    pub sku: String,
+    /// `max(0, sum of the channel's locations' available - buffer)`.
+    pub available: i64,
+}
+
+/// A (location, sku) whose ledger does not add up to its level: what `clickcollect check`
+/// reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub location: String,
+    pub sku: String,
+    pub on_hand: i64,
+    pub ledger_on_hand: i64,
+    pub reserved: i64,
+    pub ledger_reserved: i64,
+}
