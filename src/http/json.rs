@@ -104,7 +104,9 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => {
+            // serde stops at the first mismatch, which can come before a syntax error later
+            // in the document: only a well-formed document gets a field-level answer.
+            serde_json::error::Category::Data if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
                 let message = inner.to_string();
                 let message = message
                     .split(" at line ")

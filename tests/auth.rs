@@ -1,0 +1,72 @@
+//! Tokens from an identity provider: RS256 and EdDSA verified with a configured public key,
+//! issuer and audience. The key pairs in `tests/fixtures` exist for these tests only.
+
+mod common;
+
+use common::{Backend, TestApp};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+fn sign(alg: Algorithm, private_pem: &str, claims: serde_json::Value) -> String {
+    let pem = std::fs::read(format!("{FIXTURES}/{private_pem}")).unwrap();
+    let key = match alg {
+        Algorithm::RS256 => EncodingKey::from_rsa_pem(&pem).unwrap(),
+        _ => EncodingKey::from_ed_pem(&pem).unwrap(),
+    };
+    jsonwebtoken::encode(&Header::new(alg), &claims, &key).unwrap()
+}
+
+fn admin_claims(iss: &str, aud: &str) -> serde_json::Value {
+    json!({"sub": "idp|alice", "role": "admin", "iss": iss, "aud": aud, "exp": chrono::Utc::now().timestamp() + 300})
+}
+
+async fn provider_app(alg: &str, public_pem: &str) -> TestApp {
+    let key_file = format!("{FIXTURES}/{public_pem}");
+    TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("JWT_PUBLIC_KEY_FILE", key_file.as_str()),
+            ("JWT_ALGORITHM", alg),
+            ("JWT_ISSUER", "https://id.example.test/"),
+            ("JWT_AUDIENCE", "clickcollect"),
+        ],
+    )
+    .await
+    .expect("SQLite is always available")
+}
+
+async fn product_put(app: &TestApp, token: &str) -> u16 {
+    let body = json!({"name": "Mug", "price": {"amount_minor": 100, "currency": "EUR"}});
+    app.put("/v1/products/MUG", Some(token), &body).await.status
+}
+
+#[actix_web::test]
+async fn eddsa_tokens_from_the_provider_are_accepted_and_checked() {
+    let app = provider_app("EdDSA", "ed25519-test-only.pub.pem").await;
+    let good = sign(Algorithm::EdDSA, "ed25519-test-only.pem", admin_claims("https://id.example.test/", "clickcollect"));
+    assert_eq!(product_put(&app, &good).await, 201);
+    let wrong_issuer = sign(Algorithm::EdDSA, "ed25519-test-only.pem", admin_claims("https://evil.test/", "clickcollect"));
+    assert_eq!(product_put(&app, &wrong_issuer).await, 401);
+    let wrong_audience = sign(Algorithm::EdDSA, "ed25519-test-only.pem", admin_claims("https://id.example.test/", "other"));
+    assert_eq!(product_put(&app, &wrong_audience).await, 401);
+    // The configured algorithm only: an RS256 token is refused even if well-formed.
+    let rsa = sign(Algorithm::RS256, "rsa-test-only.pem", admin_claims("https://id.example.test/", "clickcollect"));
+    assert_eq!(product_put(&app, &rsa).await, 401);
+    // HS256 with the test secret is still accepted beside the provider (JWT_SECRET is set).
+    assert_eq!(product_put(&app, &app.admin()).await, 200);
+}
+
+#[actix_web::test]
+async fn rs256_tokens_from_the_provider_are_accepted() {
+    let app = provider_app("RS256", "rsa-test-only.pub.pem").await;
+    let good = sign(Algorithm::RS256, "rsa-test-only.pem", admin_claims("https://id.example.test/", "clickcollect"));
+    assert_eq!(product_put(&app, &good).await, 201);
+    let mut expired = admin_claims("https://id.example.test/", "clickcollect");
+    expired["exp"] = json!(chrono::Utc::now().timestamp() - 3600);
+    let expired = sign(Algorithm::RS256, "rsa-test-only.pem", expired);
+    let reply = app.put("/v1/products/MUG", Some(&expired), &json!({"name": "x", "price": {"amount_minor": 1, "currency": "EUR"}})).await;
+    reply.assert_problem(401, "unauthorized");
+    assert!(reply.body["detail"].as_str().unwrap().contains("expired"));
+}
