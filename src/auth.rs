@@ -34,9 +34,7 @@ impl std::str::FromStr for Role {
             "staff" => Ok(Role::Staff),
             "customer" => Ok(Role::Customer),
             "integration" => Ok(Role::Integration),
-            other => Err(format!(
-                "unknown role {other:?}: use admin, staff, customer or integration"
-            )),
+            other => Err(format!("unknown role {other:?}: use admin, staff, customer or integration")),
         }
     }
 }
@@ -98,9 +96,7 @@ impl Principal {
             Role::Admin => Ok(()),
             Role::Integration if self.has_scope(scope) => Ok(()),
             Role::Integration => Err(ApiError::Forbidden(format!("this needs the {scope} scope"))),
-            _ => Err(ApiError::Forbidden(format!(
-                "this needs the admin role or the {scope} scope"
-            ))),
+            _ => Err(ApiError::Forbidden(format!("this needs the admin role or the {scope} scope"))),
         }
     }
 
@@ -108,9 +104,7 @@ impl Principal {
     pub fn require_location_access(&self, location: &str, scope: &str) -> Result<(), ApiError> {
         match self.role {
             Role::Staff if self.store.as_deref() == Some(location) => Ok(()),
-            Role::Staff => Err(ApiError::Forbidden(format!(
-                "staff may only act on their own store, not {location}"
-            ))),
+            Role::Staff => Err(ApiError::Forbidden(format!("staff may only act on their own store, not {location}"))),
             _ => self.require_admin_or_scope(scope),
         }
     }
@@ -139,12 +133,8 @@ impl Keys {
     }
 
     pub fn new(jwt: &JwtSettings, secret: Option<Secret>) -> Result<Keys, String> {
-        let hs256 = secret.map(|Secret(s)| {
-            (
-                EncodingKey::from_secret(s.as_bytes()),
-                DecodingKey::from_secret(s.as_bytes()),
-            )
-        });
+        let hs256 =
+            secret.map(|Secret(s)| (EncodingKey::from_secret(s.as_bytes()), DecodingKey::from_secret(s.as_bytes())));
         let public = match &jwt.public_key {
             None => None,
             Some((PublicKeyAlgorithm::Rs256, pem)) => Some((
@@ -158,12 +148,7 @@ impl Keys {
                     .map_err(|e| format!("JWT_PUBLIC_KEY: not an Ed25519 key: {e}"))?,
             )),
         };
-        Ok(Keys {
-            hs256,
-            public,
-            issuer: jwt.issuer.clone(),
-            audience: jwt.audience.clone(),
-        })
+        Ok(Keys { hs256, public, issuer: jwt.issuer.clone(), audience: jwt.audience.clone() })
     }
 
     /// Checks signature, expiry, issuer and audience, then the claims' own consistency.
@@ -202,21 +187,16 @@ impl Keys {
         if claims.role == Role::Staff && claims.store.is_none() {
             return Err(invalid("a staff token needs a store claim"));
         }
-        Ok(Principal {
-            sub: claims.sub,
-            role: claims.role,
-            store: claims.store,
-            scopes: claims.scopes,
-        })
+        Ok(Principal { sub: claims.sub, role: claims.role, store: claims.store, scopes: claims.scopes })
     }
 
     /// Signs claims with the HS256 secret (the only key clickcollect holds privately).
     pub fn mint(&self, claims: &Claims) -> Result<String, String> {
-        let (encoding, _) = self.hs256.as_ref().ok_or(
-            "no signing key: set JWT_SECRET (tokens from an identity provider are minted there)",
-        )?;
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, encoding)
-            .map_err(|e| e.to_string())
+        let (encoding, _) = self
+            .hs256
+            .as_ref()
+            .ok_or("no signing key: set JWT_SECRET (tokens from an identity provider are minted there)")?;
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, encoding).map_err(|e| e.to_string())
     }
 }
 
@@ -237,8 +217,7 @@ fn load_or_create_secret(path: &Path) -> Result<Secret, String> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    write_private_file(path, &secret)
-        .map_err(|e| format!("cannot write the JWT secret to {}: {e}", path.display()))?;
+    write_private_file(path, &secret).map_err(|e| format!("cannot write the JWT secret to {}: {e}", path.display()))?;
     Ok(Secret(secret))
 }
 
@@ -265,16 +244,13 @@ impl FromRequest for Principal {
 }
 
 fn principal_of(req: &HttpRequest) -> Result<Principal, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let state =
+        req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal("application state missing".into()))?;
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
         .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    let value = value.to_str().map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
@@ -287,12 +263,7 @@ mod tests {
     use super::*;
 
     fn keys() -> Keys {
-        let jwt = JwtSettings {
-            secret: None,
-            public_key: None,
-            issuer: None,
-            audience: None,
-        };
+        let jwt = JwtSettings { secret: None, public_key: None, issuer: None, audience: None };
         Keys::new(&jwt, Some(Secret("x".repeat(40)))).unwrap()
     }
 
@@ -324,31 +295,18 @@ mod tests {
     fn expired_tampered_and_storeless_staff_tokens_are_refused() {
         let keys = keys();
         let expired = keys.mint(&claims(Role::Admin, None, -3600)).unwrap();
-        assert!(matches!(
-            keys.verify(&expired),
-            Err(ApiError::Unauthorized(_))
-        ));
+        assert!(matches!(keys.verify(&expired), Err(ApiError::Unauthorized(_))));
         let mut tampered = keys.mint(&claims(Role::Customer, None, 60)).unwrap();
         tampered.push('x');
-        assert!(matches!(
-            keys.verify(&tampered),
-            Err(ApiError::Unauthorized(_))
-        ));
+        assert!(matches!(keys.verify(&tampered), Err(ApiError::Unauthorized(_))));
         let storeless = keys.mint(&claims(Role::Staff, None, 60)).unwrap();
-        assert!(matches!(
-            keys.verify(&storeless),
-            Err(ApiError::Unauthorized(_))
-        ));
+        assert!(matches!(keys.verify(&storeless), Err(ApiError::Unauthorized(_))));
     }
 
     #[test]
     fn integrations_need_the_scope() {
-        let who = Principal {
-            sub: "erp".into(),
-            role: Role::Integration,
-            store: None,
-            scopes: vec!["stock:read".into()],
-        };
+        let who =
+            Principal { sub: "erp".into(), role: Role::Integration, store: None, scopes: vec!["stock:read".into()] };
         assert!(who.require_admin_or_scope("stock:read").is_ok());
         assert!(who.require_admin_or_scope("stock:write").is_err());
         assert!(who.require_admin().is_err());

@@ -69,15 +69,9 @@ pub fn main(args: Vec<String>) -> i32 {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }
@@ -95,18 +89,12 @@ fn serve(settings: Settings, with_http: bool) -> Result<i32, String> {
     actix_web::rt::System::new().block_on(async move {
         actix_web::rt::spawn(jobs::run(state.clone()));
         if with_http {
-            let listener =
-                TcpListener::bind(&bind_addr).map_err(|e| format!("BIND_ADDR {bind_addr}: {e}"))?;
+            let listener = TcpListener::bind(&bind_addr).map_err(|e| format!("BIND_ADDR {bind_addr}: {e}"))?;
             tracing::info!(address = %bind_addr, "listening; API docs at /docs");
-            crate::run_server(listener, state)
-                .map_err(|e| e.to_string())?
-                .await
-                .map_err(|e| e.to_string())?;
+            crate::run_server(listener, state).map_err(|e| e.to_string())?.await.map_err(|e| e.to_string())?;
         } else {
             tracing::info!("worker running background jobs");
-            actix_web::rt::signal::ctrl_c()
-                .await
-                .map_err(|e| e.to_string())?;
+            actix_web::rt::signal::ctrl_c().await.map_err(|e| e.to_string())?;
         }
         Ok(0)
     })
@@ -125,15 +113,10 @@ fn migrate(settings: &Settings) -> Result<i32, String> {
 
 /// `token --role ROLE [--sub ID] [--store CODE] [--scope S]... [--ttl SECONDS]`
 pub fn parse_token_args(args: &[String]) -> Result<(Claims, i64), String> {
-    let (mut role, mut sub, mut store, mut scopes, mut ttl) =
-        (None, None, None, Vec::new(), 3600i64);
+    let (mut role, mut sub, mut store, mut scopes, mut ttl) = (None, None, None, Vec::new(), 3600i64);
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
-        let mut value = || {
-            rest.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+        let mut value = || rest.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--role" => role = Some(value()?.parse::<Role>()?),
             "--sub" => sub = Some(value()?),
@@ -182,10 +165,7 @@ fn check(settings: &Settings) -> Result<i32, String> {
     let levels: i64 = {
         use crate::db::schema::stock_levels;
         use diesel::prelude::*;
-        stock_levels::table
-            .count()
-            .get_result(&mut *conn)
-            .map_err(|e| e.to_string())?
+        stock_levels::table.count().get_result(&mut *conn).map_err(|e| e.to_string())?
     };
     let drift = read_tx(&mut conn, ledger::find_drift).map_err(|e| e.to_string())?;
     if drift.is_empty() {
@@ -198,43 +178,22 @@ fn check(settings: &Settings) -> Result<i32, String> {
             d.location, d.sku, d.on_hand, d.ledger_on_hand, d.reserved, d.ledger_reserved
         );
     }
-    println!(
-        "{} of {levels} stock levels drift from their ledger",
-        drift.len()
-    );
+    println!("{} of {levels} stock levels drift from their ledger", drift.len());
     Ok(1)
 }
 
 fn healthcheck(settings: &Settings) -> Result<i32, String> {
-    let addr: std::net::SocketAddr = settings
-        .bind_addr
-        .parse()
-        .map_err(|e| format!("BIND_ADDR: {e}"))?;
+    let addr: std::net::SocketAddr = settings.bind_addr.parse().map_err(|e| format!("BIND_ADDR: {e}"))?;
     // A server bound to every interface is reached on loopback.
-    let target = if addr.ip().is_unspecified() {
-        std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()))
-    } else {
-        addr
-    };
-    let mut stream = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(3))
-        .map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(3)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET /health HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
+    let target =
+        if addr.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&target, Duration::from_secs(3)).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_secs(3))).map_err(|e| e.to_string())?;
+    write!(stream, "GET /health HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
-    Ok(if response.starts_with("HTTP/1.1 200") {
-        0
-    } else {
-        1
-    })
+    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+    Ok(if response.starts_with("HTTP/1.1 200") { 0 } else { 1 })
 }
 
 #[cfg(test)]
@@ -247,21 +206,12 @@ mod tests {
 
     #[test]
     fn token_arguments() {
-        let (claims, ttl) =
-            parse_token_args(&args("--role staff --store S1 --sub ana --ttl 60")).unwrap();
+        let (claims, ttl) = parse_token_args(&args("--role staff --store S1 --sub ana --ttl 60")).unwrap();
         assert_eq!(
-            (
-                claims.role,
-                claims.store.as_deref(),
-                claims.sub.as_str(),
-                ttl
-            ),
+            (claims.role, claims.store.as_deref(), claims.sub.as_str(), ttl),
             (Role::Staff, Some("S1"), "ana", 60)
         );
-        let (claims, _) = parse_token_args(&args(
-            "--role integration --scope stock:read --scope stock:write",
-        ))
-        .unwrap();
+        let (claims, _) = parse_token_args(&args("--role integration --scope stock:read --scope stock:write")).unwrap();
         assert_eq!(claims.scopes, vec!["stock:read", "stock:write"]);
         assert!(parse_token_args(&args("--role staff")).is_err());
         assert!(parse_token_args(&args("--role wizard")).is_err());

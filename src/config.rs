@@ -18,11 +18,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid configuration: {}: {}",
-            self.variable, self.message
-        )
+        write!(f, "invalid configuration: {}: {}", self.variable, self.message)
     }
 }
 
@@ -86,33 +82,19 @@ impl Settings {
     /// Reads settings from a map of variables, so tests can build them without touching the
     /// process environment.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            vars.get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
-        let database = DatabaseTarget::parse(&database_url).map_err(|message| ConfigError {
-            variable: "DATABASE_URL",
-            message,
-        })?;
+        let database = DatabaseTarget::parse(&database_url)
+            .map_err(|message| ConfigError { variable: "DATABASE_URL", message })?;
         let default_pool = match database {
             DatabaseTarget::Postgres { .. } => 16,
             DatabaseTarget::Sqlite { .. } => 8,
         };
-        let pool_size = parse_number(
-            get("DATABASE_POOL_SIZE"),
-            "DATABASE_POOL_SIZE",
-            default_pool,
-            1,
-            1000,
-        )? as u32;
+        let pool_size = parse_number(get("DATABASE_POOL_SIZE"), "DATABASE_POOL_SIZE", default_pool, 1, 1000)? as u32;
 
         let redis_url = match get("REDIS_URL") {
-            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
-                Some(Secret(url))
-            }
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => Some(Secret(url)),
             Some(_) => {
                 return Err(ConfigError {
                     variable: "REDIS_URL",
@@ -124,16 +106,10 @@ impl Settings {
 
         let bind_addr = get("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND_ADDR.to_string());
         if bind_addr.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError {
-                variable: "BIND_ADDR",
-                message: "must be HOST:PORT, e.g. 0.0.0.0:8080".into(),
-            });
+            return Err(ConfigError { variable: "BIND_ADDR", message: "must be HOST:PORT, e.g. 0.0.0.0:8080".into() });
         }
-        let default_workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        let workers =
-            parse_number(get("WORKERS"), "WORKERS", default_workers as i64, 1, 512)? as usize;
+        let default_workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let workers = parse_number(get("WORKERS"), "WORKERS", default_workers as i64, 1, 512)? as usize;
 
         let secret = get("JWT_SECRET").map(Secret);
         if let Some(Secret(s)) = &secret {
@@ -145,50 +121,24 @@ impl Settings {
             }
         }
         let public_key = read_public_key(&get)?;
-        if secret.is_none()
-            && public_key.is_none()
-            && matches!(database, DatabaseTarget::Postgres { .. })
-        {
+        if secret.is_none() && public_key.is_none() && matches!(database, DatabaseTarget::Postgres { .. }) {
             // A generated key works for one SQLite file; replicas sharing PostgreSQL must
             // agree on their keys, so they are told to configure one.
             return Err(ConfigError {
                 variable: "JWT_SECRET",
-                message:
-                    "required with PostgreSQL (or configure JWT_PUBLIC_KEY / JWT_PUBLIC_KEY_FILE)"
-                        .into(),
+                message: "required with PostgreSQL (or configure JWT_PUBLIC_KEY / JWT_PUBLIC_KEY_FILE)".into(),
             });
         }
-        let jwt = JwtSettings {
-            secret,
-            public_key,
-            issuer: get("JWT_ISSUER"),
-            audience: get("JWT_AUDIENCE"),
-        };
+        let jwt = JwtSettings { secret, public_key, issuer: get("JWT_ISSUER"), audience: get("JWT_AUDIENCE") };
 
-        let max_body_bytes = parse_number(
-            get("MAX_BODY_BYTES"),
-            "MAX_BODY_BYTES",
-            64 * 1024,
-            1024,
-            64 << 20,
-        )? as usize;
-        let max_snapshot_bytes = parse_number(
-            get("MAX_SNAPSHOT_BYTES"),
-            "MAX_SNAPSHOT_BYTES",
-            8 << 20,
-            1024,
-            256 << 20,
-        )? as usize;
+        let max_body_bytes = parse_number(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", 64 * 1024, 1024, 64 << 20)? as usize;
+        let max_snapshot_bytes =
+            parse_number(get("MAX_SNAPSHOT_BYTES"), "MAX_SNAPSHOT_BYTES", 8 << 20, 1024, 256 << 20)? as usize;
 
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(_) => {
-                return Err(ConfigError {
-                    variable: "LOG_FORMAT",
-                    message: "must be text or json".into(),
-                })
-            }
+            Some(_) => return Err(ConfigError { variable: "LOG_FORMAT", message: "must be text or json".into() }),
         };
 
         Ok(Settings {
@@ -217,16 +167,11 @@ fn parse_number(
     };
     match value.parse::<i64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(ConfigError {
-            variable,
-            message: format!("must be a whole number from {min} to {max}"),
-        }),
+        _ => Err(ConfigError { variable, message: format!("must be a whole number from {min} to {max}") }),
     }
 }
 
-fn read_public_key(
-    get: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<(PublicKeyAlgorithm, String)>, ConfigError> {
+fn read_public_key(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<(PublicKeyAlgorithm, String)>, ConfigError> {
     let pem = match (get("JWT_PUBLIC_KEY"), get("JWT_PUBLIC_KEY_FILE")) {
         (Some(_), Some(_)) => {
             return Err(ConfigError {
@@ -259,13 +204,8 @@ fn read_public_key(
             })
         }
     };
-    if !pem.contains("-----BEGIN PUBLIC KEY-----")
-        && !pem.contains("-----BEGIN RSA PUBLIC KEY-----")
-    {
-        return Err(ConfigError {
-            variable: "JWT_PUBLIC_KEY",
-            message: "must be a PEM public key".into(),
-        });
+    if !pem.contains("-----BEGIN PUBLIC KEY-----") && !pem.contains("-----BEGIN RSA PUBLIC KEY-----") {
+        return Err(ConfigError { variable: "JWT_PUBLIC_KEY", message: "must be a PEM public key".into() });
     }
     Ok(Some((algorithm, pem)))
 }
@@ -275,21 +215,13 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn defaults_to_an_sqlite_file_beside_the_process() {
         let settings = Settings::from_vars(&vars(&[])).unwrap();
-        assert_eq!(
-            settings.database,
-            DatabaseTarget::Sqlite {
-                path: "clickcollect.db".into()
-            }
-        );
+        assert_eq!(settings.database, DatabaseTarget::Sqlite { path: "clickcollect.db".into() });
         assert_eq!(settings.bind_addr, DEFAULT_BIND_ADDR);
         assert!(settings.jwt.secret.is_none());
     }

@@ -10,6 +10,9 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_BASE: &str = "https://clickcollect.dev/problems/";
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+/// A snapshot can have thousands of bad lines; the answer lists this many and counts the rest
+/// in `errors_total`.
+pub const MAX_LISTED_ERRORS: usize = 100;
 
 /// One invalid field: `field` is a JSON path such as `adjustments[2].delta`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -20,10 +23,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
+        FieldError { field: field.into(), message: message.into() }
     }
 }
 
@@ -101,78 +101,47 @@ impl ApiError {
     pub fn kind(&self) -> (StatusCode, &'static str, &'static str) {
         use diesel::result::{DatabaseErrorKind as Db, Error as De};
         match self {
-            ApiError::MalformedJson(_) => {
-                (StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON")
+            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON"),
+            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid request"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
             }
-            ApiError::Validation(_) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid request",
-            ),
-            ApiError::UnsupportedMediaType(_) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
-            ),
-            ApiError::PayloadTooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Payload too large",
-            ),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large")
+            }
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            ApiError::MethodNotAllowed { .. } => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-            ),
-            ApiError::CountMismatch { .. } => (
-                StatusCode::CONFLICT,
-                "stock-count-mismatch",
-                "Stock count does not match",
-            ),
-            ApiError::NegativeStock(_) => (
-                StatusCode::CONFLICT,
-                "negative-stock",
-                "Stock would go negative",
-            ),
+            ApiError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
+            }
+            ApiError::CountMismatch { .. } => {
+                (StatusCode::CONFLICT, "stock-count-mismatch", "Stock count does not match")
+            }
+            ApiError::NegativeStock(_) => (StatusCode::CONFLICT, "negative-stock", "Stock would go negative"),
             ApiError::IdempotencyKeyReused => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
                 "Idempotency-Key reused with a different request",
             ),
-            ApiError::IdempotencyInFlight => (
-                StatusCode::CONFLICT,
-                "idempotency-in-flight",
-                "Request with this Idempotency-Key in flight",
-            ),
+            ApiError::IdempotencyInFlight => {
+                (StatusCode::CONFLICT, "idempotency-in-flight", "Request with this Idempotency-Key in flight")
+            }
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            ApiError::Unavailable(_) | ApiError::Pool(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-            ),
-            ApiError::Database(De::DatabaseError(
-                Db::ClosedConnection | Db::UnableToSendCommand,
-                _,
-            ))
-            | ApiError::Database(De::BrokenTransactionManager) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-            ),
-            ApiError::Database(De::DatabaseError(Db::SerializationFailure, _)) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-            ),
+            ApiError::Unavailable(_) | ApiError::Pool(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
+            }
+            ApiError::Database(De::DatabaseError(Db::ClosedConnection | Db::UnableToSendCommand, _))
+            | ApiError::Database(De::BrokenTransactionManager) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
+            }
+            ApiError::Database(De::DatabaseError(Db::SerializationFailure, _)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
+            }
             ApiError::Database(De::NotFound) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            ApiError::Database(_) | ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal server error",
-            ),
+            ApiError::Database(_) | ApiError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
+            }
         }
     }
 
@@ -182,13 +151,13 @@ impl ApiError {
         let detail = match self {
             // Internal causes stay in the log.
             ApiError::Database(diesel::result::Error::NotFound) => "not found".to_string(),
-            ApiError::Database(_) | ApiError::Internal(_) => {
-                "an internal error occurred; it has been logged".into()
-            }
+            ApiError::Database(_) | ApiError::Internal(_) => "an internal error occurred; it has been logged".into(),
             ApiError::Pool(_) => "the database is not reachable right now; retry shortly".into(),
             ApiError::Validation(errors) => {
-                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-                format!("invalid field(s): {}", fields.join(", "))
+                let fields: Vec<&str> = errors.iter().take(5).map(|e| e.field.as_str()).collect();
+                let more = errors.len().saturating_sub(fields.len());
+                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                format!("invalid field(s): {}{more}", fields.join(", "))
             }
             other => other.to_string(),
         };
@@ -198,13 +167,13 @@ impl ApiError {
                 extensions.insert("on_hand".into(), (*actual).into());
             }
             ApiError::NegativeStock(lines) => {
-                extensions.insert(
-                    "lines".into(),
-                    serde_json::to_value(lines).unwrap_or_default(),
-                );
+                extensions.insert("lines".into(), serde_json::to_value(lines).unwrap_or_default());
             }
             ApiError::PayloadTooLarge { limit } => {
                 extensions.insert("limit_bytes".into(), (*limit).into());
+            }
+            ApiError::Validation(errors) if errors.len() > MAX_LISTED_ERRORS => {
+                extensions.insert("errors_total".into(), errors.len().into());
             }
             _ => {}
         }
@@ -214,7 +183,7 @@ impl ApiError {
             status: status.as_u16(),
             detail,
             errors: match self {
-                ApiError::Validation(errors) => Some(errors.clone()),
+                ApiError::Validation(errors) => Some(errors.iter().take(MAX_LISTED_ERRORS).cloned().collect()),
                 _ => None,
             },
             extensions,
@@ -267,10 +236,7 @@ pub fn code_problem(value: &str) -> Option<&'static str> {
     if value.is_empty() || value.len() > 64 {
         return Some("must be 1 to 64 characters long");
     }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
+    if !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
         return Some("may only contain A-Z, a-z, 0-9, '.', '_' and '-'");
     }
     None

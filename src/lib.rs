@@ -59,13 +59,9 @@ pub fn build_app(
     let app = App::new()
         .app_data(state)
         .app_data(
-            web::QueryConfig::default()
-                .error_handler(|err, _| ApiError::validation("query", err.to_string()).into()),
+            web::QueryConfig::default().error_handler(|err, _| ApiError::validation("query", err.to_string()).into()),
         )
-        .app_data(
-            web::PathConfig::default()
-                .error_handler(|err, _| ApiError::NotFound(err.to_string()).into()),
-        );
+        .app_data(web::PathConfig::default().error_handler(|err, _| ApiError::NotFound(err.to_string()).into()));
     let (app, document) = routes_and_document(app);
     let routes = web::Data::new(RouteTable::from_openapi(&document));
     app.app_data(routes)
@@ -81,9 +77,5 @@ pub fn build_app(
 pub fn run_server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state.settings.workers;
     let state = web::Data::new(state);
-    Ok(HttpServer::new(move || build_app(state.clone()))
-        .listen(listener)?
-        .workers(workers)
-        .shutdown_timeout(10)
-        .run())
+    Ok(HttpServer::new(move || build_app(state.clone())).listen(listener)?.workers(workers).shutdown_timeout(10).run())
 }

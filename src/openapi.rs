@@ -49,9 +49,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// The committed form: pretty JSON with a final newline.
 pub fn document_json() -> String {
-    let mut text = document()
-        .to_pretty_json()
-        .expect("the OpenAPI document serializes");
+    let mut text = document().to_pretty_json().expect("the OpenAPI document serializes");
     text.push('\n');
     text
 }

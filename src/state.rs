@@ -20,12 +20,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(pool: Pool, settings: Settings, keys: Keys) -> Self {
-        AppState {
-            pool,
-            settings: Arc::new(settings),
-            keys: Arc::new(keys),
-            metrics: Arc::new(Metrics::default()),
-        }
+        AppState { pool, settings: Arc::new(settings), keys: Arc::new(keys), metrics: Arc::new(Metrics::default()) }
     }
 
     /// Runs blocking database work on actix's blocking pool, with a pooled connection taken

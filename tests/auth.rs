@@ -45,11 +45,14 @@ async fn product_put(app: &TestApp, token: &str) -> u16 {
 #[actix_web::test]
 async fn eddsa_tokens_from_the_provider_are_accepted_and_checked() {
     let app = provider_app("EdDSA", "ed25519-test-only.pub.pem").await;
-    let good = sign(Algorithm::EdDSA, "ed25519-test-only.pem", admin_claims("https://id.example.test/", "clickcollect"));
+    let good =
+        sign(Algorithm::EdDSA, "ed25519-test-only.pem", admin_claims("https://id.example.test/", "clickcollect"));
     assert_eq!(product_put(&app, &good).await, 201);
-    let wrong_issuer = sign(Algorithm::EdDSA, "ed25519-test-only.pem", admin_claims("https://evil.test/", "clickcollect"));
+    let wrong_issuer =
+        sign(Algorithm::EdDSA, "ed25519-test-only.pem", admin_claims("https://evil.test/", "clickcollect"));
     assert_eq!(product_put(&app, &wrong_issuer).await, 401);
-    let wrong_audience = sign(Algorithm::EdDSA, "ed25519-test-only.pem", admin_claims("https://id.example.test/", "other"));
+    let wrong_audience =
+        sign(Algorithm::EdDSA, "ed25519-test-only.pem", admin_claims("https://id.example.test/", "other"));
     assert_eq!(product_put(&app, &wrong_audience).await, 401);
     // The configured algorithm only: an RS256 token is refused even if well-formed.
     let rsa = sign(Algorithm::RS256, "rsa-test-only.pem", admin_claims("https://id.example.test/", "clickcollect"));
@@ -66,7 +69,9 @@ async fn rs256_tokens_from_the_provider_are_accepted() {
     let mut expired = admin_claims("https://id.example.test/", "clickcollect");
     expired["exp"] = json!(chrono::Utc::now().timestamp() - 3600);
     let expired = sign(Algorithm::RS256, "rsa-test-only.pem", expired);
-    let reply = app.put("/v1/products/MUG", Some(&expired), &json!({"name": "x", "price": {"amount_minor": 1, "currency": "EUR"}})).await;
+    let reply = app
+        .put("/v1/products/MUG", Some(&expired), &json!({"name": "x", "price": {"amount_minor": 1, "currency": "EUR"}}))
+        .await;
     reply.assert_problem(401, "unauthorized");
     assert!(reply.body["detail"].as_str().unwrap().contains("expired"));
 }

@@ -7,7 +7,11 @@ use serde_json::json;
 
 async fn setup(app: &TestApp) {
     app.put_location("WAW", json!({"latitude": 52.2297, "longitude": 21.0122})).await;
-    app.put_location("KRK", json!({"latitude": 50.0647, "longitude": 19.9450, "pickup": {"in_store": true, "curbside": false}})).await;
+    app.put_location(
+        "KRK",
+        json!({"latitude": 50.0647, "longitude": 19.9450, "pickup": {"in_store": true, "curbside": false}}),
+    )
+    .await;
     app.put_location("LOCAL", json!({"latitude": 52.40, "longitude": 16.92, "fulfils_online": false})).await;
     app.put_location("DC", json!({"kind": "warehouse", "pickup": {"in_store": false, "curbside": false}})).await;
     app.put_location("SHUT", json!({"active": false})).await;
@@ -68,7 +72,10 @@ async fn a_cart_check_answers_per_line(app: TestApp) {
     for (body, field) in [
         (json!({"location": "WAW", "lines": []}), "lines"),
         (json!({"location": "WAW", "lines": [{"sku": "MUG", "quantity": 0}]}), "lines[0].quantity"),
-        (json!({"location": "WAW", "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 1}]}), "lines[1].sku"),
+        (
+            json!({"location": "WAW", "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 1}]}),
+            "lines[1].sku",
+        ),
         (json!({"location": "W W", "lines": [{"sku": "MUG", "quantity": 1}]}), "location"),
     ] {
         let reply = app.post("/v1/availability/check", None, &body).await;
@@ -80,7 +87,13 @@ async fn a_cart_check_answers_per_line(app: TestApp) {
 async fn channels_sum_their_locations_less_a_buffer(app: TestApp) {
     setup(&app).await;
     let admin = app.admin();
-    let created = app.put("/v1/channels/marketplace", Some(&admin), &json!({"name": "Marketplace", "buffer": 3, "locations": ["KRK", "LOCAL"]})).await;
+    let created = app
+        .put(
+            "/v1/channels/marketplace",
+            Some(&admin),
+            &json!({"name": "Marketplace", "buffer": 3, "locations": ["KRK", "LOCAL"]}),
+        )
+        .await;
     assert_eq!(created.status, 201);
     assert_eq!(created.body["locations"], json!(["KRK", "LOCAL"]));
     let token = app.integration(&["stock:read"]);
@@ -94,11 +107,19 @@ async fn channels_sum_their_locations_less_a_buffer(app: TestApp) {
     assert_eq!(web["available"], online, "the web channel and online availability agree");
 
     // A buffer larger than the stock floors at zero.
-    app.put("/v1/channels/marketplace", Some(&admin), &json!({"name": "Marketplace", "buffer": 500, "locations": ["KRK"]})).await.ok();
+    app.put(
+        "/v1/channels/marketplace",
+        Some(&admin),
+        &json!({"name": "Marketplace", "buffer": 500, "locations": ["KRK"]}),
+    )
+    .await
+    .ok();
     assert_eq!(app.get("/v1/channels/marketplace/availability/MUG", Some(&token)).await.ok()["available"], 0);
     assert_eq!(app.get("/v1/channels/marketplace", Some(&token)).await.ok()["locations"], json!(["KRK"]));
 
-    let reply = app.put("/v1/channels/bad", Some(&admin), &json!({"name": "B", "buffer": 0, "locations": ["KRK", "NOPE"]})).await;
+    let reply = app
+        .put("/v1/channels/bad", Some(&admin), &json!({"name": "B", "buffer": 0, "locations": ["KRK", "NOPE"]}))
+        .await;
     reply.assert_problem(422, "validation");
     assert_eq!(reply.error_fields(), vec!["locations[1]"]);
     app.get("/v1/channels/bad", Some(&admin)).await.assert_problem(404, "not-found");
@@ -111,7 +132,12 @@ async fn channels_sum_their_locations_less_a_buffer(app: TestApp) {
 async fn channel_denials(app: TestApp) {
     setup(&app).await;
     let body = json!({"name": "Web", "buffer": 0, "locations": []});
-    for (token, status) in [(None, 401), (Some(app.staff("WAW")), 403), (Some(app.integration(&["stock:write"])), 403), (Some(app.customer("c")), 403)] {
+    for (token, status) in [
+        (None, 401),
+        (Some(app.staff("WAW")), 403),
+        (Some(app.integration(&["stock:write"])), 403),
+        (Some(app.customer("c")), 403),
+    ] {
         assert_eq!(app.put("/v1/channels/web", token.as_deref(), &body).await.status, status);
     }
     app.get("/v1/channels/web", Some(&app.admin())).await.assert_problem(404, "not-found");

@@ -36,7 +36,8 @@ async fn locations_list_nearest_first_and_paginate(app: TestApp) {
     app.put_location("GDN", json!({"latitude": 54.3520, "longitude": 18.6466})).await;
     app.put_location("OLD", json!({"active": false})).await;
     let near_krakow = app.get("/v1/locations?near=50.05,19.94", None).await.ok().clone();
-    let codes: Vec<&str> = near_krakow["items"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> =
+        near_krakow["items"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap()).collect();
     assert_eq!(codes, vec!["KRK", "WAW", "GDN"]);
     let first = near_krakow["items"][0]["distance_km"].as_f64().unwrap();
     assert!(first < 2.0, "{first}");

@@ -91,7 +91,8 @@ fn bad_configuration_names_the_variable() {
 #[test]
 fn openapi_prints_the_committed_document() {
     let output = clickcollect(&std::env::temp_dir(), &["openapi"], &[]);
-    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json")).unwrap();
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json")).unwrap();
     assert_eq!(stdout(&output), committed);
 }
 

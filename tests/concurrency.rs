@@ -25,11 +25,13 @@ async fn parallel_counts_and_adjustments_keep_the_ledger_exact(app: TestApp) {
                     app.request(Method::PUT, "/v1/stock/S1/HOT").bearer(&admin).json(&body).send().await
                 }
                 1 => {
-                    let body = json!({"adjustments": [{"location": "S1", "sku": "HOT", "delta": 3, "reason": "receipt"}]});
+                    let body =
+                        json!({"adjustments": [{"location": "S1", "sku": "HOT", "delta": 3, "reason": "receipt"}]});
                     app.request(Method::POST, "/v1/stock/adjustments").bearer(&admin).json(&body).send().await
                 }
                 _ => {
-                    let body = json!({"adjustments": [{"location": "S1", "sku": "HOT", "delta": -9, "reason": "sale"}]});
+                    let body =
+                        json!({"adjustments": [{"location": "S1", "sku": "HOT", "delta": -9, "reason": "sale"}]});
                     app.request(Method::POST, "/v1/stock/adjustments").bearer(&admin).json(&body).send().await
                 }
             };
@@ -70,13 +72,17 @@ async fn opposite_order_batches_do_not_deadlock(app: TestApp) {
         let admin = admin.clone();
         let app = &app;
         async move {
-            let mut skus = vec!["X", "Y", "Z"];
+            let mut skus = ["X", "Y", "Z"];
             if i % 2 == 1 {
                 skus.reverse();
             }
             let lines: Vec<_> =
                 skus.iter().map(|s| json!({"location": "S1", "sku": s, "delta": -1, "reason": "sale"})).collect();
-            app.request(Method::POST, "/v1/stock/adjustments").bearer(&admin).json(&json!({"adjustments": lines})).send().await
+            app.request(Method::POST, "/v1/stock/adjustments")
+                .bearer(&admin)
+                .json(&json!({"adjustments": lines}))
+                .send()
+                .await
         }
     });
     for reply in join_all(requests).await {

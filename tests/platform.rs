@@ -8,115 +8,63 @@ use common::TestApp;
 use serde_json::json;
 
 async fn unknown_routes_are_404_problems(app: TestApp) {
-    app.get("/v2/nothing", None)
-        .await
-        .assert_problem(404, "not-found");
-    app.get("/v1/locations/S1/extra/segments", None)
-        .await
-        .assert_problem(404, "not-found");
+    app.get("/v2/nothing", None).await.assert_problem(404, "not-found");
+    app.get("/v1/locations/S1/extra/segments", None).await.assert_problem(404, "not-found");
 }
 
 async fn wrong_methods_are_405_with_allow(app: TestApp) {
-    let reply = app
-        .request(Method::DELETE, "/v1/products/SKU-1")
-        .send()
-        .await;
+    let reply = app.request(Method::DELETE, "/v1/products/SKU-1").send().await;
     reply.assert_problem(405, "method-not-allowed");
     assert_eq!(reply.header("allow"), Some("GET, PUT"));
-    let reply = app
-        .request(Method::GET, "/v1/stock/adjustments")
-        .send()
-        .await;
+    let reply = app.request(Method::GET, "/v1/stock/adjustments").send().await;
     reply.assert_problem(405, "method-not-allowed");
     assert_eq!(reply.header("allow"), Some("POST"));
 }
 
 async fn oversized_bodies_are_413_and_change_nothing(app: TestApp) {
     let admin = app.admin();
-    let huge = format!(
-        r#"{{"name":"{}","price":{{"amount_minor":1,"currency":"EUR"}}}}"#,
-        "x".repeat(70 * 1024)
-    );
-    let reply = app
-        .request(Method::PUT, "/v1/products/BIG")
-        .bearer(&admin)
-        .raw("application/json", huge)
-        .send()
-        .await;
+    let huge = format!(r#"{{"name":"{}","price":{{"amount_minor":1,"currency":"EUR"}}}}"#, "x".repeat(70 * 1024));
+    let reply = app.request(Method::PUT, "/v1/products/BIG").bearer(&admin).raw("application/json", huge).send().await;
     reply.assert_problem(413, "payload-too-large");
-    app.get("/v1/products/BIG", None)
-        .await
-        .assert_problem(404, "not-found");
+    app.get("/v1/products/BIG", None).await.assert_problem(404, "not-found");
 }
 
 async fn malformed_json_is_400_and_other_media_types_415(app: TestApp) {
     let admin = app.admin();
-    let reply = app
-        .request(Method::PUT, "/v1/products/P1")
-        .bearer(&admin)
-        .raw("application/json", "{\"name\": ")
-        .send()
-        .await;
+    let reply =
+        app.request(Method::PUT, "/v1/products/P1").bearer(&admin).raw("application/json", "{\"name\": ").send().await;
     reply.assert_problem(400, "malformed-json");
-    let reply = app
-        .request(Method::PUT, "/v1/products/P1")
-        .bearer(&admin)
-        .raw("text/plain", "name=x")
-        .send()
-        .await;
+    let reply = app.request(Method::PUT, "/v1/products/P1").bearer(&admin).raw("text/plain", "name=x").send().await;
     reply.assert_problem(415, "unsupported-media-type");
-    app.get("/v1/products/P1", None)
-        .await
-        .assert_problem(404, "not-found");
+    app.get("/v1/products/P1", None).await.assert_problem(404, "not-found");
 }
 
 async fn health_ready_and_request_ids(app: TestApp) {
     let reply = app.get("/health", None).await;
     assert_eq!(reply.body, json!({"status": "ok"}));
-    assert!(reply
-        .header("x-request-id")
-        .is_some_and(|id| id.len() >= 16));
-    let reply = app
-        .request(Method::GET, "/ready")
-        .header("x-request-id", "trace-42")
-        .send()
-        .await;
+    assert!(reply.header("x-request-id").is_some_and(|id| id.len() >= 16));
+    let reply = app.request(Method::GET, "/ready").header("x-request-id", "trace-42").send().await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["status"], "ready");
-    assert_eq!(
-        reply.body["database"],
-        if app.backend == common::Backend::Postgres {
-            "postgres"
-        } else {
-            "sqlite"
-        }
-    );
+    assert_eq!(reply.body["database"], if app.backend == common::Backend::Postgres { "postgres" } else { "sqlite" });
     assert_eq!(reply.header("x-request-id"), Some("trace-42"));
 }
 
 async fn metrics_need_a_right_and_count_requests_by_route(app: TestApp) {
     app.get("/v1/products/NOPE", None).await;
-    app.get("/metrics", None)
-        .await
-        .assert_problem(401, "unauthorized");
-    app.get("/metrics", Some(&app.customer("c1")))
-        .await
-        .assert_problem(403, "forbidden");
-    app.get("/metrics", Some(&app.integration(&["stock:read"])))
-        .await
-        .assert_problem(403, "forbidden");
-    let reply = app
-        .get("/metrics", Some(&app.integration(&["metrics:read"])))
-        .await;
+    app.get("/metrics", None).await.assert_problem(401, "unauthorized");
+    app.get("/metrics", Some(&app.customer("c1"))).await.assert_problem(403, "forbidden");
+    app.get("/metrics", Some(&app.integration(&["stock:read"]))).await.assert_problem(403, "forbidden");
+    let reply = app.get("/metrics", Some(&app.integration(&["metrics:read"]))).await;
     assert_eq!(reply.status, 200);
     assert!(
-        reply.text.contains(
-            r#"http_requests_total{method="GET",route="/v1/products/{sku}",status="404"} 1"#
-        ),
+        reply.text.contains(r#"http_requests_total{method="GET",route="/v1/products/{sku}",status="404"} 1"#),
         "{}",
         reply.text
     );
-    assert!(reply.text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/products/{sku}\",le=\"+Inf\"} 1"));
+    assert!(reply
+        .text
+        .contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/v1/products/{sku}\",le=\"+Inf\"} 1"));
     assert!(reply.text.contains("db_pool_max_connections 8"));
 }
 
@@ -127,11 +75,7 @@ async fn swagger_ui_and_the_document_are_served(app: TestApp) {
     assert!(reply.body["paths"]["/v1/stock/{location}/{sku}"]["put"].is_object());
     let reply = app.get("/docs/", None).await;
     assert_eq!(reply.status, 200);
-    assert!(
-        reply.text.contains("swagger-ui"),
-        "the Swagger UI page: {}",
-        &reply.text[..reply.text.len().min(300)]
-    );
+    assert!(reply.text.contains("swagger-ui"), "the Swagger UI page: {}", &reply.text[..reply.text.len().min(300)]);
     let reply = app.get("/docs/swagger-ui.css", None).await;
     assert_eq!(reply.status, 200, "assets are vendored into the binary");
     let reply = app.get("/docs", None).await;
@@ -140,9 +84,7 @@ async fn swagger_ui_and_the_document_are_served(app: TestApp) {
 
 async fn tokens_are_checked(app: TestApp) {
     let body = json!({"name": "X", "price": {"amount_minor": 1, "currency": "EUR"}});
-    app.put("/v1/products/P1", None, &body)
-        .await
-        .assert_problem(401, "unauthorized");
+    app.put("/v1/products/P1", None, &body).await.assert_problem(401, "unauthorized");
     let reply = app.put("/v1/products/P1", Some("not-a-jwt"), &body).await;
     reply.assert_problem(401, "unauthorized");
     assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
@@ -155,15 +97,8 @@ async fn tokens_are_checked(app: TestApp) {
     reply.assert_problem(401, "unauthorized");
     // Signed with another key.
     let other = clickcollect::auth::Keys::new(
-        &clickcollect::config::JwtSettings {
-            secret: None,
-            public_key: None,
-            issuer: None,
-            audience: None,
-        },
-        Some(clickcollect::config::Secret(
-            "another-secret-of-enough-length-0123456789".into(),
-        )),
+        &clickcollect::config::JwtSettings { secret: None, public_key: None, issuer: None, audience: None },
+        Some(clickcollect::config::Secret("another-secret-of-enough-length-0123456789".into())),
     )
     .unwrap();
     let forged = other
@@ -178,12 +113,8 @@ async fn tokens_are_checked(app: TestApp) {
             aud: None,
         })
         .unwrap();
-    app.put("/v1/products/P1", Some(&forged), &body)
-        .await
-        .assert_problem(401, "unauthorized");
-    app.get("/v1/products/P1", None)
-        .await
-        .assert_problem(404, "not-found");
+    app.put("/v1/products/P1", Some(&forged), &body).await.assert_problem(401, "unauthorized");
+    app.get("/v1/products/P1", None).await.assert_problem(404, "not-found");
 }
 
 on_both_backends!(
@@ -221,8 +152,6 @@ async fn ready_is_503_when_the_database_is_gone() {
     };
     assert_eq!(app.get("/ready", None).await.status, 200);
     app.drop_database();
-    app.get("/ready", None)
-        .await
-        .assert_problem(503, "unavailable");
+    app.get("/ready", None).await.assert_problem(503, "unavailable");
     assert_eq!(app.get("/health", None).await.status, 200);
 }

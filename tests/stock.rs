@@ -18,7 +18,10 @@ async fn setup(app: &TestApp) {
 async fn a_count_sets_on_hand_and_records_the_difference(app: TestApp) {
     setup(&app).await;
     let level = app.count("S1", "A", 12).await;
-    assert_eq!((level["on_hand"].as_i64(), level["available"].as_i64(), level["applied"].as_bool()), (Some(12), Some(12), Some(true)));
+    assert_eq!(
+        (level["on_hand"].as_i64(), level["available"].as_i64(), level["applied"].as_bool()),
+        (Some(12), Some(12), Some(true))
+    );
     let body = json!({"on_hand": 9, "safety_stock": 2, "reason": "correction", "reference": "audit-7"});
     let level = app.put("/v1/stock/S1/A", Some(&app.staff("S1")), &body).await.ok().clone();
     assert_eq!(level["on_hand"], 9);
@@ -88,7 +91,9 @@ async fn adjustments_apply_all_or_nothing(app: TestApp) {
     let levels = reply.ok()["levels"].as_array().unwrap().clone();
     let summary: Vec<(String, String, i64)> = levels
         .iter()
-        .map(|l| (l["location"].as_str().unwrap().into(), l["sku"].as_str().unwrap().into(), l["on_hand"].as_i64().unwrap()))
+        .map(|l| {
+            (l["location"].as_str().unwrap().into(), l["sku"].as_str().unwrap().into(), l["on_hand"].as_i64().unwrap())
+        })
         .collect();
     assert_eq!(summary, vec![("S1".into(), "A".into(), 8), ("S1".into(), "B".into(), 3), ("S2".into(), "C".into(), 7)]);
     for (l, s) in [("S1", "A"), ("S1", "B"), ("S2", "C")] {
@@ -135,27 +140,47 @@ async fn bad_input_gets_field_errors_and_changes_nothing(app: TestApp) {
     reply.assert_problem(422, "validation");
     assert_eq!(reply.error_fields(), vec!["sku"]);
     let long = "x".repeat(65);
-    app.put(&format!("/v1/stock/{long}/A"), Some(&admin), &json!({"on_hand": 1})).await.assert_problem(422, "validation");
+    app.put(&format!("/v1/stock/{long}/A"), Some(&admin), &json!({"on_hand": 1}))
+        .await
+        .assert_problem(422, "validation");
 
     let batches: Vec<(Value, &str)> = vec![
         (json!({"adjustments": []}), "adjustments"),
-        (json!({"adjustments": [{"location": "S1", "sku": "A", "delta": 0, "reason": "sale"}]}), "adjustments[0].delta"),
-        (json!({"adjustments": [{"location": "S1", "sku": "A", "delta": -2_000_000_000i64, "reason": "sale"}]}), "adjustments[0].delta"),
-        (json!({"adjustments": [{"location": "S 1", "sku": "A", "delta": 1, "reason": "sale"}]}), "adjustments[0].location"),
-        (json!({"adjustments": [{"location": "S1", "sku": "A", "delta": 1, "reason": "count"}]}), "adjustments[0].reason"),
+        (
+            json!({"adjustments": [{"location": "S1", "sku": "A", "delta": 0, "reason": "sale"}]}),
+            "adjustments[0].delta",
+        ),
+        (
+            json!({"adjustments": [{"location": "S1", "sku": "A", "delta": -2_000_000_000i64, "reason": "sale"}]}),
+            "adjustments[0].delta",
+        ),
+        (
+            json!({"adjustments": [{"location": "S 1", "sku": "A", "delta": 1, "reason": "sale"}]}),
+            "adjustments[0].location",
+        ),
+        (
+            json!({"adjustments": [{"location": "S1", "sku": "A", "delta": 1, "reason": "count"}]}),
+            "adjustments[0].reason",
+        ),
         (json!({"adjustments": [{"location": "S1", "sku": "A", "delta": 1}]}), "adjustments[0]"),
-        (json!({"adjustments": [{"location": "S1", "sku": "A", "delta": 1, "reason": "sale", "why": "?"}]}), "adjustments[0].why"),
+        (
+            json!({"adjustments": [{"location": "S1", "sku": "A", "delta": 1, "reason": "sale", "why": "?"}]}),
+            "adjustments[0].why",
+        ),
     ];
     for (body, field) in batches {
         let reply = app.post("/v1/stock/adjustments", Some(&admin), &body).await;
         reply.assert_problem(422, "validation");
         assert_eq!(reply.error_fields(), vec![field.to_string()], "for {body}");
     }
-    let reply = app.request(Method::POST, "/v1/stock/adjustments").bearer(&admin).raw("application/json", "[1,2").send().await;
+    let reply =
+        app.request(Method::POST, "/v1/stock/adjustments").bearer(&admin).raw("application/json", "[1,2").send().await;
     reply.assert_problem(400, "malformed-json");
     let too_many: Vec<Value> =
         (0..1001).map(|_| json!({"location": "S1", "sku": "A", "delta": 1, "reason": "receipt"})).collect();
-    app.post("/v1/stock/adjustments", Some(&admin), &json!({"adjustments": too_many})).await.assert_problem(422, "validation");
+    app.post("/v1/stock/adjustments", Some(&admin), &json!({"adjustments": too_many}))
+        .await
+        .assert_problem(422, "validation");
 
     let level = app.level("S1", "A").await;
     assert_eq!((level["on_hand"].as_i64(), level["safety_stock"].as_i64()), (Some(5), Some(0)));
@@ -170,7 +195,10 @@ async fn unknown_location_or_product_is_404(app: TestApp) {
     app.get("/v1/stock/NOPE/A", Some(&admin)).await.assert_problem(404, "not-found");
     app.get("/v1/stock/S1/NOPE/movements", Some(&admin)).await.assert_problem(404, "not-found");
     let level = app.level("S1", "B").await;
-    assert_eq!(level, json!({"location": "S1", "sku": "B", "on_hand": 0, "reserved": 0, "safety_stock": 0, "available": 0, "updated_at": null}));
+    assert_eq!(
+        level,
+        json!({"location": "S1", "sku": "B", "on_hand": 0, "reserved": 0, "safety_stock": 0, "available": 0, "updated_at": null})
+    );
 }
 
 async fn stock_denials(app: TestApp) {
@@ -244,7 +272,12 @@ async fn snapshots_apply_many_skus_in_one_go(app: TestApp) {
     let body = json!({"items": [{"sku": "A", "on_hand": 4}, {"sku": "B", "on_hand": 2, "safety_stock": 1}], "reference": "nightly"});
     let summary = app.post("/v1/stock/S1/snapshot", Some(&token), &body).await.ok().clone();
     assert_eq!(
-        (summary["received"].as_i64(), summary["changed"].as_i64(), summary["unchanged"].as_i64(), summary["movements"].as_i64()),
+        (
+            summary["received"].as_i64(),
+            summary["changed"].as_i64(),
+            summary["unchanged"].as_i64(),
+            summary["movements"].as_i64()
+        ),
         (Some(2), Some(1), Some(1), Some(1))
     );
     assert_eq!(app.level("S1", "C").await["on_hand"], 9, "missing SKUs are kept by default");
@@ -311,12 +344,18 @@ async fn idempotency_keys_replay_and_refuse_reuse(app: TestApp) {
     setup(&app).await;
     app.count("S1", "A", 10).await;
     let token = app.integration(&["stock:write", "stock:read"]);
-    let batch = json!({"adjustments": [{"location": "S1", "sku": "A", "delta": -4, "reason": "sale", "reference": "order-1"}]});
+    let batch =
+        json!({"adjustments": [{"location": "S1", "sku": "A", "delta": -4, "reason": "sale", "reference": "order-1"}]});
     let send = |body: Value, key: &'static str| {
         let token = token.clone();
         let app = &app;
         async move {
-            app.request(Method::POST, "/v1/stock/adjustments").bearer(&token).header("Idempotency-Key", key).json(&body).send().await
+            app.request(Method::POST, "/v1/stock/adjustments")
+                .bearer(&token)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
         }
     };
     let first = send(batch.clone(), "sale-order-1").await;
@@ -340,7 +379,13 @@ async fn idempotency_keys_replay_and_refuse_reuse(app: TestApp) {
 
     // Keys are per caller: another integration's identical key is its own.
     let other = app.token(clickcollect::auth::Role::Integration, "pos", None, &["stock:write"]);
-    let reply = app.request(Method::POST, "/v1/stock/adjustments").bearer(&other).header("Idempotency-Key", "sale-order-1").json(&batch).send().await;
+    let reply = app
+        .request(Method::POST, "/v1/stock/adjustments")
+        .bearer(&other)
+        .header("Idempotency-Key", "sale-order-1")
+        .json(&batch)
+        .send()
+        .await;
     assert_eq!(reply.header("idempotent-replayed"), None);
     assert_eq!(app.level("S1", "A").await["on_hand"], 1);
 
@@ -349,11 +394,24 @@ async fn idempotency_keys_replay_and_refuse_reuse(app: TestApp) {
         let token = token.clone();
         let app = &app;
         let count = count.clone();
-        async move { app.request(Method::PUT, "/v1/stock/S1/B").bearer(&token).header("Idempotency-Key", key).json(&count).send().await }
+        async move {
+            app.request(Method::PUT, "/v1/stock/S1/B")
+                .bearer(&token)
+                .header("Idempotency-Key", key)
+                .json(&count)
+                .send()
+                .await
+        }
     };
     assert_eq!(put("count-1").await.header("idempotent-replayed"), None);
     assert_eq!(put("count-1").await.header("idempotent-replayed"), Some("true"));
-    let bad_key = app.request(Method::PUT, "/v1/stock/S1/B").bearer(&token).header("Idempotency-Key", &"k".repeat(300)).json(&count).send().await;
+    let bad_key = app
+        .request(Method::PUT, "/v1/stock/S1/B")
+        .bearer(&token)
+        .header("Idempotency-Key", &"k".repeat(300))
+        .json(&count)
+        .send()
+        .await;
     bad_key.assert_problem(422, "validation");
     assert_eq!(app.movements("S1", "B").await.len(), 1);
     app.assert_ledger_balances("S1", "A").await;
@@ -365,7 +423,8 @@ async fn the_ledger_is_append_only(app: TestApp) {
     use clickcollect::db::schema::stock_movements;
     use diesel::prelude::*;
     let mut conn = app.conn();
-    let update = diesel::update(stock_movements::table).set(stock_movements::delta_on_hand.eq(100i64)).execute(&mut *conn);
+    let update =
+        diesel::update(stock_movements::table).set(stock_movements::delta_on_hand.eq(100i64)).execute(&mut *conn);
     assert!(update.is_err(), "movements cannot be edited");
     let delete = diesel::delete(stock_movements::table).execute(&mut *conn);
     assert!(delete.is_err(), "movements cannot be deleted");
@@ -383,7 +442,10 @@ async fn check_finds_drift(app: TestApp) {
     let mut conn = app.conn();
     assert!(find_drift(&mut conn).unwrap().is_empty());
     // Someone edits a level behind the ledger's back.
-    diesel::update(stock_levels::table.find(("S1", "B"))).set(stock_levels::on_hand.eq(40i64)).execute(&mut *conn).unwrap();
+    diesel::update(stock_levels::table.find(("S1", "B")))
+        .set(stock_levels::on_hand.eq(40i64))
+        .execute(&mut *conn)
+        .unwrap();
     let drift = find_drift(&mut conn).unwrap();
     assert_eq!(drift.len(), 1);
     assert_eq!((drift[0].sku.as_str(), drift[0].on_hand, drift[0].ledger_on_hand), ("B", 40, 4));

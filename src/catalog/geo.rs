@@ -11,18 +11,14 @@ pub struct Coordinates {
 impl Coordinates {
     /// Parses the `near=LAT,LNG` query parameter.
     pub fn parse_near(raw: &str) -> Result<Self, ApiError> {
-        let bad =
-            || ApiError::validation("near", "must be LAT,LNG in degrees, e.g. 52.2297,21.0122");
+        let bad = || ApiError::validation("near", "must be LAT,LNG in degrees, e.g. 52.2297,21.0122");
         let (lat, lng) = raw.split_once(',').ok_or_else(bad)?;
         let latitude: f64 = lat.trim().parse().map_err(|_| bad())?;
         let longitude: f64 = lng.trim().parse().map_err(|_| bad())?;
         if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
             return Err(bad());
         }
-        Ok(Coordinates {
-            latitude,
-            longitude,
-        })
+        Ok(Coordinates { latitude, longitude })
     }
 
     /// Haversine distance in kilometres, rounded to metres.
@@ -38,10 +34,7 @@ impl Coordinates {
 }
 
 pub fn coordinates(latitude: Option<f64>, longitude: Option<f64>) -> Option<Coordinates> {
-    Some(Coordinates {
-        latitude: latitude?,
-        longitude: longitude?,
-    })
+    Some(Coordinates { latitude: latitude?, longitude: longitude? })
 }
 
 #[cfg(test)]
@@ -50,14 +43,8 @@ mod tests {
 
     #[test]
     fn warsaw_to_krakow_is_about_252_km() {
-        let warsaw = Coordinates {
-            latitude: 52.2297,
-            longitude: 21.0122,
-        };
-        let krakow = Coordinates {
-            latitude: 50.0647,
-            longitude: 19.9450,
-        };
+        let warsaw = Coordinates { latitude: 52.2297, longitude: 21.0122 };
+        let krakow = Coordinates { latitude: 50.0647, longitude: 19.9450 };
         let d = warsaw.distance_km(&krakow);
         assert!((251.0..254.0).contains(&d), "{d}");
         assert_eq!(warsaw.distance_km(&warsaw), 0.0);

@@ -16,11 +16,7 @@ use geo::Coordinates;
 use model::*;
 
 /// Creates or replaces a location; `true` when it was created.
-pub fn put_location(
-    conn: &mut DbConn,
-    code: &str,
-    form: &LocationForm,
-) -> Result<(bool, Location), ApiError> {
+pub fn put_location(conn: &mut DbConn, code: &str, form: &LocationForm) -> Result<(bool, Location), ApiError> {
     let now = Utc::now().naive_utc();
     let changes = LocationChanges {
         code,
@@ -36,20 +32,13 @@ pub fn put_location(
         fulfils_online: form.fulfils_online,
         active: form.active,
         locale: form.locale.as_deref(),
-        opening_hours: form
-            .opening_hours
-            .as_ref()
-            .map(|h| serde_json::to_string(h).unwrap_or_default()),
+        opening_hours: form.opening_hours.as_ref().map(|h| serde_json::to_string(h).unwrap_or_default()),
         updated_at: now,
     };
-    let updated = diesel::update(locations::table.find(code))
-        .set(&changes)
-        .execute(conn)?;
+    let updated = diesel::update(locations::table.find(code)).set(&changes).execute(conn)?;
     let created = updated == 0;
     if created {
-        diesel::insert_into(locations::table)
-            .values((&changes, locations::created_at.eq(now)))
-            .execute(conn)?;
+        diesel::insert_into(locations::table).values((&changes, locations::created_at.eq(now))).execute(conn)?;
     }
     Ok((created, find_location(conn, code)?.into()))
 }
@@ -86,33 +75,22 @@ pub fn list_locations(
         Some(origin) => {
             // Distances are computed here rather than in SQL so the same code serves both
             // backends; a chain's active locations fit in memory many times over.
-            let rows: Vec<LocationRow> = locations::table
-                .filter(locations::active.eq(true))
-                .select(LocationRow::as_select())
-                .load(conn)?;
+            let rows: Vec<LocationRow> =
+                locations::table.filter(locations::active.eq(true)).select(LocationRow::as_select()).load(conn)?;
             let mut located: Vec<Location> = rows
                 .into_iter()
                 .map(|row| {
-                    let distance = geo::coordinates(row.latitude, row.longitude)
-                        .map(|c| origin.distance_km(&c));
-                    Location {
-                        distance_km: distance,
-                        ..row.into()
-                    }
+                    let distance = geo::coordinates(row.latitude, row.longitude).map(|c| origin.distance_km(&c));
+                    Location { distance_km: distance, ..row.into() }
                 })
                 .collect();
             located.sort_by(|a, b| {
-                let (da, db) = (
-                    a.distance_km.unwrap_or(f64::INFINITY),
-                    b.distance_km.unwrap_or(f64::INFINITY),
-                );
+                let (da, db) = (a.distance_km.unwrap_or(f64::INFINITY), b.distance_km.unwrap_or(f64::INFINITY));
                 da.total_cmp(&db).then_with(|| a.code.cmp(&b.code))
             });
             let offset: usize = match &page.cursor {
                 None => 0,
-                Some(c) => c
-                    .parse()
-                    .map_err(|_| ApiError::validation("cursor", "is not a cursor for this list"))?,
+                Some(c) => c.parse().map_err(|_| ApiError::validation("cursor", "is not a cursor for this list"))?,
             };
             let limit = page.limit as usize;
             let more = located.len() > offset + limit;
@@ -124,11 +102,7 @@ pub fn list_locations(
 }
 
 /// Creates or replaces a product; `true` when it was created.
-pub fn put_product(
-    conn: &mut DbConn,
-    sku: &str,
-    form: &ProductForm,
-) -> Result<(bool, Product), ApiError> {
+pub fn put_product(conn: &mut DbConn, sku: &str, form: &ProductForm) -> Result<(bool, Product), ApiError> {
     let now = Utc::now().naive_utc();
     let changes = ProductChanges {
         sku,
@@ -137,14 +111,10 @@ pub fn put_product(
         price_currency: &form.price.currency,
         updated_at: now,
     };
-    let updated = diesel::update(products::table.find(sku))
-        .set(&changes)
-        .execute(conn)?;
+    let updated = diesel::update(products::table.find(sku)).set(&changes).execute(conn)?;
     let created = updated == 0;
     if created {
-        diesel::insert_into(products::table)
-            .values((&changes, products::created_at.eq(now)))
-            .execute(conn)?;
+        diesel::insert_into(products::table).values((&changes, products::created_at.eq(now))).execute(conn)?;
     }
     Ok((created, find_product(conn, sku)?))
 }
@@ -160,11 +130,8 @@ pub fn find_product(conn: &mut DbConn, sku: &str) -> Result<Product, ApiError> {
 }
 
 pub fn list_products(conn: &mut DbConn, page: &Page) -> Result<Paginated<Product>, ApiError> {
-    let mut query = products::table
-        .order(products::sku.asc())
-        .limit(page.limit + 1)
-        .select(ProductRow::as_select())
-        .into_boxed();
+    let mut query =
+        products::table.order(products::sku.asc()).limit(page.limit + 1).select(ProductRow::as_select()).into_boxed();
     if let Some(after) = &page.cursor {
         query = query.filter(products::sku.gt(after.clone()));
     }

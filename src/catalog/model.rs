@@ -87,16 +87,8 @@ impl Validate for LocationForm {
         }
         match (self.latitude, self.longitude) {
             (Some(lat), Some(lng)) => {
-                v.check(
-                    (-90.0..=90.0).contains(&lat),
-                    "latitude",
-                    "must be between -90 and 90",
-                );
-                v.check(
-                    (-180.0..=180.0).contains(&lng),
-                    "longitude",
-                    "must be between -180 and 180",
-                );
+                v.check((-90.0..=90.0).contains(&lat), "latitude", "must be between -90 and 90");
+                v.check((-180.0..=180.0).contains(&lng), "longitude", "must be between -180 and 180");
             }
             (None, None) => {}
             (None, Some(_)) => v.add("latitude", "give latitude and longitude together"),
@@ -107,11 +99,7 @@ impl Validate for LocationForm {
             v.add("pickup", "a warehouse offers no pickup");
         }
         if let Some(locale) = &self.locale {
-            v.check(
-                is_language_tag(locale),
-                "locale",
-                "must be a BCP 47 language tag such as pl-PL",
-            );
+            v.check(is_language_tag(locale), "locale", "must be a BCP 47 language tag such as pl-PL");
         }
         if let Some(hours) = &self.opening_hours {
             for (field, message) in opening_hours_problems(hours) {
@@ -155,17 +143,12 @@ fn opening_hours_problems(hours: &OpeningHours) -> Vec<(String, String)> {
         let mut previous_close = 0;
         for (i, [open, close]) in intervals.iter().enumerate() {
             match (minutes(open), minutes(close)) {
-                (Some(o), Some(c)) if o < c && (i == 0 || o >= previous_close) => {
-                    previous_close = c
-                }
+                (Some(o), Some(c)) if o < c && (i == 0 || o >= previous_close) => previous_close = c,
                 (Some(_), Some(_)) => problems.push((
                     format!("{field}[{i}]"),
                     "intervals must open before they close, in order, without overlap".into(),
                 )),
-                _ => problems.push((
-                    format!("{field}[{i}]"),
-                    "times are HH:MM from 00:00 to 24:00".into(),
-                )),
+                _ => problems.push((format!("{field}[{i}]"), "times are HH:MM from 00:00 to 24:00".into())),
             }
         }
     }
@@ -240,14 +223,8 @@ impl From<LocationRow> for Location {
     fn from(row: LocationRow) -> Self {
         Location {
             kind: LocationKind::parse(&row.kind),
-            pickup: PickupOptions {
-                in_store: row.pickup_in_store,
-                curbside: row.pickup_curbside,
-            },
-            opening_hours: row
-                .opening_hours
-                .as_deref()
-                .and_then(|json| serde_json::from_str(json).ok()),
+            pickup: PickupOptions { in_store: row.pickup_in_store, curbside: row.pickup_curbside },
+            opening_hours: row.opening_hours.as_deref().and_then(|json| serde_json::from_str(json).ok()),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
             code: row.code,
@@ -290,15 +267,9 @@ impl Validate for ProductForm {
     fn validate(&self) -> Result<(), crate::error::ApiError> {
         let mut v = Validator::new();
         v.text("name", &self.name, 300);
-        v.range(
-            "price.amount_minor",
-            self.price.amount_minor,
-            0,
-            MAX_PRICE_MINOR,
-        );
+        v.range("price.amount_minor", self.price.amount_minor, 0, MAX_PRICE_MINOR);
         v.check(
-            self.price.currency.len() == 3
-                && self.price.currency.bytes().all(|b| b.is_ascii_uppercase()),
+            self.price.currency.len() == 3 && self.price.currency.bytes().all(|b| b.is_ascii_uppercase()),
             "price.currency",
             "must be an ISO 4217 code such as EUR",
         );
@@ -341,10 +312,7 @@ impl From<ProductRow> for Product {
         Product {
             sku: row.sku,
             name: row.name,
-            price: Money {
-                amount_minor: row.price_amount_minor,
-                currency: row.price_currency,
-            },
+            price: Money { amount_minor: row.price_amount_minor, currency: row.price_currency },
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
         }
@@ -358,37 +326,16 @@ mod tests {
     #[test]
     fn opening_hours_are_checked() {
         let ok = OpeningHours(
-            [(
-                "mon".to_string(),
-                vec![
-                    ["09:00".into(), "13:00".into()],
-                    ["14:00".into(), "24:00".into()],
-                ],
-            )]
-            .into(),
+            [("mon".to_string(), vec![["09:00".into(), "13:00".into()], ["14:00".into(), "24:00".into()]])].into(),
         );
         assert!(opening_hours_problems(&ok).is_empty());
         let overlap = OpeningHours(
-            [(
-                "tue".to_string(),
-                vec![
-                    ["09:00".into(), "13:00".into()],
-                    ["12:00".into(), "18:00".into()],
-                ],
-            )]
-            .into(),
+            [("tue".to_string(), vec![["09:00".into(), "13:00".into()], ["12:00".into(), "18:00".into()]])].into(),
         );
-        assert_eq!(
-            opening_hours_problems(&overlap)[0].0,
-            "opening_hours.tue[1]"
-        );
+        assert_eq!(opening_hours_problems(&overlap)[0].0, "opening_hours.tue[1]");
         let bad_day = OpeningHours([("funday".to_string(), vec![])].into());
-        assert_eq!(
-            opening_hours_problems(&bad_day)[0].0,
-            "opening_hours.funday"
-        );
-        let bad_time =
-            OpeningHours([("wed".to_string(), vec![["9:00".into(), "25:00".into()]])].into());
+        assert_eq!(opening_hours_problems(&bad_day)[0].0, "opening_hours.funday");
+        let bad_time = OpeningHours([("wed".to_string(), vec![["9:00".into(), "25:00".into()]])].into());
         assert_eq!(opening_hours_problems(&bad_time).len(), 1);
     }
 

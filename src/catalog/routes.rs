@@ -59,9 +59,8 @@ async fn put_location(
     who.require_admin()?;
     path_code("code", &code)?;
     let (code, form) = (code.into_inner(), body.0);
-    let (created, location) = state
-        .db(move |conn| write_tx(conn, |conn| super::put_location(conn, &code, &form)))
-        .await?;
+    let (created, location) =
+        state.db(move |conn| write_tx(conn, |conn| super::put_location(conn, &code, &form))).await?;
     Ok(created_or_ok(created, location))
 }
 
@@ -93,19 +92,9 @@ async fn list_locations(
     state: web::Data<AppState>,
     query: web::Query<LocationsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor.clone(),
-    }
-    .page()?;
-    let near = query
-        .near
-        .as_deref()
-        .map(Coordinates::parse_near)
-        .transpose()?;
-    let list = state
-        .db(move |conn| read_tx(conn, |conn| super::list_locations(conn, near, &page)))
-        .await?;
+    let page = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.page()?;
+    let near = query.near.as_deref().map(Coordinates::parse_near).transpose()?;
+    let list = state.db(move |conn| read_tx(conn, |conn| super::list_locations(conn, near, &page))).await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -123,15 +112,10 @@ async fn list_locations(
     security(())
 )]
 #[get("/v1/locations/{code}")]
-async fn get_location(
-    state: web::Data<AppState>,
-    code: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn get_location(state: web::Data<AppState>, code: web::Path<String>) -> Result<HttpResponse, ApiError> {
     path_code("code", &code)?;
     let code = code.into_inner();
-    let location = state
-        .db(move |conn| super::find_location(conn, &code))
-        .await?;
+    let location = state.db(move |conn| super::find_location(conn, &code)).await?;
     Ok(HttpResponse::Ok().json(Location::from(location)))
 }
 
@@ -164,9 +148,7 @@ async fn put_product(
     who.require_admin_or_scope("catalog:write")?;
     path_code("sku", &sku)?;
     let (sku, form) = (sku.into_inner(), body.0);
-    let (created, product) = state
-        .db(move |conn| write_tx(conn, |conn| super::put_product(conn, &sku, &form)))
-        .await?;
+    let (created, product) = state.db(move |conn| write_tx(conn, |conn| super::put_product(conn, &sku, &form))).await?;
     Ok(created_or_ok(created, product))
 }
 
@@ -183,14 +165,9 @@ async fn put_product(
     security(())
 )]
 #[get("/v1/products")]
-async fn list_products(
-    state: web::Data<AppState>,
-    query: web::Query<PageQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn list_products(state: web::Data<AppState>, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     let page = query.page()?;
-    let list = state
-        .db(move |conn| read_tx(conn, |conn| super::list_products(conn, &page)))
-        .await?;
+    let list = state.db(move |conn| read_tx(conn, |conn| super::list_products(conn, &page))).await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -208,14 +185,9 @@ async fn list_products(
     security(())
 )]
 #[get("/v1/products/{sku}")]
-async fn get_product(
-    state: web::Data<AppState>,
-    sku: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn get_product(state: web::Data<AppState>, sku: web::Path<String>) -> Result<HttpResponse, ApiError> {
     path_code("sku", &sku)?;
     let sku = sku.into_inner();
-    let product = state
-        .db(move |conn| super::find_product(conn, &sku))
-        .await?;
+    let product = state.db(move |conn| super::find_product(conn, &sku)).await?;
     Ok(HttpResponse::Ok().json(product))
 }

@@ -51,20 +51,14 @@ impl DatabaseTarget {
     /// for an SQLite file. Any other scheme is refused rather than guessed.
     pub fn parse(url: &str) -> Result<Self, String> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(DatabaseTarget::Postgres {
-                url: url.to_string(),
-            });
+            return Ok(DatabaseTarget::Postgres { url: url.to_string() });
         }
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() || path == ":memory:" {
-                return Err(
-                    "an SQLite URL needs a file path, e.g. sqlite://clickcollect.db".into(),
-                );
+                return Err("an SQLite URL needs a file path, e.g. sqlite://clickcollect.db".into());
             }
-            return Ok(DatabaseTarget::Sqlite {
-                path: path.to_string(),
-            });
+            return Ok(DatabaseTarget::Sqlite { path: path.to_string() });
         }
         Err("must start with postgres://, postgresql:// or sqlite://".into())
     }
@@ -136,18 +130,14 @@ pub fn connect_pool(target: &DatabaseTarget, max_size: u32) -> Result<Pool, Stri
         // pool of idle PostgreSQL sessions.
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(5))
-        .build(DbManager {
-            target: target.clone(),
-        })
+        .build(DbManager { target: target.clone() })
         .map_err(|e| format!("cannot open the database pool: {e}"))
 }
 
 /// Runs the embedded migrations. On PostgreSQL an advisory lock makes replicas that start
 /// together take turns; the ones that wait find nothing left to do.
 pub fn migrate(target: &DatabaseTarget) -> Result<Vec<String>, String> {
-    let mut conn = target
-        .connect()
-        .map_err(|e| format!("cannot connect to the database ({target:?}): {e}"))?;
+    let mut conn = target.connect().map_err(|e| format!("cannot connect to the database ({target:?}): {e}"))?;
     let applied = match &mut conn {
         DbConn::Postgres(pg) => {
             pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
@@ -155,8 +145,7 @@ pub fn migrate(target: &DatabaseTarget) -> Result<Vec<String>, String> {
             let result = pg
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>());
-            let unlock =
-                pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+            let unlock = pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
             let applied = result.map_err(|e| format!("migration failed: {e}"))?;
             unlock.map_err(|e| format!("cannot release the migration lock: {e}"))?;
             applied
@@ -172,10 +161,7 @@ pub fn migrate(target: &DatabaseTarget) -> Result<Vec<String>, String> {
 /// Runs `f` in one write transaction. SQLite's is `BEGIN IMMEDIATE`: it takes the write lock
 /// up front, so two writers queue on `busy_timeout` instead of one failing when it upgrades a
 /// read lock. PostgreSQL retries a serialization failure a couple of times before giving up.
-pub fn write_tx<T>(
-    conn: &mut DbConn,
-    mut f: impl FnMut(&mut DbConn) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
+pub fn write_tx<T>(conn: &mut DbConn, mut f: impl FnMut(&mut DbConn) -> Result<T, ApiError>) -> Result<T, ApiError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -189,10 +175,7 @@ pub fn write_tx<T>(
     }
 }
 
-fn run_in_tx<T>(
-    conn: &mut DbConn,
-    f: &mut impl FnMut(&mut DbConn) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
+fn run_in_tx<T>(conn: &mut DbConn, f: &mut impl FnMut(&mut DbConn) -> Result<T, ApiError>) -> Result<T, ApiError> {
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
@@ -205,9 +188,7 @@ fn run_in_tx<T>(
         Err(error) => {
             // The original error is what the caller needs; a failed rollback leaves the
             // connection marked broken and r2d2 discards it.
-            if let Err(rollback) =
-                <DbConn as Connection>::TransactionManager::rollback_transaction(conn)
-            {
+            if let Err(rollback) = <DbConn as Connection>::TransactionManager::rollback_transaction(conn) {
                 tracing::error!(%rollback, "rollback failed");
             }
             Err(error)
@@ -217,10 +198,7 @@ fn run_in_tx<T>(
 
 /// Runs `f` in a read-only snapshot: on PostgreSQL a plain transaction, on SQLite a deferred
 /// one (readers never block the writer under WAL).
-pub fn read_tx<T>(
-    conn: &mut DbConn,
-    f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
+pub fn read_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>) -> Result<T, ApiError> {
     conn.transaction(f)
 }
 
@@ -240,13 +218,10 @@ macro_rules! insert_or_ignore {
     ($conn:expr, $table:expr, $values:expr) => {{
         use diesel::RunQueryDsl as _;
         match $conn {
-            $crate::db::DbConn::Postgres(c) => diesel::insert_into($table)
-                .values($values)
-                .on_conflict_do_nothing()
-                .execute(c),
-            $crate::db::DbConn::Sqlite(c) => diesel::insert_or_ignore_into($table)
-                .values($values)
-                .execute(c),
+            $crate::db::DbConn::Postgres(c) => {
+                diesel::insert_into($table).values($values).on_conflict_do_nothing().execute(c)
+            }
+            $crate::db::DbConn::Sqlite(c) => diesel::insert_or_ignore_into($table).values($values).execute(c),
         }
     }};
 }
@@ -258,9 +233,7 @@ macro_rules! insert_rows {
     ($conn:expr, $table:expr, $values:expr) => {{
         use diesel::RunQueryDsl as _;
         match $conn {
-            $crate::db::DbConn::Postgres(c) => {
-                diesel::insert_into($table).values($values).execute(c)
-            }
+            $crate::db::DbConn::Postgres(c) => diesel::insert_into($table).values($values).execute(c),
             $crate::db::DbConn::Sqlite(c) => diesel::insert_into($table).values($values).execute(c),
         }
     }};

@@ -18,11 +18,7 @@ impl RouteTable {
             .paths
             .iter()
             .map(|(path, item)| {
-                let segments = path
-                    .trim_matches('/')
-                    .split('/')
-                    .map(String::from)
-                    .collect();
+                let segments = path.trim_matches('/').split('/').map(String::from).collect();
                 let value = serde_json::to_value(item).unwrap_or_default();
                 let mut methods: Vec<String> = ["get", "put", "post", "delete", "patch"]
                     .iter()
@@ -42,10 +38,7 @@ impl RouteTable {
         let mut allowed: Vec<String> = Vec::new();
         for (template, methods) in &self.routes {
             let fits = template.len() == segments.len()
-                && template
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s);
+                && template.iter().zip(&segments).all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s);
             if fits {
                 allowed.extend(methods.iter().cloned());
             }
@@ -56,14 +49,9 @@ impl RouteTable {
     }
 }
 
-pub async fn not_matched(
-    req: HttpRequest,
-    table: web::Data<RouteTable>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn not_matched(req: HttpRequest, table: web::Data<RouteTable>) -> Result<HttpResponse, ApiError> {
     Err(match table.allowed(req.path()) {
-        Some(allowed) if !allowed.iter().any(|m| m == req.method().as_str()) => {
-            ApiError::MethodNotAllowed { allowed }
-        }
+        Some(allowed) if !allowed.iter().any(|m| m == req.method().as_str()) => ApiError::MethodNotAllowed { allowed },
         _ => ApiError::NotFound(format!("no resource at {}", req.path())),
     })
 }

@@ -36,16 +36,10 @@ impl FromRequest for IdempotencyKey {
         let parsed = match req.headers().get(HEADER) {
             None => Ok(IdempotencyKey(None)),
             Some(value) => match value.to_str() {
-                Ok(key)
-                    if (1..=255).contains(&key.len())
-                        && key.bytes().all(|b| b.is_ascii_graphic()) =>
-                {
+                Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
                     Ok(IdempotencyKey(Some(key.to_string())))
                 }
-                _ => Err(ApiError::validation(
-                    HEADER,
-                    "must be 1 to 255 visible ASCII characters",
-                )),
+                _ => Err(ApiError::validation(HEADER, "must be 1 to 255 visible ASCII characters")),
             },
         };
         std::future::ready(parsed)
@@ -93,17 +87,13 @@ where
 
     let claim = {
         let (owner, key, hash) = (owner.clone(), key.clone(), hash.clone());
-        state
-            .db(move |conn| write_tx(conn, |conn| claim(conn, &owner, &key, &hash)))
-            .await?
+        state.db(move |conn| write_tx(conn, |conn| claim(conn, &owner, &key, &hash))).await?
     };
     if let Claim::Replay { status, body } = claim {
-        return Ok(
-            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
-                .insert_header((header::CONTENT_TYPE, "application/json"))
-                .insert_header((REPLAYED_HEADER, "true"))
-                .body(body),
-        );
+        return Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .insert_header((REPLAYED_HEADER, "true"))
+            .body(body));
     }
 
     let result = {
@@ -112,13 +102,9 @@ where
             .db(move |conn| {
                 write_tx(conn, |conn| {
                     let value = op(conn)?;
-                    let body = serde_json::to_string(&value)
-                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    let body = serde_json::to_string(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
                     diesel::update(keys::table.find((&owner, &key)))
-                        .set((
-                            keys::response_status.eq(status.as_u16() as i32),
-                            keys::response_body.eq(&body),
-                        ))
+                        .set((keys::response_status.eq(status.as_u16() as i32), keys::response_body.eq(&body)))
                         .execute(conn)?;
                     Ok(body)
                 })
@@ -126,20 +112,16 @@ where
             .await
     };
     match result {
-        Ok(body) => Ok(HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .body(body)),
+        Ok(body) => {
+            Ok(HttpResponse::build(status).insert_header((header::CONTENT_TYPE, "application/json")).body(body))
+        }
         Err(error) => {
             // A refused request changed nothing, so the key is free for a corrected retry.
             let release = state
                 .db(move |conn| {
-                    diesel::delete(
-                        keys::table
-                            .find((&owner, &key))
-                            .filter(keys::response_status.is_null()),
-                    )
-                    .execute(conn)
-                    .map_err(ApiError::from)
+                    diesel::delete(keys::table.find((&owner, &key)).filter(keys::response_status.is_null()))
+                        .execute(conn)
+                        .map_err(ApiError::from)
                 })
                 .await;
             if let Err(release_error) = release {
@@ -152,31 +134,15 @@ where
 
 fn claim(conn: &mut DbConn, owner: &str, key: &str, hash: &str) -> Result<Claim, ApiError> {
     let now = Utc::now().naive_utc();
-    let new = NewKey {
-        owner,
-        key,
-        request_hash: hash,
-        response_status: None,
-        response_body: None,
-        created_at: now,
-    };
+    let new = NewKey { owner, key, request_hash: hash, response_status: None, response_body: None, created_at: now };
     if insert_or_ignore!(conn, keys::table, &new)? == 1 {
         return Ok(Claim::Fresh);
     }
-    let (stored_hash, stored_status, stored_body, created_at): (
-        String,
-        Option<i32>,
-        Option<String>,
-        NaiveDateTime,
-    ) = keys::table
-        .find((owner, key))
-        .select((
-            keys::request_hash,
-            keys::response_status,
-            keys::response_body,
-            keys::created_at,
-        ))
-        .first(conn)?;
+    let (stored_hash, stored_status, stored_body, created_at): (String, Option<i32>, Option<String>, NaiveDateTime) =
+        keys::table
+            .find((owner, key))
+            .select((keys::request_hash, keys::response_status, keys::response_body, keys::created_at))
+            .first(conn)?;
     let expired = now - created_at > RETENTION;
     let abandoned = stored_status.is_none() && now - created_at > IN_FLIGHT_TIMEOUT;
     if expired || abandoned {
@@ -194,10 +160,7 @@ fn claim(conn: &mut DbConn, owner: &str, key: &str, hash: &str) -> Result<Claim,
         return Err(ApiError::IdempotencyKeyReused);
     }
     match (stored_status, stored_body) {
-        (Some(status), Some(body)) => Ok(Claim::Replay {
-            status: status as u16,
-            body,
-        }),
+        (Some(status), Some(body)) => Ok(Claim::Replay { status: status as u16, body }),
         _ => Err(ApiError::IdempotencyInFlight),
     }
 }
@@ -210,17 +173,9 @@ pub fn purge_expired(conn: &mut DbConn) -> Result<usize, ApiError> {
 
 /// What makes two requests "the same": method, path and the parsed body.
 pub fn fingerprint<B: Serialize>(req: &HttpRequest, body: &B) -> String {
-    format!(
-        "{} {}\n{}",
-        req.method(),
-        req.path(),
-        serde_json::to_string(body).unwrap_or_default()
-    )
+    format!("{} {}\n{}", req.method(), req.path(), serde_json::to_string(body).unwrap_or_default())
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -67,25 +67,19 @@ fn read_json<T: DeserializeOwned + Validate + 'static>(
         .flatten()
         .map(|m| m.subtype() == "json" || m.suffix().map(|s| s.as_str()) == Some("json"))
         .unwrap_or(false);
-    let declared_length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared_length =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     let mut payload = payload.take();
     async move {
         if !is_json {
-            return Err(ApiError::UnsupportedMediaType(
-                "send the body as Content-Type: application/json".into(),
-            ));
+            return Err(ApiError::UnsupportedMediaType("send the body as Content-Type: application/json".into()));
         }
         if declared_length.is_some_and(|n| n > limit) {
             return Err(ApiError::PayloadTooLarge { limit });
         }
         let mut body = web::BytesMut::with_capacity(declared_length.unwrap_or(1024).min(limit));
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk
-                .map_err(|e| ApiError::MalformedJson(format!("could not read the body: {e}")))?;
+            let chunk = chunk.map_err(|e| ApiError::MalformedJson(format!("could not read the body: {e}")))?;
             if body.len() + chunk.len() > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
@@ -108,11 +102,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             // in the document: only a well-formed document gets a field-level answer.
             serde_json::error::Category::Data if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
                 let message = inner.to_string();
-                let message = message
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or(&message)
-                    .to_string();
+                let message = message.split(" at line ").next().unwrap_or(&message).to_string();
                 ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)])
             }
             _ => ApiError::MalformedJson(inner.to_string()),
@@ -122,9 +112,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 /// The field a serde error is about; the document itself when the path is empty.
 fn field_of(path: &str, message: &str) -> String {
-    let unknown = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next());
+    let unknown = message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next());
     match (unknown, path) {
         (Some(name), ".") => name.to_string(),
         (None, ".") => "body".to_string(),
@@ -160,8 +148,7 @@ mod tests {
 
     #[test]
     fn names_the_unknown_field_by_its_path() {
-        let err = parse_json::<Body>(br#"{"lines":[{"sku":"A","quantity":1,"colour":"red"}]}"#)
-            .unwrap_err();
+        let err = parse_json::<Body>(br#"{"lines":[{"sku":"A","quantity":1,"colour":"red"}]}"#).unwrap_err();
         assert_eq!(errors(err)[0].field, "lines[0].colour");
         let err = parse_json::<Body>(br#"{"lines":[],"extra":1}"#).unwrap_err();
         assert_eq!(errors(err)[0].field, "extra");
@@ -175,13 +162,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_malformed_json() {
-        assert!(matches!(
-            parse_json::<Body>(b"{\"lines\": ["),
-            Err(ApiError::MalformedJson(_))
-        ));
-        assert!(matches!(
-            parse_json::<Body>(b"not json"),
-            Err(ApiError::MalformedJson(_))
-        ));
+        assert!(matches!(parse_json::<Body>(b"{\"lines\": ["), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(parse_json::<Body>(b"not json"), Err(ApiError::MalformedJson(_))));
     }
 }

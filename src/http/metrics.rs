@@ -7,9 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-];
+const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 #[derive(Default)]
 struct Latency {
@@ -41,18 +39,9 @@ impl Metrics {
     /// the raw path, so the number of series stays bounded.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
-        let mut series = self
-            .series
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *series
-            .requests
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default() += 1;
-        let latency = series
-            .latency
-            .entry((method.to_string(), route.to_string()))
-            .or_default();
+        let mut series = self.series.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *series.requests.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
+        let latency = series.latency.entry((method.to_string(), route.to_string())).or_default();
         latency.count += 1;
         latency.sum_seconds += seconds;
         for (bucket, bound) in latency.buckets.iter_mut().zip(BUCKETS) {
@@ -63,50 +52,31 @@ impl Metrics {
     }
 
     pub fn render(&self, pool: PoolGauges) -> String {
-        let series = self
-            .series
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let series = self.series.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = String::new();
         out.push_str("# HELP http_requests_total HTTP requests by route and status.\n");
         out.push_str("# TYPE http_requests_total counter\n");
         for ((method, route, status), count) in &series.requests {
-            let _ = writeln!(out, "http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+            );
         }
         out.push_str("# HELP http_request_duration_seconds HTTP request latency by route.\n");
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
         for ((method, route), latency) in &series.latency {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             for (bound, count) in BUCKETS.iter().zip(latency.buckets) {
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-                );
+                let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
             }
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                latency.count
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_sum{{{labels}}} {}",
-                latency.sum_seconds
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_count{{{labels}}} {}",
-                latency.count
-            );
+            let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", latency.count);
+            let _ = writeln!(out, "http_request_duration_seconds_sum{{{labels}}} {}", latency.sum_seconds);
+            let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {}", latency.count);
         }
         out.push_str("# HELP db_pool_connections Database connections by state.\n");
         out.push_str("# TYPE db_pool_connections gauge\n");
         let _ = writeln!(out, "db_pool_connections{{state=\"idle\"}} {}", pool.idle);
-        let _ = writeln!(
-            out,
-            "db_pool_connections{{state=\"in_use\"}} {}",
-            pool.connections.saturating_sub(pool.idle)
-        );
+        let _ = writeln!(out, "db_pool_connections{{state=\"in_use\"}} {}", pool.connections.saturating_sub(pool.idle));
         out.push_str("# HELP db_pool_max_connections The pool's size limit.\n");
         out.push_str("# TYPE db_pool_max_connections gauge\n");
         let _ = writeln!(out, "db_pool_max_connections {}", pool.max_size);
@@ -123,20 +93,12 @@ mod tests {
         let metrics = Metrics::default();
         metrics.observe("GET", "/v1/x/{id}", 200, Duration::from_millis(2));
         metrics.observe("GET", "/v1/x/{id}", 404, Duration::from_millis(200));
-        let text = metrics.render(PoolGauges {
-            max_size: 8,
-            connections: 3,
-            idle: 1,
-        });
-        assert!(text
-            .contains("http_requests_total{method=\"GET\",route=\"/v1/x/{id}\",status=\"200\"} 1"));
-        assert!(text
-            .contains("http_requests_total{method=\"GET\",route=\"/v1/x/{id}\",status=\"404\"} 1"));
+        let text = metrics.render(PoolGauges { max_size: 8, connections: 3, idle: 1 });
+        assert!(text.contains("http_requests_total{method=\"GET\",route=\"/v1/x/{id}\",status=\"200\"} 1"));
+        assert!(text.contains("http_requests_total{method=\"GET\",route=\"/v1/x/{id}\",status=\"404\"} 1"));
         assert!(text.contains("le=\"0.0025\"} 1"));
         assert!(text.contains("le=\"0.25\"} 2"));
-        assert!(text.contains(
-            "http_request_duration_seconds_count{method=\"GET\",route=\"/v1/x/{id}\"} 2"
-        ));
+        assert!(text.contains("http_request_duration_seconds_count{method=\"GET\",route=\"/v1/x/{id}\"} 2"));
         assert!(text.contains("db_pool_connections{state=\"in_use\"} 2"));
     }
 }

@@ -23,9 +23,7 @@ pub async fn observe(
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map(String::from)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = req.method().to_string();
@@ -37,18 +35,13 @@ pub async fn observe(
 
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string());
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
     if let Some(state) = state {
         state.metrics.observe(&method, &route, status, elapsed);
     }
     span.in_scope(|| tracing::info!(status, route = %route, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "served"));
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID), value);
+        response.headers_mut().insert(HeaderName::from_static(REQUEST_ID), value);
     }
     Ok(response)
 }

@@ -37,9 +37,10 @@ impl PageQuery {
         }
         let cursor = match &self.cursor {
             None => None,
-            Some(raw) => Some(decode_cursor(raw).ok_or_else(|| {
-                ApiError::validation("cursor", "is not a cursor this server gave out")
-            })?),
+            Some(raw) => Some(
+                decode_cursor(raw)
+                    .ok_or_else(|| ApiError::validation("cursor", "is not a cursor this server gave out"))?,
+            ),
         };
         Ok(Page { limit, cursor })
     }
@@ -50,9 +51,7 @@ pub fn encode_cursor(position: &str) -> String {
 }
 
 fn decode_cursor(raw: &str) -> Option<String> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).ok()?;
     String::from_utf8(bytes).ok()
 }
 
@@ -69,15 +68,8 @@ impl<T> Paginated<T> {
     pub fn from_rows(mut rows: Vec<T>, limit: i64, position_of: impl Fn(&T) -> String) -> Self {
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
-        let next_cursor = if has_more {
-            rows.last().map(|last| encode_cursor(&position_of(last)))
-        } else {
-            None
-        };
-        Paginated {
-            items: rows,
-            next_cursor,
-        }
+        let next_cursor = if has_more { rows.last().map(|last| encode_cursor(&position_of(last))) } else { None };
+        Paginated { items: rows, next_cursor }
     }
 }
 
@@ -87,45 +79,16 @@ mod tests {
 
     #[test]
     fn limits_are_checked() {
-        assert!(PageQuery {
-            limit: Some(0),
-            cursor: None
-        }
-        .page()
-        .is_err());
-        assert!(PageQuery {
-            limit: Some(501),
-            cursor: None
-        }
-        .page()
-        .is_err());
-        assert_eq!(
-            PageQuery {
-                limit: None,
-                cursor: None
-            }
-            .page()
-            .unwrap()
-            .limit,
-            50
-        );
+        assert!(PageQuery { limit: Some(0), cursor: None }.page().is_err());
+        assert!(PageQuery { limit: Some(501), cursor: None }.page().is_err());
+        assert_eq!(PageQuery { limit: None, cursor: None }.page().unwrap().limit, 50);
     }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let page = PageQuery {
-            limit: None,
-            cursor: Some(encode_cursor("SKU-9")),
-        }
-        .page()
-        .unwrap();
+        let page = PageQuery { limit: None, cursor: Some(encode_cursor("SKU-9")) }.page().unwrap();
         assert_eq!(page.cursor.as_deref(), Some("SKU-9"));
-        assert!(PageQuery {
-            limit: None,
-            cursor: Some("***".into())
-        }
-        .page()
-        .is_err());
+        assert!(PageQuery { limit: None, cursor: Some("***".into()) }.page().is_err());
     }
 
     #[test]

@@ -16,10 +16,7 @@ pub async fn run(state: AppState) {
     let mut ticker = actix_web::rt::time::interval(HOUSEKEEPING_EVERY);
     loop {
         ticker.tick().await;
-        match state
-            .db(|conn| write_tx(conn, idempotency::purge_expired))
-            .await
-        {
+        match state.db(|conn| write_tx(conn, idempotency::purge_expired)).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired idempotency keys removed"),
             Err(error) => tracing::warn!(%error, "housekeeping failed; will retry"),

@@ -28,10 +28,7 @@ pub struct Health {
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)), security(()))]
 #[get("/health")]
 async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(Health {
-        status: "ok".into(),
-        database: None,
-    })
+    HttpResponse::Ok().json(Health { status: "ok".into(), database: None })
 }
 
 /// Readiness: the database answers. 503 when it does not.
@@ -47,14 +44,12 @@ async fn health() -> HttpResponse {
 )]
 #[get("/ready")]
 async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.db(db::ping).await.map_err(|e| {
-        ApiError::Unavailable(format!("the database does not answer: {}", e.kind().1))
-    })?;
+    state
+        .db(db::ping)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {}", e.kind().1)))?;
     let backend = state.settings.database.backend_name().to_string();
-    Ok(HttpResponse::Ok().json(Health {
-        status: "ready".into(),
-        database: Some(backend),
-    }))
+    Ok(HttpResponse::Ok().json(Health { status: "ready".into(), database: Some(backend) }))
 }
 
 /// Prometheus metrics: requests by route and status, latency histograms, pool usage.
@@ -78,7 +73,5 @@ async fn metrics(state: web::Data<AppState>, who: Principal) -> Result<HttpRespo
         connections: pool.connections,
         idle: pool.idle_connections,
     });
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(text))
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text))
 }

@@ -14,19 +14,7 @@ use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::{catalog, stock};
 
-type AvailabilityRow = (
-    String,
-    String,
-    String,
-    Option<f64>,
-    Option<f64>,
-    bool,
-    bool,
-    bool,
-    i64,
-    i64,
-    i64,
-);
+type AvailabilityRow = (String, String, String, Option<f64>, Option<f64>, bool, bool, bool, i64, i64, i64);
 
 /// A SKU's availability online and at each active store; nearest first with `near`.
 pub fn for_sku(
@@ -59,28 +47,13 @@ pub fn for_sku(
     }
     let mut online = 0;
     let mut stores = Vec::new();
-    for (
-        code,
-        name,
-        kind,
-        lat,
-        lng,
-        in_store,
-        curbside,
-        fulfils_online,
-        on_hand,
-        reserved,
-        safety,
-    ) in rows
-    {
+    for (code, name, kind, lat, lng, in_store, curbside, fulfils_online, on_hand, reserved, safety) in rows {
         let units = available(on_hand, reserved, safety);
         if fulfils_online {
             online += units;
         }
         if kind == "store" {
-            let distance_km = near
-                .zip(coordinates(lat, lng))
-                .map(|(origin, at)| origin.distance_km(&at));
+            let distance_km = near.zip(coordinates(lat, lng)).map(|(origin, at)| origin.distance_km(&at));
             stores.push(LocationAvailability {
                 location: code,
                 name,
@@ -92,21 +65,14 @@ pub fn for_sku(
     }
     if near.is_some() {
         stores.sort_by(|a, b| {
-            let (da, db) = (
-                a.distance_km.unwrap_or(f64::INFINITY),
-                b.distance_km.unwrap_or(f64::INFINITY),
-            );
+            let (da, db) = (a.distance_km.unwrap_or(f64::INFINITY), b.distance_km.unwrap_or(f64::INFINITY));
             da.total_cmp(&db).then_with(|| a.location.cmp(&b.location))
         });
     } else {
         stores.sort_by(|a, b| a.location.cmp(&b.location));
     }
     stores.truncate(limit);
-    Ok(Availability {
-        sku: sku.to_string(),
-        online: OnlineAvailability { available: online },
-        locations: stores,
-    })
+    Ok(Availability { sku: sku.to_string(), online: OnlineAvailability { available: online }, locations: stores })
 }
 
 /// Whether one store can serve every line of a cart.
@@ -117,12 +83,7 @@ pub fn check(conn: &mut DbConn, form: &CheckForm) -> Result<CheckResult, ApiErro
         .filter(stock_levels::location.eq(&form.location))
         .filter(locations::active.eq(true))
         .filter(stock_levels::sku.eq_any(&skus))
-        .select((
-            stock_levels::sku,
-            stock_levels::on_hand,
-            stock_levels::reserved,
-            stock_levels::safety_stock,
-        ))
+        .select((stock_levels::sku, stock_levels::on_hand, stock_levels::reserved, stock_levels::safety_stock))
         .load::<(String, i64, i64, i64)>(conn)?
         .into_iter()
         .map(|(sku, on_hand, reserved, safety)| (sku, available(on_hand, reserved, safety)))
@@ -130,10 +91,7 @@ pub fn check(conn: &mut DbConn, form: &CheckForm) -> Result<CheckResult, ApiErro
     if levels.is_empty() {
         let location = catalog::find_location(conn, &form.location)?;
         if !location.active {
-            return Err(ApiError::NotFound(format!(
-                "location {} is not active",
-                form.location
-            )));
+            return Err(ApiError::NotFound(format!("location {} is not active", form.location)));
         }
     }
     let lines: Vec<CheckedLine> = form
@@ -141,40 +99,24 @@ pub fn check(conn: &mut DbConn, form: &CheckForm) -> Result<CheckResult, ApiErro
         .iter()
         .map(|line| {
             let units = levels.get(&line.sku).copied().unwrap_or(0);
-            CheckedLine {
-                sku: line.sku.clone(),
-                quantity: line.quantity,
-                available: units,
-                ok: units >= line.quantity,
-            }
+            CheckedLine { sku: line.sku.clone(), quantity: line.quantity, available: units, ok: units >= line.quantity }
         })
         .collect();
-    Ok(CheckResult {
-        location: form.location.clone(),
-        ok: lines.iter().all(|l| l.ok),
-        lines,
-    })
+    Ok(CheckResult { location: form.location.clone(), ok: lines.iter().all(|l| l.ok), lines })
 }
 
 /// A sales channel's sellable quantity: its locations' `available`, summed, less its buffer.
 /// A channel with no locations listed sells from every active location with `fulfils_online`.
-pub fn for_channel(
-    conn: &mut DbConn,
-    channel: &str,
-    sku: &str,
-) -> Result<ChannelAvailability, ApiError> {
+pub fn for_channel(conn: &mut DbConn, channel: &str, sku: &str) -> Result<ChannelAvailability, ApiError> {
     let buffer: i64 = channels::table
         .find(channel)
         .select(channels::buffer)
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no channel {channel}")))?;
-    let listed = channel_locations::table
-        .filter(channel_locations::channel.eq(channel))
-        .select(channel_locations::location);
-    let has_list = diesel::dsl::exists(
-        channel_locations::table.filter(channel_locations::channel.eq(channel)),
-    );
+    let listed =
+        channel_locations::table.filter(channel_locations::channel.eq(channel)).select(channel_locations::location);
+    let has_list = diesel::dsl::exists(channel_locations::table.filter(channel_locations::channel.eq(channel)));
     let rows: Vec<(i64, i64, i64)> = stock_levels::table
         .inner_join(locations::table)
         .filter(stock_levels::sku.eq(sku))
@@ -184,22 +126,11 @@ pub fn for_channel(
                 .eq_any(listed)
                 .or(diesel::dsl::not(has_list).and(locations::fulfils_online.eq(true))),
         )
-        .select((
-            stock_levels::on_hand,
-            stock_levels::reserved,
-            stock_levels::safety_stock,
-        ))
+        .select((stock_levels::on_hand, stock_levels::reserved, stock_levels::safety_stock))
         .load(conn)?;
     if rows.is_empty() {
         catalog::find_product(conn, sku)?;
     }
-    let total: i64 = rows
-        .into_iter()
-        .map(|(o, r, s)| stock::model::available(o, r, s))
-        .sum();
-    Ok(ChannelAvailability {
-        channel: channel.to_string(),
-        sku: sku.to_string(),
-        available: (total - buffer).max(0),
-    })
+    let total: i64 = rows.into_iter().map(|(o, r, s)| stock::model::available(o, r, s)).sum();
+    Ok(ChannelAvailability { channel: channel.to_string(), sku: sku.to_string(), available: (total - buffer).max(0) })
 }

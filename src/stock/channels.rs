@@ -11,10 +11,8 @@ use crate::error::{ApiError, FieldError};
 
 /// Creates or replaces a channel and its location list; `true` when it was created.
 pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, Channel), ApiError> {
-    let known: Vec<String> = locations::table
-        .filter(locations::code.eq_any(&form.locations))
-        .select(locations::code)
-        .load(conn)?;
+    let known: Vec<String> =
+        locations::table.filter(locations::code.eq_any(&form.locations)).select(locations::code).load(conn)?;
     let unknown: Vec<FieldError> = form
         .locations
         .iter()
@@ -27,11 +25,7 @@ pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, C
     }
     let now = Utc::now().naive_utc();
     let updated = diesel::update(channels::table.find(code))
-        .set((
-            channels::name.eq(form.name.trim()),
-            channels::buffer.eq(form.buffer),
-            channels::updated_at.eq(now),
-        ))
+        .set((channels::name.eq(form.name.trim()), channels::buffer.eq(form.buffer), channels::updated_at.eq(now)))
         .execute(conn)?;
     let created = updated == 0;
     if created {
@@ -45,17 +39,11 @@ pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, C
             ))
             .execute(conn)?;
     }
-    diesel::delete(channel_locations::table.filter(channel_locations::channel.eq(code)))
-        .execute(conn)?;
+    diesel::delete(channel_locations::table.filter(channel_locations::channel.eq(code))).execute(conn)?;
     let rows: Vec<_> = form
         .locations
         .iter()
-        .map(|l| {
-            (
-                channel_locations::channel.eq(code),
-                channel_locations::location.eq(l),
-            )
-        })
+        .map(|l| (channel_locations::channel.eq(code), channel_locations::location.eq(l)))
         .collect();
     if !rows.is_empty() {
         insert_rows!(conn, channel_locations::table, &rows)?;
@@ -66,12 +54,7 @@ pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, C
 pub fn get(conn: &mut DbConn, code: &str) -> Result<Channel, ApiError> {
     let (name, buffer, created_at, updated_at) = channels::table
         .find(code)
-        .select((
-            channels::name,
-            channels::buffer,
-            channels::created_at,
-            channels::updated_at,
-        ))
+        .select((channels::name, channels::buffer, channels::created_at, channels::updated_at))
         .first::<(String, i64, chrono::NaiveDateTime, chrono::NaiveDateTime)>(conn)
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no channel {code}")))?;

@@ -25,12 +25,7 @@ pub fn record(conn: &mut DbConn, movements: &[NewMovement]) -> Result<(), ApiErr
 }
 
 /// A level's movements, newest first.
-pub fn list(
-    conn: &mut DbConn,
-    location: &str,
-    sku: &str,
-    page: &Page,
-) -> Result<Paginated<Movement>, ApiError> {
+pub fn list(conn: &mut DbConn, location: &str, sku: &str, page: &Page) -> Result<Paginated<Movement>, ApiError> {
     let mut query = stock_movements::table
         .filter(stock_movements::location.eq(location))
         .filter(stock_movements::sku.eq(sku))
@@ -39,9 +34,8 @@ pub fn list(
         .select(MovementRow::as_select())
         .into_boxed();
     if let Some(cursor) = &page.cursor {
-        let before: i64 = cursor
-            .parse()
-            .map_err(|_| ApiError::validation("cursor", "is not a cursor for this list"))?;
+        let before: i64 =
+            cursor.parse().map_err(|_| ApiError::validation("cursor", "is not a cursor for this list"))?;
         query = query.filter(stock_movements::id.lt(before));
     }
     let rows: Vec<Movement> = query.load(conn)?.into_iter().map(Movement::from).collect();
@@ -60,45 +54,22 @@ pub fn find_drift(conn: &mut DbConn) -> Result<Vec<Drift>, ApiError> {
             sql::<BigInt>("CAST(COALESCE(SUM(delta_reserved), 0) AS BIGINT)"),
         ))
         .load(conn)?;
-    let mut ledger: HashMap<(String, String), (i64, i64)> = sums
-        .into_iter()
-        .map(|(l, s, a, b)| ((l, s), (a, b)))
-        .collect();
+    let mut ledger: HashMap<(String, String), (i64, i64)> =
+        sums.into_iter().map(|(l, s, a, b)| ((l, s), (a, b))).collect();
     let levels: Vec<(String, String, i64, i64)> = stock_levels::table
-        .select((
-            stock_levels::location,
-            stock_levels::sku,
-            stock_levels::on_hand,
-            stock_levels::reserved,
-        ))
+        .select((stock_levels::location, stock_levels::sku, stock_levels::on_hand, stock_levels::reserved))
         .load(conn)?;
     let mut drift = Vec::new();
     for (location, sku, on_hand, reserved) in levels {
-        let (ledger_on_hand, ledger_reserved) = ledger
-            .remove(&(location.clone(), sku.clone()))
-            .unwrap_or((0, 0));
+        let (ledger_on_hand, ledger_reserved) = ledger.remove(&(location.clone(), sku.clone())).unwrap_or((0, 0));
         if ledger_on_hand != on_hand || ledger_reserved != reserved {
-            drift.push(Drift {
-                location,
-                sku,
-                on_hand,
-                ledger_on_hand,
-                reserved,
-                ledger_reserved,
-            });
+            drift.push(Drift { location, sku, on_hand, ledger_on_hand, reserved, ledger_reserved });
         }
     }
     // Movements can only reference existing levels (foreign key), so anything left is a bug
     // in this very function rather than in the data; report it all the same.
     for ((location, sku), (ledger_on_hand, ledger_reserved)) in ledger {
-        drift.push(Drift {
-            location,
-            sku,
-            on_hand: 0,
-            ledger_on_hand,
-            reserved: 0,
-            ledger_reserved,
-        });
+        drift.push(Drift { location, sku, on_hand: 0, ledger_on_hand, reserved: 0, ledger_reserved });
     }
     drift.sort_by(|a, b| (&a.location, &a.sku).cmp(&(&b.location, &b.sku)));
     Ok(drift)

@@ -19,11 +19,7 @@ use crate::error::{ApiError, FieldError, NegativeLine};
 const CHUNK: usize = 1_000;
 
 /// Creates zero levels for (location, sku) pairs that have none, in key order.
-pub fn ensure_levels(
-    conn: &mut DbConn,
-    keys: &[(&str, &str)],
-    now: NaiveDateTime,
-) -> Result<usize, ApiError> {
+pub fn ensure_levels(conn: &mut DbConn, keys: &[(&str, &str)], now: NaiveDateTime) -> Result<usize, ApiError> {
     let mut created = 0;
     for chunk in keys.chunks(CHUNK) {
         let rows: Vec<NewLevel> = chunk
@@ -46,13 +42,7 @@ pub fn ensure_levels(
 /// Reads one level and, on PostgreSQL, locks its row until the transaction ends. (SQLite's
 /// `BEGIN IMMEDIATE` already holds the database's one write lock.)
 pub fn lock_level(conn: &mut DbConn, location: &str, sku: &str) -> Result<LevelRow, ApiError> {
-    Ok(locking!(
-        conn,
-        stock_levels::table
-            .find((location, sku))
-            .select(LevelRow::as_select()),
-        first
-    )?)
+    Ok(locking!(conn, stock_levels::table.find((location, sku)).select(LevelRow::as_select()), first)?)
 }
 
 /// Reads and locks every level of a location, in SKU order.
@@ -67,16 +57,8 @@ fn lock_location_levels(conn: &mut DbConn, location: &str) -> Result<Vec<LevelRo
     )?)
 }
 
-pub fn find_level(
-    conn: &mut DbConn,
-    location: &str,
-    sku: &str,
-) -> Result<Option<LevelRow>, ApiError> {
-    Ok(stock_levels::table
-        .find((location, sku))
-        .select(LevelRow::as_select())
-        .first(conn)
-        .optional()?)
+pub fn find_level(conn: &mut DbConn, location: &str, sku: &str) -> Result<Option<LevelRow>, ApiError> {
+    Ok(stock_levels::table.find((location, sku)).select(LevelRow::as_select()).first(conn).optional()?)
 }
 
 /// The level of a (location, sku); a pair never written reads as zeros. Unknown location or
@@ -135,17 +117,11 @@ pub fn count(
     let level = lock_level(conn, location, sku)?;
     let as_of = form.as_of.map(|t| t.naive_utc()).unwrap_or(now);
     if level.last_counted_at.is_some_and(|last| as_of < last) {
-        return Ok(CountResult {
-            level: level.into(),
-            applied: false,
-        });
+        return Ok(CountResult { level: level.into(), applied: false });
     }
     if let Some(expected) = form.expected_on_hand {
         if expected != level.on_hand {
-            return Err(ApiError::CountMismatch {
-                expected,
-                actual: level.on_hand,
-            });
+            return Err(ApiError::CountMismatch { expected, actual: level.on_hand });
         }
     }
     let safety_stock = form.safety_stock.unwrap_or(level.safety_stock);
@@ -160,24 +136,10 @@ pub fn count(
     let delta = form.on_hand - level.on_hand;
     if delta != 0 {
         let reason = form.reason.unwrap_or(Reason::Count).as_str();
-        ledger::record(
-            conn,
-            &[movement(
-                location,
-                sku,
-                delta,
-                reason,
-                form.reference.as_deref(),
-                actor,
-                now,
-            )],
-        )?;
+        ledger::record(conn, &[movement(location, sku, delta, reason, form.reference.as_deref(), actor, now)])?;
     }
     let level = lock_level(conn, location, sku)?;
-    Ok(CountResult {
-        level: level.into(),
-        applied: true,
-    })
+    Ok(CountResult { level: level.into(), applied: true })
 }
 
 /// Unknown codes among `wanted`, as field errors, in one query per chunk.
@@ -196,53 +158,30 @@ fn unknown_codes(
         .iter()
         .filter(|(code, _)| !found.contains(**code))
         .flat_map(|(code, fields)| {
-            fields
-                .iter()
-                .map(move |f| FieldError::new(f.clone(), format!("unknown {what} {code}")))
+            fields.iter().map(move |f| FieldError::new(f.clone(), format!("unknown {what} {code}")))
         })
         .collect())
 }
 
 fn existing_locations(conn: &mut DbConn, codes: Vec<&str>) -> QueryResult<Vec<String>> {
-    locations::table
-        .filter(locations::code.eq_any(codes))
-        .select(locations::code)
-        .load(conn)
+    locations::table.filter(locations::code.eq_any(codes)).select(locations::code).load(conn)
 }
 
 fn existing_products(conn: &mut DbConn, skus: Vec<&str>) -> QueryResult<Vec<String>> {
-    products::table
-        .filter(products::sku.eq_any(skus))
-        .select(products::sku)
-        .load(conn)
+    products::table.filter(products::sku.eq_any(skus)).select(products::sku).load(conn)
 }
 
 /// Applies a batch of deltas, all or nothing. Lines that would drive `on_hand` below zero
 /// fail the whole batch with 409, listing each of them.
-pub fn adjust(
-    conn: &mut DbConn,
-    batch: &AdjustmentBatch,
-    actor: &str,
-) -> Result<AdjustmentResult, ApiError> {
+pub fn adjust(conn: &mut DbConn, batch: &AdjustmentBatch, actor: &str) -> Result<AdjustmentResult, ApiError> {
     let mut location_fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut sku_fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (i, a) in batch.adjustments.iter().enumerate() {
-        location_fields
-            .entry(&a.location)
-            .or_default()
-            .push(format!("adjustments[{i}].location"));
-        sku_fields
-            .entry(&a.sku)
-            .or_default()
-            .push(format!("adjustments[{i}].sku"));
+        location_fields.entry(&a.location).or_default().push(format!("adjustments[{i}].location"));
+        sku_fields.entry(&a.sku).or_default().push(format!("adjustments[{i}].sku"));
     }
     let mut unknown = unknown_codes(conn, &location_fields, "location", existing_locations)?;
-    unknown.extend(unknown_codes(
-        conn,
-        &sku_fields,
-        "product",
-        existing_products,
-    )?);
+    unknown.extend(unknown_codes(conn, &sku_fields, "product", existing_products)?);
     if !unknown.is_empty() {
         return Err(ApiError::Validation(unknown));
     }
@@ -252,10 +191,7 @@ pub fn adjust(
     // that share levels in different orders.
     let mut order: Vec<&Adjustment> = batch.adjustments.iter().collect();
     order.sort_by(|a, b| (&a.location, &a.sku).cmp(&(&b.location, &b.sku)));
-    let keys: Vec<(&str, &str)> = order
-        .iter()
-        .map(|a| (a.location.as_str(), a.sku.as_str()))
-        .collect();
+    let keys: Vec<(&str, &str)> = order.iter().map(|a| (a.location.as_str(), a.sku.as_str())).collect();
     let mut unique_keys = keys.clone();
     unique_keys.dedup();
     ensure_levels(conn, &unique_keys, now)?;
@@ -266,21 +202,11 @@ pub fn adjust(
         // The condition makes the check and the change one atomic step under the row lock.
         let changed = diesel::update(stock_levels::table.find((&a.location, &a.sku)))
             .filter((stock_levels::on_hand + a.delta).ge(0))
-            .set((
-                stock_levels::on_hand.eq(stock_levels::on_hand + a.delta),
-                stock_levels::updated_at.eq(now),
-            ))
+            .set((stock_levels::on_hand.eq(stock_levels::on_hand + a.delta), stock_levels::updated_at.eq(now)))
             .execute(conn)?;
         if changed == 0 {
-            let on_hand = find_level(conn, &a.location, &a.sku)?
-                .map(|l| l.on_hand)
-                .unwrap_or(0);
-            negative.push(NegativeLine {
-                location: a.location.clone(),
-                sku: a.sku.clone(),
-                on_hand,
-                delta: a.delta,
-            });
+            let on_hand = find_level(conn, &a.location, &a.sku)?.map(|l| l.on_hand).unwrap_or(0);
+            negative.push(NegativeLine { location: a.location.clone(), sku: a.sku.clone(), on_hand, delta: a.delta });
         } else {
             movements.push(movement(
                 &a.location,
@@ -316,10 +242,7 @@ pub fn snapshot(
     catalog::find_location(conn, location)?;
     let mut sku_fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (i, item) in form.items.iter().enumerate() {
-        sku_fields
-            .entry(&item.sku)
-            .or_default()
-            .push(format!("items[{i}].sku"));
+        sku_fields.entry(&item.sku).or_default().push(format!("items[{i}].sku"));
     }
     let unknown = unknown_codes(conn, &sku_fields, "product", existing_products)?;
     if !unknown.is_empty() {
@@ -330,10 +253,8 @@ pub fn snapshot(
     let as_of = form.as_of.map(|t| t.naive_utc()).unwrap_or(now);
     let keys: Vec<(&str, &str)> = sku_fields.keys().map(|sku| (location, *sku)).collect();
     let created = ensure_levels(conn, &keys, now)?;
-    let current: HashMap<String, LevelRow> = lock_location_levels(conn, location)?
-        .into_iter()
-        .map(|row| (row.sku.clone(), row))
-        .collect();
+    let current: HashMap<String, LevelRow> =
+        lock_location_levels(conn, location)?.into_iter().map(|row| (row.sku.clone(), row)).collect();
 
     let reference = form.reference.as_deref();
     let mut summary = SnapshotSummary {
@@ -385,10 +306,8 @@ pub fn snapshot(
             .execute(conn)?;
     }
     if form.missing == MissingSkus::Zero {
-        let mut unmentioned: Vec<&LevelRow> = current
-            .values()
-            .filter(|l| !mentioned.contains(l.sku.as_str()))
-            .collect();
+        let mut unmentioned: Vec<&LevelRow> =
+            current.values().filter(|l| !mentioned.contains(l.sku.as_str())).collect();
         unmentioned.sort_by(|a, b| a.sku.cmp(&b.sku));
         for level in unmentioned {
             if level.on_hand == 0 || level.last_counted_at.is_some_and(|last| as_of < last) {

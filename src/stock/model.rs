@@ -56,8 +56,7 @@ impl Reason {
 fn check_reference(v: &mut Validator, field: String, reference: &Option<String>) {
     if let Some(reference) = reference {
         v.check(
-            (1..=200).contains(&reference.chars().count())
-                && !reference.chars().any(char::is_control),
+            (1..=200).contains(&reference.chars().count()) && !reference.chars().any(char::is_control),
             field,
             "must be 1 to 200 characters without control characters",
         );
@@ -94,11 +93,7 @@ impl Validate for CountForm {
             v.range("expected_on_hand", e, 0, MAX_QUANTITY);
         }
         if let Some(as_of) = self.as_of {
-            v.check(
-                as_of <= Utc::now() + MAX_CLOCK_SKEW,
-                "as_of",
-                "must not be in the future",
-            );
+            v.check(as_of <= Utc::now() + MAX_CLOCK_SKEW, "as_of", "must not be in the future");
         }
         check_reference(&mut v, "reference".into(), &self.reference);
         v.finish()
@@ -128,10 +123,7 @@ impl Validate for AdjustmentBatch {
     fn validate(&self) -> Result<(), ApiError> {
         let mut v = Validator::new();
         if self.adjustments.is_empty() || self.adjustments.len() > MAX_ADJUSTMENTS {
-            v.add(
-                "adjustments",
-                format!("must hold 1 to {MAX_ADJUSTMENTS} adjustments"),
-            );
+            v.add("adjustments", format!("must hold 1 to {MAX_ADJUSTMENTS} adjustments"));
         }
         for (i, a) in self.adjustments.iter().enumerate() {
             v.code(format!("adjustments[{i}].location"), &a.location);
@@ -139,12 +131,7 @@ impl Validate for AdjustmentBatch {
             if a.delta == 0 {
                 v.add(format!("adjustments[{i}].delta"), "must not be zero");
             }
-            v.range(
-                format!("adjustments[{i}].delta"),
-                a.delta,
-                -MAX_QUANTITY,
-                MAX_QUANTITY,
-            );
+            v.range(format!("adjustments[{i}].delta"), a.delta, -MAX_QUANTITY, MAX_QUANTITY);
             v.check(
                 a.reason != Reason::Count,
                 format!("adjustments[{i}].reason"),
@@ -192,17 +179,10 @@ impl Validate for SnapshotForm {
     fn validate(&self) -> Result<(), ApiError> {
         let mut v = Validator::new();
         if self.items.len() > MAX_SNAPSHOT_ITEMS {
-            v.add(
-                "items",
-                format!("must hold at most {MAX_SNAPSHOT_ITEMS} items"),
-            );
+            v.add("items", format!("must hold at most {MAX_SNAPSHOT_ITEMS} items"));
         }
         if let Some(as_of) = self.as_of {
-            v.check(
-                as_of <= Utc::now() + MAX_CLOCK_SKEW,
-                "as_of",
-                "must not be in the future",
-            );
+            v.check(as_of <= Utc::now() + MAX_CLOCK_SKEW, "as_of", "must not be in the future");
         }
         check_reference(&mut v, "reference".into(), &self.reference);
         let mut seen = std::collections::HashSet::with_capacity(self.items.len());
@@ -413,17 +393,9 @@ impl Validate for CheckForm {
             if let Some(message) = code_problem(&line.sku) {
                 v.add(format!("lines[{i}].sku"), message);
             } else if !seen.insert(line.sku.as_str()) {
-                v.add(
-                    format!("lines[{i}].sku"),
-                    "appears twice; give one line per SKU",
-                );
+                v.add(format!("lines[{i}].sku"), "appears twice; give one line per SKU");
             }
-            v.range(
-                format!("lines[{i}].quantity"),
-                line.quantity,
-                1,
-                MAX_QUANTITY,
-            );
+            v.range(format!("lines[{i}].quantity"), line.quantity, 1, MAX_QUANTITY);
         }
         v.finish()
     }
@@ -465,10 +437,7 @@ impl Validate for ChannelForm {
         v.text("name", &self.name, 200);
         v.range("buffer", self.buffer, 0, MAX_QUANTITY);
         if self.locations.len() > MAX_CHANNEL_LOCATIONS {
-            v.add(
-                "locations",
-                format!("must hold at most {MAX_CHANNEL_LOCATIONS} locations"),
-            );
+            v.add("locations", format!("must hold at most {MAX_CHANNEL_LOCATIONS} locations"));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, code) in self.locations.iter().enumerate() {

@@ -75,14 +75,9 @@ async fn put_count(
     who.require_location_access(&location, "stock:write")?;
     let form = body.0;
     let actor = who.actor();
-    idempotency::run(
-        &state,
-        &who,
-        key,
-        fingerprint(&req, &form),
-        StatusCode::OK,
-        move |conn| levels::count(conn, &location, &sku, &form, &actor),
-    )
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), StatusCode::OK, move |conn| {
+        levels::count(conn, &location, &sku, &form, &actor)
+    })
     .await
 }
 
@@ -120,14 +115,9 @@ async fn adjust(
         who.require_location_access(&a.location, "stock:write")?;
     }
     let actor = who.actor();
-    idempotency::run(
-        &state,
-        &who,
-        key,
-        fingerprint(&req, &batch),
-        StatusCode::OK,
-        move |conn| levels::adjust(conn, &batch, &actor),
-    )
+    idempotency::run(&state, &who, key, fingerprint(&req, &batch), StatusCode::OK, move |conn| {
+        levels::adjust(conn, &batch, &actor)
+    })
     .await
 }
 
@@ -170,14 +160,9 @@ async fn post_snapshot(
     who.require_location_access(&location, "stock:write")?;
     let form = body.0;
     let actor = who.actor();
-    idempotency::run(
-        &state,
-        &who,
-        key,
-        fingerprint(&req, &form),
-        StatusCode::OK,
-        move |conn| levels::snapshot(conn, &location, &form, &actor),
-    )
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), StatusCode::OK, move |conn| {
+        levels::snapshot(conn, &location, &form, &actor)
+    })
     .await
 }
 
@@ -204,9 +189,7 @@ async fn get_level(
 ) -> Result<HttpResponse, ApiError> {
     let (location, sku) = level_path(path)?;
     who.require_location_access(&location, "stock:read")?;
-    let level = state
-        .db(move |conn| read_tx(conn, |conn| levels::get(conn, &location, &sku)))
-        .await?;
+    let level = state.db(move |conn| read_tx(conn, |conn| levels::get(conn, &location, &sku))).await?;
     Ok(HttpResponse::Ok().json(level))
 }
 
@@ -279,19 +262,10 @@ async fn sku_availability(
     path_code("sku", &sku)?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::validation(
-            "limit",
-            format!("must be between 1 and {MAX_LIMIT}"),
-        ));
+        return Err(ApiError::validation("limit", format!("must be between 1 and {MAX_LIMIT}")));
     }
-    let near = query
-        .near
-        .as_deref()
-        .map(Coordinates::parse_near)
-        .transpose()?;
-    let result = state
-        .db(move |conn| availability::for_sku(conn, &sku, near, limit as usize))
-        .await?;
+    let near = query.near.as_deref().map(Coordinates::parse_near).transpose()?;
+    let result = state.db(move |conn| availability::for_sku(conn, &sku, near, limit as usize)).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
@@ -312,14 +286,9 @@ async fn sku_availability(
     security(())
 )]
 #[post("/v1/availability/check")]
-async fn check_availability(
-    state: web::Data<AppState>,
-    body: Json<CheckForm>,
-) -> Result<HttpResponse, ApiError> {
+async fn check_availability(state: web::Data<AppState>, body: Json<CheckForm>) -> Result<HttpResponse, ApiError> {
     let form = body.0;
-    let result = state
-        .db(move |conn| availability::check(conn, &form))
-        .await?;
+    let result = state.db(move |conn| availability::check(conn, &form)).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
@@ -353,14 +322,8 @@ async fn put_channel(
     let code = code.into_inner();
     path_code("code", &code)?;
     let form = body.0;
-    let (created, channel) = state
-        .db(move |conn| write_tx(conn, |conn| channels::put(conn, &code, &form)))
-        .await?;
-    Ok(if created {
-        HttpResponse::Created().json(channel)
-    } else {
-        HttpResponse::Ok().json(channel)
-    })
+    let (created, channel) = state.db(move |conn| write_tx(conn, |conn| channels::put(conn, &code, &form))).await?;
+    Ok(if created { HttpResponse::Created().json(channel) } else { HttpResponse::Ok().json(channel) })
 }
 
 /// One sales channel.
@@ -387,9 +350,7 @@ async fn get_channel(
     who.require_admin_or_scope("stock:read")?;
     let code = code.into_inner();
     path_code("code", &code)?;
-    let channel = state
-        .db(move |conn| read_tx(conn, |conn| channels::get(conn, &code)))
-        .await?;
+    let channel = state.db(move |conn| read_tx(conn, |conn| channels::get(conn, &code))).await?;
     Ok(HttpResponse::Ok().json(channel))
 }
 
@@ -416,8 +377,6 @@ async fn channel_availability(
     let (code, sku) = path.into_inner();
     path_code("code", &code)?;
     path_code("sku", &sku)?;
-    let result = state
-        .db(move |conn| read_tx(conn, |conn| availability::for_channel(conn, &code, &sku)))
-        .await?;
+    let result = state.db(move |conn| read_tx(conn, |conn| availability::for_channel(conn, &code, &sku))).await?;
     Ok(HttpResponse::Ok().json(result))
 }

@@ -55,11 +55,8 @@ macro_rules! on_both_backends {
     };
 }
 
-type Call = Rc<
-    dyn Fn(
-        actix_http::Request,
-    ) -> LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, actix_web::Error>>,
->;
+type Call =
+    Rc<dyn Fn(actix_http::Request) -> LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, actix_web::Error>>>;
 
 pub struct TestApp {
     pub backend: Backend,
@@ -86,23 +83,9 @@ impl Reply {
     /// Asserts a problem+json answer with this status and problem type slug.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, slug: &str) -> &Self {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.text
-        );
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/problem+json"),
-            "body: {}",
-            self.text
-        );
-        assert_eq!(
-            self.body["type"],
-            format!("https://clickcollect.dev/problems/{slug}"),
-            "body: {}",
-            self.text
-        );
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "body: {}", self.text);
+        assert_eq!(self.body["type"], format!("https://clickcollect.dev/problems/{slug}"), "body: {}", self.text);
         assert_eq!(self.body["status"], status);
         assert!(self.body["title"].is_string() && self.body["detail"].is_string());
         self
@@ -112,23 +95,13 @@ impl Reply {
     pub fn error_fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(|e| e["field"].as_str().map(String::from))
-                    .collect()
-            })
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(String::from)).collect())
             .unwrap_or_default()
     }
 
     #[track_caller]
     pub fn ok(&self) -> &Value {
-        assert!(
-            (200..300).contains(&self.status),
-            "expected success, got {}: {}",
-            self.status,
-            self.text
-        );
+        assert!((200..300).contains(&self.status), "expected success, got {}: {}", self.status, self.text);
         &self.body
     }
 }
@@ -140,16 +113,12 @@ pub struct RequestBuilder<'a> {
 
 impl RequestBuilder<'_> {
     pub fn bearer(mut self, token: &str) -> Self {
-        self.request = self
-            .request
-            .insert_header(("Authorization", format!("Bearer {token}")));
+        self.request = self.request.insert_header(("Authorization", format!("Bearer {token}")));
         self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.request = self
-            .request
-            .insert_header((name.to_string(), value.to_string()));
+        self.request = self.request.insert_header((name.to_string(), value.to_string()));
         self
     }
 
@@ -169,20 +138,13 @@ impl RequestBuilder<'_> {
     }
 
     pub async fn send(self) -> Reply {
-        let response = (self.app.call)(self.request.to_request())
-            .await
-            .expect("the service answered");
+        let response = (self.app.call)(self.request.to_request()).await.expect("the service answered");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = test::read_body(response).await;
         let text = String::from_utf8_lossy(&bytes).to_string();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            text,
-        }
+        Reply { status, headers, body, text }
     }
 }
 
@@ -210,30 +172,17 @@ impl TestApp {
         let app_keys = Keys::from_settings(&settings).expect("keys");
         let pool = db::connect_pool(&settings.database, settings.pool_size).expect("database");
         let state = AppState::new(pool, settings, app_keys);
-        let service = Rc::new(
-            test::init_service(clickcollect::build_app(actix_web::web::Data::new(
-                state.clone(),
-            )))
-            .await,
-        );
+        let service =
+            Rc::new(test::init_service(clickcollect::build_app(actix_web::web::Data::new(state.clone()))).await);
         let call: Call = Rc::new(move |request| {
             let service = service.clone();
             Box::pin(async move { service.call(request).await.map(|r| r.map_into_boxed_body()) })
         });
-        Some(TestApp {
-            backend,
-            state,
-            call,
-            keys,
-            database,
-        })
+        Some(TestApp { backend, state, call, keys, database })
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
-        RequestBuilder {
-            app: self,
-            request: test::TestRequest::default().method(method).uri(path),
-        }
+        RequestBuilder { app: self, request: test::TestRequest::default().method(method).uri(path) }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -294,9 +243,7 @@ impl TestApp {
     pub fn drop_database(&self) {
         if let Cleanup::Postgres { admin_url, name } = &self.database.cleanup {
             let mut admin = PgConnection::establish(admin_url).expect("admin connection");
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .expect("drop");
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).expect("drop");
         }
     }
 
@@ -320,37 +267,22 @@ impl TestApp {
         for (k, v) in fields.as_object().cloned().unwrap_or_default() {
             body[k] = v;
         }
-        let reply = self
-            .put(&format!("/v1/locations/{code}"), Some(&self.admin()), &body)
-            .await;
+        let reply = self.put(&format!("/v1/locations/{code}"), Some(&self.admin()), &body).await;
         reply.ok().clone()
     }
 
     pub async fn put_product(&self, sku: &str) -> Value {
         let body = json!({"name": format!("Product {sku}"), "price": {"amount_minor": 1999, "currency": "EUR"}});
-        self.put(&format!("/v1/products/{sku}"), Some(&self.admin()), &body)
-            .await
-            .ok()
-            .clone()
+        self.put(&format!("/v1/products/{sku}"), Some(&self.admin()), &body).await.ok().clone()
     }
 
     pub async fn count(&self, location: &str, sku: &str, on_hand: i64) -> Value {
         let body = json!({"on_hand": on_hand});
-        self.put(
-            &format!("/v1/stock/{location}/{sku}"),
-            Some(&self.admin()),
-            &body,
-        )
-        .await
-        .ok()
-        .clone()
+        self.put(&format!("/v1/stock/{location}/{sku}"), Some(&self.admin()), &body).await.ok().clone()
     }
 
     pub async fn level(&self, location: &str, sku: &str) -> Value {
-        self.get(&format!("/v1/stock/{location}/{sku}"), Some(&self.admin()))
-            .await
-            .ok()
-            .clone()
+        self.get(&format!("/v1/stock/{location}/{sku}"), Some(&self.admin())).await.ok().clone()
     }
 
     /// Every movement of a level, following cursors, oldest last.
@@ -376,24 +308,10 @@ impl TestApp {
     pub async fn assert_ledger_balances(&self, location: &str, sku: &str) {
         let level = self.level(location, sku).await;
         let movements = self.movements(location, sku).await;
-        let on_hand: i64 = movements
-            .iter()
-            .map(|m| m["delta_on_hand"].as_i64().unwrap())
-            .sum();
-        let reserved: i64 = movements
-            .iter()
-            .map(|m| m["delta_reserved"].as_i64().unwrap())
-            .sum();
-        assert_eq!(
-            level["on_hand"].as_i64().unwrap(),
-            on_hand,
-            "ledger on_hand of {location}/{sku}"
-        );
-        assert_eq!(
-            level["reserved"].as_i64().unwrap(),
-            reserved,
-            "ledger reserved of {location}/{sku}"
-        );
+        let on_hand: i64 = movements.iter().map(|m| m["delta_on_hand"].as_i64().unwrap()).sum();
+        let reserved: i64 = movements.iter().map(|m| m["delta_reserved"].as_i64().unwrap()).sum();
+        assert_eq!(level["on_hand"].as_i64().unwrap(), on_hand, "ledger on_hand of {location}/{sku}");
+        assert_eq!(level["reserved"].as_i64().unwrap(), reserved, "ledger reserved of {location}/{sku}");
     }
 }
 
@@ -420,8 +338,7 @@ impl Drop for TestDatabase {
             }
             Cleanup::Postgres { admin_url, name } => {
                 if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                    let _ = admin
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
                 }
             }
         }
@@ -429,15 +346,12 @@ impl Drop for TestDatabase {
 }
 
 pub fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false)
+    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
 }
 
 /// The PostgreSQL server's maintenance URL: `TEST_POSTGRES_URL`, or the local default.
 pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
 fn with_database(url: &str, name: &str) -> String {
@@ -452,10 +366,7 @@ impl TestDatabase {
         let dir = std::env::temp_dir().join("clickcollect-tests");
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join(format!("{}.db", uuid::Uuid::new_v4()));
-        TestDatabase {
-            url: format!("sqlite://{}", path.display()),
-            cleanup: Cleanup::File(path),
-        }
+        TestDatabase { url: format!("sqlite://{}", path.display()), cleanup: Cleanup::File(path) }
     }
 
     fn postgres() -> Option<TestDatabase> {
@@ -463,7 +374,9 @@ impl TestDatabase {
         let mut admin = match PgConnection::establish(&admin_url) {
             Ok(conn) => conn,
             Err(error) if !in_ci() => {
-                eprintln!("skipping a PostgreSQL test: {admin_url} is not reachable ({error}); CI=true makes this a failure");
+                eprintln!(
+                    "skipping a PostgreSQL test: {admin_url} is not reachable ({error}); CI=true makes this a failure"
+                );
                 return None;
             }
             Err(error) => panic!("PostgreSQL at {admin_url} is required in CI: {error}"),
@@ -471,14 +384,9 @@ impl TestDatabase {
         let template = template_database(&mut admin, &admin_url);
         let name = format!("cc_test_{}", uuid::Uuid::new_v4().simple());
         admin
-            .batch_execute(&format!(
-                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
-            ))
+            .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
             .expect("create the test database");
-        Some(TestDatabase {
-            url: with_database(&admin_url, &name),
-            cleanup: Cleanup::Postgres { admin_url, name },
-        })
+        Some(TestDatabase { url: with_database(&admin_url, &name), cleanup: Cleanup::Postgres { admin_url, name } })
     }
 }
 
@@ -490,37 +398,21 @@ fn template_database(admin: &mut PgConnection, admin_url: &str) -> String {
         return name.clone();
     }
     let name = format!("cc_template_{}", &migrations_fingerprint()[..16]);
-    admin
-        .batch_execute("SELECT pg_advisory_lock(7357001)")
-        .expect("template lock");
-    let exists = diesel::sql_query(format!(
-        "SELECT 1 FROM pg_database WHERE datname = '{name}'"
-    ))
-    .execute(admin)
-    .expect("look up the template");
+    admin.batch_execute("SELECT pg_advisory_lock(7357001)").expect("template lock");
+    let exists = diesel::sql_query(format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"))
+        .execute(admin)
+        .expect("look up the template");
     if exists == 0 {
         let building = format!("{name}_building");
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)")).expect("drop leftovers");
+        admin.batch_execute(&format!("CREATE DATABASE \"{building}\"")).expect("create the template");
+        db::migrate(&db::DatabaseTarget::Postgres { url: with_database(admin_url, &building) })
+            .expect("migrate the template");
         admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
-            ))
-            .expect("drop leftovers");
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{building}\""))
-            .expect("create the template");
-        db::migrate(&db::DatabaseTarget::Postgres {
-            url: with_database(admin_url, &building),
-        })
-        .expect("migrate the template");
-        admin
-            .batch_execute(&format!(
-                "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
-            ))
+            .batch_execute(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""))
             .expect("publish the template");
     }
-    admin
-        .batch_execute("SELECT pg_advisory_unlock(7357001)")
-        .expect("template unlock");
+    admin.batch_execute("SELECT pg_advisory_unlock(7357001)").expect("template unlock");
     *cached = Some(name.clone());
     name
 }
