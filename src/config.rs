@@ -69,6 +69,10 @@ pub struct Settings {
     /// Largest body of a bulk stock snapshot (thousands of SKUs in one request).
     pub max_snapshot_bytes: usize,
     pub log_format: LogFormat,
+    /// A hold's time limit when the request names none.
+    pub hold_ttl_seconds: i64,
+    /// The longest time limit a hold may ask for.
+    pub hold_ttl_max_seconds: i64,
 }
 
 impl Settings {
@@ -141,6 +145,15 @@ impl Settings {
             Some(_) => return Err(ConfigError { variable: "LOG_FORMAT", message: "must be text or json".into() }),
         };
 
+        let hold_ttl_max_seconds = parse_number(get("HOLD_TTL_MAX_SECONDS"), "HOLD_TTL_MAX_SECONDS", 3600, 60, 86_400)?;
+        let hold_ttl_seconds = parse_number(get("HOLD_TTL_SECONDS"), "HOLD_TTL_SECONDS", 900, 30, 86_400)?;
+        if hold_ttl_seconds > hold_ttl_max_seconds {
+            return Err(ConfigError {
+                variable: "HOLD_TTL_SECONDS",
+                message: format!("must not exceed HOLD_TTL_MAX_SECONDS ({hold_ttl_max_seconds})"),
+            });
+        }
+
         Ok(Settings {
             database,
             pool_size,
@@ -151,6 +164,8 @@ impl Settings {
             max_body_bytes,
             max_snapshot_bytes,
             log_format,
+            hold_ttl_seconds,
+            hold_ttl_max_seconds,
         })
     }
 }

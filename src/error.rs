@@ -54,6 +54,23 @@ pub struct NegativeLine {
     pub delta: i64,
 }
 
+/// Another location that has enough of a short SKU.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Alternative {
+    pub location: String,
+    pub available: i64,
+    pub distance_km: Option<f64>,
+}
+
+/// A line that could not be held, with the nearest other locations that could serve it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Shortfall {
+    pub sku: String,
+    pub requested: i64,
+    pub available: i64,
+    pub alternatives: Vec<Alternative>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("malformed JSON: {0}")]
@@ -76,6 +93,8 @@ pub enum ApiError {
     CountMismatch { expected: i64, actual: i64 },
     #[error("the adjustments would leave stock below zero")]
     NegativeStock(Vec<NegativeLine>),
+    #[error("not enough stock for every line")]
+    InsufficientStock(Vec<Shortfall>),
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being processed")]
@@ -119,6 +138,7 @@ impl ApiError {
                 (StatusCode::CONFLICT, "stock-count-mismatch", "Stock count does not match")
             }
             ApiError::NegativeStock(_) => (StatusCode::CONFLICT, "negative-stock", "Stock would go negative"),
+            ApiError::InsufficientStock(_) => (StatusCode::CONFLICT, "insufficient-stock", "Insufficient stock"),
             ApiError::IdempotencyKeyReused => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
@@ -168,6 +188,9 @@ impl ApiError {
             }
             ApiError::NegativeStock(lines) => {
                 extensions.insert("lines".into(), serde_json::to_value(lines).unwrap_or_default());
+            }
+            ApiError::InsufficientStock(shortfalls) => {
+                extensions.insert("shortfalls".into(), serde_json::to_value(shortfalls).unwrap_or_default());
             }
             ApiError::PayloadTooLarge { limit } => {
                 extensions.insert("limit_bytes".into(), (*limit).into());

@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod openapi;
 pub mod ops;
+pub mod reservations;
 pub mod state;
 pub mod stock;
 
@@ -40,6 +41,7 @@ where
         .configure(ops::routes::configure)
         .configure(catalog::routes::configure)
         .configure(stock::routes::configure)
+        .configure(reservations::routes::configure)
         .split_for_parts()
 }
 

@@ -22,6 +22,7 @@ and order notifications. Errors are RFC 9457 problem+json. Write endpoints accep
         (name = "stock", description = "Stock levels and their ledger: the single source of truth"),
         (name = "availability", description = "Availability derived from the levels"),
         (name = "channels", description = "Sales channels: a buffer and a set of locations"),
+        (name = "reservations", description = "Holds: stock reserved for a shopper for a limited time"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

@@ -243,6 +243,14 @@ pub(crate) use insert_rows;
 /// Runs the same query on whichever backend the connection speaks, adding `FOR UPDATE` on
 /// PostgreSQL (SQLite's `BEGIN IMMEDIATE` already holds the one write lock).
 macro_rules! locking {
+    // `SKIP LOCKED`: for job claimers that share work rather than wait for each other.
+    ($conn:expr, $query:expr, $run:ident, skip_locked) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConn::Postgres(c) => $query.for_update().skip_locked().$run(c),
+            $crate::db::DbConn::Sqlite(c) => $query.$run(c),
+        }
+    }};
     ($conn:expr, $query:expr, $run:ident) => {{
         use diesel::RunQueryDsl as _;
         match $conn {

@@ -87,7 +87,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reservations (id) {
+        id -> Text,
+        location -> Text,
+        owner -> Text,
+        status -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reservation_lines (reservation_id, sku) {
+        reservation_id -> Text,
+        sku -> Text,
+        quantity -> BigInt,
+    }
+}
+
 diesel::joinable!(stock_levels -> locations (location));
+diesel::joinable!(reservation_lines -> reservations (reservation_id));
 diesel::joinable!(stock_levels -> products (sku));
 diesel::joinable!(channel_locations -> channels (channel));
 diesel::joinable!(channel_locations -> locations (location));
@@ -100,4 +121,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     channels,
     channel_locations,
     idempotency_keys,
+    reservations,
+    reservation_lines,
 );

@@ -5,14 +5,20 @@ use std::time::Duration;
 
 use crate::db::write_tx;
 use crate::http::idempotency;
+use crate::reservations;
 use crate::state::AppState;
 
+/// How often lapsed holds are swept. Contention never waits for this: a new hold releases
+/// lapsed ones on its SKUs itself. The sweeper returns the rest of the stock to availability.
+const HOLD_SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// How often housekeeping runs.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15 * 60);
 
-/// Runs the jobs until the process stops. Deleting expired idempotency keys is naturally
-/// idempotent, so replicas running it together only repeat a no-op.
+/// Runs the jobs until the process stops. Each is safe with several processes at once: the
+/// hold sweeper claims holds with `SKIP LOCKED` on PostgreSQL, and deleting expired
+/// idempotency keys twice is a no-op.
 pub async fn run(state: AppState) {
+    actix_web::rt::spawn(sweep_holds(state.clone()));
     let mut ticker = actix_web::rt::time::interval(HOUSEKEEPING_EVERY);
     loop {
         ticker.tick().await;
@@ -20,6 +26,28 @@ pub async fn run(state: AppState) {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired idempotency keys removed"),
             Err(error) => tracing::warn!(%error, "housekeeping failed; will retry"),
+        }
+    }
+}
+
+async fn sweep_holds(state: AppState) {
+    let mut ticker = actix_web::rt::time::interval(HOLD_SWEEP_EVERY);
+    loop {
+        ticker.tick().await;
+        // A full batch means more may be waiting: sweep again at once.
+        loop {
+            match state.db(|conn| write_tx(conn, reservations::expire_lapsed)).await {
+                Ok(n) if n as i64 == reservations::SWEEP_BATCH => continue,
+                Ok(0) => break,
+                Ok(expired) => {
+                    tracing::info!(expired, "lapsed holds released");
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "hold sweep failed; will retry");
+                    break;
+                }
+            }
         }
     }
 }

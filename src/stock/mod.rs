@@ -7,4 +7,5 @@ pub mod channels;
 pub mod ledger;
 pub mod levels;
 pub mod model;
+pub mod reserve;
 pub mod routes;

@@ -1,0 +1,255 @@
+//! Holds: units reserved at one location, all lines or none, for a limited time. A hold owns
+//! its rows and asks `stock::reserve` to move the `reserved` counter; it never touches stock
+//! levels itself. An expired hold never blocks a new one: holds past their time are released
+//! at the moment of contention, and a sweeper releases the rest in the background.
+
+pub mod model;
+pub mod routes;
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+
+use crate::auth::{Principal, Role};
+use crate::catalog;
+use crate::db::schema::{reservation_lines, reservations, stock_levels};
+use crate::db::{insert_rows, locking, DbConn};
+use crate::error::ApiError;
+use crate::stock::reserve::{self, Entry, Line};
+use model::*;
+
+/// Holds released per sweep transaction, so one sweep never holds locks for long.
+pub const SWEEP_BATCH: i64 = 200;
+
+/// Places a hold: every line reserved at `form.location`, or 409 with the shortfalls.
+pub fn hold(conn: &mut DbConn, who: &Principal, form: &NewHold, ttl: TimeDelta) -> Result<Reservation, ApiError> {
+    let location = catalog::find_location(conn, &form.location)?;
+    if !location.active {
+        return Err(ApiError::validation("location", format!("location {} is not active", form.location)));
+    }
+    let lines: Vec<Line> = form.lines.iter().map(|l| Line { sku: l.sku.clone(), quantity: l.quantity }).collect();
+    known_skus(conn, &lines)?;
+    let now = Utc::now().naive_utc();
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    release_lapsed(conn, &form.location, &skus, now)?;
+
+    let id = uuid::Uuid::now_v7().to_string();
+    let actor = who.actor();
+    reserve::reserve_all(
+        conn,
+        &form.location,
+        &lines,
+        &Entry { reason: "hold", reference: &id, actor: &actor, at: now },
+    )?;
+    let expires_at = now + ttl;
+    diesel::insert_into(reservations::table)
+        .values((
+            reservations::id.eq(&id),
+            reservations::location.eq(&form.location),
+            reservations::owner.eq(&actor),
+            reservations::status.eq(HoldStatus::Held.as_str()),
+            reservations::expires_at.eq(expires_at),
+            reservations::created_at.eq(now),
+            reservations::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let rows: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            (
+                reservation_lines::reservation_id.eq(&id),
+                reservation_lines::sku.eq(&l.sku),
+                reservation_lines::quantity.eq(l.quantity),
+            )
+        })
+        .collect();
+    insert_rows!(conn, reservation_lines::table, &rows)?;
+    let row = find_row(conn, &id)?;
+    Ok(Reservation::from_row(row, form.lines.clone(), now))
+}
+
+fn known_skus(conn: &mut DbConn, lines: &[Line]) -> Result<(), ApiError> {
+    use crate::db::schema::products;
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let known: Vec<String> = products::table.filter(products::sku.eq_any(&skus)).select(products::sku).load(conn)?;
+    let unknown: Vec<crate::error::FieldError> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !known.contains(&l.sku))
+        .map(|(i, l)| crate::error::FieldError::new(format!("lines[{i}].sku"), format!("unknown product {}", l.sku)))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(unknown))
+    }
+}
+
+fn find_row(conn: &mut DbConn, id: &str) -> Result<ReservationRow, ApiError> {
+    reservations::table
+        .find(id)
+        .select(ReservationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no reservation {id}")))
+}
+
+fn lines_of(conn: &mut DbConn, id: &str) -> Result<Vec<HoldLine>, ApiError> {
+    Ok(reservation_lines::table
+        .filter(reservation_lines::reservation_id.eq(id))
+        .order(reservation_lines::sku.asc())
+        .select((reservation_lines::sku, reservation_lines::quantity))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .map(|(sku, quantity)| HoldLine { sku, quantity })
+        .collect())
+}
+
+/// Who may see and release a hold: its owner and admins. Anyone else gets 404, as if it did
+/// not exist.
+fn visible(who: &Principal, row: &ReservationRow) -> bool {
+    who.role == Role::Admin || row.owner == who.actor()
+}
+
+pub fn get(conn: &mut DbConn, who: &Principal, id: &str) -> Result<Reservation, ApiError> {
+    let row = find_row(conn, id)?;
+    if !visible(who, &row) {
+        return Err(ApiError::NotFound(format!("no reservation {id}")));
+    }
+    let lines = lines_of(conn, id)?;
+    Ok(Reservation::from_row(row, lines, Utc::now().naive_utc()))
+}
+
+/// Releases a hold and returns its stock. Releasing one that is already released or expired
+/// changes nothing; one that became an order is the order's to cancel (409).
+pub fn release(conn: &mut DbConn, who: &Principal, id: &str) -> Result<(), ApiError> {
+    let row = locking!(conn, reservations::table.find(id).select(ReservationRow::as_select()), first)
+        .optional()?
+        .filter(|row| visible(who, row))
+        .ok_or_else(|| ApiError::NotFound(format!("no reservation {id}")))?;
+    match HoldStatus::parse(&row.status) {
+        HoldStatus::Held => {
+            let now = Utc::now().naive_utc();
+            let (status, reason) =
+                if row.expires_at <= now { (HoldStatus::Expired, "expire") } else { (HoldStatus::Released, "release") };
+            end_holds(conn, &[row], status, reason, &who.actor(), now)
+        }
+        HoldStatus::Released | HoldStatus::Expired => Ok(()),
+        HoldStatus::Converted => {
+            Err(ApiError::Conflict(format!("reservation {id} belongs to an order; cancel the order")))
+        }
+    }
+}
+
+/// Ends holds (already locked by the caller) and gives their stock back, all lines of all of
+/// them in one SKU-ordered pass per location.
+fn end_holds(
+    conn: &mut DbConn,
+    holds: &[ReservationRow],
+    status: HoldStatus,
+    reason: &str,
+    actor: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    for hold in holds {
+        let lines: Vec<Line> =
+            lines_of(conn, &hold.id)?.into_iter().map(|l| Line { sku: l.sku, quantity: l.quantity }).collect();
+        reserve::unreserve(conn, &hold.location, &lines, &Entry { reason, reference: &hold.id, actor, at: now })?;
+        diesel::update(reservations::table.find(&hold.id))
+            .set((reservations::status.eq(status.as_str()), reservations::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// At the moment of contention: releases lapsed holds on these SKUs at this location, so they
+/// can never block the hold being placed. Waits for (rather than skips) holds the sweeper is
+/// releasing at the same time; it then finds them no longer held.
+fn release_lapsed(conn: &mut DbConn, location: &str, skus: &[&str], now: NaiveDateTime) -> Result<(), ApiError> {
+    let lapsed_ids = reservations::table
+        .inner_join(reservation_lines::table)
+        .filter(reservations::location.eq(location))
+        .filter(reservations::status.eq(HoldStatus::Held.as_str()))
+        .filter(reservations::expires_at.le(now))
+        .filter(reservation_lines::sku.eq_any(skus))
+        .select(reservations::id)
+        .distinct();
+    let mut ids: Vec<String> = lapsed_ids.load(conn)?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort();
+    let lapsed: Vec<ReservationRow> = locking!(
+        conn,
+        reservations::table
+            .filter(reservations::id.eq_any(&ids))
+            .filter(reservations::status.eq(HoldStatus::Held.as_str()))
+            .order(reservations::id.asc())
+            .select(ReservationRow::as_select()),
+        load
+    )?;
+    let also_locked: Vec<(&str, &str)> = skus.iter().map(|sku| (location, *sku)).collect();
+    end_lapsed(conn, lapsed, now, &also_locked)
+}
+
+/// Expires lapsed holds whose lines may span many SKUs: their stock is returned in one pass
+/// in (location, sku) order, the same order every other writer locks in. The levels the
+/// caller will touch next (`also_locked`) are locked in the same pass: locking them later, in
+/// a second ordered pass, could interleave with another writer's order and deadlock.
+fn end_lapsed(
+    conn: &mut DbConn,
+    lapsed: Vec<ReservationRow>,
+    now: NaiveDateTime,
+    also_locked: &[(&str, &str)],
+) -> Result<(), ApiError> {
+    if lapsed.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = lapsed.iter().map(|r| r.id.as_str()).collect();
+    let location_of: HashMap<&str, &str> = lapsed.iter().map(|r| (r.id.as_str(), r.location.as_str())).collect();
+    let mut lines: Vec<(String, String, String, i64)> = reservation_lines::table
+        .filter(reservation_lines::reservation_id.eq_any(&ids))
+        .select((reservation_lines::reservation_id, reservation_lines::sku, reservation_lines::quantity))
+        .load::<(String, String, i64)>(conn)?
+        .into_iter()
+        .map(|(id, sku, quantity)| (location_of[id.as_str()].to_string(), sku, id, quantity))
+        .collect();
+    lines.sort();
+    let mut keys: Vec<(&str, &str)> = lines.iter().map(|(l, s, _, _)| (l.as_str(), s.as_str())).collect();
+    keys.extend_from_slice(also_locked);
+    keys.sort();
+    keys.dedup();
+    for (location, sku) in keys {
+        let _: Option<String> =
+            locking!(conn, stock_levels::table.find((location, sku)).select(stock_levels::sku), first).optional()?;
+    }
+    for (location, sku, id, quantity) in lines {
+        let entry = Entry { reason: "expire", reference: &id, actor: "system:hold-sweeper", at: now };
+        reserve::unreserve(conn, &location, &[Line { sku, quantity }], &entry)?;
+    }
+    diesel::update(reservations::table.filter(reservations::id.eq_any(&ids)))
+        .set((reservations::status.eq(HoldStatus::Expired.as_str()), reservations::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The sweeper's step: expires up to `SWEEP_BATCH` lapsed holds and returns how many. On
+/// PostgreSQL several sweepers share the work (`SKIP LOCKED`); SQLite has one writer at a time.
+pub fn expire_lapsed(conn: &mut DbConn) -> Result<usize, ApiError> {
+    let now = Utc::now().naive_utc();
+    let lapsed: Vec<ReservationRow> = locking!(
+        conn,
+        reservations::table
+            .filter(reservations::status.eq(HoldStatus::Held.as_str()))
+            .filter(reservations::expires_at.le(now))
+            .order(reservations::id.asc())
+            .limit(SWEEP_BATCH)
+            .select(ReservationRow::as_select()),
+        load,
+        skip_locked
+    )?;
+    let count = lapsed.len();
+    end_lapsed(conn, lapsed, now, &[])?;
+    Ok(count)
+}

@@ -1,0 +1,133 @@
+//! Holds: rows, forms and API types.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::schema::reservations;
+use crate::error::{code_problem, ApiError, Validator};
+use crate::http::json::Validate;
+
+/// Most lines one hold may carry.
+pub const MAX_LINES: usize = 100;
+/// Most units of one SKU one hold may take: a shopper, not a reseller.
+pub const MAX_LINE_QUANTITY: i64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldLine {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// `POST /v1/reservations`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewHold {
+    pub location: String,
+    pub lines: Vec<HoldLine>,
+    /// How long to hold, in seconds; defaults to `HOLD_TTL_SECONDS` (15 minutes) and may not
+    /// exceed `HOLD_TTL_MAX_SECONDS`.
+    pub ttl_seconds: Option<i64>,
+}
+
+impl Validate for NewHold {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        v.code("location", &self.location);
+        validate_lines(&mut v, &self.lines);
+        if let Some(ttl) = self.ttl_seconds {
+            v.range("ttl_seconds", ttl, 30, 86_400);
+        }
+        v.finish()
+    }
+}
+
+/// 1 to 100 lines, each SKU once, each quantity 1 to 10,000.
+pub fn validate_lines(v: &mut Validator, lines: &[HoldLine]) {
+    if lines.is_empty() || lines.len() > MAX_LINES {
+        v.add("lines", format!("must hold 1 to {MAX_LINES} lines"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(message) = code_problem(&line.sku) {
+            v.add(format!("lines[{i}].sku"), message);
+        } else if !seen.insert(line.sku.as_str()) {
+            v.add(format!("lines[{i}].sku"), "appears twice; give one line per SKU");
+        }
+        v.range(format!("lines[{i}].quantity"), line.quantity, 1, MAX_LINE_QUANTITY);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    Held,
+    Released,
+    Expired,
+    /// The hold became an order's.
+    Converted,
+}
+
+impl HoldStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            HoldStatus::Held => "held",
+            HoldStatus::Released => "released",
+            HoldStatus::Expired => "expired",
+            HoldStatus::Converted => "converted",
+        }
+    }
+
+    pub fn parse(s: &str) -> HoldStatus {
+        match s {
+            "released" => HoldStatus::Released,
+            "expired" => HoldStatus::Expired,
+            "converted" => HoldStatus::Converted,
+            _ => HoldStatus::Held,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = reservations)]
+pub struct ReservationRow {
+    pub id: String,
+    pub location: String,
+    pub owner: String,
+    pub status: String,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A hold.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Reservation {
+    pub id: String,
+    /// `held` until released, expired or turned into an order. A hold past `expires_at` reads
+    /// as `expired` even before the sweeper has returned its stock.
+    pub status: HoldStatus,
+    pub location: String,
+    pub lines: Vec<HoldLine>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Reservation {
+    pub fn from_row(row: ReservationRow, lines: Vec<HoldLine>, now: NaiveDateTime) -> Self {
+        let mut status = HoldStatus::parse(&row.status);
+        if status == HoldStatus::Held && row.expires_at <= now {
+            status = HoldStatus::Expired;
+        }
+        Reservation {
+            id: row.id,
+            status,
+            location: row.location,
+            lines,
+            expires_at: row.expires_at.and_utc(),
+            created_at: row.created_at.and_utc(),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! HTTP for holds: extract, authorize, call, respond.
+
+use actix_web::http::StatusCode;
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use chrono::TimeDelta;
+
+use super::model::{NewHold, Reservation};
+use crate::auth::{Principal, Role};
+use crate::db::{read_tx, write_tx};
+use crate::error::{ApiError, Problem};
+use crate::http::idempotency::{self, fingerprint, IdempotencyKey};
+use crate::http::json::Json;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create).service(read).service(release);
+}
+
+/// Customers, admins, and integrations with `orders:write` place and manage holds.
+fn require_holder(who: &Principal) -> Result<(), ApiError> {
+    match who.role {
+        Role::Customer | Role::Admin => Ok(()),
+        _ => who.require_admin_or_scope("orders:write"),
+    }
+}
+
+/// Hold stock at one location: every line or none, for a limited time.
+///
+/// Who may call: customer; admin; integration with `orders:write`. Not enough stock answers
+/// 409 `insufficient-stock` with `shortfalls`, each listing the nearest other stores that
+/// could serve that line. Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/reservations", tag = "reservations",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a repeated request")),
+    request_body = NewHold,
+    responses(
+        (status = 201, body = Reservation),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Insufficient stock (`shortfalls`), or the same Idempotency-Key in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/reservations")]
+async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Principal,
+    key: IdempotencyKey,
+    body: Json<NewHold>,
+) -> Result<HttpResponse, ApiError> {
+    require_holder(&who)?;
+    let form = body.0;
+    let max = state.settings.hold_ttl_max_seconds;
+    let ttl = form.ttl_seconds.unwrap_or(state.settings.hold_ttl_seconds);
+    if ttl > max {
+        return Err(ApiError::validation("ttl_seconds", format!("must be at most {max}")));
+    }
+    let holder = who.clone();
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), StatusCode::CREATED, move |conn| {
+        super::hold(conn, &holder, &form, TimeDelta::seconds(ttl))
+    })
+    .await
+}
+
+/// A hold.
+///
+/// Who may call: the customer or integration that placed it; admin. Others get 404.
+#[utoipa::path(
+    get, path = "/v1/reservations/{id}", tag = "reservations",
+    params(("id" = String, Path, description = "Reservation id")),
+    responses(
+        (status = 200, body = Reservation),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/reservations/{id}")]
+async fn read(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    require_holder(&who)?;
+    let id = id.into_inner();
+    let hold = state.db(move |conn| read_tx(conn, |conn| super::get(conn, &who, &id))).await?;
+    Ok(HttpResponse::Ok().json(hold))
+}
+
+/// Release a hold: its stock goes back on sale at once.
+///
+/// Who may call: the customer or integration that placed it; admin. Releasing a hold that is
+/// already released or expired answers 204 too; one that became an order answers 409.
+#[utoipa::path(
+    delete, path = "/v1/reservations/{id}", tag = "reservations",
+    params(("id" = String, Path, description = "Reservation id")),
+    responses(
+        (status = 204, description = "Released"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/v1/reservations/{id}")]
+async fn release(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    require_holder(&who)?;
+    let id = id.into_inner();
+    state.db(move |conn| write_tx(conn, |conn| super::release(conn, &who, &id))).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,179 @@
+//! The `reserved` counter: what holds and orders do to stock. Reserving is one conditional
+//! `UPDATE` per line (`... WHERE on_hand - reserved - safety_stock >= quantity`), so the check
+//! and the change are one atomic step under the row lock and two shoppers can never both get
+//! the last unit. Lines are always taken in SKU order, so transactions that share levels never
+//! deadlock. Every change writes its ledger movement.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::ledger;
+use super::model::{available, NewMovement};
+use crate::catalog::geo::{coordinates, Coordinates};
+use crate::db::schema::{locations, stock_levels};
+use crate::db::DbConn;
+use crate::error::{Alternative, ApiError, Shortfall};
+
+/// How many alternative locations a shortfall suggests.
+const ALTERNATIVES: usize = 3;
+
+/// One (sku, quantity) at the location being acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// Who and why, for the ledger.
+pub struct Entry<'a> {
+    pub reason: &'a str,
+    pub reference: &'a str,
+    pub actor: &'a str,
+    pub at: NaiveDateTime,
+}
+
+fn sorted(lines: &[Line]) -> Vec<&Line> {
+    let mut lines: Vec<&Line> = lines.iter().collect();
+    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+    lines
+}
+
+fn movements(
+    location: &str,
+    lines: &[&Line],
+    on_hand_sign: i64,
+    reserved_sign: i64,
+    entry: &Entry,
+) -> Vec<NewMovement> {
+    lines
+        .iter()
+        .map(|line| NewMovement {
+            location: location.to_string(),
+            sku: line.sku.clone(),
+            delta_on_hand: on_hand_sign * line.quantity,
+            delta_reserved: reserved_sign * line.quantity,
+            reason: entry.reason.to_string(),
+            reference: Some(entry.reference.to_string()),
+            actor: entry.actor.to_string(),
+            at: entry.at,
+        })
+        .collect()
+}
+
+/// Reserves every line at `location`, or none: when any line lacks stock the answer is
+/// `InsufficientStock` with every short line and where else it could be had, and the caller's
+/// transaction rolls back what was reserved.
+pub fn reserve_all(conn: &mut DbConn, location: &str, lines: &[Line], entry: &Entry) -> Result<(), ApiError> {
+    let lines = sorted(lines);
+    let mut short = Vec::new();
+    for line in &lines {
+        let reserved = diesel::update(stock_levels::table.find((location, &line.sku)))
+            .filter((stock_levels::on_hand - stock_levels::reserved - stock_levels::safety_stock).ge(line.quantity))
+            .set((
+                stock_levels::reserved.eq(stock_levels::reserved + line.quantity),
+                stock_levels::updated_at.eq(entry.at),
+            ))
+            .execute(conn)?;
+        if reserved == 0 {
+            short.push(*line);
+        }
+    }
+    if short.is_empty() {
+        return ledger::record(conn, &movements(location, &lines, 0, 1, entry));
+    }
+    let origin = locations::table
+        .find(location)
+        .select((locations::latitude, locations::longitude))
+        .first::<(Option<f64>, Option<f64>)>(conn)
+        .optional()?
+        .and_then(|(lat, lng)| coordinates(lat, lng));
+    let mut shortfalls = Vec::with_capacity(short.len());
+    for line in short {
+        let level = stock_levels::table
+            .find((location, &line.sku))
+            .select((stock_levels::on_hand, stock_levels::reserved, stock_levels::safety_stock))
+            .first::<(i64, i64, i64)>(conn)
+            .optional()?;
+        shortfalls.push(Shortfall {
+            sku: line.sku.clone(),
+            requested: line.quantity,
+            available: level.map(|(o, r, s)| available(o, r, s)).unwrap_or(0),
+            alternatives: alternatives(conn, location, origin, &line.sku, line.quantity)?,
+        });
+    }
+    Err(ApiError::InsufficientStock(shortfalls))
+}
+
+/// A store's code, coordinates and counters, for ranking alternatives.
+type CandidateRow = (String, Option<f64>, Option<f64>, i64, i64, i64);
+
+/// Other active pickup stores with at least `quantity` of `sku` available, nearest first.
+fn alternatives(
+    conn: &mut DbConn,
+    except: &str,
+    origin: Option<Coordinates>,
+    sku: &str,
+    quantity: i64,
+) -> Result<Vec<Alternative>, ApiError> {
+    let rows: Vec<CandidateRow> = stock_levels::table
+        .inner_join(locations::table)
+        .filter(stock_levels::sku.eq(sku))
+        .filter(stock_levels::location.ne(except))
+        .filter(locations::active.eq(true))
+        .filter(locations::kind.eq("store"))
+        .filter(locations::pickup_in_store.eq(true).or(locations::pickup_curbside.eq(true)))
+        .filter((stock_levels::on_hand - stock_levels::reserved - stock_levels::safety_stock).ge(quantity))
+        .select((
+            locations::code,
+            locations::latitude,
+            locations::longitude,
+            stock_levels::on_hand,
+            stock_levels::reserved,
+            stock_levels::safety_stock,
+        ))
+        .load(conn)?;
+    let mut found: Vec<Alternative> = rows
+        .into_iter()
+        .map(|(code, lat, lng, on_hand, reserved, safety)| Alternative {
+            location: code,
+            available: available(on_hand, reserved, safety),
+            distance_km: origin.zip(coordinates(lat, lng)).map(|(o, at)| o.distance_km(&at)),
+        })
+        .collect();
+    found.sort_by(|a, b| {
+        let (da, db) = (a.distance_km.unwrap_or(f64::INFINITY), b.distance_km.unwrap_or(f64::INFINITY));
+        da.total_cmp(&db).then_with(|| a.location.cmp(&b.location))
+    });
+    found.truncate(ALTERNATIVES);
+    Ok(found)
+}
+
+/// Gives reserved units back to the shelf: a hold released or expired, an order cancelled.
+pub fn unreserve(conn: &mut DbConn, location: &str, lines: &[Line], entry: &Entry) -> Result<(), ApiError> {
+    let lines = sorted(lines);
+    for line in &lines {
+        diesel::update(stock_levels::table.find((location, &line.sku)))
+            .set((
+                stock_levels::reserved.eq(stock_levels::reserved - line.quantity),
+                stock_levels::updated_at.eq(entry.at),
+            ))
+            .execute(conn)?;
+    }
+    ledger::record(conn, &movements(location, &lines, 0, -1, entry))
+}
+
+/// Reserved units leave the building: collected at the counter or shipped. `on_hand` and
+/// `reserved` drop together.
+pub fn consume(conn: &mut DbConn, location: &str, lines: &[Line], entry: &Entry) -> Result<(), ApiError> {
+    let lines = sorted(lines);
+    for line in &lines {
+        diesel::update(stock_levels::table.find((location, &line.sku)))
+            .set((
+                stock_levels::on_hand.eq(stock_levels::on_hand - line.quantity),
+                stock_levels::reserved.eq(stock_levels::reserved - line.quantity),
+                stock_levels::updated_at.eq(entry.at),
+            ))
+            .execute(conn)?;
+    }
+    ledger::record(conn, &movements(location, &lines, -1, -1, entry))
+}

@@ -1,0 +1,284 @@
+//! Holds through HTTP: all lines or none, time limits, release, expiry at contention and by
+//! the sweeper, shortfalls with alternatives, denials, and no oversell under concurrency.
+
+mod common;
+
+use actix_web::http::Method;
+use common::TestApp;
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+
+async fn setup(app: &TestApp) {
+    app.put_location("S1", json!({"latitude": 52.2297, "longitude": 21.0122})).await;
+    app.put_location("NEAR", json!({"latitude": 52.25, "longitude": 21.0})).await;
+    app.put_location("FAR", json!({"latitude": 50.06, "longitude": 19.94})).await;
+    app.put_location("DC", json!({"kind": "warehouse", "pickup": {"in_store": false, "curbside": false}})).await;
+    for sku in ["A", "B"] {
+        app.put_product(sku).await;
+    }
+}
+
+async fn hold(app: &TestApp, token: &str, body: Value) -> common::Reply {
+    app.post("/v1/reservations", Some(token), &body).await
+}
+
+/// Moves a hold's deadline into the past, as if its time had run out.
+fn lapse(app: &TestApp, id: &str) {
+    use clickcollect::db::schema::reservations;
+    use diesel::prelude::*;
+    let past = chrono::Utc::now().naive_utc() - chrono::TimeDelta::minutes(1);
+    diesel::update(reservations::table.find(id))
+        .set(reservations::expires_at.eq(past))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+async fn a_hold_reserves_and_its_release_returns_the_stock(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 10).await;
+    let shopper = app.customer("ann");
+    let reply = hold(&app, &shopper, json!({"location": "S1", "lines": [{"sku": "A", "quantity": 3}]})).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let id = reply.body["id"].as_str().unwrap().to_string();
+    assert_eq!(reply.body["status"], "held");
+    assert_eq!(reply.body["lines"], json!([{"sku": "A", "quantity": 3}]));
+    let expires = chrono::DateTime::parse_from_rfc3339(reply.body["expires_at"].as_str().unwrap()).unwrap();
+    let ttl = expires.signed_duration_since(chrono::Utc::now()).num_seconds();
+    assert!((880..=900).contains(&ttl), "default 15 minutes, got {ttl}s");
+    let level = app.level("S1", "A").await;
+    assert_eq!(
+        (level["on_hand"].as_i64(), level["reserved"].as_i64(), level["available"].as_i64()),
+        (Some(10), Some(3), Some(7))
+    );
+    let public = app.get("/v1/availability/A", None).await;
+    assert_eq!(public.body["online"]["available"], 7, "a hold is off sale on every channel at once");
+    let movement = &app.movements("S1", "A").await[0];
+    assert_eq!((movement["reason"].as_str(), movement["delta_reserved"].as_i64()), (Some("hold"), Some(3)));
+    assert_eq!(movement["reference"], id.as_str());
+
+    assert_eq!(app.get(&format!("/v1/reservations/{id}"), Some(&shopper)).await.body["status"], "held");
+    let released = app.request(Method::DELETE, &format!("/v1/reservations/{id}")).bearer(&shopper).send().await;
+    assert_eq!(released.status, 204);
+    assert_eq!(app.level("S1", "A").await["reserved"], 0);
+    assert_eq!(app.get(&format!("/v1/reservations/{id}"), Some(&shopper)).await.body["status"], "released");
+    let again = app.request(Method::DELETE, &format!("/v1/reservations/{id}")).bearer(&shopper).send().await;
+    assert_eq!(again.status, 204, "releasing twice changes nothing");
+    assert_eq!(app.movements("S1", "A").await.len(), 3);
+    app.assert_ledger_balances("S1", "A").await;
+}
+
+async fn all_lines_or_none_with_alternatives_nearest_first(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 5).await;
+    app.count("S1", "B", 1).await;
+    app.count("NEAR", "B", 10).await;
+    app.count("FAR", "B", 3).await;
+    app.count("DC", "B", 100).await;
+    let reply = hold(
+        &app,
+        &app.customer("ann"),
+        json!({"location": "S1", "lines": [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 2}]}),
+    )
+    .await;
+    reply.assert_problem(409, "insufficient-stock");
+    let shortfalls = reply.body["shortfalls"].as_array().unwrap();
+    assert_eq!(shortfalls.len(), 1);
+    assert_eq!(
+        (shortfalls[0]["sku"].as_str(), shortfalls[0]["requested"].as_i64(), shortfalls[0]["available"].as_i64()),
+        (Some("B"), Some(2), Some(1))
+    );
+    let alternatives: Vec<(&str, i64)> = shortfalls[0]["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["location"].as_str().unwrap(), a["available"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(alternatives, vec![("NEAR", 10), ("FAR", 3)], "pickup stores only, nearest first");
+    assert!(shortfalls[0]["alternatives"][0]["distance_km"].as_f64().unwrap() < 5.0);
+    assert_eq!(app.level("S1", "A").await["reserved"], 0, "the line that fitted was not held either");
+    assert_eq!(app.movements("S1", "A").await.len(), 1);
+}
+
+async fn a_lapsed_hold_never_blocks_a_new_one(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 2).await;
+    app.count("S1", "B", 5).await;
+    let first = hold(
+        &app,
+        &app.customer("ann"),
+        json!({"location": "S1", "lines": [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}]}),
+    )
+    .await;
+    let first_id = first.ok()["id"].as_str().unwrap().to_string();
+    let blocked =
+        hold(&app, &app.customer("bob"), json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}]})).await;
+    blocked.assert_problem(409, "insufficient-stock");
+    lapse(&app, &first_id);
+    assert_eq!(app.get(&format!("/v1/reservations/{first_id}"), Some(&app.admin())).await.body["status"], "expired");
+    let second =
+        hold(&app, &app.customer("bob"), json!({"location": "S1", "lines": [{"sku": "A", "quantity": 2}]})).await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    assert_eq!(app.level("S1", "A").await["reserved"], 2);
+    assert_eq!(app.level("S1", "B").await["reserved"], 0, "the lapsed hold was released whole");
+    let expired = app.movements("S1", "B").await;
+    assert_eq!(expired[0]["reason"], "expire");
+    assert_eq!(expired[0]["actor"], "system:hold-sweeper");
+    for sku in ["A", "B"] {
+        app.assert_ledger_balances("S1", sku).await;
+    }
+}
+
+async fn the_sweeper_releases_lapsed_holds(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 10).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let reply =
+            hold(&app, &app.customer("ann"), json!({"location": "S1", "lines": [{"sku": "A", "quantity": 2}]})).await;
+        ids.push(reply.ok()["id"].as_str().unwrap().to_string());
+    }
+    lapse(&app, &ids[0]);
+    lapse(&app, &ids[2]);
+    let expired = clickcollect::db::write_tx(&mut app.conn(), clickcollect::reservations::expire_lapsed).unwrap();
+    assert_eq!(expired, 2);
+    assert_eq!(app.level("S1", "A").await["reserved"], 2);
+    assert_eq!(clickcollect::db::write_tx(&mut app.conn(), clickcollect::reservations::expire_lapsed).unwrap(), 0);
+    let shopper = app.customer("ann");
+    assert_eq!(app.get(&format!("/v1/reservations/{}", ids[1]), Some(&shopper)).await.body["status"], "held");
+    // Releasing a lapsed hold by hand counts as expiry and changes nothing more.
+    assert_eq!(
+        app.request(Method::DELETE, &format!("/v1/reservations/{}", ids[0])).bearer(&shopper).send().await.status,
+        204
+    );
+    assert_eq!(app.level("S1", "A").await["reserved"], 2);
+    app.assert_ledger_balances("S1", "A").await;
+}
+
+async fn hold_denials(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 10).await;
+    let body = json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}]});
+    app.post("/v1/reservations", None, &body).await.assert_problem(401, "unauthorized");
+    hold(&app, &app.staff("S1"), body.clone()).await.assert_problem(403, "forbidden");
+    hold(&app, &app.integration(&["stock:write"]), body.clone()).await.assert_problem(403, "forbidden");
+    assert_eq!(app.level("S1", "A").await["reserved"], 0);
+    let id = hold(&app, &app.customer("ann"), body.clone()).await.ok()["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/reservations/{id}");
+    app.get(&path, None).await.assert_problem(401, "unauthorized");
+    app.get(&path, Some(&app.customer("mallory"))).await.assert_problem(404, "not-found");
+    app.get(&path, Some(&app.staff("S1"))).await.assert_problem(403, "forbidden");
+    let steal = app.request(Method::DELETE, &path).bearer(&app.customer("mallory")).send().await;
+    steal.assert_problem(404, "not-found");
+    assert_eq!(app.level("S1", "A").await["reserved"], 1);
+    assert_eq!(app.get(&path, Some(&app.admin())).await.status, 200);
+    assert_eq!(hold(&app, &app.integration(&["orders:write"]), body).await.status, 201);
+    app.get("/v1/reservations/does-not-exist", Some(&app.admin())).await.assert_problem(404, "not-found");
+}
+
+async fn hold_input_is_validated(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 10).await;
+    app.put_location("SHUT", json!({"active": false})).await;
+    let shopper = app.customer("ann");
+    for (body, field) in [
+        (json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 3601}), "ttl_seconds"),
+        (json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 5}), "ttl_seconds"),
+        (json!({"location": "S1", "lines": []}), "lines"),
+        (json!({"location": "S1", "lines": [{"sku": "A", "quantity": 0}]}), "lines[0].quantity"),
+        (json!({"location": "S1", "lines": [{"sku": "A", "quantity": -3}]}), "lines[0].quantity"),
+        (
+            json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}, {"sku": "A", "quantity": 1}]}),
+            "lines[1].sku",
+        ),
+        (json!({"location": "S1", "lines": [{"sku": "GHOST", "quantity": 1}]}), "lines[0].sku"),
+        (json!({"location": "SHUT", "lines": [{"sku": "A", "quantity": 1}]}), "location"),
+        (json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "note": "x"}), "note"),
+    ] {
+        let reply = hold(&app, &shopper, body.clone()).await;
+        reply.assert_problem(422, "validation");
+        assert_eq!(reply.error_fields(), vec![field.to_string()], "{body}");
+    }
+    hold(&app, &shopper, json!({"location": "NOPE", "lines": [{"sku": "A", "quantity": 1}]}))
+        .await
+        .assert_problem(404, "not-found");
+    assert_eq!(app.level("S1", "A").await["reserved"], 0);
+    let custom =
+        hold(&app, &shopper, json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 60}))
+            .await;
+    let expires = chrono::DateTime::parse_from_rfc3339(custom.ok()["expires_at"].as_str().unwrap()).unwrap();
+    assert!(expires.signed_duration_since(chrono::Utc::now()).num_seconds() <= 60);
+}
+
+async fn hold_creation_is_idempotent(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 10).await;
+    let shopper = app.customer("ann");
+    let body = json!({"location": "S1", "lines": [{"sku": "A", "quantity": 4}]});
+    let send = || {
+        app.request(Method::POST, "/v1/reservations")
+            .bearer(&shopper)
+            .header("Idempotency-Key", "cart-77")
+            .json(&body)
+            .send()
+    };
+    let first = send().await;
+    let again = send().await;
+    assert_eq!((first.status, again.status), (201, 201));
+    assert_eq!(first.body["id"], again.body["id"]);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(app.level("S1", "A").await["reserved"], 4);
+}
+
+/// 120 shoppers race for 50 units; some take two lines in opposite orders. Exactly the
+/// units that exist are held, never more; nobody deadlocks; the ledger adds up.
+async fn racing_shoppers_never_oversell(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 50).await;
+    app.count("S1", "B", 30).await;
+    let requests = (0..120).map(|i| {
+        let app = &app;
+        async move {
+            let token = app.customer(&format!("shopper-{i}"));
+            let lines = match i % 3 {
+                0 => json!([{"sku": "A", "quantity": 1}]),
+                1 => json!([{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1}]),
+                _ => json!([{"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 1}]),
+            };
+            let reply = app.post("/v1/reservations", Some(&token), &json!({"location": "S1", "lines": lines})).await;
+            (i % 3, reply.status, reply.text)
+        }
+    });
+    let results = join_all(requests).await;
+    let (mut held_a, mut held_b) = (0, 0);
+    for (kind, status, text) in &results {
+        match status {
+            201 => {
+                held_a += 1;
+                if *kind > 0 {
+                    held_b += 1;
+                }
+            }
+            409 => assert!(text.contains("insufficient-stock")),
+            other => panic!("answered {other}: {text}"),
+        }
+    }
+    assert_eq!(held_a, 50, "every unit of A was sold, and not one more");
+    assert!(held_b <= 30);
+    let a = app.level("S1", "A").await;
+    let b = app.level("S1", "B").await;
+    assert_eq!((a["reserved"].as_i64(), a["available"].as_i64()), (Some(50), Some(0)));
+    assert_eq!(b["reserved"].as_i64(), Some(held_b));
+    app.assert_ledger_balances("S1", "A").await;
+    app.assert_ledger_balances("S1", "B").await;
+}
+
+on_both_backends!(
+    a_hold_reserves_and_its_release_returns_the_stock,
+    all_lines_or_none_with_alternatives_nearest_first,
+    a_lapsed_hold_never_blocks_a_new_one,
+    the_sweeper_releases_lapsed_holds,
+    hold_denials,
+    hold_input_is_validated,
+    hold_creation_is_idempotent,
+    racing_shoppers_never_oversell,
+);
