@@ -112,6 +112,8 @@ impl Principal {
 
 /// Verification and signing keys, resolved once at start-up.
 pub struct Keys {
+    /// The key pickup codes are derived from (see `orders::pickup`).
+    pub pickup_key: Vec<u8>,
     hs256: Option<(EncodingKey, DecodingKey)>,
     public: Option<(Algorithm, DecodingKey)>,
     issuer: Option<String>,
@@ -129,10 +131,26 @@ impl Keys {
             }
             _ => None,
         };
-        Self::new(&settings.jwt, secret)
+        let mut keys = Self::new(&settings.jwt, secret.clone())?;
+        keys.pickup_key = match (&settings.pickup_code_secret, &secret) {
+            (Some(Secret(s)), _) => derive(s.as_bytes(), b"clickcollect pickup codes"),
+            (None, Some(Secret(s))) => derive(s.as_bytes(), b"clickcollect pickup codes"),
+            (None, None) => {
+                return Err("PICKUP_CODE_SECRET: required when tokens are verified with a public key only".into())
+            }
+        };
+        Ok(keys)
     }
 
     pub fn new(jwt: &JwtSettings, secret: Option<Secret>) -> Result<Keys, String> {
+        let pickup_key = match &secret {
+            Some(Secret(s)) => derive(s.as_bytes(), b"clickcollect pickup codes"),
+            None => {
+                let mut random = vec![0u8; 32];
+                rand::rng().fill_bytes(&mut random);
+                random
+            }
+        };
         let hs256 =
             secret.map(|Secret(s)| (EncodingKey::from_secret(s.as_bytes()), DecodingKey::from_secret(s.as_bytes())));
         let public = match &jwt.public_key {
@@ -148,7 +166,7 @@ impl Keys {
                     .map_err(|e| format!("JWT_PUBLIC_KEY: not an Ed25519 key: {e}"))?,
             )),
         };
-        Ok(Keys { hs256, public, issuer: jwt.issuer.clone(), audience: jwt.audience.clone() })
+        Ok(Keys { pickup_key, hs256, public, issuer: jwt.issuer.clone(), audience: jwt.audience.clone() })
     }
 
     /// Checks signature, expiry, issuer and audience, then the claims' own consistency.
@@ -198,6 +216,14 @@ impl Keys {
             .ok_or("no signing key: set JWT_SECRET (tokens from an identity provider are minted there)")?;
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, encoding).map_err(|e| e.to_string())
     }
+}
+
+/// A key for one purpose, derived from a secret shared with another, so the two never coincide.
+fn derive(secret: &[u8], purpose: &[u8]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(purpose);
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// Where the generated development secret lives: beside the SQLite file.

@@ -69,6 +69,10 @@ pub struct Settings {
     /// Largest body of a bulk stock snapshot (thousands of SKUs in one request).
     pub max_snapshot_bytes: usize,
     pub log_format: LogFormat,
+    /// Derives pickup codes; defaults to a key derived from the HS256 secret.
+    pub pickup_code_secret: Option<Secret>,
+    /// Ready orders are expired this long after their pickup deadline.
+    pub pickup_grace_seconds: i64,
     /// A hold's time limit when the request names none.
     pub hold_ttl_seconds: i64,
     /// The longest time limit a hold may ask for.
@@ -154,6 +158,13 @@ impl Settings {
             });
         }
 
+        let pickup_code_secret = get("PICKUP_CODE_SECRET").map(Secret);
+        if pickup_code_secret.as_ref().is_some_and(|Secret(s)| s.len() < 32) {
+            return Err(ConfigError { variable: "PICKUP_CODE_SECRET", message: "must be at least 32 bytes".into() });
+        }
+        let pickup_grace_seconds =
+            parse_number(get("PICKUP_GRACE_SECONDS"), "PICKUP_GRACE_SECONDS", 3600, 0, 7 * 86_400)?;
+
         Ok(Settings {
             database,
             pool_size,
@@ -166,6 +177,8 @@ impl Settings {
             log_format,
             hold_ttl_seconds,
             hold_ttl_max_seconds,
+            pickup_code_secret,
+            pickup_grace_seconds,
         })
     }
 }

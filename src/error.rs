@@ -101,6 +101,8 @@ pub enum ApiError {
     IdempotencyInFlight,
     #[error("{0}")]
     Conflict(String),
+    #[error("too many attempts; retry in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("database error: {0}")]
@@ -148,6 +150,9 @@ impl ApiError {
                 (StatusCode::CONFLICT, "idempotency-in-flight", "Request with this Idempotency-Key in flight")
             }
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests")
+            }
             ApiError::Unavailable(_) | ApiError::Pool(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
             }
@@ -235,6 +240,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) | ApiError::Pool(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ApiError::TooManyRequests { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             _ => {}
         }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod openapi;
 pub mod ops;
+pub mod orders;
 pub mod reservations;
 pub mod state;
 pub mod stock;
@@ -42,6 +43,7 @@ where
         .configure(catalog::routes::configure)
         .configure(stock::routes::configure)
         .configure(reservations::routes::configure)
+        .configure(orders::routes::configure)
         .split_for_parts()
 }
 

@@ -23,6 +23,7 @@ and order notifications. Errors are RFC 9457 problem+json. Write endpoints accep
         (name = "availability", description = "Availability derived from the levels"),
         (name = "channels", description = "Sales channels: a buffer and a set of locations"),
         (name = "reservations", description = "Holds: stock reserved for a shopper for a limited time"),
+        (name = "orders", description = "Orders, the store's pick list, and the pickup counter"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

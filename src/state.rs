@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::db::{DbConn, Pool};
 use crate::error::ApiError;
 use crate::http::metrics::Metrics;
+use crate::orders::pickup::Throttle;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,11 +17,18 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub keys: Arc<Keys>,
     pub metrics: Arc<Metrics>,
+    pub pickup_throttle: Arc<Throttle>,
 }
 
 impl AppState {
     pub fn new(pool: Pool, settings: Settings, keys: Keys) -> Self {
-        AppState { pool, settings: Arc::new(settings), keys: Arc::new(keys), metrics: Arc::new(Metrics::default()) }
+        AppState {
+            pool,
+            settings: Arc::new(settings),
+            keys: Arc::new(keys),
+            metrics: Arc::new(Metrics::default()),
+            pickup_throttle: Arc::new(Throttle::default()),
+        }
     }
 
     /// Runs blocking database work on actix's blocking pool, with a pooled connection taken

@@ -107,7 +107,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        location -> Text,
+        fulfilment -> Text,
+        status -> Text,
+        customer_id -> Text,
+        created_by -> Text,
+        channel -> Nullable<Text>,
+        external_ref -> Nullable<Text>,
+        reservation_id -> Nullable<Text>,
+        pickup_code_hash -> Nullable<Text>,
+        pickup_code_nonce -> Nullable<Text>,
+        pickup_deadline -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_lines (order_id, sku) {
+        order_id -> Text,
+        sku -> Text,
+        quantity -> BigInt,
+    }
+}
+
+diesel::table! {
+    order_shipments (order_id) {
+        order_id -> Text,
+        carrier -> Text,
+        tracking_number -> Text,
+        shipped_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_events (id) {
+        id -> BigInt,
+        order_id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        kind -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(stock_levels -> locations (location));
+diesel::joinable!(order_lines -> orders (order_id));
+diesel::joinable!(order_lines -> products (sku));
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(order_shipments -> orders (order_id));
 diesel::joinable!(reservation_lines -> reservations (reservation_id));
 diesel::joinable!(stock_levels -> products (sku));
 diesel::joinable!(channel_locations -> channels (channel));
@@ -123,4 +174,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     reservations,
     reservation_lines,
+    orders,
+    order_lines,
+    order_shipments,
+    order_events,
 );

@@ -5,20 +5,23 @@ use std::time::Duration;
 
 use crate::db::write_tx;
 use crate::http::idempotency;
-use crate::reservations;
 use crate::state::AppState;
+use crate::{orders, reservations};
 
 /// How often lapsed holds are swept. Contention never waits for this: a new hold releases
 /// lapsed ones on its SKUs itself. The sweeper returns the rest of the stock to availability.
 const HOLD_SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// How often ready orders past their pickup deadline (and grace) are expired.
+const UNCOLLECTED_EVERY: Duration = Duration::from_secs(60);
 /// How often housekeeping runs.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15 * 60);
 
 /// Runs the jobs until the process stops. Each is safe with several processes at once: the
-/// hold sweeper claims holds with `SKIP LOCKED` on PostgreSQL, and deleting expired
-/// idempotency keys twice is a no-op.
+/// hold sweeper and the uncollected-order expiry claim their rows with `SKIP LOCKED` on
+/// PostgreSQL, and deleting expired idempotency keys twice is a no-op.
 pub async fn run(state: AppState) {
     actix_web::rt::spawn(sweep_holds(state.clone()));
+    actix_web::rt::spawn(expire_uncollected(state.clone()));
     let mut ticker = actix_web::rt::time::interval(HOUSEKEEPING_EVERY);
     loop {
         ticker.tick().await;
@@ -45,6 +48,24 @@ async fn sweep_holds(state: AppState) {
                 }
                 Err(error) => {
                     tracing::warn!(%error, "hold sweep failed; will retry");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn expire_uncollected(state: AppState) {
+    let grace = chrono::TimeDelta::seconds(state.settings.pickup_grace_seconds);
+    let mut ticker = actix_web::rt::time::interval(UNCOLLECTED_EVERY);
+    loop {
+        ticker.tick().await;
+        loop {
+            match state.db(move |conn| write_tx(conn, |conn| orders::expire_one_uncollected(conn, grace))).await {
+                Ok(true) => tracing::info!("an uncollected order expired; its stock is back on sale"),
+                Ok(false) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "uncollected-order expiry failed; will retry");
                     break;
                 }
             }

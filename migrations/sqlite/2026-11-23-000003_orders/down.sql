@@ -1,0 +1,4 @@
+DROP TABLE order_events;
+DROP TABLE order_shipments;
+DROP TABLE order_lines;
+DROP TABLE orders;

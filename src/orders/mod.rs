@@ -1,0 +1,473 @@
+//! Orders: from a hold or placed directly, through the status machine in `status`, with a
+//! timeline of who did what. Stock effects go through `stock::reserve`; each transition is
+//! one transaction with its ledger movements and its timeline entry.
+
+pub mod model;
+pub mod pickup;
+pub mod routes;
+pub mod status;
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::auth::{Principal, Role};
+use crate::catalog;
+use crate::db::schema::{
+    order_events, order_lines, order_shipments, orders, products, reservation_lines, reservations,
+};
+use crate::db::{insert_rows, locking, DbConn};
+use crate::error::ApiError;
+use crate::reservations::model::{HoldLine, HoldStatus, ReservationRow};
+use crate::stock::reserve::{self, Entry, Line};
+use model::*;
+use status::{Action, Fulfilment, Status, StockEffect};
+
+/// Extra data some transitions carry.
+#[derive(Default)]
+pub struct Details {
+    pub shipment: Option<Shipment>,
+}
+
+/// The caller's rights on one order.
+enum Access {
+    /// Staff of the order's store, or an admin.
+    Store,
+    /// The customer the order is for.
+    Owner,
+    /// An integration allowed to read or write orders.
+    Integration,
+}
+
+fn access(who: &Principal, row: &OrderRow) -> Result<Access, ApiError> {
+    let hidden = || ApiError::NotFound(format!("no order {}", row.id));
+    match who.role {
+        Role::Admin => Ok(Access::Store),
+        Role::Staff if who.store.as_deref() == Some(row.location.as_str()) => Ok(Access::Store),
+        Role::Customer if who.sub == row.customer_id => Ok(Access::Owner),
+        Role::Staff | Role::Customer => Err(hidden()),
+        Role::Integration if who.scopes.iter().any(|s| s == "orders:read" || s == "orders:write") => {
+            Ok(Access::Integration)
+        }
+        Role::Integration => Err(ApiError::Forbidden("this needs the orders:read or orders:write scope".into())),
+    }
+}
+
+pub fn find_row(conn: &mut DbConn, id: &str) -> Result<OrderRow, ApiError> {
+    orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))
+}
+
+fn lock_row(conn: &mut DbConn, id: &str) -> Result<OrderRow, ApiError> {
+    locking!(conn, orders::table.find(id).select(OrderRow::as_select()), first)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))
+}
+
+fn lines_of(conn: &mut DbConn, id: &str) -> Result<Vec<Line>, ApiError> {
+    Ok(order_lines::table
+        .filter(order_lines::order_id.eq(id))
+        .filter(order_lines::quantity.gt(0))
+        .order(order_lines::sku.asc())
+        .select((order_lines::sku, order_lines::quantity))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .map(|(sku, quantity)| Line { sku, quantity })
+        .collect())
+}
+
+fn record_event(
+    conn: &mut DbConn,
+    order_id: &str,
+    actor: &str,
+    kind: &str,
+    detail: Option<serde_json::Value>,
+    at: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::insert_into(order_events::table)
+        .values((
+            order_events::order_id.eq(order_id),
+            order_events::at.eq(at),
+            order_events::actor.eq(actor),
+            order_events::kind.eq(kind),
+            order_events::detail.eq(detail.map(|d| d.to_string())),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Places an order: the hold's units become the order's, or `lines` are held now, in the same
+/// transaction (409 `insufficient-stock` as for holds).
+pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder) -> Result<Order, ApiError> {
+    if who.role == Role::Customer && form.customer_id != who.sub {
+        return Err(ApiError::Forbidden("customers place orders for themselves only".into()));
+    }
+    let location = catalog::find_location(conn, &form.location)?;
+    let offered = match form.fulfilment {
+        Fulfilment::Pickup => location.pickup_in_store,
+        Fulfilment::Curbside => location.pickup_curbside,
+        Fulfilment::Delivery => true,
+    };
+    if !location.active || !offered {
+        return Err(ApiError::validation(
+            "fulfilment",
+            format!("{} does not offer {} now", form.location, form.fulfilment.as_str()),
+        ));
+    }
+    if let (Some(channel), Some(reference)) = (&form.channel, &form.external_ref) {
+        let taken = orders::table
+            .filter(orders::channel.eq(channel))
+            .filter(orders::external_ref.eq(reference))
+            .select(orders::id)
+            .first::<String>(conn)
+            .optional()?;
+        if let Some(existing) = taken {
+            return Err(ApiError::Conflict(format!(
+                "order {existing} already has external_ref {reference} on channel {channel}"
+            )));
+        }
+    }
+    let now = Utc::now().naive_utc();
+    let id = uuid::Uuid::now_v7().to_string();
+    let actor = who.actor();
+    let lines: Vec<HoldLine> = match (&form.reservation_id, &form.lines) {
+        (Some(hold_id), _) => take_over_hold(conn, who, hold_id, &form.location, now)?,
+        (None, Some(lines)) => {
+            let wanted: Vec<Line> = lines.iter().map(|l| Line { sku: l.sku.clone(), quantity: l.quantity }).collect();
+            let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+            let known: Vec<String> =
+                products::table.filter(products::sku.eq_any(&skus)).select(products::sku).load(conn)?;
+            if let Some((i, line)) = lines.iter().enumerate().find(|(_, l)| !known.contains(&l.sku)) {
+                return Err(ApiError::validation(format!("lines[{i}].sku"), format!("unknown product {}", line.sku)));
+            }
+            reserve::reserve_all(
+                conn,
+                &form.location,
+                &wanted,
+                &Entry { reason: "order", reference: &id, actor: &actor, at: now },
+            )?;
+            lines.clone()
+        }
+        (None, None) => return Err(ApiError::validation("lines", "give lines, or the reservation_id of a hold")),
+    };
+    diesel::insert_into(orders::table)
+        .values((
+            orders::id.eq(&id),
+            orders::location.eq(&form.location),
+            orders::fulfilment.eq(form.fulfilment.as_str()),
+            orders::status.eq(Status::Confirmed.as_str()),
+            orders::customer_id.eq(&form.customer_id),
+            orders::created_by.eq(&actor),
+            orders::channel.eq(&form.channel),
+            orders::external_ref.eq(&form.external_ref),
+            orders::reservation_id.eq(&form.reservation_id),
+            orders::created_at.eq(now),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let rows: Vec<_> = lines
+        .iter()
+        .map(|l| (order_lines::order_id.eq(&id), order_lines::sku.eq(&l.sku), order_lines::quantity.eq(l.quantity)))
+        .collect();
+    insert_rows!(conn, order_lines::table, &rows)?;
+    if let Some(hold_id) = &form.reservation_id {
+        diesel::update(reservations::table.find(hold_id))
+            .set((reservations::status.eq(HoldStatus::Converted.as_str()), reservations::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    record_event(conn, &id, &actor, "confirmed", None, now)?;
+    let row = find_row(conn, &id)?;
+    view(conn, row, who, &[])
+}
+
+/// The hold's units pass to the order without touching stock: they stay reserved.
+fn take_over_hold(
+    conn: &mut DbConn,
+    who: &Principal,
+    hold_id: &str,
+    location: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<HoldLine>, ApiError> {
+    let not_found = || ApiError::validation("reservation_id", format!("no reservation {hold_id} of yours"));
+    let hold = locking!(conn, reservations::table.find(hold_id).select(ReservationRow::as_select()), first)
+        .optional()?
+        .filter(|h| who.role == Role::Admin || h.owner == who.actor())
+        .ok_or_else(not_found)?;
+    if hold.location != location {
+        return Err(ApiError::validation("location", format!("the hold is at {}, not {location}", hold.location)));
+    }
+    match HoldStatus::parse(&hold.status) {
+        HoldStatus::Held if hold.expires_at > now => {}
+        HoldStatus::Held | HoldStatus::Expired => {
+            return Err(ApiError::Conflict(format!("reservation {hold_id} has expired; hold the items again")))
+        }
+        HoldStatus::Released => return Err(ApiError::Conflict(format!("reservation {hold_id} was released"))),
+        HoldStatus::Converted => {
+            return Err(ApiError::Conflict(format!("reservation {hold_id} already belongs to an order")))
+        }
+    }
+    let lines: Vec<HoldLine> = reservation_lines::table
+        .filter(reservation_lines::reservation_id.eq(hold_id))
+        .order(reservation_lines::sku.asc())
+        .select((reservation_lines::sku, reservation_lines::quantity))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .map(|(sku, quantity)| HoldLine { sku, quantity })
+        .collect();
+    Ok(lines)
+}
+
+/// The order as its caller may see it: the pickup code only for its customer.
+pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, pickup_key: &[u8]) -> Result<Order, ApiError> {
+    let lines: Vec<OrderLine> = order_lines::table
+        .inner_join(products::table)
+        .filter(order_lines::order_id.eq(&row.id))
+        .order(order_lines::sku.asc())
+        .select((order_lines::sku, products::name, order_lines::quantity))
+        .load::<(String, String, i64)>(conn)?
+        .into_iter()
+        .map(|(sku, name, quantity)| OrderLine { sku, name, quantity })
+        .collect();
+    let events = order_events::table
+        .filter(order_events::order_id.eq(&row.id))
+        .order(order_events::id.asc())
+        .select((order_events::at, order_events::actor, order_events::kind, order_events::detail))
+        .load::<(NaiveDateTime, String, String, Option<String>)>(conn)?
+        .into_iter()
+        .map(|(at, actor, kind, detail)| OrderEvent {
+            at: at.and_utc(),
+            actor,
+            kind,
+            detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
+        })
+        .collect();
+    let owner = who.role == Role::Customer && who.sub == row.customer_id;
+    let pickup_code = match (&row.pickup_code_nonce, owner && row.status() == Status::ReadyForPickup) {
+        (Some(nonce), true) if !pickup_key.is_empty() => Some(pickup::code(pickup_key, &row.id, nonce)),
+        _ => None,
+    };
+    let shipment = order_shipments::table
+        .find(&row.id)
+        .select((order_shipments::carrier, order_shipments::tracking_number))
+        .first::<(String, String)>(conn)
+        .optional()?
+        .map(|(carrier, tracking_number)| Shipment { carrier, tracking_number });
+    Ok(Order {
+        status: row.status(),
+        fulfilment: row.fulfilment(),
+        shipment,
+        pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+        id: row.id,
+        location: row.location,
+        lines,
+        customer_id: row.customer_id,
+        channel: row.channel,
+        external_ref: row.external_ref,
+        reservation_id: row.reservation_id,
+        pickup_code,
+        events,
+    })
+}
+
+pub fn get(conn: &mut DbConn, who: &Principal, id: &str, pickup_key: &[u8]) -> Result<Order, ApiError> {
+    let row = find_row(conn, id)?;
+    access(who, &row)?;
+    view(conn, row, who, pickup_key)
+}
+
+/// Applies one action through the transition table: the status, the stock effect, the
+/// timeline entry, all in the caller's transaction. 409 when the table has no such move.
+pub fn transition(
+    conn: &mut DbConn,
+    who: &Principal,
+    id: &str,
+    action: Action,
+    details: &Details,
+    pickup_key: &[u8],
+) -> Result<Order, ApiError> {
+    let row = lock_row(conn, id)?;
+    let rights = access(who, &row)?;
+    let allowed = match (rights, action) {
+        (Access::Store, _) => true,
+        // A customer may cancel their own order until it is ready.
+        (Access::Owner, Action::Cancel) => matches!(row.status(), Status::Confirmed | Status::Picking),
+        _ => false,
+    };
+    if !allowed {
+        return Err(ApiError::Forbidden("this is for the order's store".into()));
+    }
+    apply(conn, row, &who.actor(), action, details, pickup_key)?;
+    let row = find_row(conn, id)?;
+    view(conn, row, who, pickup_key)
+}
+
+/// The transition itself, for handlers and background jobs alike.
+pub fn apply(
+    conn: &mut DbConn,
+    row: OrderRow,
+    actor: &str,
+    action: Action,
+    details: &Details,
+    pickup_key: &[u8],
+) -> Result<(), ApiError> {
+    let from = row.status();
+    let to = status::next(from, row.fulfilment(), action).ok_or_else(|| {
+        ApiError::Conflict(format!("an order that is {} cannot be {:?}", from.as_str(), action).to_lowercase())
+    })?;
+    let now = Utc::now().naive_utc();
+    let lines = lines_of(conn, &row.id)?;
+    let entry = |reason| Entry { reason, reference: &row.id, actor, at: now };
+    match status::stock_effect(action) {
+        StockEffect::None => {}
+        StockEffect::Consume => reserve::consume(conn, &row.location, &lines, &entry(to.as_str()))?,
+        StockEffect::Release => reserve::unreserve(conn, &row.location, &lines, &entry(to.as_str()))?,
+    }
+    let mut detail = None;
+    match action {
+        Action::MarkReady => {
+            let location = catalog::find_location(conn, &row.location)?;
+            let hours = location.opening_hours.as_deref().and_then(|h| serde_json::from_str(h).ok());
+            let deadline = pickup::deadline(now, &location.timezone, location.pickup_hold_days, hours.as_ref());
+            let nonce = pickup::new_nonce();
+            let code = pickup::code(pickup_key, &row.id, &nonce);
+            diesel::update(orders::table.find(&row.id))
+                .set((
+                    orders::pickup_code_nonce.eq(&nonce),
+                    orders::pickup_code_hash.eq(pickup::code_hash(&row.location, &code)),
+                    orders::pickup_deadline.eq(deadline.naive_utc()),
+                ))
+                .execute(conn)?;
+            detail = Some(json!({"pickup_deadline": deadline}));
+        }
+        Action::Ship => {
+            let shipment = details
+                .shipment
+                .as_ref()
+                .ok_or_else(|| ApiError::validation("body", "carrier and tracking_number are required"))?;
+            diesel::insert_into(order_shipments::table)
+                .values((
+                    order_shipments::order_id.eq(&row.id),
+                    order_shipments::carrier.eq(&shipment.carrier),
+                    order_shipments::tracking_number.eq(&shipment.tracking_number),
+                    order_shipments::shipped_at.eq(now),
+                ))
+                .execute(conn)?;
+            detail = Some(json!({"carrier": shipment.carrier, "tracking_number": shipment.tracking_number}));
+        }
+        _ => {}
+    }
+    diesel::update(orders::table.find(&row.id))
+        .set((orders::status.eq(to.as_str()), orders::updated_at.eq(now)))
+        .execute(conn)?;
+    record_event(conn, &row.id, actor, to.as_str(), detail, now)
+}
+
+/// A store scans a customer's code: the matching ready order at that store is collected.
+/// Unknown codes and other stores' codes are both 404.
+pub fn collect(
+    conn: &mut DbConn,
+    who: &Principal,
+    store: &str,
+    code: &str,
+    pickup_key: &[u8],
+) -> Result<Order, ApiError> {
+    let hash = pickup::code_hash(store, code);
+    let row = locking!(
+        conn,
+        orders::table
+            .filter(orders::location.eq(store))
+            .filter(orders::pickup_code_hash.eq(&hash))
+            .select(OrderRow::as_select()),
+        first
+    )
+    .optional()?
+    .ok_or_else(|| ApiError::NotFound("no order with this code at this store".into()))?;
+    if row.status() != Status::ReadyForPickup {
+        return Err(ApiError::Conflict(format!("the order is {}, not ready for pickup", row.status().as_str())));
+    }
+    let id = row.id.clone();
+    apply(conn, row, &who.actor(), Action::Collect, &Details::default(), pickup_key)?;
+    let row = find_row(conn, &id)?;
+    view(conn, row, who, pickup_key)
+}
+
+/// A store's orders, oldest first.
+pub fn store_orders(
+    conn: &mut DbConn,
+    store: &str,
+    status: Option<Status>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<StoreOrder>, bool), ApiError> {
+    catalog::find_location(conn, store)?;
+    let mut query = orders::table.filter(orders::location.eq(store)).into_boxed();
+    query = match status {
+        Some(s) => query.filter(orders::status.eq(s.as_str())),
+        None => query.filter(orders::status.eq_any(["confirmed", "picking", "ready_for_pickup"])),
+    };
+    let rows: Vec<OrderRow> = query
+        .order((orders::created_at.asc(), orders::id.asc()))
+        .offset(offset)
+        .limit(limit + 1)
+        .select(OrderRow::as_select())
+        .load(conn)?;
+    let more = rows.len() as i64 > limit;
+    let rows: Vec<OrderRow> = rows.into_iter().take(limit as usize).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut lines: HashMap<String, Vec<OrderLine>> = HashMap::new();
+    for (order_id, sku, name, quantity) in order_lines::table
+        .inner_join(products::table)
+        .filter(order_lines::order_id.eq_any(&ids))
+        .order((order_lines::order_id.asc(), order_lines::sku.asc()))
+        .select((order_lines::order_id, order_lines::sku, products::name, order_lines::quantity))
+        .load::<(String, String, String, i64)>(conn)?
+    {
+        lines.entry(order_id).or_default().push(OrderLine { sku, name, quantity });
+    }
+    let items = rows
+        .into_iter()
+        .map(|row| StoreOrder {
+            lines: lines.remove(&row.id).unwrap_or_default(),
+            status: row.status(),
+            fulfilment: row.fulfilment(),
+            created_at: row.created_at.and_utc(),
+            pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
+            customer_id: row.customer_id,
+            id: row.id,
+        })
+        .collect();
+    Ok((items, more))
+}
+
+/// The uncollected-order job's step: expires one ready order whose pickup deadline passed
+/// more than `grace` ago, returning its stock to the shelf. One order per transaction keeps
+/// lock order simple; on PostgreSQL several workers share the work (`SKIP LOCKED`).
+pub fn expire_one_uncollected(conn: &mut DbConn, grace: chrono::TimeDelta) -> Result<bool, ApiError> {
+    let cutoff = Utc::now().naive_utc() - grace;
+    let due: Option<OrderRow> = locking!(
+        conn,
+        orders::table
+            .filter(orders::status.eq(Status::ReadyForPickup.as_str()))
+            .filter(orders::pickup_deadline.lt(cutoff))
+            .order(orders::pickup_deadline.asc())
+            .select(OrderRow::as_select()),
+        first,
+        skip_locked
+    )
+    .optional()?;
+    match due {
+        None => Ok(false),
+        Some(row) => {
+            apply(conn, row, "system:pickup-expiry", Action::Expire, &Details::default(), &[])?;
+            Ok(true)
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Orders: rows, forms and API types.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::status::{Fulfilment, Status};
+use crate::db::schema::orders;
+use crate::error::{ApiError, Validator};
+use crate::http::json::Validate;
+use crate::reservations::model::{validate_lines, HoldLine};
+
+/// `POST /v1/orders`: from a hold (`reservation_id`) or with `lines` held now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    pub reservation_id: Option<String>,
+    pub location: String,
+    pub fulfilment: Fulfilment,
+    pub lines: Option<Vec<HoldLine>>,
+    pub customer_id: String,
+    /// The sales channel the order came from (a code), for `external_ref`.
+    pub channel: Option<String>,
+    /// The order's id in the channel's own system; unique per channel.
+    pub external_ref: Option<String>,
+}
+
+impl Validate for NewOrder {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        v.code("location", &self.location);
+        v.text("customer_id", &self.customer_id, 128);
+        match (&self.reservation_id, &self.lines) {
+            (Some(_), Some(_)) => v.add("lines", "give either reservation_id or lines, not both"),
+            (None, None) => v.add("lines", "give lines, or the reservation_id of a hold"),
+            (None, Some(lines)) => validate_lines(&mut v, lines),
+            (Some(id), None) => v.text("reservation_id", id, 64),
+        }
+        if let Some(channel) = &self.channel {
+            v.code("channel", channel);
+        }
+        if let Some(reference) = &self.external_ref {
+            v.text("external_ref", reference, 128);
+        }
+        if self.external_ref.is_some() && self.channel.is_none() {
+            v.add("channel", "external_ref is unique per channel: give the channel too");
+        }
+        v.finish()
+    }
+}
+
+/// `POST /v1/orders/{id}/ship`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Shipment {
+    pub carrier: String,
+    pub tracking_number: String,
+}
+
+impl Validate for Shipment {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        v.text("carrier", &self.carrier, 100);
+        v.text("tracking_number", &self.tracking_number, 100);
+        v.finish()
+    }
+}
+
+/// `POST /v1/orders/{id}/short-pick`: units of a line that are not on the shelf after all.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShortPick {
+    pub sku: String,
+    /// How many units of the line are missing (at most the line's quantity).
+    pub missing: i64,
+}
+
+impl Validate for ShortPick {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        v.code("sku", &self.sku);
+        v.range("missing", self.missing, 1, crate::reservations::model::MAX_LINE_QUANTITY);
+        v.finish()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = orders)]
+pub struct OrderRow {
+    pub id: String,
+    pub location: String,
+    pub fulfilment: String,
+    pub status: String,
+    pub customer_id: String,
+    pub created_by: String,
+    pub channel: Option<String>,
+    pub external_ref: Option<String>,
+    pub reservation_id: Option<String>,
+    pub pickup_code_hash: Option<String>,
+    pub pickup_code_nonce: Option<String>,
+    pub pickup_deadline: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl OrderRow {
+    pub fn status(&self) -> Status {
+        Status::parse(&self.status).unwrap_or(Status::Confirmed)
+    }
+
+    pub fn fulfilment(&self) -> Fulfilment {
+        Fulfilment::parse(&self.fulfilment)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderLine {
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+}
+
+/// One entry of an order's timeline: who did what, when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderEvent {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// The status reached: `confirmed`, `picking`, `ready_for_pickup`, `collected`, …
+    pub kind: String,
+    pub detail: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Order {
+    pub id: String,
+    pub status: Status,
+    pub location: String,
+    pub fulfilment: Fulfilment,
+    pub lines: Vec<OrderLine>,
+    pub customer_id: String,
+    pub channel: Option<String>,
+    pub external_ref: Option<String>,
+    pub reservation_id: Option<String>,
+    /// Set when the order is ready: the end of the day, `pickup_hold_days` later, at the
+    /// store's closing time in its time zone.
+    pub pickup_deadline: Option<DateTime<Utc>>,
+    /// Shown to the owning customer only, once the order is ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pickup_code: Option<String>,
+    /// How a delivery order left: `{carrier, tracking_number}`.
+    pub shipment: Option<Shipment>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub events: Vec<OrderEvent>,
+}
+
+/// An order in a store's list, oldest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StoreOrder {
+    pub id: String,
+    pub status: Status,
+    pub fulfilment: Fulfilment,
+    pub customer_id: String,
+    pub lines: Vec<OrderLine>,
+    pub created_at: DateTime<Utc>,
+    pub pickup_deadline: Option<DateTime<Utc>>,
+}
+
+/// `POST /v1/stores/{code}/pickups`: the code the customer shows.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PickupScan {
+    pub code: String,
+}
+
+impl Validate for PickupScan {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        v.text("code", &self.code, 64);
+        v.finish()
+    }
+}

@@ -1,0 +1,174 @@
+//! Pickup codes, pickup deadlines, and the throttle on wrong codes.
+//!
+//! A pickup code is derived, not stored: `HMAC(pickup key, order id, nonce)` in a 10-character
+//! alphabet without look-alike characters (about 50 bits). The database keeps only the nonce
+//! and a hash of the code for the store's lookup, so a copy of the database reveals no codes,
+//! while the owning customer can be shown theirs again at any time.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+
+use crate::catalog::model::{OpeningHours, WEEKDAYS};
+use crate::http::idempotency::hex_sha256;
+
+/// Crockford's base32 without I, L, O and U: nothing to misread at a counter.
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+pub const CODE_LENGTH: usize = 10;
+
+pub fn new_nonce() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The code for an order, recomputed from the key, the order id and its nonce.
+pub fn code(key: &[u8], order_id: &str, nonce: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(order_id.as_bytes());
+    mac.update(b"\n");
+    mac.update(nonce.as_bytes());
+    mac.finalize().into_bytes().iter().take(CODE_LENGTH).map(|b| ALPHABET[(*b & 31) as usize] as char).collect()
+}
+
+/// What the database keeps to find an order by its code at one store.
+pub fn code_hash(location: &str, code: &str) -> String {
+    hex_sha256(format!("{location}\n{}", normalize(code)).as_bytes())
+}
+
+/// Codes are read aloud and typed: case, spaces and dashes do not matter, and the letters
+/// people confuse with digits are read as those digits.
+pub fn normalize(code: &str) -> String {
+    code.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect()
+}
+
+/// The pickup deadline for an order made ready at `ready_at`: closing time, in the store's
+/// time zone, `hold_days` days later. A day without opening hours ends at midnight.
+pub fn deadline(
+    ready_at: NaiveDateTime,
+    timezone: &str,
+    hold_days: i32,
+    hours: Option<&OpeningHours>,
+) -> DateTime<Utc> {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    let local_day = tz.from_utc_datetime(&ready_at).date_naive() + chrono::Days::new(hold_days.max(0) as u64);
+    let weekday = WEEKDAYS[local_day.weekday().num_days_from_monday() as usize];
+    let closing = hours.and_then(|h| h.0.get(weekday)).and_then(|intervals| intervals.last()).and_then(|[_, close]| {
+        if close == "24:00" {
+            None
+        } else {
+            NaiveTime::parse_from_str(close, "%H:%M").ok()
+        }
+    });
+    let local = match closing {
+        Some(time) => local_day.and_time(time),
+        None => local_day.and_hms_opt(23, 59, 59).expect("a valid time"),
+    };
+    // On a clock change the local time may be ambiguous (take the later) or skipped (an hour
+    // later exists).
+    tz.from_local_datetime(&local)
+        .latest()
+        .or_else(|| tz.from_local_datetime(&(local + chrono::TimeDelta::hours(1))).latest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| local.and_utc())
+}
+
+/// Wrong codes per store: more than `limit` failures within `window` answer 429 until the
+/// window has passed. Kept per process; the guess space (about 50 bits) is what protects the
+/// codes, the throttle only makes guessing visibly slow.
+pub struct Throttle {
+    limit: u32,
+    window: Duration,
+    failures: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl Throttle {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Throttle { limit, window, failures: Mutex::new(HashMap::new()) }
+    }
+
+    /// Seconds to wait when the store is throttled.
+    pub fn blocked(&self, store: &str) -> Option<u64> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let (since, count) = failures.get(store)?;
+        let elapsed = since.elapsed();
+        (*count >= self.limit && elapsed < self.window).then(|| (self.window - elapsed).as_secs().max(1))
+    }
+
+    pub fn fail(&self, store: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = failures.entry(store.to_string()).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= self.window {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+    }
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle::new(10, Duration::from_secs(300))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_long_and_unambiguous() {
+        let a = code(b"key", "order-1", "n1");
+        assert_eq!(a, code(b"key", "order-1", "n1"));
+        assert_ne!(a, code(b"key", "order-1", "n2"));
+        assert_ne!(a, code(b"other", "order-1", "n1"));
+        assert_eq!(a.len(), CODE_LENGTH);
+        assert!(a.chars().all(|c| ALPHABET.contains(&(c as u8))));
+        assert_eq!(code_hash("S1", &a.to_lowercase()), code_hash("S1", &a));
+        assert_ne!(code_hash("S1", &a), code_hash("S2", &a));
+        assert_eq!(normalize("ab-cd o1l"), "ABCD011");
+    }
+
+    #[test]
+    fn the_deadline_is_closing_time_days_later_in_the_store_zone() {
+        let hours: OpeningHours = serde_json::from_value(serde_json::json!({
+            "mon": [["09:00", "21:00"]], "tue": [["09:00", "13:00"], ["14:00", "20:00"]], "sun": []
+        }))
+        .unwrap();
+        // Sunday 2026-11-22 22:30 in Warsaw is 21:30 UTC; three days later is Wednesday:
+        // no hours that day, so midnight.
+        let ready = NaiveDateTime::parse_from_str("2026-11-22 21:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        assert_eq!(deadline(ready, "Europe/Warsaw", 3, Some(&hours)).to_rfc3339(), "2026-11-25T22:59:59+00:00");
+        // Two days later is Tuesday: the last interval closes at 20:00 Warsaw time (19:00 UTC).
+        assert_eq!(deadline(ready, "Europe/Warsaw", 2, Some(&hours)).to_rfc3339(), "2026-11-24T19:00:00+00:00");
+        // In New York the same instant is still Sunday afternoon; a day later is Monday 21:00.
+        assert_eq!(deadline(ready, "America/New_York", 1, Some(&hours)).to_rfc3339(), "2026-11-24T02:00:00+00:00");
+    }
+
+    #[test]
+    fn the_throttle_blocks_after_the_limit_within_the_window() {
+        let throttle = Throttle::new(3, Duration::from_secs(60));
+        for _ in 0..2 {
+            throttle.fail("S1");
+        }
+        assert!(throttle.blocked("S1").is_none());
+        throttle.fail("S1");
+        assert!(throttle.blocked("S1").is_some());
+        assert!(throttle.blocked("S2").is_none());
+        let quick = Throttle::new(1, Duration::from_millis(1));
+        quick.fail("S1");
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(quick.blocked("S1").is_none());
+    }
+}

@@ -1,0 +1,184 @@
+//! The order status machine: one transition table, in one place. Handlers and jobs ask it
+//! what an action does from a status; anything not in the table is an illegal transition
+//! (409).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Fulfilment {
+    /// Collected at the counter.
+    Pickup,
+    /// Brought out to the customer's car.
+    Curbside,
+    /// Shipped from the location.
+    Delivery,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Confirmed,
+    Picking,
+    ReadyForPickup,
+    Collected,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Expired,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    StartPicking,
+    MarkReady,
+    Collect,
+    Ship,
+    Deliver,
+    Cancel,
+    Expire,
+}
+
+/// What an action does to the order's reserved stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockEffect {
+    None,
+    /// Units leave the building: `on_hand` and `reserved` drop.
+    Consume,
+    /// Units go back on sale: `reserved` drops.
+    Release,
+}
+
+/// The transition table: the status an action leads to from `status`, or `None` when the
+/// action is not allowed there.
+pub fn next(status: Status, fulfilment: Fulfilment, action: Action) -> Option<Status> {
+    use Action as A;
+    use Fulfilment as F;
+    use Status as S;
+    let in_person = matches!(fulfilment, F::Pickup | F::Curbside);
+    match (status, action) {
+        (S::Confirmed, A::StartPicking) => Some(S::Picking),
+        (S::Picking, A::MarkReady) if in_person => Some(S::ReadyForPickup),
+        (S::ReadyForPickup, A::Collect) if in_person => Some(S::Collected),
+        (S::Picking, A::Ship) if !in_person => Some(S::Shipped),
+        (S::Shipped, A::Deliver) if !in_person => Some(S::Delivered),
+        (S::Confirmed | S::Picking | S::ReadyForPickup, A::Cancel) => Some(S::Cancelled),
+        (S::ReadyForPickup, A::Expire) => Some(S::Expired),
+        _ => None,
+    }
+}
+
+pub fn stock_effect(action: Action) -> StockEffect {
+    match action {
+        Action::Collect | Action::Ship => StockEffect::Consume,
+        Action::Cancel | Action::Expire => StockEffect::Release,
+        Action::StartPicking | Action::MarkReady | Action::Deliver => StockEffect::None,
+    }
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Confirmed => "confirmed",
+            Status::Picking => "picking",
+            Status::ReadyForPickup => "ready_for_pickup",
+            Status::Collected => "collected",
+            Status::Shipped => "shipped",
+            Status::Delivered => "delivered",
+            Status::Cancelled => "cancelled",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "confirmed" => Status::Confirmed,
+            "picking" => Status::Picking,
+            "ready_for_pickup" => Status::ReadyForPickup,
+            "collected" => Status::Collected,
+            "shipped" => Status::Shipped,
+            "delivered" => Status::Delivered,
+            "cancelled" => Status::Cancelled,
+            "expired" => Status::Expired,
+            _ => return None,
+        })
+    }
+
+    /// Statuses in which the order still holds stock.
+    pub fn holds_stock(&self) -> bool {
+        matches!(self, Status::Confirmed | Status::Picking | Status::ReadyForPickup)
+    }
+}
+
+impl Fulfilment {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Fulfilment::Pickup => "pickup",
+            Fulfilment::Curbside => "curbside",
+            Fulfilment::Delivery => "delivery",
+        }
+    }
+
+    pub fn parse(s: &str) -> Fulfilment {
+        match s {
+            "curbside" => Fulfilment::Curbside,
+            "delivery" => Fulfilment::Delivery,
+            _ => Fulfilment::Pickup,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action::*;
+    use Status::*;
+
+    const ALL: [Status; 8] = [Confirmed, Picking, ReadyForPickup, Collected, Shipped, Delivered, Cancelled, Expired];
+    const ACTIONS: [Action; 7] = [StartPicking, MarkReady, Collect, Ship, Deliver, Cancel, Expire];
+
+    #[test]
+    fn pickup_and_curbside_follow_the_counter_path() {
+        for f in [Fulfilment::Pickup, Fulfilment::Curbside] {
+            assert_eq!(next(Confirmed, f, StartPicking), Some(Picking));
+            assert_eq!(next(Picking, f, MarkReady), Some(ReadyForPickup));
+            assert_eq!(next(ReadyForPickup, f, Collect), Some(Collected));
+            assert_eq!(next(ReadyForPickup, f, Expire), Some(Expired));
+            assert_eq!(next(Picking, f, Ship), None);
+        }
+    }
+
+    #[test]
+    fn delivery_ships_and_is_delivered() {
+        let f = Fulfilment::Delivery;
+        assert_eq!(next(Picking, f, Ship), Some(Shipped));
+        assert_eq!(next(Shipped, f, Deliver), Some(Delivered));
+        assert_eq!(next(Picking, f, MarkReady), None);
+        assert_eq!(next(Shipped, f, Cancel), None, "nothing is cancelled once shipped");
+    }
+
+    #[test]
+    fn final_statuses_accept_nothing() {
+        for status in [Collected, Delivered, Cancelled, Expired] {
+            for f in [Fulfilment::Pickup, Fulfilment::Curbside, Fulfilment::Delivery] {
+                for action in ACTIONS {
+                    assert_eq!(next(status, f, action), None, "{status:?} {action:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_statuses_that_hold_stock_can_release_or_consume_it() {
+        for status in ALL {
+            for f in [Fulfilment::Pickup, Fulfilment::Curbside, Fulfilment::Delivery] {
+                for action in ACTIONS {
+                    if next(status, f, action).is_some() && stock_effect(action) != StockEffect::None {
+                        assert!(status.holds_stock(), "{status:?} {action:?}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! Orders and the pickup counter through HTTP: from a hold or direct, the status machine,
+//! pickup codes, delivery, cancellation, the store's list, and every denial.
+
+mod common;
+
+use actix_web::http::Method;
+use common::TestApp;
+use serde_json::{json, Value};
+
+async fn setup(app: &TestApp) {
+    let hours = json!({"mon": [["09:00", "21:00"]], "tue": [["09:00", "21:00"]], "wed": [["09:00", "21:00"]],
+        "thu": [["09:00", "21:00"]], "fri": [["09:00", "21:00"]], "sat": [["10:00", "16:00"]], "sun": []});
+    app.put_location("S1", json!({"pickup_hold_days": 2, "opening_hours": hours})).await;
+    app.put_location("S2", json!({})).await;
+    app.put_product("A").await;
+    app.put_product("B").await;
+    app.count("S1", "A", 10).await;
+    app.count("S1", "B", 4).await;
+}
+
+async fn post(app: &TestApp, path: &str, token: &str) -> common::Reply {
+    app.request(Method::POST, path).bearer(token).send().await
+}
+
+fn kinds(order: &Value) -> Vec<String> {
+    order["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+}
+
+async fn the_pickup_flow_from_hold_to_handover(app: TestApp) {
+    setup(&app).await;
+    let ann = app.customer("ann");
+    let staff = app.staff("S1");
+    let hold = app
+        .post("/v1/reservations", Some(&ann), &json!({"location": "S1", "lines": [{"sku": "A", "quantity": 3}]}))
+        .await;
+    let hold_id = hold.ok()["id"].as_str().unwrap().to_string();
+    let order = app
+        .post(
+            "/v1/orders",
+            Some(&ann),
+            &json!({"reservation_id": hold_id, "location": "S1", "fulfilment": "pickup", "customer_id": "ann"}),
+        )
+        .await;
+    assert_eq!(order.status, 201, "{}", order.text);
+    let id = order.body["id"].as_str().unwrap().to_string();
+    assert_eq!(order.body["status"], "confirmed");
+    assert_eq!(order.body["lines"], json!([{"sku": "A", "name": "Product A", "quantity": 3}]));
+    assert_eq!(app.get(&format!("/v1/reservations/{hold_id}"), Some(&ann)).await.body["status"], "converted");
+    assert_eq!(app.level("S1", "A").await["reserved"], 3, "the hold's units became the order's, not twice");
+
+    assert_eq!(post(&app, &format!("/v1/orders/{id}/picking"), &staff).await.ok()["status"], "picking");
+    let ready = post(&app, &format!("/v1/orders/{id}/ready"), &staff).await.ok().clone();
+    assert_eq!(ready["status"], "ready_for_pickup");
+    assert!(ready["pickup_deadline"].is_string());
+    assert!(ready.get("pickup_code").is_none(), "staff never see the code");
+    let mine = app.get(&format!("/v1/orders/{id}"), Some(&ann)).await.ok().clone();
+    let code = mine["pickup_code"].as_str().unwrap().to_string();
+    assert_eq!(code.len(), 10);
+    assert_eq!(
+        app.get(&format!("/v1/orders/{id}"), Some(&ann)).await.body["pickup_code"],
+        code.as_str(),
+        "the same code every time"
+    );
+
+    app.post("/v1/stores/S1/pickups", Some(&staff), &json!({"code": "0000000000"}))
+        .await
+        .assert_problem(404, "not-found");
+    app.post("/v1/stores/S2/pickups", Some(&app.staff("S2")), &json!({"code": code}))
+        .await
+        .assert_problem(404, "not-found");
+    app.post("/v1/stores/S1/pickups", Some(&app.staff("S2")), &json!({"code": code}))
+        .await
+        .assert_problem(403, "forbidden");
+    app.post("/v1/stores/S1/pickups", Some(&ann), &json!({"code": code})).await.assert_problem(403, "forbidden");
+    let collected = app.post("/v1/stores/S1/pickups", Some(&staff), &json!({"code": code.to_lowercase()})).await;
+    assert_eq!(collected.ok()["status"], "collected");
+    assert_eq!(kinds(&collected.body), vec!["confirmed", "picking", "ready_for_pickup", "collected"]);
+    assert_eq!(collected.body["events"][3]["actor"], "staff:clerk-S1");
+    let level = app.level("S1", "A").await;
+    assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(7), Some(0)));
+    app.post("/v1/stores/S1/pickups", Some(&staff), &json!({"code": code})).await.assert_problem(409, "conflict");
+    post(&app, &format!("/v1/orders/{id}/cancel"), &staff).await.assert_problem(409, "conflict");
+    app.assert_ledger_balances("S1", "A").await;
+}
+
+async fn a_direct_delivery_order_ships_and_is_delivered(app: TestApp) {
+    setup(&app).await;
+    let erp = app.integration(&["orders:write"]);
+    let body = json!({"location": "S1", "fulfilment": "delivery", "customer_id": "bob",
+        "lines": [{"sku": "B", "quantity": 2}, {"sku": "A", "quantity": 1}], "channel": "web", "external_ref": "W-100"});
+    let order = app.post("/v1/orders", Some(&erp), &body).await;
+    assert_eq!(order.status, 201, "{}", order.text);
+    let id = order.body["id"].as_str().unwrap().to_string();
+    assert_eq!(app.level("S1", "B").await["reserved"], 2);
+    app.post("/v1/orders", Some(&erp), &body).await.assert_problem(409, "conflict");
+    assert_eq!(app.level("S1", "B").await["reserved"], 2, "the repeated import held nothing");
+
+    let admin = app.admin();
+    post(&app, &format!("/v1/orders/{id}/ready"), &admin).await.assert_problem(409, "conflict");
+    post(&app, &format!("/v1/orders/{id}/picking"), &admin).await.ok();
+    post(&app, &format!("/v1/orders/{id}/ready"), &admin).await.assert_problem(409, "conflict");
+    let bad =
+        app.post(&format!("/v1/orders/{id}/ship"), Some(&admin), &json!({"carrier": "", "tracking_number": "1"})).await;
+    assert_eq!(bad.error_fields(), vec!["carrier"]);
+    let shipped = app
+        .post(&format!("/v1/orders/{id}/ship"), Some(&admin), &json!({"carrier": "DHL", "tracking_number": "JD0001"}))
+        .await;
+    assert_eq!(shipped.ok()["status"], "shipped");
+    assert_eq!(shipped.body["shipment"], json!({"carrier": "DHL", "tracking_number": "JD0001"}));
+    let level = app.level("S1", "B").await;
+    assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(2), Some(0)));
+    post(&app, &format!("/v1/orders/{id}/cancel"), &admin).await.assert_problem(409, "conflict");
+    assert_eq!(post(&app, &format!("/v1/orders/{id}/deliver"), &admin).await.ok()["status"], "delivered");
+    assert_eq!(
+        app.get(&format!("/v1/orders/{id}"), Some(&app.integration(&["orders:read"]))).await.body["status"],
+        "delivered"
+    );
+    for sku in ["A", "B"] {
+        app.assert_ledger_balances("S1", sku).await;
+    }
+}
+
+async fn cancelling_returns_the_stock(app: TestApp) {
+    setup(&app).await;
+    let ann = app.customer("ann");
+    let body = json!({"location": "S1", "fulfilment": "curbside", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 4}]});
+    let first = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
+    assert_eq!(post(&app, &format!("/v1/orders/{first}/cancel"), &ann).await.ok()["status"], "cancelled");
+    assert_eq!(app.level("S1", "A").await["reserved"], 0);
+
+    let second = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
+    let staff = app.staff("S1");
+    post(&app, &format!("/v1/orders/{second}/picking"), &staff).await.ok();
+    post(&app, &format!("/v1/orders/{second}/ready"), &staff).await.ok();
+    post(&app, &format!("/v1/orders/{second}/cancel"), &ann).await.assert_problem(403, "forbidden");
+    assert_eq!(post(&app, &format!("/v1/orders/{second}/cancel"), &staff).await.ok()["status"], "cancelled");
+    assert_eq!(app.level("S1", "A").await["reserved"], 0);
+    let movements = app.movements("S1", "A").await;
+    assert_eq!(movements[0]["reason"], "cancelled");
+    app.assert_ledger_balances("S1", "A").await;
+}
+
+async fn order_denials_and_bad_requests(app: TestApp) {
+    setup(&app).await;
+    let ann = app.customer("ann");
+    let body =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    app.post("/v1/orders", None, &body).await.assert_problem(401, "unauthorized");
+    app.post("/v1/orders", Some(&app.staff("S1")), &body).await.assert_problem(403, "forbidden");
+    app.post("/v1/orders", Some(&app.integration(&["orders:read"])), &body).await.assert_problem(403, "forbidden");
+    app.post("/v1/orders", Some(&app.customer("mallory")), &body).await.assert_problem(403, "forbidden");
+    let short =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "B", "quantity": 5}]});
+    let reply = app.post("/v1/orders", Some(&ann), &short).await;
+    reply.assert_problem(409, "insufficient-stock");
+    assert_eq!(reply.body["shortfalls"][0]["available"], 4);
+    for (body, field) in [
+        (
+            json!({"location": "S1", "fulfilment": "drone", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]}),
+            "fulfilment",
+        ),
+        (json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann"}), "lines"),
+        (
+            json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}], "external_ref": "X"}),
+            "channel",
+        ),
+        (
+            json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "reservation_id": "nope"}),
+            "reservation_id",
+        ),
+        (
+            json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "GHOST", "quantity": 1}]}),
+            "lines[0].sku",
+        ),
+    ] {
+        let reply = app.post("/v1/orders", Some(&ann), &body).await;
+        reply.assert_problem(422, "validation");
+        assert_eq!(reply.error_fields(), vec![field.to_string()], "{body}");
+    }
+    app.put_location("WH", json!({"kind": "warehouse", "pickup": {"in_store": false, "curbside": false}})).await;
+    let reply = app.post("/v1/orders", Some(&ann), &json!({"location": "WH", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]})).await;
+    assert_eq!(reply.error_fields(), vec!["fulfilment"]);
+    assert_eq!(app.level("S1", "A").await["reserved"], 0);
+    assert_eq!(app.level("S1", "B").await["reserved"], 0);
+
+    let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/orders/{id}");
+    app.get(&path, None).await.assert_problem(401, "unauthorized");
+    app.get(&path, Some(&app.customer("mallory"))).await.assert_problem(404, "not-found");
+    app.get(&path, Some(&app.staff("S2"))).await.assert_problem(404, "not-found");
+    app.get(&path, Some(&app.integration(&["stock:read"]))).await.assert_problem(403, "forbidden");
+    assert_eq!(app.get(&path, Some(&app.staff("S1"))).await.status, 200);
+    post(&app, &format!("{path}/picking"), &app.staff("S2")).await.assert_problem(404, "not-found");
+    post(&app, &format!("{path}/picking"), &ann).await.assert_problem(403, "forbidden");
+    post(&app, &format!("{path}/picking"), &app.customer("mallory")).await.assert_problem(404, "not-found");
+    post(&app, "/v1/orders/nope/picking", &app.admin()).await.assert_problem(404, "not-found");
+    assert_eq!(app.get(&path, Some(&ann)).await.body["status"], "confirmed");
+
+    app.get("/v1/stores/S1/orders", Some(&app.staff("S2"))).await.assert_problem(403, "forbidden");
+    app.get("/v1/stores/S1/orders", Some(&ann)).await.assert_problem(403, "forbidden");
+    app.get("/v1/stores/S1/orders", None).await.assert_problem(401, "unauthorized");
+    app.get("/v1/stores/S1/orders?status=lost", Some(&app.staff("S1"))).await.assert_problem(422, "validation");
+}
+
+async fn orders_from_holds_are_checked(app: TestApp) {
+    setup(&app).await;
+    let ann = app.customer("ann");
+    let hold = app
+        .post("/v1/reservations", Some(&ann), &json!({"location": "S1", "lines": [{"sku": "A", "quantity": 2}]}))
+        .await;
+    let hold_id = hold.ok()["id"].as_str().unwrap().to_string();
+    let from_hold = |customer: &str, location: &str| json!({"reservation_id": hold_id, "location": location, "fulfilment": "pickup", "customer_id": customer});
+    let reply = app.post("/v1/orders", Some(&app.customer("bob")), &from_hold("bob", "S1")).await;
+    assert_eq!(reply.error_fields(), vec!["reservation_id"], "someone else's hold is not found");
+    let reply = app.post("/v1/orders", Some(&ann), &from_hold("ann", "S2")).await;
+    assert_eq!(reply.error_fields(), vec!["location"]);
+    assert_eq!(app.post("/v1/orders", Some(&ann), &from_hold("ann", "S1")).await.status, 201);
+    app.post("/v1/orders", Some(&ann), &from_hold("ann", "S1")).await.assert_problem(409, "conflict");
+    let released = app.request(Method::DELETE, &format!("/v1/reservations/{hold_id}")).bearer(&ann).send().await;
+    released.assert_problem(409, "conflict");
+    assert_eq!(app.level("S1", "A").await["reserved"], 2);
+}
+
+async fn wrong_codes_are_throttled(app: TestApp) {
+    setup(&app).await;
+    let staff = app.staff("S1");
+    for _ in 0..10 {
+        app.post("/v1/stores/S1/pickups", Some(&staff), &json!({"code": "WRONGCODE1"}))
+            .await
+            .assert_problem(404, "not-found");
+    }
+    let reply = app.post("/v1/stores/S1/pickups", Some(&staff), &json!({"code": "WRONGCODE1"})).await;
+    reply.assert_problem(429, "too-many-requests");
+    assert!(reply.header("retry-after").is_some());
+    assert_eq!(
+        app.post("/v1/stores/S2/pickups", Some(&app.staff("S2")), &json!({"code": "X"})).await.status,
+        404,
+        "other stores are not throttled"
+    );
+}
+
+async fn the_store_list_shows_open_orders_oldest_first(app: TestApp) {
+    setup(&app).await;
+    let ann = app.customer("ann");
+    let mut ids = Vec::new();
+    for sku in ["A", "B", "A"] {
+        let body = json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": sku, "quantity": 1}]});
+        ids.push(app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string());
+    }
+    let staff = app.staff("S1");
+    post(&app, &format!("/v1/orders/{}/cancel", ids[1]), &staff).await.ok();
+    post(&app, &format!("/v1/orders/{}/picking", ids[2]), &staff).await.ok();
+    let list = app.get("/v1/stores/S1/orders", Some(&staff)).await.ok().clone();
+    let listed: Vec<&str> = list["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(listed, vec![ids[0].as_str(), ids[2].as_str()]);
+    assert_eq!(list["items"][0]["lines"], json!([{"sku": "A", "name": "Product A", "quantity": 1}]));
+    let picking = app.get("/v1/stores/S1/orders?status=picking", Some(&staff)).await.ok().clone();
+    assert_eq!(picking["items"].as_array().unwrap().len(), 1);
+    let page = app.get("/v1/stores/S1/orders?limit=1", Some(&staff)).await.ok().clone();
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = app.get(&format!("/v1/stores/S1/orders?limit=1&cursor={cursor}"), Some(&staff)).await.ok().clone();
+    assert_eq!(rest["items"][0]["id"], ids[2].as_str());
+    assert!(rest["next_cursor"].is_null());
+}
+
+async fn uncollected_orders_expire_after_the_deadline_and_grace(app: TestApp) {
+    setup(&app).await;
+    let ann = app.customer("ann");
+    let body =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 2}]});
+    let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
+    let staff = app.staff("S1");
+    post(&app, &format!("/v1/orders/{id}/picking"), &staff).await.ok();
+    post(&app, &format!("/v1/orders/{id}/ready"), &staff).await.ok();
+    let grace = chrono::TimeDelta::hours(1);
+    let expire = || {
+        clickcollect::db::write_tx(&mut app.conn(), |c| clickcollect::orders::expire_one_uncollected(c, grace)).unwrap()
+    };
+    assert!(!expire(), "not before the deadline");
+    {
+        use clickcollect::db::schema::orders;
+        use diesel::prelude::*;
+        let past = chrono::Utc::now().naive_utc() - chrono::TimeDelta::minutes(30);
+        diesel::update(orders::table.find(&id))
+            .set(orders::pickup_deadline.eq(past))
+            .execute(&mut *app.conn())
+            .unwrap();
+        assert!(!expire(), "not within the grace period");
+        let long_ago = chrono::Utc::now().naive_utc() - chrono::TimeDelta::hours(2);
+        diesel::update(orders::table.find(&id))
+            .set(orders::pickup_deadline.eq(long_ago))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    assert!(expire());
+    assert!(!expire());
+    let order = app.get(&format!("/v1/orders/{id}"), Some(&ann)).await.ok().clone();
+    assert_eq!(order["status"], "expired");
+    assert!(order.get("pickup_code").is_none());
+    assert_eq!(order["events"][3]["actor"], "system:pickup-expiry");
+    let level = app.level("S1", "A").await;
+    assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(10), Some(0)));
+    app.assert_ledger_balances("S1", "A").await;
+}
+
+on_both_backends!(
+    uncollected_orders_expire_after_the_deadline_and_grace,
+    the_pickup_flow_from_hold_to_handover,
+    a_direct_delivery_order_ships_and_is_delivered,
+    cancelling_returns_the_stock,
+    order_denials_and_bad_requests,
+    orders_from_holds_are_checked,
+    wrong_codes_are_throttled,
+    the_store_list_shows_open_orders_oldest_first,
+);
