@@ -24,7 +24,7 @@ commands:
                print a JWT signed with the configured HS256 key
   openapi      print the OpenAPI document
   worker       run the background jobs without the HTTP server
-  check        verify that every level's ledger adds up to it; exit 1 on drift
+  check        verify every level against its ledger and its open holds and orders; exit 1 on drift
   healthcheck  ask the server at BIND_ADDR for /health; exit 0 when it answers 200
 
 configuration comes from the environment; see README.md.";
@@ -169,13 +169,13 @@ fn check(settings: &Settings) -> Result<i32, String> {
     };
     let drift = read_tx(&mut conn, ledger::find_drift).map_err(|e| e.to_string())?;
     if drift.is_empty() {
-        println!("ok: {levels} stock levels checked; every ledger adds up to its level");
+        println!("ok: {levels} stock levels checked; every ledger adds up, and reserved matches open holds and orders");
         return Ok(0);
     }
     for d in &drift {
         println!(
-            "drift: {}/{} on_hand {} but ledger {}; reserved {} but ledger {}",
-            d.location, d.sku, d.on_hand, d.ledger_on_hand, d.reserved, d.ledger_reserved
+            "drift: {}/{} on_hand {} but ledger {}; reserved {} but ledger {} and open holds and orders {}",
+            d.location, d.sku, d.on_hand, d.ledger_on_hand, d.reserved, d.ledger_reserved, d.open_reserved
         );
     }
     println!("{} of {levels} stock levels drift from their ledger", drift.len());

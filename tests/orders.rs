@@ -81,6 +81,7 @@ async fn the_pickup_flow_from_hold_to_handover(app: TestApp) {
     app.post("/v1/stores/S1/pickups", Some(&staff), &json!({"code": code})).await.assert_problem(409, "conflict");
     post(&app, &format!("/v1/orders/{id}/cancel"), &staff).await.assert_problem(409, "conflict");
     app.assert_ledger_balances("S1", "A").await;
+    assert!(clickcollect::stock::ledger::find_drift(&mut app.conn()).unwrap().is_empty());
 }
 
 async fn a_direct_delivery_order_ships_and_is_delivered(app: TestApp) {
@@ -118,6 +119,7 @@ async fn a_direct_delivery_order_ships_and_is_delivered(app: TestApp) {
     for sku in ["A", "B"] {
         app.assert_ledger_balances("S1", sku).await;
     }
+    assert!(clickcollect::stock::ledger::find_drift(&mut app.conn()).unwrap().is_empty());
 }
 
 async fn cancelling_returns_the_stock(app: TestApp) {
@@ -219,6 +221,10 @@ async fn orders_from_holds_are_checked(app: TestApp) {
     let released = app.request(Method::DELETE, &format!("/v1/reservations/{hold_id}")).bearer(&ann).send().await;
     released.assert_problem(409, "conflict");
     assert_eq!(app.level("S1", "A").await["reserved"], 2);
+    assert!(
+        clickcollect::stock::ledger::find_drift(&mut app.conn()).unwrap().is_empty(),
+        "the order holds what the hold held"
+    );
 }
 
 async fn wrong_codes_are_throttled(app: TestApp) {

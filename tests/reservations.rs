@@ -270,6 +270,8 @@ async fn racing_shoppers_never_oversell(app: TestApp) {
     assert_eq!(b["reserved"].as_i64(), Some(held_b));
     app.assert_ledger_balances("S1", "A").await;
     app.assert_ledger_balances("S1", "B").await;
+    let drift = clickcollect::stock::ledger::find_drift(&mut app.conn()).unwrap();
+    assert!(drift.is_empty(), "reserved equals what the open holds account for: {drift:?}");
 }
 
 on_both_backends!(

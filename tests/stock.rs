@@ -449,6 +449,14 @@ async fn check_finds_drift(app: TestApp) {
     let drift = find_drift(&mut conn).unwrap();
     assert_eq!(drift.len(), 1);
     assert_eq!((drift[0].sku.as_str(), drift[0].on_hand, drift[0].ledger_on_hand), ("B", 40, 4));
+    // reserved raised behind the back of every hold and order.
+    diesel::update(stock_levels::table.find(("S1", "A")))
+        .set(stock_levels::reserved.eq(2i64))
+        .execute(&mut *conn)
+        .unwrap();
+    let drift = find_drift(&mut conn).unwrap();
+    assert_eq!(drift.len(), 2);
+    assert_eq!((drift[0].sku.as_str(), drift[0].reserved, drift[0].open_reserved), ("A", 2, 0));
 }
 
 on_both_backends!(

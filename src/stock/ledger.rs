@@ -42,7 +42,8 @@ pub fn list(conn: &mut DbConn, location: &str, sku: &str, page: &Page) -> Result
     Ok(Paginated::from_rows(rows, page.limit, |m| m.id.to_string()))
 }
 
-/// Every level whose ledger sums differ from its counters, and every ledger with no level.
+/// Every level whose ledger sums differ from its counters or whose `reserved` differs from
+/// what open holds and orders account for, and every ledger with no level.
 pub fn find_drift(conn: &mut DbConn) -> Result<Vec<Drift>, ApiError> {
     // SUM(bigint) is NUMERIC on PostgreSQL; cast back so both backends read an i64.
     let sums: Vec<(String, String, i64, i64)> = stock_movements::table
@@ -56,21 +57,45 @@ pub fn find_drift(conn: &mut DbConn) -> Result<Vec<Drift>, ApiError> {
         .load(conn)?;
     let mut ledger: HashMap<(String, String), (i64, i64)> =
         sums.into_iter().map(|(l, s, a, b)| ((l, s), (a, b))).collect();
+    let mut open = open_reservations(conn)?;
     let levels: Vec<(String, String, i64, i64)> = stock_levels::table
         .select((stock_levels::location, stock_levels::sku, stock_levels::on_hand, stock_levels::reserved))
         .load(conn)?;
     let mut drift = Vec::new();
     for (location, sku, on_hand, reserved) in levels {
-        let (ledger_on_hand, ledger_reserved) = ledger.remove(&(location.clone(), sku.clone())).unwrap_or((0, 0));
-        if ledger_on_hand != on_hand || ledger_reserved != reserved {
-            drift.push(Drift { location, sku, on_hand, ledger_on_hand, reserved, ledger_reserved });
+        let key = (location.clone(), sku.clone());
+        let (ledger_on_hand, ledger_reserved) = ledger.remove(&key).unwrap_or((0, 0));
+        let open_reserved = open.remove(&key).unwrap_or(0);
+        if ledger_on_hand != on_hand || ledger_reserved != reserved || open_reserved != reserved {
+            drift.push(Drift { location, sku, on_hand, ledger_on_hand, reserved, ledger_reserved, open_reserved });
         }
     }
     // Movements can only reference existing levels (foreign key), so anything left is a bug
     // in this very function rather than in the data; report it all the same.
     for ((location, sku), (ledger_on_hand, ledger_reserved)) in ledger {
-        drift.push(Drift { location, sku, on_hand: 0, ledger_on_hand, reserved: 0, ledger_reserved });
+        let open_reserved = open.remove(&(location.clone(), sku.clone())).unwrap_or(0);
+        drift.push(Drift { location, sku, on_hand: 0, ledger_on_hand, reserved: 0, ledger_reserved, open_reserved });
     }
     drift.sort_by(|a, b| (&a.location, &a.sku).cmp(&(&b.location, &b.sku)));
     Ok(drift)
+}
+
+/// Units that open holds and open orders account for, per (location, sku).
+fn open_reservations(conn: &mut DbConn) -> Result<HashMap<(String, String), i64>, ApiError> {
+    use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
+    let mut open: HashMap<(String, String), i64> = HashMap::new();
+    let held: Vec<(String, String, i64)> = reservation_lines::table
+        .inner_join(reservations::table)
+        .filter(reservations::status.eq("held"))
+        .select((reservations::location, reservation_lines::sku, reservation_lines::quantity))
+        .load(conn)?;
+    let ordered: Vec<(String, String, i64)> = order_lines::table
+        .inner_join(orders::table)
+        .filter(orders::status.eq_any(["confirmed", "picking", "ready_for_pickup"]))
+        .select((orders::location, order_lines::sku, order_lines::quantity))
+        .load(conn)?;
+    for (location, sku, quantity) in held.into_iter().chain(ordered) {
+        *open.entry((location, sku)).or_default() += quantity;
+    }
+    Ok(open)
 }

@@ -469,8 +469,8 @@ pub struct ChannelAvailability {
     pub available: i64,
 }
 
-/// A (location, sku) whose ledger does not add up to its level: what `clickcollect check`
-/// reports.
+/// A (location, sku) whose counters disagree with what should explain them: its ledger, or
+/// (for `reserved`) the open holds and orders. What `clickcollect check` reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Drift {
     pub location: String,
@@ -479,4 +479,7 @@ pub struct Drift {
     pub ledger_on_hand: i64,
     pub reserved: i64,
     pub ledger_reserved: i64,
+    /// Units held by holds still `held` and orders still `confirmed`, `picking` or
+    /// `ready_for_pickup`.
+    pub open_reserved: i64,
 }
