@@ -309,7 +309,178 @@ async fn uncollected_orders_expire_after_the_deadline_and_grace(app: TestApp) {
     app.assert_ledger_balances("S1", "A").await;
 }
 
+async fn curbside_arrivals_go_to_the_top_of_the_list(app: TestApp) {
+    setup(&app).await;
+    let staff = app.staff("S1");
+    let mut ids = Vec::new();
+    for (customer, fulfilment) in [("ann", "pickup"), ("bob", "curbside"), ("cy", "curbside")] {
+        let body = json!({"location": "S1", "fulfilment": fulfilment, "customer_id": customer, "lines": [{"sku": "A", "quantity": 1}]});
+        ids.push(
+            app.post("/v1/orders", Some(&app.customer(customer)), &body).await.ok()["id"].as_str().unwrap().to_string(),
+        );
+    }
+    let arrival = json!({"bay": "3", "vehicle": "blue hatchback WA 12345"});
+    let reply = app.post(&format!("/v1/orders/{}/arrival", ids[2]), Some(&app.customer("cy")), &arrival).await;
+    assert_eq!(reply.ok()["arrival"]["bay"], "3");
+    assert_eq!(kinds(&reply.body), vec!["confirmed", "arrived"]);
+    let list = app.get("/v1/stores/S1/orders", Some(&staff)).await.ok().clone();
+    let order: Vec<&str> = list["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    assert_eq!(order, vec![ids[2].as_str(), ids[0].as_str(), ids[1].as_str()], "the waiting customer first");
+    assert_eq!(list["items"][0]["arrival"]["vehicle"], "blue hatchback WA 12345");
+    assert!(list["items"][0]["waiting_seconds"].as_i64().unwrap() >= 0);
+    assert!(list["items"][1]["waiting_seconds"].is_null());
+
+    // Denials and bad requests change nothing.
+    app.post(&format!("/v1/orders/{}/arrival", ids[1]), Some(&app.customer("cy")), &arrival)
+        .await
+        .assert_problem(404, "not-found");
+    app.post(&format!("/v1/orders/{}/arrival", ids[1]), Some(&staff), &arrival).await.assert_problem(403, "forbidden");
+    app.post(&format!("/v1/orders/{}/arrival", ids[0]), Some(&app.customer("ann")), &arrival)
+        .await
+        .assert_problem(409, "conflict");
+    let reply =
+        app.post(&format!("/v1/orders/{}/arrival", ids[1]), Some(&app.customer("bob")), &json!({"bay": ""})).await;
+    assert_eq!(reply.error_fields(), vec!["bay"]);
+    let list = app.get("/v1/stores/S1/orders", Some(&staff)).await.ok().clone();
+    assert!(list["items"][2]["arrival"].is_null());
+}
+
+async fn a_short_pick_corrects_stock_and_shrinks_the_order(app: TestApp) {
+    setup(&app).await;
+    let ann = app.customer("ann");
+    let staff = app.staff("S1");
+    let body = json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann",
+        "lines": [{"sku": "A", "quantity": 3}, {"sku": "B", "quantity": 1}]});
+    let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/orders/{id}/short-pick");
+    app.post(&path, Some(&staff), &json!({"sku": "A", "missing": 1})).await.assert_problem(409, "conflict");
+    post(&app, &format!("/v1/orders/{id}/picking"), &staff).await.ok();
+    app.post(&path, Some(&ann), &json!({"sku": "A", "missing": 1})).await.assert_problem(403, "forbidden");
+    app.post(&path, Some(&app.staff("S2")), &json!({"sku": "A", "missing": 1})).await.assert_problem(404, "not-found");
+    assert_eq!(app.post(&path, Some(&staff), &json!({"sku": "A", "missing": 4})).await.error_fields(), vec!["missing"]);
+    assert_eq!(app.post(&path, Some(&staff), &json!({"sku": "C", "missing": 1})).await.error_fields(), vec!["sku"]);
+
+    let shrunk = app.post(&path, Some(&staff), &json!({"sku": "A", "missing": 2})).await.ok().clone();
+    assert_eq!(shrunk["status"], "picking");
+    assert_eq!(shrunk["lines"][0]["quantity"], 1);
+    assert_eq!(shrunk["events"][2]["detail"], json!({"sku": "A", "missing": 2}));
+    let level = app.level("S1", "A").await;
+    assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(8), Some(1)), "the two were never there");
+    assert_eq!(app.movements("S1", "A").await[0]["reason"], "short_pick");
+
+    app.post(&path, Some(&staff), &json!({"sku": "A", "missing": 1})).await.ok();
+    let emptied = app.post(&path, Some(&staff), &json!({"sku": "B", "missing": 1})).await.ok().clone();
+    assert_eq!(emptied["status"], "cancelled", "nothing left to pick");
+    assert_eq!(kinds(&emptied), vec!["confirmed", "picking", "short_pick", "short_pick", "short_pick", "cancelled"]);
+    let (a, b) = (app.level("S1", "A").await, app.level("S1", "B").await);
+    assert_eq!(
+        (a["on_hand"].as_i64(), a["reserved"].as_i64(), b["on_hand"].as_i64(), b["reserved"].as_i64()),
+        (Some(7), Some(0), Some(3), Some(0))
+    );
+    for sku in ["A", "B"] {
+        app.assert_ledger_balances("S1", sku).await;
+    }
+    assert!(clickcollect::stock::ledger::find_drift(&mut app.conn()).unwrap().is_empty());
+}
+
+async fn the_pickup_pass_carries_the_code_as_a_qr_image(app: TestApp) {
+    setup(&app).await;
+    let ann = app.customer("ann");
+    let staff = app.staff("S1");
+    let body =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/orders/{id}/pickup-pass");
+    app.get(&path, Some(&ann)).await.assert_problem(409, "conflict");
+    post(&app, &format!("/v1/orders/{id}/picking"), &staff).await.ok();
+    post(&app, &format!("/v1/orders/{id}/ready"), &staff).await.ok();
+    let pass = app.get(&path, Some(&ann)).await.ok().clone();
+    let code = app.get(&format!("/v1/orders/{id}"), Some(&ann)).await.body["pickup_code"].clone();
+    assert_eq!(pass["code"], code);
+    assert!(pass["qr_svg"].as_str().unwrap().starts_with("<?xml"));
+    let svg = app.request(Method::GET, &path).bearer(&ann).header("Accept", "image/svg+xml").send().await;
+    assert_eq!(svg.status, 200);
+    assert_eq!(svg.header("content-type"), Some("image/svg+xml"));
+    assert!(svg.text.contains("<svg") && svg.text.contains("<path"));
+    app.get(&path, Some(&staff)).await.assert_problem(404, "not-found");
+    app.get(&path, Some(&app.customer("mallory"))).await.assert_problem(404, "not-found");
+    app.get(&path, None).await.assert_problem(401, "unauthorized");
+}
+
+/// 80 shoppers order at once from 40 units; then, all at once, half the orders are cancelled
+/// and the rest go through picking, ready and collection. Never more units promised than
+/// exist, and at every end the ledger and the open orders explain every counter.
+async fn racing_orders_and_handovers_keep_the_books(app: TestApp) {
+    app.put_location("S1", json!({})).await;
+    app.put_product("HOT").await;
+    app.count("S1", "HOT", 40).await;
+    let placed = futures_util::future::join_all((0..80).map(|i| {
+        let app = &app;
+        async move {
+            let customer = format!("fan-{i}");
+            let body = json!({"location": "S1", "fulfilment": "pickup", "customer_id": customer, "lines": [{"sku": "HOT", "quantity": 1}]});
+            let reply = app.post("/v1/orders", Some(&app.customer(&customer)), &body).await;
+            assert!(reply.status == 201 || reply.status == 409, "{}: {}", reply.status, reply.text);
+            (reply.status == 201).then(|| reply.body["id"].as_str().unwrap().to_string())
+        }
+    }))
+    .await;
+    let ids: Vec<String> = placed.into_iter().flatten().collect();
+    assert_eq!(ids.len(), 40, "exactly the units that exist were sold");
+    assert_eq!(app.level("S1", "HOT").await["available"], 0);
+    let admin = app.admin();
+    futures_util::future::join_all(ids.iter().enumerate().map(|(i, id)| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            if i % 2 == 0 {
+                assert_eq!(post(app, &format!("/v1/orders/{id}/cancel"), &admin).await.status, 200);
+            } else {
+                for step in ["picking", "ready"] {
+                    assert_eq!(post(app, &format!("/v1/orders/{id}/{step}"), &admin).await.status, 200);
+                }
+            }
+        }
+    }))
+    .await;
+    // Collect the ready ones at the counter, concurrently, with their customers' codes.
+    let codes: Vec<String> =
+        futures_util::future::join_all(ids.iter().enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, id)| {
+            let app = &app;
+            async move {
+                let order = app.get(&format!("/v1/orders/{id}"), Some(&owner_token(app, id).await)).await;
+                order.body["pickup_code"].as_str().unwrap().to_string()
+            }
+        }))
+        .await;
+    let staff = app.staff("S1");
+    futures_util::future::join_all(codes.iter().map(|code| {
+        let (app, staff) = (&app, staff.clone());
+        async move {
+            let reply = app.post("/v1/stores/S1/pickups", Some(&staff), &json!({"code": code})).await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+        }
+    }))
+    .await;
+    let level = app.level("S1", "HOT").await;
+    assert_eq!(
+        (level["on_hand"].as_i64(), level["reserved"].as_i64(), level["available"].as_i64()),
+        (Some(20), Some(0), Some(20))
+    );
+    app.assert_ledger_balances("S1", "HOT").await;
+    assert!(clickcollect::stock::ledger::find_drift(&mut app.conn()).unwrap().is_empty());
+}
+
+/// The token of the customer an order belongs to (only they see its pickup code).
+async fn owner_token(app: &TestApp, id: &str) -> String {
+    let order = app.get(&format!("/v1/orders/{id}"), Some(&app.admin())).await;
+    app.customer(order.body["customer_id"].as_str().unwrap())
+}
+
 on_both_backends!(
+    racing_orders_and_handovers_keep_the_books,
+    curbside_arrivals_go_to_the_top_of_the_list,
+    a_short_pick_corrects_stock_and_shrinks_the_order,
+    the_pickup_pass_carries_the_code_as_a_qr_image,
     uncollected_orders_expire_after_the_deadline_and_grace,
     the_pickup_flow_from_hold_to_handover,
     a_direct_delivery_order_ships_and_is_delivered,

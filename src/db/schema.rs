@@ -144,6 +144,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    order_arrivals (order_id) {
+        order_id -> Text,
+        arrived_at -> Timestamp,
+        bay -> Nullable<Text>,
+        vehicle -> Nullable<Text>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     order_events (id) {
         id -> BigInt,
         order_id -> Text,
@@ -159,6 +169,7 @@ diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(order_lines -> products (sku));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_shipments -> orders (order_id));
+diesel::joinable!(order_arrivals -> orders (order_id));
 diesel::joinable!(reservation_lines -> reservations (reservation_id));
 diesel::joinable!(stock_levels -> products (sku));
 diesel::joinable!(channel_locations -> channels (channel));
@@ -177,5 +188,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     order_lines,
     order_shipments,
+    order_arrivals,
     order_events,
 );

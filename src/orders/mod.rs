@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::auth::{Principal, Role};
 use crate::catalog;
 use crate::db::schema::{
-    order_events, order_lines, order_shipments, orders, products, reservation_lines, reservations,
+    order_arrivals, order_events, order_lines, order_shipments, orders, products, reservation_lines, reservations,
 };
 use crate::db::{insert_rows, locking, DbConn};
 use crate::error::ApiError;
@@ -223,6 +223,21 @@ fn take_over_hold(
     Ok(lines)
 }
 
+fn arrival_of(conn: &mut DbConn, order_id: &str) -> Result<Option<Arrival>, ApiError> {
+    Ok(order_arrivals::table
+        .find(order_id)
+        .select((order_arrivals::arrived_at, order_arrivals::bay, order_arrivals::vehicle, order_arrivals::note))
+        .first::<ArrivalRow>(conn)
+        .optional()?
+        .map(arrival_from))
+}
+
+type ArrivalRow = (NaiveDateTime, Option<String>, Option<String>, Option<String>);
+
+fn arrival_from((arrived_at, bay, vehicle, note): ArrivalRow) -> Arrival {
+    Arrival { arrived_at: arrived_at.and_utc(), bay, vehicle, note }
+}
+
 /// The order as its caller may see it: the pickup code only for its customer.
 pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, pickup_key: &[u8]) -> Result<Order, ApiError> {
     let lines: Vec<OrderLine> = order_lines::table
@@ -258,10 +273,12 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, pickup_key: &[u8]
         .first::<(String, String)>(conn)
         .optional()?
         .map(|(carrier, tracking_number)| Shipment { carrier, tracking_number });
+    let arrival = arrival_of(conn, &row.id)?;
     Ok(Order {
         status: row.status(),
         fulfilment: row.fulfilment(),
         shipment,
+        arrival,
         pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
@@ -399,7 +416,8 @@ pub fn collect(
     view(conn, row, who, pickup_key)
 }
 
-/// A store's orders, oldest first.
+/// A store's orders: arrived curbside customers first (longest waiting first), then the rest
+/// oldest first.
 pub fn store_orders(
     conn: &mut DbConn,
     store: &str,
@@ -408,20 +426,28 @@ pub fn store_orders(
     limit: i64,
 ) -> Result<(Vec<StoreOrder>, bool), ApiError> {
     catalog::find_location(conn, store)?;
-    let mut query = orders::table.filter(orders::location.eq(store)).into_boxed();
+    let mut query = orders::table.left_join(order_arrivals::table).filter(orders::location.eq(store)).into_boxed();
     query = match status {
         Some(s) => query.filter(orders::status.eq(s.as_str())),
         None => query.filter(orders::status.eq_any(["confirmed", "picking", "ready_for_pickup"])),
     };
-    let rows: Vec<OrderRow> = query
-        .order((orders::created_at.asc(), orders::id.asc()))
+    let rows: Vec<(OrderRow, Option<ArrivalRow>)> = query
+        .order((
+            order_arrivals::arrived_at.is_null().asc(),
+            order_arrivals::arrived_at.asc(),
+            orders::created_at.asc(),
+            orders::id.asc(),
+        ))
         .offset(offset)
         .limit(limit + 1)
-        .select(OrderRow::as_select())
+        .select((
+            OrderRow::as_select(),
+            (order_arrivals::arrived_at, order_arrivals::bay, order_arrivals::vehicle, order_arrivals::note).nullable(),
+        ))
         .load(conn)?;
     let more = rows.len() as i64 > limit;
-    let rows: Vec<OrderRow> = rows.into_iter().take(limit as usize).collect();
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let rows: Vec<(OrderRow, Option<ArrivalRow>)> = rows.into_iter().take(limit as usize).collect();
+    let ids: Vec<&str> = rows.iter().map(|(r, _)| r.id.as_str()).collect();
     let mut lines: HashMap<String, Vec<OrderLine>> = HashMap::new();
     for (order_id, sku, name, quantity) in order_lines::table
         .inner_join(products::table)
@@ -432,9 +458,12 @@ pub fn store_orders(
     {
         lines.entry(order_id).or_default().push(OrderLine { sku, name, quantity });
     }
+    let now = Utc::now().naive_utc();
     let items = rows
         .into_iter()
-        .map(|row| StoreOrder {
+        .map(|(row, arrival)| StoreOrder {
+            waiting_seconds: arrival.as_ref().map(|(at, _, _, _)| (now - *at).num_seconds().max(0)),
+            arrival: arrival.map(arrival_from),
             lines: lines.remove(&row.id).unwrap_or_default(),
             status: row.status(),
             fulfilment: row.fulfilment(),
@@ -445,6 +474,117 @@ pub fn store_orders(
         })
         .collect();
     Ok((items, more))
+}
+
+/// A curbside customer says they are here: staff see it at the top of the store's list.
+/// Saying it again updates the bay or vehicle and keeps the first arrival time.
+pub fn arrive(conn: &mut DbConn, who: &Principal, id: &str, form: &ArrivalForm) -> Result<Order, ApiError> {
+    let row = lock_row(conn, id)?;
+    match access(who, &row)? {
+        Access::Owner => {}
+        _ => return Err(ApiError::Forbidden("only the order's customer announces their arrival".into())),
+    }
+    if row.fulfilment() != Fulfilment::Curbside {
+        return Err(ApiError::Conflict("this is not a curbside order".into()));
+    }
+    if !row.status().holds_stock() {
+        return Err(ApiError::Conflict(format!("the order is {}", row.status().as_str())));
+    }
+    let now = Utc::now().naive_utc();
+    let updated = diesel::update(order_arrivals::table.find(id))
+        .set((
+            order_arrivals::bay.eq(&form.bay),
+            order_arrivals::vehicle.eq(&form.vehicle),
+            order_arrivals::note.eq(&form.note),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(order_arrivals::table)
+            .values((
+                order_arrivals::order_id.eq(id),
+                order_arrivals::arrived_at.eq(now),
+                order_arrivals::bay.eq(&form.bay),
+                order_arrivals::vehicle.eq(&form.vehicle),
+                order_arrivals::note.eq(&form.note),
+            ))
+            .execute(conn)?;
+    }
+    let detail = json!({"bay": form.bay, "vehicle": form.vehicle, "note": form.note});
+    record_event(conn, id, &who.actor(), "arrived", Some(detail), now)?;
+    let row = find_row(conn, id)?;
+    view(conn, row, who, &[])
+}
+
+/// While picking, staff find units missing: the stock count is corrected (the units were
+/// never there), the line shrinks, and an order with nothing left is cancelled.
+pub fn short_pick(
+    conn: &mut DbConn,
+    who: &Principal,
+    id: &str,
+    form: &ShortPick,
+    pickup_key: &[u8],
+) -> Result<Order, ApiError> {
+    let row = lock_row(conn, id)?;
+    match access(who, &row)? {
+        Access::Store => {}
+        _ => return Err(ApiError::Forbidden("this is for the order's store".into())),
+    }
+    if row.status() != Status::Picking {
+        return Err(ApiError::Conflict(format!(
+            "short picks are reported while picking; the order is {}",
+            row.status().as_str()
+        )));
+    }
+    let quantity: i64 = order_lines::table
+        .find((id, &form.sku))
+        .select(order_lines::quantity)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::validation("sku", format!("the order has no line for {}", form.sku)))?;
+    if form.missing > quantity {
+        return Err(ApiError::validation("missing", format!("the line has only {quantity}")));
+    }
+    let now = Utc::now().naive_utc();
+    let actor = who.actor();
+    let missing = [Line { sku: form.sku.clone(), quantity: form.missing }];
+    reserve::consume(
+        conn,
+        &row.location,
+        &missing,
+        &Entry { reason: "short_pick", reference: id, actor: &actor, at: now },
+    )?;
+    diesel::update(order_lines::table.find((id, &form.sku)))
+        .set(order_lines::quantity.eq(quantity - form.missing))
+        .execute(conn)?;
+    diesel::update(orders::table.find(id)).set(orders::updated_at.eq(now)).execute(conn)?;
+    record_event(conn, id, &actor, "short_pick", Some(json!({"sku": form.sku, "missing": form.missing})), now)?;
+    if lines_of(conn, id)?.is_empty() {
+        let row = find_row(conn, id)?;
+        apply(conn, row, &actor, Action::Cancel, &Details::default(), pickup_key)?;
+    }
+    let row = find_row(conn, id)?;
+    view(conn, row, who, pickup_key)
+}
+
+/// The owning customer's pickup pass for a ready order.
+pub fn pickup_pass(conn: &mut DbConn, who: &Principal, id: &str, pickup_key: &[u8]) -> Result<PickupPass, ApiError> {
+    let row = find_row(conn, id)?;
+    match access(who, &row)? {
+        Access::Owner => {}
+        _ => return Err(ApiError::NotFound(format!("no pickup pass for order {id}"))),
+    }
+    let nonce = match (&row.pickup_code_nonce, row.status()) {
+        (Some(nonce), Status::ReadyForPickup) => nonce.clone(),
+        _ => return Err(ApiError::Conflict(format!("the order is {}, not ready for pickup", row.status().as_str()))),
+    };
+    let code = pickup::code(pickup_key, &row.id, &nonce);
+    Ok(PickupPass {
+        qr_svg: pickup::qr_svg(&code)?,
+        order_id: row.id,
+        location: row.location,
+        code,
+        pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
+    })
 }
 
 /// The uncollected-order job's step: expires one ready order whose pickup deadline passed

@@ -67,6 +67,51 @@ impl Validate for Shipment {
     }
 }
 
+/// `POST /v1/orders/{id}/arrival`: a curbside customer is here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArrivalForm {
+    /// The parking bay, as signposted.
+    pub bay: Option<String>,
+    /// What to look for: "blue Škoda, WA 12345".
+    pub vehicle: Option<String>,
+    pub note: Option<String>,
+}
+
+impl Validate for ArrivalForm {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        for (field, value, max) in [("bay", &self.bay, 32), ("vehicle", &self.vehicle, 100), ("note", &self.note, 500)]
+        {
+            if let Some(value) = value {
+                v.text(field, value, max);
+            }
+        }
+        v.finish()
+    }
+}
+
+/// A curbside customer's arrival.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Arrival {
+    pub arrived_at: DateTime<Utc>,
+    pub bay: Option<String>,
+    pub vehicle: Option<String>,
+    pub note: Option<String>,
+}
+
+/// What the customer shows at the counter: the code, and the same as a QR code.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PickupPass {
+    pub order_id: String,
+    pub location: String,
+    /// What staff type or scan into `POST /v1/stores/{code}/pickups`.
+    pub code: String,
+    pub pickup_deadline: Option<DateTime<Utc>>,
+    /// The code as an SVG QR image (also served alone with `Accept: image/svg+xml`).
+    pub qr_svg: String,
+}
+
 /// `POST /v1/orders/{id}/short-pick`: units of a line that are not on the shelf after all.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -126,7 +171,8 @@ pub struct OrderLine {
 pub struct OrderEvent {
     pub at: DateTime<Utc>,
     pub actor: String,
-    /// The status reached: `confirmed`, `picking`, `ready_for_pickup`, `collected`, …
+    /// The status reached (`confirmed`, `picking`, `ready_for_pickup`, `collected`, …),
+    /// `short_pick` or `arrived`.
     pub kind: String,
     pub detail: Option<serde_json::Value>,
 }
@@ -150,12 +196,14 @@ pub struct Order {
     pub pickup_code: Option<String>,
     /// How a delivery order left: `{carrier, tracking_number}`.
     pub shipment: Option<Shipment>,
+    /// When a curbside customer said they had arrived, and where.
+    pub arrival: Option<Arrival>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub events: Vec<OrderEvent>,
 }
 
-/// An order in a store's list, oldest first.
+/// An order in a store's list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StoreOrder {
     pub id: String,
@@ -165,6 +213,9 @@ pub struct StoreOrder {
     pub lines: Vec<OrderLine>,
     pub created_at: DateTime<Utc>,
     pub pickup_deadline: Option<DateTime<Utc>>,
+    pub arrival: Option<Arrival>,
+    /// How long an arrived curbside customer has been waiting, in seconds.
+    pub waiting_seconds: Option<i64>,
 }
 
 /// `POST /v1/stores/{code}/pickups`: the code the customer shows.

@@ -85,6 +85,13 @@ pub fn deadline(
         .unwrap_or_else(|| local.and_utc())
 }
 
+/// The code as a QR image, for the customer's phone screen. It encodes the code alone:
+/// exactly what staff would otherwise type.
+pub fn qr_svg(code: &str) -> Result<String, crate::error::ApiError> {
+    let qr = qrcode::QrCode::new(code.as_bytes()).map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
+    Ok(qr.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build())
+}
+
 /// Wrong codes per store: more than `limit` failures within `window` answer 429 until the
 /// window has passed. Kept per process; the guess space (about 50 bits) is what protects the
 /// codes, the throttle only makes guessing visibly slow.

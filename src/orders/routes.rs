@@ -1,11 +1,12 @@
 //! HTTP for orders and the store's counter: extract, authorize, call, respond.
 
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::model::{NewOrder, Order, PickupScan, Shipment, StoreOrder};
+use super::model::{ArrivalForm, NewOrder, Order, PickupPass, PickupScan, Shipment, ShortPick, StoreOrder};
 use super::status::{Action, Status};
 use super::Details;
 use crate::auth::{Principal, Role};
@@ -25,7 +26,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(ship)
         .service(deliver)
         .service(store_orders)
-        .service(scan_pickup);
+        .service(scan_pickup)
+        .service(arrive)
+        .service(short_pick)
+        .service(pickup_pass);
 }
 
 /// Place an order from a hold (`reservation_id`) or with `lines` held now.
@@ -325,4 +329,107 @@ async fn scan_pickup(
         state.pickup_throttle.fail(&store);
     }
     Ok(HttpResponse::Ok().json(result?))
+}
+
+/// A curbside customer has arrived: staff see them at the top of the store's list.
+///
+/// Who may call: the order's customer, for a curbside order that is not yet collected or
+/// cancelled. Saying it again updates bay, vehicle and note.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/arrival", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    request_body = ArrivalForm,
+    responses(
+        (status = 200, body = Order),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/orders/{id}/arrival")]
+async fn arrive(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+    body: Json<ArrivalForm>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, form) = (id.into_inner(), body.0);
+    let order = state.db(move |conn| write_tx(conn, |conn| super::arrive(conn, &who, &id, &form))).await?;
+    Ok(HttpResponse::Ok().json(order))
+}
+
+/// Report units of a line missing while picking: the stock count is corrected, the line
+/// shrinks, and an order with nothing left is cancelled. Each step is on the timeline.
+///
+/// Who may call: staff of the order's store; admin. Only while `picking` (409 otherwise).
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/short-pick", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    request_body = ShortPick,
+    responses(
+        (status = 200, body = Order),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/orders/{id}/short-pick")]
+async fn short_pick(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+    body: Json<ShortPick>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, form) = (id.into_inner(), body.0);
+    let key = state.keys.pickup_key.clone();
+    let order = state.db(move |conn| write_tx(conn, |conn| super::short_pick(conn, &who, &id, &form, &key))).await?;
+    Ok(HttpResponse::Ok().json(order))
+}
+
+/// The pickup pass: the code and a QR code of it. With `Accept: image/svg+xml` the answer is
+/// the QR image alone.
+///
+/// Who may call: the order's customer (others: 404). The order must be ready (409).
+#[utoipa::path(
+    get, path = "/v1/orders/{id}/pickup-pass", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, body = PickupPass, content_type = "application/json"),
+        (status = 200, description = "The QR code", body = String, content_type = "image/svg+xml"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/orders/{id}/pickup-pass")]
+async fn pickup_pass(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let key = state.keys.pickup_key.clone();
+    let pass = state.db(move |conn| read_tx(conn, |conn| super::pickup_pass(conn, &who, &id, &key))).await?;
+    let wants_svg = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("image/svg+xml"));
+    Ok(if wants_svg {
+        HttpResponse::Ok().content_type("image/svg+xml").body(pass.qr_svg)
+    } else {
+        HttpResponse::Ok().json(pass)
+    })
 }

@@ -38,6 +38,15 @@ CREATE TABLE order_shipments (
     shipped_at      TIMESTAMP NOT NULL
 );
 
+-- Curbside: the customer has arrived and is waiting.
+CREATE TABLE order_arrivals (
+    order_id   TEXT PRIMARY KEY REFERENCES orders (id),
+    arrived_at TIMESTAMP NOT NULL,
+    bay        TEXT,
+    vehicle    TEXT,
+    note       TEXT
+);
+
 CREATE TABLE order_events (
     id       BIGSERIAL PRIMARY KEY,
     order_id TEXT NOT NULL REFERENCES orders (id),
