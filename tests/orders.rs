@@ -204,6 +204,21 @@ async fn order_denials_and_bad_requests(app: TestApp) {
     app.get("/v1/stores/S1/orders?status=lost", Some(&app.staff("S1"))).await.assert_problem(422, "validation");
 }
 
+async fn order_creation_is_idempotent(app: TestApp) {
+    setup(&app).await;
+    let ann = app.customer("ann");
+    let body =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 2}]});
+    let send = || {
+        app.request(Method::POST, "/v1/orders").bearer(&ann).header("Idempotency-Key", "checkout-9").json(&body).send()
+    };
+    let (first, again) = (send().await, send().await);
+    assert_eq!((first.status, again.status), (201, 201));
+    assert_eq!(first.body["id"], again.body["id"]);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(app.level("S1", "A").await["reserved"], 2, "one order, held once");
+}
+
 async fn orders_from_holds_are_checked(app: TestApp) {
     setup(&app).await;
     let ann = app.customer("ann");
@@ -477,6 +492,7 @@ async fn owner_token(app: &TestApp, id: &str) -> String {
 }
 
 on_both_backends!(
+    order_creation_is_idempotent,
     racing_orders_and_handovers_keep_the_books,
     curbside_arrivals_go_to_the_top_of_the_list,
     a_short_pick_corrects_stock_and_shrinks_the_order,

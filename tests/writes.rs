@@ -18,6 +18,14 @@ struct Write {
     bad_numbers: Vec<(Value, &'static str)>,
     /// A body size above the endpoint's limit.
     too_large: usize,
+    /// A role this endpoint refuses (403).
+    denied: Denied,
+}
+
+#[derive(Clone, Copy)]
+enum Denied {
+    Customer,
+    Staff,
 }
 
 fn writes() -> Vec<Write> {
@@ -36,6 +44,7 @@ fn writes() -> Vec<Write> {
             valid: location,
             bad_numbers: vec![(hold_days, "pickup_hold_days")],
             too_large: 100 * 1024,
+            denied: Denied::Customer,
         },
         Write {
             method: Method::PUT,
@@ -50,6 +59,7 @@ fn writes() -> Vec<Write> {
                 ),
             ],
             too_large: 100 * 1024,
+            denied: Denied::Customer,
         },
         Write {
             method: Method::PUT,
@@ -62,6 +72,7 @@ fn writes() -> Vec<Write> {
                 (json!({"on_hand": 5, "expected_on_hand": -1}), "expected_on_hand"),
             ],
             too_large: 100 * 1024,
+            denied: Denied::Customer,
         },
         Write {
             method: Method::POST,
@@ -79,6 +90,7 @@ fn writes() -> Vec<Write> {
                 ),
             ],
             too_large: 100 * 1024,
+            denied: Denied::Customer,
         },
         Write {
             method: Method::POST,
@@ -93,6 +105,7 @@ fn writes() -> Vec<Write> {
                 ),
             ],
             too_large: 9 * 1024 * 1024,
+            denied: Denied::Customer,
         },
         Write {
             method: Method::PUT,
@@ -104,6 +117,31 @@ fn writes() -> Vec<Write> {
                 (json!({"name": "New", "buffer": 1e20, "locations": []}), "buffer"),
             ],
             too_large: 100 * 1024,
+            denied: Denied::Customer,
+        },
+        Write {
+            method: Method::POST,
+            path: "/v1/reservations",
+            bad_path: None,
+            valid: json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}]}),
+            bad_numbers: vec![
+                (json!({"location": "S1", "lines": [{"sku": "A", "quantity": -1}]}), "lines[0].quantity"),
+                (json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 1e12}), "ttl_seconds"),
+            ],
+            too_large: 100 * 1024,
+            denied: Denied::Staff,
+        },
+        Write {
+            method: Method::POST,
+            path: "/v1/orders",
+            bad_path: None,
+            valid: json!({"location": "S1", "fulfilment": "pickup", "customer_id": "root", "lines": [{"sku": "A", "quantity": 1}]}),
+            bad_numbers: vec![(
+                json!({"location": "S1", "fulfilment": "pickup", "customer_id": "root", "lines": [{"sku": "A", "quantity": 100000}]}),
+                "lines[0].quantity",
+            )],
+            too_large: 100 * 1024,
+            denied: Denied::Staff,
         },
     ]
 }
@@ -159,7 +197,11 @@ async fn hostile_writes_are_refused_and_change_nothing(app: TestApp) {
             .await
             .assert_problem(415, "unsupported-media-type");
         send(valid.clone().into(), "application/json", None, write.path).await.assert_problem(401, "unauthorized");
-        send(valid.clone().into(), "application/json", Some(&app.customer("c1")), write.path)
+        let denied = match write.denied {
+            Denied::Customer => app.customer("c1"),
+            Denied::Staff => app.staff("S1"),
+        };
+        send(valid.clone().into(), "application/json", Some(&denied), write.path)
             .await
             .assert_problem(403, "forbidden");
 
