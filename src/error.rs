@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 pub const PROBLEM_BASE: &str = "https://clickcollect.dev/problems/";
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -43,6 +43,34 @@ pub struct Problem {
     #[serde(flatten)]
     #[schema(ignore)]
     pub extensions: Map<String, Value>,
+}
+
+/// The answers of an endpoint that needs a token and a right (problem+json).
+#[derive(IntoResponses)]
+pub enum Denied {
+    /// No token, or a token that is expired, forged or malformed.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// A valid token without the right: wrong role, scope or store.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+}
+
+/// The answers to a JSON body that cannot be accepted (problem+json); nothing is changed.
+#[derive(IntoResponses)]
+pub enum BadBody {
+    /// Malformed JSON.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// The body is larger than the limit.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not `application/json`.
+    #[response(status = 415, content_type = "application/problem+json")]
+    NotJson(Problem),
+    /// Unknown fields, wrong types or invalid values; `errors` names each field.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
 }
 
 /// A line of an adjustment batch that would leave `on_hand` below zero.

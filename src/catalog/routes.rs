@@ -8,7 +8,7 @@ use super::geo::Coordinates;
 use super::model::{Location, LocationForm, Product, ProductForm};
 use crate::auth::Principal;
 use crate::db::{read_tx, write_tx};
-use crate::error::{path_code, ApiError, Problem};
+use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
 use crate::http::json::Json;
 use crate::http::pagination::{PageQuery, Paginated};
 use crate::state::AppState;
@@ -40,12 +40,8 @@ fn created_or_ok<T: serde::Serialize>(created: bool, body: T) -> HttpResponse {
     responses(
         (status = 200, description = "Replaced", body = Location),
         (status = 201, description = "Created", body = Location),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -129,12 +125,8 @@ async fn get_location(state: web::Data<AppState>, code: web::Path<String>) -> Re
     responses(
         (status = 200, description = "Replaced", body = Product),
         (status = 201, description = "Created", body = Product),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]

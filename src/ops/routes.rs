@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Principal;
 use crate::db;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Denied, Problem};
 use crate::http::metrics::PoolGauges;
 use crate::state::AppState;
 
@@ -59,8 +59,7 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]

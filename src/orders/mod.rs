@@ -478,7 +478,13 @@ pub fn store_orders(
 
 /// A curbside customer says they are here: staff see it at the top of the store's list.
 /// Saying it again updates the bay or vehicle and keeps the first arrival time.
-pub fn arrive(conn: &mut DbConn, who: &Principal, id: &str, form: &ArrivalForm) -> Result<Order, ApiError> {
+pub fn arrive(
+    conn: &mut DbConn,
+    who: &Principal,
+    id: &str,
+    form: &ArrivalForm,
+    pickup_key: &[u8],
+) -> Result<Order, ApiError> {
     let row = lock_row(conn, id)?;
     match access(who, &row)? {
         Access::Owner => {}
@@ -512,7 +518,7 @@ pub fn arrive(conn: &mut DbConn, who: &Principal, id: &str, form: &ArrivalForm) 
     let detail = json!({"bay": form.bay, "vehicle": form.vehicle, "note": form.note});
     record_event(conn, id, &who.actor(), "arrived", Some(detail), now)?;
     let row = find_row(conn, id)?;
-    view(conn, row, who, &[])
+    view(conn, row, who, pickup_key)
 }
 
 /// While picking, staff find units missing: the stock count is corrected (the units were

@@ -11,7 +11,7 @@ use super::status::{Action, Status};
 use super::Details;
 use crate::auth::{Principal, Role};
 use crate::db::{read_tx, write_tx};
-use crate::error::{path_code, ApiError, Problem};
+use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, IdempotencyKey};
 use crate::http::json::Json;
 use crate::http::pagination::{encode_cursor, PageQuery, Paginated};
@@ -42,14 +42,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     request_body = NewOrder,
     responses(
         (status = 201, body = Order),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Insufficient stock, a used hold, or a repeated external_ref", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -82,9 +78,8 @@ async fn create(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -117,10 +112,9 @@ async fn act(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -142,10 +136,9 @@ async fn start_picking(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -167,10 +160,9 @@ async fn mark_ready(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -189,12 +181,11 @@ async fn cancel(state: web::Data<AppState>, who: Principal, id: web::Path<String
     responses(
         (status = 200, body = Order),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -216,10 +207,9 @@ async fn ship(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -256,10 +246,9 @@ fn require_store_staff(who: &Principal, store: &str) -> Result<(), ApiError> {
     params(("code" = String, Path, description = "Store code"), StoreOrdersQuery),
     responses(
         (status = 200, body = Paginated<StoreOrder>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -298,13 +287,12 @@ async fn store_orders(
     responses(
         (status = 200, body = Order),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -342,12 +330,11 @@ async fn scan_pickup(
     responses(
         (status = 200, body = Order),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -359,7 +346,8 @@ async fn arrive(
     body: Json<ArrivalForm>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, form) = (id.into_inner(), body.0);
-    let order = state.db(move |conn| write_tx(conn, |conn| super::arrive(conn, &who, &id, &form))).await?;
+    let key = state.keys.pickup_key.clone();
+    let order = state.db(move |conn| write_tx(conn, |conn| super::arrive(conn, &who, &id, &form, &key))).await?;
     Ok(HttpResponse::Ok().json(order))
 }
 
@@ -374,12 +362,11 @@ async fn arrive(
     responses(
         (status = 200, body = Order),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]

@@ -7,7 +7,7 @@ use chrono::TimeDelta;
 use super::model::{NewHold, Reservation};
 use crate::auth::{Principal, Role};
 use crate::db::{read_tx, write_tx};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, IdempotencyKey};
 use crate::http::json::Json;
 use crate::state::AppState;
@@ -35,14 +35,10 @@ fn require_holder(who: &Principal) -> Result<(), ApiError> {
     request_body = NewHold,
     responses(
         (status = 201, body = Reservation),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Insufficient stock (`shortfalls`), or the same Idempotency-Key in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -76,9 +72,8 @@ async fn create(
     params(("id" = String, Path, description = "Reservation id")),
     responses(
         (status = 200, body = Reservation),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -99,10 +94,9 @@ async fn read(state: web::Data<AppState>, who: Principal, id: web::Path<String>)
     params(("id" = String, Path, description = "Reservation id")),
     responses(
         (status = 204, description = "Released"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]

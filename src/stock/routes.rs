@@ -10,7 +10,7 @@ use super::{availability, channels, ledger, levels};
 use crate::auth::Principal;
 use crate::catalog::geo::Coordinates;
 use crate::db::{read_tx, write_tx};
-use crate::error::{path_code, ApiError, Problem};
+use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, IdempotencyKey};
 use crate::http::json::{BulkJson, Json};
 use crate::http::pagination::{PageQuery, Paginated, DEFAULT_LIMIT, MAX_LIMIT};
@@ -51,14 +51,10 @@ fn level_path(path: web::Path<(String, String)>) -> Result<(String, String), Api
     request_body = CountForm,
     responses(
         (status = 200, body = CountResult),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`expected_on_hand` mismatch, or the same Idempotency-Key in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -92,13 +88,9 @@ async fn put_count(
     request_body = AdjustmentBatch,
     responses(
         (status = 200, body = AdjustmentResult),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Stock would go negative (`lines`), or the same Idempotency-Key in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -135,14 +127,10 @@ async fn adjust(
     request_body = SnapshotForm,
     responses(
         (status = 200, body = SnapshotSummary),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -174,10 +162,9 @@ async fn post_snapshot(
     params(("location" = String, Path, description = "Location code"), ("sku" = String, Path, description = "SKU")),
     responses(
         (status = 200, body = StockLevel),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -201,10 +188,9 @@ async fn get_level(
     params(("location" = String, Path, description = "Location code"), ("sku" = String, Path, description = "SKU"), PageQuery),
     responses(
         (status = 200, body = Paginated<Movement>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
@@ -277,11 +263,8 @@ async fn sku_availability(
     request_body = CheckForm,
     responses(
         (status = 200, body = CheckResult),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        BadBody,
     ),
     security(())
 )]
@@ -302,12 +285,8 @@ async fn check_availability(state: web::Data<AppState>, body: Json<CheckForm>) -
     responses(
         (status = 200, description = "Replaced", body = Channel),
         (status = 201, description = "Created", body = Channel),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -334,10 +313,9 @@ async fn put_channel(
     params(("code" = String, Path, description = "Channel code")),
     responses(
         (status = 200, body = Channel),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
     ),
     security(("bearer" = []))
 )]
