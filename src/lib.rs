@@ -7,9 +7,11 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod customers;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod notify;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
@@ -44,6 +46,8 @@ where
         .configure(stock::routes::configure)
         .configure(reservations::routes::configure)
         .configure(orders::routes::configure)
+        .configure(customers::routes::configure)
+        .configure(notify::routes::configure)
         .split_for_parts()
 }
 

@@ -24,6 +24,8 @@ and order notifications. Errors are RFC 9457 problem+json. Write endpoints accep
         (name = "channels", description = "Sales channels: a buffer and a set of locations"),
         (name = "reservations", description = "Holds: stock reserved for a shopper for a limited time"),
         (name = "orders", description = "Orders, the store's pick list, and the pickup counter"),
+        (name = "customers", description = "Customers: contacts, language, channel choices and consents"),
+        (name = "notifications", description = "What each order told its customer, and how it went"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]

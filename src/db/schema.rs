@@ -164,7 +164,68 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    customers (id) {
+        id -> Text,
+        name -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        locale -> Nullable<Text>,
+        timezone -> Nullable<Text>,
+        channel_email -> Bool,
+        channel_sms -> Bool,
+        channel_push -> Bool,
+        channel_webhook -> Bool,
+        webhook_url -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customer_consents (id) {
+        id -> BigInt,
+        customer_id -> Text,
+        channel -> Text,
+        granted -> Bool,
+        at -> Timestamp,
+        source -> Text,
+    }
+}
+
+diesel::table! {
+    push_subscriptions (id) {
+        id -> Text,
+        customer_id -> Text,
+        endpoint -> Text,
+        p256dh -> Text,
+        auth -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        order_id -> Text,
+        customer_id -> Text,
+        event -> Text,
+        channel -> Text,
+        status -> Text,
+        dedupe_key -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        error -> Nullable<Text>,
+        provider_ref -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(stock_levels -> locations (location));
+diesel::joinable!(customer_consents -> customers (customer_id));
+diesel::joinable!(push_subscriptions -> customers (customer_id));
+diesel::joinable!(notifications -> orders (order_id));
 diesel::joinable!(order_lines -> orders (order_id));
 diesel::joinable!(order_lines -> products (sku));
 diesel::joinable!(order_events -> orders (order_id));
@@ -190,4 +251,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_shipments,
     order_arrivals,
     order_events,
+    customers,
+    customer_consents,
+    push_subscriptions,
+    notifications,
 );

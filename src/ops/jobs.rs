@@ -6,13 +6,15 @@ use std::time::Duration;
 use crate::db::write_tx;
 use crate::http::idempotency;
 use crate::state::AppState;
-use crate::{orders, reservations};
+use crate::{notify, orders, reservations};
 
 /// How often lapsed holds are swept. Contention never waits for this: a new hold releases
 /// lapsed ones on its SKUs itself. The sweeper returns the rest of the stock to availability.
 const HOLD_SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// How often ready orders past their pickup deadline (and grace) are expired.
 const UNCOLLECTED_EVERY: Duration = Duration::from_secs(60);
+/// How often the notification sender looks for due messages.
+const NOTIFY_EVERY: Duration = Duration::from_secs(2);
 /// How often housekeeping runs.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15 * 60);
 
@@ -22,6 +24,7 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15 * 60);
 pub async fn run(state: AppState) {
     actix_web::rt::spawn(sweep_holds(state.clone()));
     actix_web::rt::spawn(expire_uncollected(state.clone()));
+    actix_web::rt::spawn(send_notifications(state.clone()));
     let mut ticker = actix_web::rt::time::interval(HOUSEKEEPING_EVERY);
     loop {
         ticker.tick().await;
@@ -68,6 +71,25 @@ async fn expire_uncollected(state: AppState) {
                     tracing::warn!(%error, "uncollected-order expiry failed; will retry");
                     break;
                 }
+            }
+        }
+    }
+}
+
+async fn send_notifications(state: AppState) {
+    let mut ticker = actix_web::rt::time::interval(NOTIFY_EVERY);
+    loop {
+        ticker.tick().await;
+        loop {
+            let pool = state.pool.clone();
+            match actix_web::web::block(move || notify::sender::run_round(&pool)).await {
+                Ok(Ok(n)) if n as i64 == notify::sender::BATCH => continue,
+                Ok(Ok(_)) => break,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "notification round failed; will retry");
+                    break;
+                }
+                Err(_) => break,
             }
         }
     }

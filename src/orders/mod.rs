@@ -20,6 +20,8 @@ use crate::db::schema::{
 };
 use crate::db::{insert_rows, locking, DbConn};
 use crate::error::ApiError;
+use crate::notify::events::Event;
+use crate::notify::outbox;
 use crate::reservations::model::{HoldLine, HoldStatus, ReservationRow};
 use crate::stock::reserve::{self, Entry, Line};
 use model::*;
@@ -53,6 +55,11 @@ fn access(who: &Principal, row: &OrderRow) -> Result<Access, ApiError> {
         }
         Role::Integration => Err(ApiError::Forbidden("this needs the orders:read or orders:write scope".into())),
     }
+}
+
+/// Whether `who` may see the order (and its notifications).
+pub fn can_view(who: &Principal, row: &OrderRow) -> Result<(), ApiError> {
+    access(who, row).map(|_| ())
 }
 
 pub fn find_row(conn: &mut DbConn, id: &str) -> Result<OrderRow, ApiError> {
@@ -182,6 +189,7 @@ pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder) -> Result<Ord
             .execute(conn)?;
     }
     record_event(conn, &id, &actor, "confirmed", None, now)?;
+    outbox::enqueue(conn, &id, &form.customer_id, Event::OrderConfirmed, now)?;
     let row = find_row(conn, &id)?;
     view(conn, row, who, &[])
 }
@@ -384,7 +392,18 @@ pub fn apply(
     diesel::update(orders::table.find(&row.id))
         .set((orders::status.eq(to.as_str()), orders::updated_at.eq(now)))
         .execute(conn)?;
-    record_event(conn, &row.id, actor, to.as_str(), detail, now)
+    record_event(conn, &row.id, actor, to.as_str(), detail, now)?;
+    // The customer hears about it through the outbox, written in this same transaction.
+    if let Some(event) = Event::on_reaching(to) {
+        outbox::enqueue(conn, &row.id, &row.customer_id, event, now)?;
+    }
+    if to == Status::ReadyForPickup {
+        let deadline = find_row(conn, &row.id)?.pickup_deadline;
+        if let Some(remind_at) = deadline.map(|d| d - outbox::REMINDER_BEFORE_DEADLINE).filter(|t| *t > now) {
+            outbox::enqueue(conn, &row.id, &row.customer_id, Event::PickupReminder, remind_at)?;
+        }
+    }
+    Ok(())
 }
 
 /// A store scans a customer's code: the matching ready order at that store is collected.

@@ -1,0 +1,4 @@
+DROP TABLE notifications;
+DROP TABLE push_subscriptions;
+DROP TABLE customer_consents;
+DROP TABLE customers;

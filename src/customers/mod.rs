@@ -1,0 +1,159 @@
+//! Customers: contacts, language, time zone, and which channels they want, with a record of
+//! every consent given or withdrawn. Orders refer to customers by id; notifications read
+//! this to decide where to send.
+
+pub mod model;
+pub mod routes;
+
+use chrono::Utc;
+use diesel::prelude::*;
+
+use crate::auth::{Principal, Role};
+use crate::db::schema::{customer_consents, customers, push_subscriptions};
+use crate::db::DbConn;
+use crate::error::ApiError;
+use model::*;
+
+/// The customer themself, admins, and integrations with `customers:write` (or `customers:read`
+/// for reading).
+pub fn require_access(who: &Principal, id: &str, write: bool) -> Result<(), ApiError> {
+    match who.role {
+        Role::Admin => Ok(()),
+        Role::Customer if who.sub == id => Ok(()),
+        Role::Customer => Err(ApiError::NotFound(format!("no customer {id}"))),
+        Role::Integration if write => who.require_admin_or_scope("customers:write"),
+        Role::Integration => {
+            who.require_admin_or_scope("customers:read").or_else(|_| who.require_admin_or_scope("customers:write"))
+        }
+        Role::Staff => Err(ApiError::Forbidden("customer profiles are not for store staff".into())),
+    }
+}
+
+pub fn find_row(conn: &mut DbConn, id: &str) -> Result<Option<CustomerRow>, ApiError> {
+    Ok(customers::table.find(id).select(CustomerRow::as_select()).first(conn).optional()?)
+}
+
+/// Creates or replaces a customer; `true` when created. Each channel choice that changes is
+/// recorded as a consent given or withdrawn, with when and by whom.
+pub fn put(conn: &mut DbConn, who: &Principal, id: &str, form: &CustomerForm) -> Result<(bool, Customer), ApiError> {
+    let now = Utc::now().naive_utc();
+    let previous = find_row(conn, id)?;
+    let before = previous.as_ref().map(CustomerRow::channels).unwrap_or_default();
+    let values = (
+        customers::name.eq(&form.name),
+        customers::email.eq(&form.email),
+        customers::phone.eq(&form.phone),
+        customers::locale.eq(&form.locale),
+        customers::timezone.eq(&form.timezone),
+        customers::channel_email.eq(form.channels.email),
+        customers::channel_sms.eq(form.channels.sms),
+        customers::channel_push.eq(form.channels.push),
+        customers::channel_webhook.eq(form.channels.webhook),
+        customers::webhook_url.eq(&form.webhook_url),
+        customers::updated_at.eq(now),
+    );
+    if previous.is_some() {
+        diesel::update(customers::table.find(id)).set(values).execute(conn)?;
+    } else {
+        diesel::insert_into(customers::table)
+            .values((customers::id.eq(id), values, customers::created_at.eq(now)))
+            .execute(conn)?;
+    }
+    let source = format!("api:{}", who.actor());
+    for ((channel, was), (_, now_on)) in before.named().into_iter().zip(form.channels.named()) {
+        if was != now_on {
+            diesel::insert_into(customer_consents::table)
+                .values((
+                    customer_consents::customer_id.eq(id),
+                    customer_consents::channel.eq(channel),
+                    customer_consents::granted.eq(now_on),
+                    customer_consents::at.eq(now),
+                    customer_consents::source.eq(&source),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok((previous.is_none(), get(conn, id)?))
+}
+
+pub fn get(conn: &mut DbConn, id: &str) -> Result<Customer, ApiError> {
+    let row = find_row(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no customer {id}")))?;
+    let consents = customer_consents::table
+        .filter(customer_consents::customer_id.eq(id))
+        .order(customer_consents::id.asc())
+        .select((
+            customer_consents::channel,
+            customer_consents::granted,
+            customer_consents::at,
+            customer_consents::source,
+        ))
+        .load::<(String, bool, chrono::NaiveDateTime, String)>(conn)?
+        .into_iter()
+        .map(|(channel, granted, at, source)| Consent { channel, granted, at: at.and_utc(), source })
+        .collect();
+    let subscriptions: i64 =
+        push_subscriptions::table.filter(push_subscriptions::customer_id.eq(id)).count().get_result(conn)?;
+    Ok(Customer {
+        channels: row.channels(),
+        id: row.id,
+        name: row.name,
+        email: row.email,
+        phone: row.phone,
+        locale: row.locale,
+        timezone: row.timezone,
+        webhook_url: row.webhook_url,
+        consents,
+        push_subscriptions: subscriptions,
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+    })
+}
+
+/// Adds a browser's push subscription; the same endpoint again replaces its keys.
+/// `true` when it was new.
+pub fn subscribe(
+    conn: &mut DbConn,
+    id: &str,
+    form: &PushSubscriptionForm,
+) -> Result<(bool, PushSubscription), ApiError> {
+    find_row(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no customer {id}; create the profile first")))?;
+    let now = Utc::now().naive_utc();
+    let existing: Option<(String, String)> = push_subscriptions::table
+        .filter(push_subscriptions::endpoint.eq(&form.endpoint))
+        .select((push_subscriptions::id, push_subscriptions::customer_id))
+        .first(conn)
+        .optional()?;
+    let created = existing.is_none();
+    let sub_id = match existing {
+        Some((sub_id, _previous_owner)) => {
+            // A browser moves to another account: the subscription follows the new one.
+            diesel::update(push_subscriptions::table.find(&sub_id))
+                .set((
+                    push_subscriptions::customer_id.eq(id),
+                    push_subscriptions::p256dh.eq(&form.keys.p256dh),
+                    push_subscriptions::auth.eq(&form.keys.auth),
+                ))
+                .execute(conn)?;
+            sub_id
+        }
+        None => {
+            let sub_id = uuid::Uuid::now_v7().to_string();
+            diesel::insert_into(push_subscriptions::table)
+                .values((
+                    push_subscriptions::id.eq(&sub_id),
+                    push_subscriptions::customer_id.eq(id),
+                    push_subscriptions::endpoint.eq(&form.endpoint),
+                    push_subscriptions::p256dh.eq(&form.keys.p256dh),
+                    push_subscriptions::auth.eq(&form.keys.auth),
+                    push_subscriptions::created_at.eq(now),
+                ))
+                .execute(conn)?;
+            sub_id
+        }
+    };
+    let (endpoint, created_at) = push_subscriptions::table
+        .find(&sub_id)
+        .select((push_subscriptions::endpoint, push_subscriptions::created_at))
+        .first::<(String, chrono::NaiveDateTime)>(conn)?;
+    Ok((created, PushSubscription { id: sub_id, endpoint, created_at: created_at.and_utc() }))
+}

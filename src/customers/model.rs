@@ -1,0 +1,222 @@
+//! Customers: their contacts, language, time zone, channel choices and consents.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::catalog::model::is_language_tag;
+use crate::db::schema::customers;
+use crate::error::{ApiError, Validator};
+use crate::http::json::Validate;
+
+/// Which channels a customer wants to hear from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Channels {
+    pub email: bool,
+    pub sms: bool,
+    pub push: bool,
+    pub webhook: bool,
+}
+
+impl Channels {
+    /// The channels by name, in a fixed order.
+    pub fn named(&self) -> [(&'static str, bool); 4] {
+        [("email", self.email), ("sms", self.sms), ("push", self.push), ("webhook", self.webhook)]
+    }
+}
+
+/// `PUT /v1/customers/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerForm {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// E.164, e.g. `+48601234567`.
+    pub phone: Option<String>,
+    /// BCP 47, e.g. `pl-PL`; messages fall back to the store's locale, then English.
+    pub locale: Option<String>,
+    /// IANA time zone for times in messages, e.g. `Europe/Warsaw`.
+    pub timezone: Option<String>,
+    pub channels: Channels,
+    /// Where `webhook` notifications are POSTed: `https://`, or `http://` on localhost.
+    pub webhook_url: Option<String>,
+}
+
+/// `+` and 7 to 15 digits, the first not zero.
+pub fn is_e164(phone: &str) -> bool {
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Webhooks go over TLS, except to this machine (development and tests).
+pub fn is_webhook_url(url: &str) -> bool {
+    if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    if let Some(rest) = url.strip_prefix("https://") {
+        return !rest.is_empty() && !rest.starts_with('/');
+    }
+    url.strip_prefix("http://")
+        .map(|rest| rest.starts_with("localhost") || rest.starts_with("127.0.0.1") || rest.starts_with("[::1]"))
+        .unwrap_or(false)
+}
+
+impl Validate for CustomerForm {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        if let Some(name) = &self.name {
+            v.text("name", name, 200);
+        }
+        if let Some(email) = &self.email {
+            v.check(is_email(email), "email", "must be an email address");
+        }
+        if let Some(phone) = &self.phone {
+            v.check(is_e164(phone), "phone", "must be E.164, e.g. +48601234567");
+        }
+        if let Some(locale) = &self.locale {
+            v.check(is_language_tag(locale), "locale", "must be a BCP 47 language tag such as pl-PL");
+        }
+        if let Some(timezone) = &self.timezone {
+            v.check(
+                timezone.parse::<chrono_tz::Tz>().is_ok(),
+                "timezone",
+                "must be an IANA time zone such as Europe/Warsaw",
+            );
+        }
+        if let Some(url) = &self.webhook_url {
+            v.check(is_webhook_url(url), "webhook_url", "must be an https:// URL (http:// only on localhost)");
+        }
+        v.check(!self.channels.email || self.email.is_some(), "channels.email", "needs an email address");
+        v.check(!self.channels.sms || self.phone.is_some(), "channels.sms", "needs a phone number");
+        v.check(!self.channels.webhook || self.webhook_url.is_some(), "channels.webhook", "needs a webhook_url");
+        v.finish()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = customers)]
+pub struct CustomerRow {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub channel_email: bool,
+    pub channel_sms: bool,
+    pub channel_push: bool,
+    pub channel_webhook: bool,
+    pub webhook_url: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl CustomerRow {
+    pub fn channels(&self) -> Channels {
+        Channels {
+            email: self.channel_email,
+            sms: self.channel_sms,
+            push: self.channel_push,
+            webhook: self.channel_webhook,
+        }
+    }
+}
+
+/// A change of one channel choice, kept for proof of consent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Consent {
+    pub channel: String,
+    pub granted: bool,
+    pub at: DateTime<Utc>,
+    /// Who recorded it, and through what: `api:customer:ann`.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Customer {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub channels: Channels,
+    pub webhook_url: Option<String>,
+    /// Every grant and withdrawal, oldest first.
+    pub consents: Vec<Consent>,
+    pub push_subscriptions: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The keys of a Web Push subscription, as the browser gives them (base64url).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushKeys {
+    /// The subscription's P-256 public key: 65 bytes, base64url.
+    pub p256dh: String,
+    /// The authentication secret: 16 bytes, base64url.
+    pub auth: String,
+}
+
+/// `POST /v1/customers/{id}/push-subscriptions`: a browser's `PushSubscription`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushSubscriptionForm {
+    pub endpoint: String,
+    pub keys: PushKeys,
+}
+
+fn base64url_len(value: &str) -> Option<usize> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.trim_end_matches('=')).ok().map(|b| b.len())
+}
+
+impl Validate for PushSubscriptionForm {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        v.check(is_webhook_url(&self.endpoint), "endpoint", "must be the push service's https:// URL");
+        v.check(base64url_len(&self.keys.p256dh) == Some(65), "keys.p256dh", "must be a 65-byte P-256 key, base64url");
+        v.check(base64url_len(&self.keys.auth) == Some(16), "keys.auth", "must be 16 bytes, base64url");
+        v.finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PushSubscription {
+    pub id: String,
+    pub endpoint: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contacts_are_checked() {
+        assert!(is_e164("+48601234567"));
+        assert!(!is_e164("0048601234567"));
+        assert!(!is_e164("+0123456789"));
+        assert!(!is_e164("+48 601 234 567"));
+        assert!(is_email("ann@example.com"));
+        assert!(!is_email("ann@localhost"));
+        assert!(!is_email("ann example.com"));
+        assert!(is_webhook_url("https://hooks.example.com/cc"));
+        assert!(is_webhook_url("http://127.0.0.1:9000/hook"));
+        assert!(!is_webhook_url("http://hooks.example.com/cc"));
+        assert!(!is_webhook_url("ftp://x"));
+    }
+}

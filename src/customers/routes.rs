@@ -1,0 +1,118 @@
+//! HTTP for customers and their push subscriptions.
+
+use actix_web::{get, post, put, web, HttpResponse};
+
+use super::model::{Customer, CustomerForm, PushSubscription, PushSubscriptionForm};
+use crate::auth::{Principal, Role};
+use crate::db::{read_tx, write_tx};
+use crate::error::{ApiError, BadBody, Denied, Problem};
+use crate::http::json::Json;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(put_customer).service(get_customer).service(add_push_subscription);
+}
+
+/// Customer ids are the identity provider's `sub`: 1 to 128 visible characters.
+fn customer_id(id: &str) -> Result<(), ApiError> {
+    if (1..=128).contains(&id.len()) && id.chars().all(|c| !c.is_whitespace() && !c.is_control()) {
+        Ok(())
+    } else {
+        Err(ApiError::validation("id", "must be 1 to 128 visible characters"))
+    }
+}
+
+/// Create or replace a customer's profile: contacts, locale, time zone and channel choices.
+///
+/// Who may call: that customer; admin; integration with `customers:write`. Every channel
+/// choice that changes is recorded as a consent given or withdrawn (`consents`).
+#[utoipa::path(
+    put, path = "/v1/customers/{id}", tag = "customers",
+    params(("id" = String, Path, description = "Customer id (the token's `sub` for customers)")),
+    request_body = CustomerForm,
+    responses(
+        (status = 200, description = "Replaced", body = Customer),
+        (status = 201, description = "Created", body = Customer),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
+    ),
+    security(("bearer" = []))
+)]
+#[put("/v1/customers/{id}")]
+async fn put_customer(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+    body: Json<CustomerForm>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    customer_id(&id)?;
+    super::require_access(&who, &id, true)?;
+    let form = body.0;
+    let (created, customer) = state.db(move |conn| write_tx(conn, |conn| super::put(conn, &who, &id, &form))).await?;
+    Ok(if created { HttpResponse::Created().json(customer) } else { HttpResponse::Ok().json(customer) })
+}
+
+/// A customer's profile with its consent history.
+///
+/// Who may call: that customer; admin; integration with `customers:read` or `customers:write`.
+#[utoipa::path(
+    get, path = "/v1/customers/{id}", tag = "customers",
+    params(("id" = String, Path, description = "Customer id")),
+    responses(
+        (status = 200, body = Customer),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Denied,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/customers/{id}")]
+async fn get_customer(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    customer_id(&id)?;
+    super::require_access(&who, &id, false)?;
+    let customer = state.db(move |conn| read_tx(conn, |conn| super::get(conn, &id))).await?;
+    Ok(HttpResponse::Ok().json(customer))
+}
+
+/// Register a browser's Web Push subscription for the customer.
+///
+/// Who may call: that customer. The same endpoint again replaces its keys (200).
+#[utoipa::path(
+    post, path = "/v1/customers/{id}/push-subscriptions", tag = "customers",
+    params(("id" = String, Path, description = "Customer id")),
+    request_body = PushSubscriptionForm,
+    responses(
+        (status = 200, description = "Keys replaced", body = PushSubscription),
+        (status = 201, description = "Added", body = PushSubscription),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/customers/{id}/push-subscriptions")]
+async fn add_push_subscription(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<String>,
+    body: Json<PushSubscriptionForm>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    customer_id(&id)?;
+    match who.role {
+        Role::Customer if who.sub == id => {}
+        Role::Customer => return Err(ApiError::NotFound(format!("no customer {id}"))),
+        _ => return Err(ApiError::Forbidden("a push subscription is registered by its own browser".into())),
+    }
+    let form = body.0;
+    let (created, subscription) =
+        state.db(move |conn| write_tx(conn, |conn| super::subscribe(conn, &id, &form))).await?;
+    Ok(if created { HttpResponse::Created().json(subscription) } else { HttpResponse::Ok().json(subscription) })
+}

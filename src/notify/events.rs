@@ -1,0 +1,105 @@
+//! What notifies, and when a queued message is still true.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::orders::status::Status;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    OrderConfirmed,
+    ReadyForPickup,
+    PickupReminder,
+    Collected,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Expired,
+}
+
+impl Event {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Event::OrderConfirmed => "order_confirmed",
+            Event::ReadyForPickup => "ready_for_pickup",
+            Event::PickupReminder => "pickup_reminder",
+            Event::Collected => "collected",
+            Event::Shipped => "shipped",
+            Event::Delivered => "delivered",
+            Event::Cancelled => "cancelled",
+            Event::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Event> {
+        Some(match s {
+            "order_confirmed" => Event::OrderConfirmed,
+            "ready_for_pickup" => Event::ReadyForPickup,
+            "pickup_reminder" => Event::PickupReminder,
+            "collected" => Event::Collected,
+            "shipped" => Event::Shipped,
+            "delivered" => Event::Delivered,
+            "cancelled" => Event::Cancelled,
+            "expired" => Event::Expired,
+            _ => return None,
+        })
+    }
+
+    /// The event an order's new status announces, if any.
+    pub fn on_reaching(status: Status) -> Option<Event> {
+        match status {
+            Status::Confirmed => Some(Event::OrderConfirmed),
+            Status::ReadyForPickup => Some(Event::ReadyForPickup),
+            Status::Collected => Some(Event::Collected),
+            Status::Shipped => Some(Event::Shipped),
+            Status::Delivered => Some(Event::Delivered),
+            Status::Cancelled => Some(Event::Cancelled),
+            Status::Expired => Some(Event::Expired),
+            Status::Picking => None,
+        }
+    }
+
+    /// Whether a message about this event still tells the truth about an order that is now
+    /// `status`. Read again just before sending: a reminder for a collected order, or "ready
+    /// for pickup" for a cancelled one, is suppressed instead of sent.
+    pub fn still_true(&self, status: Status) -> bool {
+        match self {
+            Event::OrderConfirmed => !matches!(status, Status::Cancelled | Status::Expired),
+            Event::ReadyForPickup | Event::PickupReminder => status == Status::ReadyForPickup,
+            // Facts stay facts: a collected order was collected.
+            Event::Collected | Event::Shipped | Event::Delivered | Event::Cancelled | Event::Expired => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reminders_and_ready_messages_go_stale() {
+        assert!(Event::PickupReminder.still_true(Status::ReadyForPickup));
+        assert!(!Event::PickupReminder.still_true(Status::Collected));
+        assert!(!Event::ReadyForPickup.still_true(Status::Cancelled));
+        assert!(!Event::OrderConfirmed.still_true(Status::Cancelled));
+        assert!(Event::OrderConfirmed.still_true(Status::Picking));
+        assert!(Event::Shipped.still_true(Status::Delivered));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for event in [
+            Event::OrderConfirmed,
+            Event::ReadyForPickup,
+            Event::PickupReminder,
+            Event::Collected,
+            Event::Shipped,
+            Event::Delivered,
+            Event::Cancelled,
+            Event::Expired,
+        ] {
+            assert_eq!(Event::parse(event.as_str()), Some(event));
+        }
+    }
+}

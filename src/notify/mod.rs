@@ -1,0 +1,7 @@
+//! Customer notifications: the outbox written with each order change, the sender that works
+//! it off, and the per-order list. Templates and delivery channels plug in here.
+
+pub mod events;
+pub mod outbox;
+pub mod routes;
+pub mod sender;

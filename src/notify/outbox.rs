@@ -1,0 +1,123 @@
+//! The transactional outbox: notification jobs are written in the same transaction as the
+//! order change they announce, so a change is never committed without its messages, nor a
+//! message queued for a change that rolled back. One row per (order, event, channel).
+
+use chrono::{NaiveDateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::events::Event;
+use crate::db::schema::{notifications, push_subscriptions};
+use crate::db::{insert_or_ignore, DbConn};
+use crate::error::ApiError;
+
+/// How long before the pickup deadline the reminder goes out.
+pub const REMINDER_BEFORE_DEADLINE: TimeDelta = TimeDelta::hours(24);
+
+#[derive(Insertable)]
+#[diesel(table_name = notifications)]
+struct NewNotification<'a> {
+    id: String,
+    order_id: &'a str,
+    customer_id: &'a str,
+    event: &'a str,
+    channel: &'a str,
+    status: &'a str,
+    dedupe_key: String,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+}
+
+/// Queues `event` for `order_id` on every channel its customer chose, to go out at `send_at`.
+/// A customer without a profile has chosen nothing. Queuing the same event twice is a no-op.
+pub fn enqueue(
+    conn: &mut DbConn,
+    order_id: &str,
+    customer_id: &str,
+    event: Event,
+    send_at: NaiveDateTime,
+) -> Result<usize, ApiError> {
+    let Some(customer) = crate::customers::find_row(conn, customer_id)? else { return Ok(0) };
+    let now = Utc::now().naive_utc();
+    let mut queued = 0;
+    for (channel, chosen) in customer.channels().named() {
+        if !chosen {
+            continue;
+        }
+        let row = NewNotification {
+            id: uuid::Uuid::now_v7().to_string(),
+            order_id,
+            customer_id,
+            event: event.as_str(),
+            channel,
+            status: "queued",
+            dedupe_key: format!("{order_id}:{}:{channel}", event.as_str()),
+            attempts: 0,
+            next_attempt_at: send_at,
+            created_at: now,
+        };
+        queued += insert_or_ignore!(conn, notifications::table, &row)?;
+    }
+    Ok(queued)
+}
+
+/// Whether a customer has somewhere to receive push messages.
+pub fn has_push_subscription(conn: &mut DbConn, customer_id: &str) -> Result<bool, ApiError> {
+    let count: i64 =
+        push_subscriptions::table.filter(push_subscriptions::customer_id.eq(customer_id)).count().get_result(conn)?;
+    Ok(count > 0)
+}
+
+/// One notification, as `GET /v1/orders/{id}/notifications` lists it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Notification {
+    pub id: String,
+    pub event: Event,
+    /// `email`, `sms`, `push` or `webhook`.
+    pub channel: String,
+    /// `queued`, `sent`, `delivered`, `opened`, `failed` or `suppressed`.
+    pub status: String,
+    pub attempts: i32,
+    pub created_at: chrono::DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<chrono::DateTime<Utc>>,
+    /// Why it failed or was suppressed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+type NotificationRow = (String, String, String, String, i32, NaiveDateTime, Option<NaiveDateTime>, Option<String>);
+
+pub fn list(conn: &mut DbConn, order_id: &str) -> Result<Vec<Notification>, ApiError> {
+    let rows: Vec<NotificationRow> = notifications::table
+        .filter(notifications::order_id.eq(order_id))
+        .order((notifications::created_at.asc(), notifications::id.asc()))
+        .select((
+            notifications::id,
+            notifications::event,
+            notifications::channel,
+            notifications::status,
+            notifications::attempts,
+            notifications::created_at,
+            notifications::sent_at,
+            notifications::error,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, event, channel, status, attempts, created_at, sent_at, error)| {
+            Some(Notification {
+                id,
+                event: Event::parse(&event)?,
+                channel,
+                status,
+                attempts,
+                created_at: created_at.and_utc(),
+                sent_at: sent_at.map(|t| t.and_utc()),
+                error,
+            })
+        })
+        .collect())
+}
