@@ -2,6 +2,8 @@
 //! it off, and the per-order list. Templates and delivery channels plug in here.
 
 pub mod events;
+pub mod locale;
 pub mod outbox;
 pub mod routes;
 pub mod sender;
+pub mod sms;

@@ -1,0 +1,333 @@
+//! SMS text: one segment, always. Counts GSM-7 septets and UCS-2 units the way the networks
+//! do (3GPP TS 23.038), folds Latin diacritics the GSM alphabet lacks so Polish and Spanish stay
+//! in the 160-septet alphabet, and shortens the store name (never the code, the order or the
+//! tracking number) until the message fits. The email carries the details.
+
+use super::events::Event;
+use super::locale::Lang;
+
+/// GSM 03.38 default alphabet (one septet each); `\u{1b}` (escape) is not text.
+const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// The extension table: two septets each (escape + character).
+const GSM_EXTENSION: &str = "^{}\\[~]|€\u{c}";
+
+const GSM_SINGLE: usize = 160;
+const GSM_MULTI: usize = 153;
+const UCS2_SINGLE: usize = 70;
+const UCS2_MULTI: usize = 67;
+
+/// Septets the text takes in the GSM-7 alphabet, or `None` when it needs UCS-2.
+pub fn gsm_septets(text: &str) -> Option<usize> {
+    text.chars().try_fold(0, |n, c| {
+        if GSM_BASIC.contains(c) {
+            Some(n + 1)
+        } else if GSM_EXTENSION.contains(c) {
+            Some(n + 2)
+        } else {
+            None
+        }
+    })
+}
+
+/// How many SMS segments the text needs.
+pub fn segments(text: &str) -> usize {
+    match gsm_septets(text) {
+        Some(n) if n <= GSM_SINGLE => 1,
+        Some(n) => n.div_ceil(GSM_MULTI),
+        None => {
+            let units: usize = text.chars().map(char::len_utf16).sum();
+            if units <= UCS2_SINGLE {
+                1
+            } else {
+                units.div_ceil(UCS2_MULTI)
+            }
+        }
+    }
+}
+
+/// Replaces Latin letters the GSM alphabet lacks with their base letter (ł → l, á → a), and
+/// typographic punctuation with plain, so a Polish or Spanish message keeps 160 characters
+/// instead of falling to 70.
+pub fn fold_to_gsm(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            'á' | 'â' | 'ã' | 'ą' | 'ā' => 'a',
+            'Á' | 'À' | 'Â' | 'Ã' | 'Ą' | 'Ā' => 'A',
+            'ć' | 'č' | 'ç' => 'c',
+            'Ć' | 'Č' => 'C',
+            'ę' | 'ê' | 'ë' | 'ě' | 'ē' => 'e',
+            'Ę' | 'È' | 'Ê' | 'Ë' | 'Ě' | 'Ē' => 'E',
+            'í' | 'î' | 'ï' | 'ī' => 'i',
+            'Í' | 'Ì' | 'Î' | 'Ï' | 'Ī' => 'I',
+            'ł' => 'l',
+            'Ł' => 'L',
+            'ń' | 'ň' => 'n',
+            'Ń' | 'Ň' => 'N',
+            'ó' | 'ô' | 'õ' | 'ō' => 'o',
+            'Ó' | 'Ò' | 'Ô' | 'Õ' | 'Ō' => 'O',
+            'ś' | 'š' => 's',
+            'Ś' | 'Š' => 'S',
+            'ú' | 'û' | 'ů' | 'ū' => 'u',
+            'Ú' | 'Ù' | 'Û' | 'Ů' | 'Ū' => 'U',
+            'ý' | 'ÿ' => 'y',
+            'Ý' => 'Y',
+            'ź' | 'ż' | 'ž' => 'z',
+            'Ź' | 'Ż' | 'Ž' => 'Z',
+            '–' | '—' => '-',
+            '‘' | '’' => '\'',
+            '“' | '”' | '„' => '"',
+            '…' => '.',
+            other => other,
+        })
+        .collect()
+}
+
+/// What an SMS may mention.
+#[derive(Debug, Clone, Default)]
+pub struct SmsData {
+    /// A short form of the order id.
+    pub order: String,
+    pub store: String,
+    pub code: Option<String>,
+    /// The pickup deadline, already in the customer's time zone and the language's format.
+    pub deadline: Option<String>,
+    pub carrier: Option<String>,
+    pub tracking: Option<String>,
+}
+
+/// The SMS templates per language and event, in order of preference: later ones leave out
+/// what can be left out (the carrier, the store).
+fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
+    use Event::*;
+    use Lang::*;
+    match (lang, event) {
+        (En, OrderConfirmed) => &[
+            "Order {order} confirmed. We'll text you when it's ready at {store}.",
+            "Order {order} confirmed. We'll text you when it's ready.",
+        ],
+        (En, ReadyForPickup) => &[
+            "Order {order} is ready at {store}. Code {code}. Collect by {deadline}.",
+            "Order {order} is ready. Code {code}. Collect by {deadline}.",
+        ],
+        (En, PickupReminder) => &[
+            "Reminder: order {order} waits at {store} until {deadline}. Code {code}.",
+            "Reminder: order {order} waits until {deadline}. Code {code}.",
+        ],
+        (En, Collected) => &["Order {order} collected at {store}. Thank you!", "Order {order} collected. Thank you!"],
+        (En, Shipped) => &[
+            "Order {order} shipped with {carrier}, tracking {tracking}.",
+            "Order {order} shipped, tracking {tracking}.",
+        ],
+        (En, Delivered) => {
+            &["Order {order} delivered. Thank you for shopping with {store}!", "Order {order} delivered. Thank you!"]
+        }
+        (En, Cancelled) => &["Order {order} was cancelled. Details are in your email."],
+        (En, Expired) => &["Order {order} was not collected in time and has been cancelled."],
+
+        (Pl, OrderConfirmed) => &[
+            "Zamówienie {order} przyjęte. Napiszemy, gdy będzie gotowe w {store}.",
+            "Zamówienie {order} przyjęte. Napiszemy, gdy będzie gotowe.",
+        ],
+        (Pl, ReadyForPickup) => &[
+            "Zamówienie {order} czeka w {store}. Kod {code}. Odbiór do {deadline}.",
+            "Zamówienie {order} czeka. Kod {code}. Odbiór do {deadline}.",
+        ],
+        (Pl, PickupReminder) => &[
+            "Przypomnienie: zamówienie {order} czeka w {store} do {deadline}. Kod {code}.",
+            "Przypomnienie: zamówienie {order} czeka do {deadline}. Kod {code}.",
+        ],
+        (Pl, Collected) => {
+            &["Zamówienie {order} odebrane w {store}. Dziękujemy!", "Zamówienie {order} odebrane. Dziękujemy!"]
+        }
+        (Pl, Shipped) => &[
+            "Zamówienie {order} wysłane: {carrier}, nr przesyłki {tracking}.",
+            "Zamówienie {order} wysłane, nr przesyłki {tracking}.",
+        ],
+        (Pl, Delivered) => &["Zamówienie {order} dostarczone. Dziękujemy!"],
+        (Pl, Cancelled) => &["Zamówienie {order} anulowane. Szczegóły w e-mailu."],
+        (Pl, Expired) => &["Zamówienie {order} nie zostało odebrane w terminie i zostało anulowane."],
+
+        (Es, OrderConfirmed) => &[
+            "Pedido {order} confirmado. Te avisaremos cuando esté listo en {store}.",
+            "Pedido {order} confirmado. Te avisaremos cuando esté listo.",
+        ],
+        (Es, ReadyForPickup) => &[
+            "Pedido {order} listo en {store}. Código {code}. Recógelo antes de {deadline}.",
+            "Pedido {order} listo. Código {code}. Recógelo antes de {deadline}.",
+        ],
+        (Es, PickupReminder) => &[
+            "Recordatorio: el pedido {order} te espera en {store} hasta {deadline}. Código {code}.",
+            "Recordatorio: el pedido {order} te espera hasta {deadline}. Código {code}.",
+        ],
+        (Es, Collected) => &["Pedido {order} recogido en {store}. ¡Gracias!", "Pedido {order} recogido. ¡Gracias!"],
+        (Es, Shipped) => &[
+            "Pedido {order} enviado con {carrier}, seguimiento {tracking}.",
+            "Pedido {order} enviado, seguimiento {tracking}.",
+        ],
+        (Es, Delivered) => &["Pedido {order} entregado. ¡Gracias!"],
+        (Es, Cancelled) => &["Pedido {order} cancelado. Tienes los detalles en tu correo."],
+        (Es, Expired) => &["Pedido {order} no recogido a tiempo; ha sido cancelado."],
+
+        (Ru, OrderConfirmed) => &["Заказ {order} принят. Сообщим, когда он будет готов."],
+        (Ru, ReadyForPickup) => &[
+            "Заказ {order} готов: {store}. Код {code}, до {deadline}",
+            "Заказ {order} готов. Код {code}, до {deadline}",
+        ],
+        (Ru, PickupReminder) => &["Заказ {order} ждёт вас до {deadline}. Код {code}"],
+        (Ru, Collected) => &["Заказ {order} получен. Спасибо!"],
+        (Ru, Shipped) => {
+            &["Заказ {order} отправлен, {carrier}, трек {tracking}", "Заказ {order} отправлен, трек {tracking}"]
+        }
+        (Ru, Delivered) => &["Заказ {order} доставлен. Спасибо!"],
+        (Ru, Cancelled) => &["Заказ {order} отменён. Подробности в письме."],
+        (Ru, Expired) => &["Заказ {order} не получен вовремя и отменён."],
+
+        (Ar, OrderConfirmed) => &["تم تأكيد الطلب {order}. سنخبرك عندما يصبح جاهزًا."],
+        (Ar, ReadyForPickup) => &[
+            "الطلب {order} جاهز: {store}. الرمز {code} حتى {deadline}",
+            "الطلب {order} جاهز. الرمز {code} حتى {deadline}",
+        ],
+        (Ar, PickupReminder) => &["الطلب {order} بانتظارك حتى {deadline}. الرمز {code}"],
+        (Ar, Collected) => &["تم استلام الطلب {order}. شكرًا لك!"],
+        (Ar, Shipped) => {
+            &["تم شحن الطلب {order}، {carrier}، التتبع {tracking}", "تم شحن الطلب {order}، التتبع {tracking}"]
+        }
+        (Ar, Delivered) => &["تم توصيل الطلب {order}. شكرًا لك!"],
+        (Ar, Cancelled) => &["تم إلغاء الطلب {order}. التفاصيل في بريدك."],
+        (Ar, Expired) => &["لم يُستلم الطلب {order} في موعده وأُلغي."],
+    }
+}
+
+fn fill(template: &str, data: &SmsData, store: &str) -> String {
+    template
+        .replace("{order}", &data.order)
+        .replace("{store}", store)
+        .replace("{code}", data.code.as_deref().unwrap_or(""))
+        .replace("{deadline}", data.deadline.as_deref().unwrap_or(""))
+        .replace("{carrier}", data.carrier.as_deref().unwrap_or(""))
+        .replace("{tracking}", data.tracking.as_deref().unwrap_or(""))
+}
+
+/// Shortest a store name is cut to before a template without it is tried.
+const MIN_STORE_CHARS: usize = 6;
+
+/// Ever shorter forms of a store name, cut at word boundaries ("Galeria Handlowa Złote
+/// Tarasy — Warszawa" → "Galeria Handlowa Złote Tarasy" → …), without trailing punctuation.
+fn shortened(store: &str) -> Vec<String> {
+    let words: Vec<&str> = store.split_whitespace().collect();
+    (1..words.len())
+        .rev()
+        .map(|n| words[..n].join(" ").trim_end_matches([',', '.', ';', ':', '-', '–', '—', ' ']).to_string())
+        .filter(|s| s.chars().count() >= MIN_STORE_CHARS)
+        .collect()
+}
+
+/// The SMS for an event, in one segment: the first template that fits, with the store name
+/// shortened if that is what it takes. Latin-script languages are folded into GSM-7.
+pub fn render(lang: Lang, event: Event, data: &SmsData) -> String {
+    let finish = |text: String| if lang.is_latin() { fold_to_gsm(&text) } else { text };
+    let options = templates(lang, event);
+    for template in options {
+        if template.contains("{carrier}") && data.carrier.is_none() {
+            continue;
+        }
+        let full = finish(fill(template, data, &data.store));
+        if segments(&full) == 1 {
+            return full;
+        }
+        if template.contains("{store}") {
+            for short in shortened(&data.store) {
+                let text = finish(fill(template, data, &short));
+                if segments(&text) == 1 {
+                    return text;
+                }
+            }
+        }
+    }
+    // The last template leaves out everything that can be left out.
+    finish(fill(options[options.len() - 1], data, &data.store))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENTS: [Event; 8] = [
+        Event::OrderConfirmed,
+        Event::ReadyForPickup,
+        Event::PickupReminder,
+        Event::Collected,
+        Event::Shipped,
+        Event::Delivered,
+        Event::Cancelled,
+        Event::Expired,
+    ];
+
+    #[test]
+    fn segments_follow_the_gsm_and_ucs2_limits() {
+        assert_eq!(segments(&"a".repeat(160)), 1);
+        assert_eq!(segments(&"a".repeat(161)), 2);
+        assert_eq!(segments(&"a".repeat(306)), 2);
+        assert_eq!(segments(&"a".repeat(307)), 3);
+        assert_eq!(segments(&"€".repeat(80)), 1, "extension characters take two septets");
+        assert_eq!(segments(&"€".repeat(81)), 2);
+        assert_eq!(segments(&"ж".repeat(70)), 1);
+        assert_eq!(segments(&"ж".repeat(71)), 2);
+        assert_eq!(segments(&format!("{}ł", "a".repeat(69))), 1, "one Polish letter makes it UCS-2");
+        assert_eq!(segments(&format!("{}ł", "a".repeat(70))), 2);
+        assert_eq!(segments("😀".repeat(35).as_str()), 1, "emoji are two UTF-16 units");
+        assert_eq!(segments("😀".repeat(36).as_str()), 2);
+    }
+
+    #[test]
+    fn polish_and_spanish_fold_into_gsm() {
+        assert_eq!(fold_to_gsm("Zażółć gęślą jaźń"), "Zazolc gesla jazn");
+        assert!(gsm_septets(&fold_to_gsm("Código: recógelo — ¡gracias!")).is_some());
+        assert!(gsm_septets("ñ¿¡é").is_some(), "Spanish letters the alphabet has are kept");
+    }
+
+    /// Every SMS template in every language, with the longest data a store could plausibly
+    /// produce, is one segment and keeps the code, the order and the tracking number whole.
+    #[test]
+    fn every_sms_fits_in_one_segment_with_the_longest_plausible_data() {
+        let data = SmsData {
+            order: "01A2B3C4".into(),
+            store: "Galeria Handlowa Złote Tarasy — Warszawa Śródmieście, poziom -1, wejście od ul. Złotej".into(),
+            code: Some("ABCDEFGHJK".into()),
+            deadline: Some("Wed 25 Nov 21:30".into()),
+            carrier: Some("DHL Parcel Polska Express".into()),
+            tracking: Some("JJD000390007770912345678".into()),
+        };
+        for lang in [Lang::En, Lang::Pl, Lang::Ru, Lang::Ar, Lang::Es] {
+            for event in EVENTS {
+                let text = render(lang, event, &data);
+                assert_eq!(segments(&text), 1, "{lang:?} {event:?}: {text} ({} chars)", text.chars().count());
+                assert!(text.contains("01A2B3C4"), "{lang:?} {event:?}: {text}");
+                if matches!(event, Event::ReadyForPickup | Event::PickupReminder) {
+                    assert!(text.contains("ABCDEFGHJK") && text.contains("21:30"), "{lang:?} {event:?}: {text}");
+                }
+                if event == Event::Shipped {
+                    assert!(text.contains("JJD000390007770912345678"), "{lang:?}: {text}");
+                }
+                if lang.is_latin() {
+                    assert!(gsm_septets(&text).is_some(), "{lang:?} {event:?} stays in GSM-7: {text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_store_name_is_kept_whole() {
+        let data = SmsData {
+            order: "01A2B3C4".into(),
+            store: "Kraków Rynek".into(),
+            code: Some("ABCDEFGHJK".into()),
+            deadline: Some("25.11 21:00".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            render(Lang::Pl, Event::ReadyForPickup, &data),
+            "Zamowienie 01A2B3C4 czeka w Krakow Rynek. Kod ABCDEFGHJK. Odbior do 25.11 21:00."
+        );
+    }
+}
