@@ -73,6 +73,8 @@ pub struct Settings {
     pub pickup_code_secret: Option<Secret>,
     /// Ready orders are expired this long after their pickup deadline.
     pub pickup_grace_seconds: i64,
+    /// Signs webhook notifications; the webhook channel is off without it.
+    pub webhook_secret: Option<Secret>,
     /// A hold's time limit when the request names none.
     pub hold_ttl_seconds: i64,
     /// The longest time limit a hold may ask for.
@@ -165,6 +167,11 @@ impl Settings {
         let pickup_grace_seconds =
             parse_number(get("PICKUP_GRACE_SECONDS"), "PICKUP_GRACE_SECONDS", 3600, 0, 7 * 86_400)?;
 
+        let webhook_secret = get("WEBHOOK_SECRET").map(Secret);
+        if webhook_secret.as_ref().is_some_and(|Secret(s)| s.len() < 32) {
+            return Err(ConfigError { variable: "WEBHOOK_SECRET", message: "must be at least 32 bytes".into() });
+        }
+
         Ok(Settings {
             database,
             pool_size,
@@ -179,6 +186,7 @@ impl Settings {
             hold_ttl_max_seconds,
             pickup_code_secret,
             pickup_grace_seconds,
+            webhook_secret,
         })
     }
 }

@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::db::{DbConn, Pool};
 use crate::error::ApiError;
 use crate::http::metrics::Metrics;
+use crate::notify::channels::Channels;
 use crate::orders::pickup::Throttle;
 
 #[derive(Clone)]
@@ -18,16 +19,19 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub metrics: Arc<Metrics>,
     pub pickup_throttle: Arc<Throttle>,
+    pub channels: Arc<Channels>,
 }
 
 impl AppState {
     pub fn new(pool: Pool, settings: Settings, keys: Keys) -> Self {
+        let channels = Arc::new(Channels::from_settings(&settings));
         AppState {
             pool,
             settings: Arc::new(settings),
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::default()),
             pickup_throttle: Arc::new(Throttle::default()),
+            channels,
         }
     }
 

@@ -111,7 +111,7 @@ async fn push_subscriptions_belong_to_their_customer(app: TestApp) {
 }
 
 fn run_sender(app: &TestApp) -> usize {
-    clickcollect::notify::sender::run_round(&app.state.pool).unwrap()
+    clickcollect::notify::sender::run_round(&app.state.pool, &app.state.channels).unwrap()
 }
 
 fn statuses(list: &Value) -> Vec<(String, String, String)> {
@@ -238,6 +238,174 @@ async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
     let push = list["items"].as_array().unwrap().iter().find(|n| n["channel"] == "push").unwrap().clone();
     assert_eq!(push["attempts"], 2);
     assert_eq!(push["error"], "the customer has no push subscription");
+}
+
+/// A real HTTP server standing in for a customer's webhook receiver: it answers with the
+/// scripted statuses in turn (then 200) and keeps every request it got.
+struct Receiver {
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+/// The headers (lower-case names) and body of one request the receiver got.
+type Received = (std::collections::HashMap<String, String>, String);
+
+fn receiver(script: Vec<u16>) -> Receiver {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    std::thread::spawn(move || {
+        let mut script = script.into_iter();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            let mut headers = std::collections::HashMap::new();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let header = line.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':') {
+                    headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+                }
+            }
+            let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            seen.lock().unwrap().push((headers, String::from_utf8(body).unwrap()));
+            let status = script.next().unwrap_or(200);
+            let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    Receiver { url, requests }
+}
+
+const WEBHOOK_SECRET: &str = "webhook-test-secret-0123456789-abcdefghij";
+
+fn make_due(app: &TestApp) {
+    use clickcollect::db::schema::notifications;
+    use diesel::prelude::*;
+    let past = chrono::Utc::now().naive_utc() - chrono::TimeDelta::seconds(1);
+    diesel::update(notifications::table)
+        .set(notifications::next_attempt_at.eq(past))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+async fn webhooks_are_signed_retried_and_resent(backend: common::Backend) {
+    let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };
+    let hook = receiver(vec![503, 410]);
+    app.put_location("S1", json!({})).await;
+    app.put_product("A").await;
+    app.count("S1", "A", 5).await;
+    let ann = app.customer("ann");
+    let mut body = profile(json!({"email": true, "sms": false, "push": false, "webhook": true}));
+    body["webhook_url"] = json!(hook.url);
+    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
+    let order =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    let list_path = format!("/v1/orders/{id}/notifications");
+    let webhook_row =
+        |list: &Value| list["items"].as_array().unwrap().iter().find(|n| n["channel"] == "webhook").unwrap().clone();
+
+    // 503: a transient failure, retried later.
+    assert_eq!(run_sender(&app), 2);
+    let row = webhook_row(app.get(&list_path, Some(&ann)).await.ok());
+    assert_eq!((row["status"].as_str(), row["attempts"].as_i64()), (Some("queued"), Some(1)));
+    assert!(row["error"].as_str().unwrap().contains("503"));
+    let email = app.get(&list_path, Some(&ann)).await.ok()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["channel"] == "email")
+        .unwrap()
+        .clone();
+    assert!(email["error"].as_str().unwrap().contains("SMTP_URL"), "channels without settings say which: {email}");
+    assert_eq!(run_sender(&app), 0, "not due before its backoff");
+
+    // 410: the receiver's final word.
+    make_due(&app);
+    assert_eq!(run_sender(&app), 1);
+    let row = webhook_row(app.get(&list_path, Some(&ann)).await.ok());
+    assert_eq!(row["status"], "failed");
+    assert!(row["error"].as_str().unwrap().contains("410"));
+
+    // An admin sends it again; now it is delivered.
+    let notification = row["id"].as_str().unwrap().to_string();
+    let resend = format!("/v1/notifications/{notification}/resend");
+    app.request(Method::POST, &resend).bearer(&ann).send().await.assert_problem(403, "forbidden");
+    assert_eq!(app.request(Method::POST, &resend).bearer(&app.admin()).send().await.status, 200);
+    assert_eq!(run_sender(&app), 1);
+    let row = webhook_row(app.get(&list_path, Some(&ann)).await.ok());
+    assert_eq!((row["status"].as_str(), row["attempts"].as_i64()), (Some("sent"), Some(3)));
+    assert!(row["sent_at"].is_string());
+    app.request(Method::POST, &resend).bearer(&app.admin()).send().await.assert_problem(409, "conflict");
+
+    // Every request was signed over its timestamp and body, and carried the same dedupe key.
+    let requests = hook.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3);
+    for (headers, body) in &requests {
+        let timestamp: i64 = headers["x-clickcollect-timestamp"].parse().unwrap();
+        assert_eq!(
+            headers["x-clickcollect-signature"],
+            clickcollect::notify::webhook::sign(WEBHOOK_SECRET.as_bytes(), timestamp, body)
+        );
+        assert_eq!(headers["idempotency-key"], format!("{id}:order_confirmed:webhook"));
+        let payload: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            (payload["event"].as_str(), payload["order"]["id"].as_str()),
+            (Some("order_confirmed"), Some(id.as_str()))
+        );
+    }
+}
+
+#[actix_web::test]
+async fn webhooks_are_signed_retried_and_resent_on_sqlite() {
+    webhooks_are_signed_retried_and_resent(common::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn webhooks_are_signed_retried_and_resent_on_postgres() {
+    webhooks_are_signed_retried_and_resent(common::Backend::Postgres).await;
+}
+
+/// Transient failures past the retry window end as failed, visibly.
+#[actix_web::test]
+async fn transient_failures_give_up_after_the_retry_window() {
+    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await.unwrap();
+    let hook = receiver(vec![500, 500]);
+    app.put_location("S1", json!({})).await;
+    app.put_product("A").await;
+    app.count("S1", "A", 5).await;
+    let ann = app.customer("ann");
+    let mut body = profile(json!({"email": false, "sms": false, "push": false, "webhook": true}));
+    body["webhook_url"] = json!(hook.url);
+    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
+    let order =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    {
+        use clickcollect::db::schema::notifications;
+        use diesel::prelude::*;
+        let soon = chrono::Utc::now().naive_utc() + chrono::TimeDelta::seconds(5);
+        diesel::update(notifications::table)
+            .set(notifications::retry_until.eq(soon))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    assert_eq!(run_sender(&app), 1);
+    let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
+    assert_eq!(list["items"][0]["status"], "failed");
+    assert!(list["items"][0]["error"].as_str().unwrap().starts_with("gave up after 1 attempts"));
 }
 
 on_both_backends!(

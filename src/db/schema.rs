@@ -215,6 +215,7 @@ diesel::table! {
         dedupe_key -> Text,
         attempts -> Integer,
         next_attempt_at -> Timestamp,
+        retry_until -> Timestamp,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         error -> Nullable<Text>,

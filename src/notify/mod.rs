@@ -1,9 +1,11 @@
 //! Customer notifications: the outbox written with each order change, the sender that works
 //! it off, and the per-order list. Templates and delivery channels plug in here.
 
+pub mod channels;
 pub mod events;
 pub mod locale;
 pub mod outbox;
 pub mod routes;
 pub mod sender;
 pub mod sms;
+pub mod webhook;

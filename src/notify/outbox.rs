@@ -12,6 +12,9 @@ use crate::db::schema::{notifications, push_subscriptions};
 use crate::db::{insert_or_ignore, DbConn};
 use crate::error::ApiError;
 
+/// How long a message is retried on transient failures before it is marked failed.
+pub const RETRY_FOR: TimeDelta = TimeDelta::hours(24);
+
 /// How long before the pickup deadline the reminder goes out.
 pub const REMINDER_BEFORE_DEADLINE: TimeDelta = TimeDelta::hours(24);
 
@@ -27,6 +30,7 @@ struct NewNotification<'a> {
     dedupe_key: String,
     attempts: i32,
     next_attempt_at: NaiveDateTime,
+    retry_until: NaiveDateTime,
     created_at: NaiveDateTime,
 }
 
@@ -56,6 +60,7 @@ pub fn enqueue(
             dedupe_key: format!("{order_id}:{}:{channel}", event.as_str()),
             attempts: 0,
             next_attempt_at: send_at,
+            retry_until: send_at + RETRY_FOR,
             created_at: now,
         };
         queued += insert_or_ignore!(conn, notifications::table, &row)?;
@@ -120,4 +125,40 @@ pub fn list(conn: &mut DbConn, order_id: &str) -> Result<Vec<Notification>, ApiE
             })
         })
         .collect())
+}
+
+/// An admin sends a failed (or suppressed) notification again: it is queued now, with a
+/// fresh retry window.
+pub fn resend(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
+    let status: String = notifications::table
+        .find(id)
+        .select(notifications::status)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no notification {id}")))?;
+    if status != "failed" && status != "suppressed" {
+        return Err(ApiError::Conflict(format!(
+            "the notification is {status}; only failed or suppressed ones are sent again"
+        )));
+    }
+    let now = Utc::now().naive_utc();
+    diesel::update(notifications::table.find(id))
+        .set((
+            notifications::status.eq("queued"),
+            notifications::next_attempt_at.eq(now),
+            notifications::retry_until.eq(now + RETRY_FOR),
+            notifications::error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The order a notification belongs to, for access checks.
+pub fn order_of(conn: &mut DbConn, id: &str) -> Result<String, ApiError> {
+    notifications::table
+        .find(id)
+        .select(notifications::order_id)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::NotFound(format!("no notification {id}")))
 }

@@ -1,6 +1,6 @@
 //! `GET /v1/orders/{id}/notifications`.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -11,7 +11,7 @@ use crate::error::{ApiError, Denied, Problem};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list);
+    cfg.service(list).service(resend);
 }
 
 #[derive(Serialize, ToSchema)]
@@ -42,6 +42,36 @@ async fn list(state: web::Data<AppState>, who: Principal, id: web::Path<String>)
                 let order = crate::orders::find_row(conn, &id)?;
                 crate::orders::can_view(&who, &order)?;
                 outbox::list(conn, &id)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(NotificationList { items }))
+}
+
+/// Send a failed (or suppressed) notification again, now, with a fresh retry window.
+///
+/// Who may call: admin. Answers the order's notifications.
+#[utoipa::path(
+    post, path = "/v1/notifications/{id}/resend", tag = "notifications",
+    params(("id" = String, Path, description = "Notification id")),
+    responses(
+        (status = 200, body = NotificationList),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        Denied,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/notifications/{id}/resend")]
+async fn resend(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    who.require_admin()?;
+    let id = id.into_inner();
+    let items = state
+        .db(move |conn| {
+            crate::db::write_tx(conn, |conn| {
+                outbox::resend(conn, &id)?;
+                let order = outbox::order_of(conn, &id)?;
+                outbox::list(conn, &order)
             })
         })
         .await?;

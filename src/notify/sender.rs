@@ -1,28 +1,32 @@
-//! The sender: claims due notifications, reads the order again, and sends or suppresses.
+//! The sender: claims due notifications, reads the order again, and sends, retries or
+//! suppresses.
 //!
 //! Claiming is a short transaction that leases the rows (`next_attempt_at` moves a lease
 //! ahead, `attempts` goes up; `SKIP LOCKED` on PostgreSQL, the one writer on SQLite); sending
 //! happens outside any transaction; the outcome is recorded in another. A process that dies
-//! between the two leaves the row queued, and the lease running out makes it due again.
-//!
-//! No delivery channel is wired in yet (email, SMS, push and webhook providers come with their
-//! own settings), so every message that is still true is recorded as `suppressed` with the
-//! reason, never dropped silently.
+//! between sending and recording leaves the row queued, and the lease running out makes it due
+//! again; the dedupe key travels with the message (webhooks get it as `Idempotency-Key`) so the
+//! receiver can drop the repeat.
 
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
+use rand::Rng;
+use serde_json::json;
 
+use super::channels::{Channels, Delivery};
 use super::events::Event;
 use super::outbox;
-use crate::db::schema::{notifications, orders};
-use crate::db::{locking, DbConn};
+use crate::db::schema::notifications;
+use crate::db::{locking, DbConn, Pool};
 use crate::error::ApiError;
-use crate::orders::status::Status;
 
 /// Notifications claimed per round.
 pub const BATCH: i64 = 50;
 /// How long a claim holds before another sender may take the row again.
 pub const LEASE: TimeDelta = TimeDelta::seconds(60);
+/// The first retry waits this long; each next one twice as long, up to `MAX_BACKOFF`.
+const FIRST_BACKOFF: TimeDelta = TimeDelta::seconds(30);
+const MAX_BACKOFF: TimeDelta = TimeDelta::hours(1);
 
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -31,7 +35,10 @@ pub struct Claimed {
     pub customer_id: String,
     pub event: String,
     pub channel: String,
+    pub dedupe_key: String,
     pub attempts: i32,
+    pub retry_until: NaiveDateTime,
+    pub created_at: NaiveDateTime,
 }
 
 /// What became of one attempt.
@@ -42,12 +49,21 @@ pub enum Outcome {
     },
     /// Not sent, on purpose; the reason is kept.
     Suppressed(String),
+    /// A transient failure: try again at `at`.
+    Retry {
+        error: String,
+        at: NaiveDateTime,
+    },
+    /// Given up: a permanent failure, or transient ones past the retry window.
+    Failed(String),
 }
+
+type ClaimRow = (String, String, String, String, String, String, i32, NaiveDateTime, NaiveDateTime);
 
 /// Leases up to `BATCH` due notifications.
 pub fn claim_due(conn: &mut DbConn) -> Result<Vec<Claimed>, ApiError> {
     let now = Utc::now().naive_utc();
-    let rows: Vec<(String, String, String, String, String, i32)> = locking!(
+    let rows: Vec<ClaimRow> = locking!(
         conn,
         notifications::table
             .filter(notifications::status.eq("queued"))
@@ -60,7 +76,10 @@ pub fn claim_due(conn: &mut DbConn) -> Result<Vec<Claimed>, ApiError> {
                 notifications::customer_id,
                 notifications::event,
                 notifications::channel,
+                notifications::dedupe_key,
                 notifications::attempts,
+                notifications::retry_until,
+                notifications::created_at,
             )),
         load,
         skip_locked
@@ -71,22 +90,33 @@ pub fn claim_due(conn: &mut DbConn) -> Result<Vec<Claimed>, ApiError> {
         .execute(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, order_id, customer_id, event, channel, attempts)| Claimed {
+        .map(|(id, order_id, customer_id, event, channel, dedupe_key, attempts, retry_until, created_at)| Claimed {
             id,
             order_id,
             customer_id,
             event,
             channel,
+            dedupe_key,
             attempts: attempts + 1,
+            retry_until,
+            created_at,
         })
         .collect())
 }
 
-/// Decides one claimed notification: the order is read again first, so a message that is no
-/// longer true is suppressed instead of sent.
-pub fn decide(conn: &mut DbConn, claimed: &Claimed) -> Result<Outcome, ApiError> {
-    let status: String = orders::table.find(&claimed.order_id).select(orders::status).first(conn)?;
-    let status = Status::parse(&status).unwrap_or(Status::Confirmed);
+/// Exponential backoff with ±20% jitter, so failed messages do not return in lockstep.
+pub fn backoff(attempts: i32) -> TimeDelta {
+    let doublings = attempts.clamp(1, 20) - 1;
+    let base = (FIRST_BACKOFF * 2i32.pow(doublings as u32)).min(MAX_BACKOFF);
+    let jitter = rand::rng().random_range(0.8..1.2);
+    TimeDelta::milliseconds((base.num_milliseconds() as f64 * jitter) as i64)
+}
+
+/// Decides one claimed notification and, when it is still true and its channel is on,
+/// sends it. The order and the customer are read again first.
+pub fn attempt(conn: &mut DbConn, claimed: &Claimed, channels: &Channels) -> Result<Outcome, ApiError> {
+    let order = crate::orders::find_row(conn, &claimed.order_id)?;
+    let status = order.status();
     let event = Event::parse(&claimed.event).unwrap_or(Event::OrderConfirmed);
     if !event.still_true(status) {
         return Ok(Outcome::Suppressed(format!(
@@ -94,13 +124,56 @@ pub fn decide(conn: &mut DbConn, claimed: &Claimed) -> Result<Outcome, ApiError>
             status.as_str()
         )));
     }
+    let Some(customer) = crate::customers::find_row(conn, &claimed.customer_id)? else {
+        return Ok(Outcome::Suppressed("the customer has no profile any more".into()));
+    };
+    let still_chosen = customer.channels().named().iter().any(|(name, on)| *name == claimed.channel && *on);
+    if !still_chosen {
+        return Ok(Outcome::Suppressed(format!("the customer no longer wants {} messages", claimed.channel)));
+    }
     if claimed.channel == "push" && !outbox::has_push_subscription(conn, &claimed.customer_id)? {
         return Ok(Outcome::Suppressed("the customer has no push subscription".into()));
     }
-    Ok(Outcome::Suppressed(format!("the {} channel is not configured on this server", claimed.channel)))
+    if let Some(reason) = channels.unavailable(&claimed.channel) {
+        return Ok(Outcome::Suppressed(reason));
+    }
+    let delivery = match (claimed.channel.as_str(), &channels.webhook, &customer.webhook_url) {
+        ("webhook", Some(webhook), Some(url)) => {
+            let body = json!({
+                "id": claimed.id,
+                "event": event.as_str(),
+                "occurred_at": claimed.created_at.and_utc(),
+                "customer_id": claimed.customer_id,
+                "order": {
+                    "id": order.id,
+                    "status": status.as_str(),
+                    "location": order.location,
+                    "fulfilment": order.fulfilment,
+                    "pickup_deadline": order.pickup_deadline.map(|d| d.and_utc()),
+                },
+            })
+            .to_string();
+            webhook.send(url, &body, &claimed.dedupe_key)
+        }
+        ("webhook", _, None) => return Ok(Outcome::Suppressed("the customer has no webhook_url".into())),
+        (channel, _, _) => return Ok(Outcome::Suppressed(format!("the {channel} channel cannot send yet"))),
+    };
+    let now = Utc::now().naive_utc();
+    Ok(match delivery {
+        Delivery::Sent { provider_ref } => Outcome::Sent { provider_ref },
+        Delivery::Permanent(error) => Outcome::Failed(error),
+        Delivery::Transient(error) => {
+            let at = now + backoff(claimed.attempts);
+            if at > claimed.retry_until {
+                Outcome::Failed(format!("gave up after {} attempts: {error}", claimed.attempts))
+            } else {
+                Outcome::Retry { error, at }
+            }
+        }
+    })
 }
 
-/// Records an outcome; only a row still leased (queued) changes.
+/// Records an outcome; only a row still queued changes.
 pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime) -> Result<(), ApiError> {
     let target = notifications::table.filter(notifications::id.eq(id)).filter(notifications::status.eq("queued"));
     match outcome {
@@ -115,20 +188,36 @@ pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime
         Outcome::Suppressed(reason) => diesel::update(target)
             .set((notifications::status.eq("suppressed"), notifications::error.eq(Some(reason))))
             .execute(conn)?,
+        Outcome::Retry { error, at } => diesel::update(target)
+            .set((notifications::next_attempt_at.eq(at), notifications::error.eq(Some(error))))
+            .execute(conn)?,
+        Outcome::Failed(error) => diesel::update(target)
+            .set((notifications::status.eq("failed"), notifications::error.eq(Some(error))))
+            .execute(conn)?,
     };
     Ok(())
 }
 
-/// One round: claim, decide, record. Returns how many notifications were handled.
-pub fn run_round(pool: &crate::db::Pool) -> Result<usize, ApiError> {
+/// One round: claim, attempt, record. Returns how many notifications were handled.
+pub fn run_round(pool: &Pool, channels: &Channels) -> Result<usize, ApiError> {
     let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
     let claimed = crate::db::write_tx(&mut conn, claim_due)?;
     for item in &claimed {
-        let outcome = decide(&mut conn, item)?;
+        let outcome = attempt(&mut conn, item, channels)?;
         crate::db::write_tx(&mut conn, |conn| record(conn, &item.id, &outcome, Utc::now().naive_utc()))?;
-        if item.attempts > 1 {
-            tracing::info!(notification = %item.id, attempts = item.attempts, "notification retried after a lapsed lease");
-        }
     }
     Ok(claimed.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour_with_jitter() {
+        for (attempts, base) in [(1, 30), (2, 60), (3, 120), (8, 3600), (20, 3600)] {
+            let wait = backoff(attempts).num_seconds();
+            assert!((base * 8 / 10..=base * 12 / 10).contains(&wait), "attempt {attempts}: {wait}s");
+        }
+    }
 }

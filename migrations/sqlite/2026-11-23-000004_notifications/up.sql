@@ -49,6 +49,7 @@ CREATE TABLE notifications (
     dedupe_key      TEXT NOT NULL UNIQUE,
     attempts        INTEGER NOT NULL,
     next_attempt_at TIMESTAMP NOT NULL,
+    retry_until     TIMESTAMP NOT NULL,
     created_at      TIMESTAMP NOT NULL,
     sent_at         TIMESTAMP,
     error           TEXT,
