@@ -147,12 +147,7 @@ pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder) -> Result<Ord
         (Some(hold_id), _) => take_over_hold(conn, who, hold_id, &form.location, now)?,
         (None, Some(lines)) => {
             let wanted: Vec<Line> = lines.iter().map(|l| Line { sku: l.sku.clone(), quantity: l.quantity }).collect();
-            let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-            let known: Vec<String> =
-                products::table.filter(products::sku.eq_any(&skus)).select(products::sku).load(conn)?;
-            if let Some((i, line)) = lines.iter().enumerate().find(|(_, l)| !known.contains(&l.sku)) {
-                return Err(ApiError::validation(format!("lines[{i}].sku"), format!("unknown product {}", line.sku)));
-            }
+            crate::reservations::known_skus(conn, &wanted)?;
             reserve::reserve_all(
                 conn,
                 &form.location,

@@ -69,7 +69,8 @@ pub fn hold(conn: &mut DbConn, who: &Principal, form: &NewHold, ttl: TimeDelta) 
     Ok(Reservation::from_row(row, form.lines.clone(), now))
 }
 
-fn known_skus(conn: &mut DbConn, lines: &[Line]) -> Result<(), ApiError> {
+/// 422 naming every line whose SKU is not in the catalog.
+pub fn known_skus(conn: &mut DbConn, lines: &[Line]) -> Result<(), ApiError> {
     use crate::db::schema::products;
     let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
     let known: Vec<String> = products::table.filter(products::sku.eq_any(&skus)).select(products::sku).load(conn)?;
