@@ -50,6 +50,16 @@ pub struct JwtSettings {
     pub audience: Option<String>,
 }
 
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    /// Twilio's API, or a stand-in for tests: `https://api.twilio.com` by default.
+    pub api_base: String,
+    /// The sending number (E.164) or alphanumeric sender id.
+    pub from: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -73,6 +83,10 @@ pub struct Settings {
     pub pickup_code_secret: Option<Secret>,
     /// Ready orders are expired this long after their pickup deadline.
     pub pickup_grace_seconds: i64,
+    /// SMS through Twilio; the SMS channel is off without it.
+    pub twilio: Option<TwilioSettings>,
+    /// The address providers call back (delivery receipts), e.g. `https://api.example.com`.
+    pub public_base_url: Option<String>,
     /// Signs webhook notifications; the webhook channel is off without it.
     pub webhook_secret: Option<Secret>,
     /// A hold's time limit when the request names none.
@@ -167,6 +181,30 @@ impl Settings {
         let pickup_grace_seconds =
             parse_number(get("PICKUP_GRACE_SECONDS"), "PICKUP_GRACE_SECONDS", 3600, 0, 7 * 86_400)?;
 
+        let twilio = match get("SMS_PROVIDER").as_deref() {
+            None => None,
+            Some("twilio") => {
+                let required = |variable: &'static str| {
+                    get(variable).ok_or(ConfigError { variable, message: "required with SMS_PROVIDER=twilio".into() })
+                };
+                Some(TwilioSettings {
+                    account_sid: required("TWILIO_ACCOUNT_SID")?,
+                    auth_token: Secret(required("TWILIO_AUTH_TOKEN")?),
+                    api_base: get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into()),
+                    from: required("SMS_FROM")?,
+                })
+            }
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "SMS_PROVIDER",
+                    message: "must be twilio (Infobip is not built yet)".into(),
+                })
+            }
+        };
+        let public_base_url = get("PUBLIC_BASE_URL").map(|url| url.trim_end_matches('/').to_string());
+        if public_base_url.as_ref().is_some_and(|url| !url.starts_with("https://") && !url.starts_with("http://")) {
+            return Err(ConfigError { variable: "PUBLIC_BASE_URL", message: "must be an http(s):// URL".into() });
+        }
         let webhook_secret = get("WEBHOOK_SECRET").map(Secret);
         if webhook_secret.as_ref().is_some_and(|Secret(s)| s.len() < 32) {
             return Err(ConfigError { variable: "WEBHOOK_SECRET", message: "must be at least 32 bytes".into() });
@@ -187,6 +225,8 @@ impl Settings {
             pickup_code_secret,
             pickup_grace_seconds,
             webhook_secret,
+            twilio,
+            public_base_url,
         })
     }
 }

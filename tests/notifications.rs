@@ -111,7 +111,7 @@ async fn push_subscriptions_belong_to_their_customer(app: TestApp) {
 }
 
 fn run_sender(app: &TestApp) -> usize {
-    clickcollect::notify::sender::run_round(&app.state.pool, &app.state.channels).unwrap()
+    clickcollect::notify::sender::run_round(&app.state.pool, &app.state.channels, &app.state.keys.pickup_key).unwrap()
 }
 
 fn statuses(list: &Value) -> Vec<(String, String, String)> {
@@ -251,6 +251,12 @@ struct Receiver {
 type Received = (std::collections::HashMap<String, String>, String);
 
 fn receiver(script: Vec<u16>) -> Receiver {
+    receiver_with(script.into_iter().map(|status| (status, String::new())).collect())
+}
+
+/// A receiver that answers each request with a scripted status and body (then 200), and
+/// records the request line's path as the `:path` header.
+fn receiver_with(script: Vec<(u16, String)>) -> Receiver {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -266,6 +272,7 @@ fn receiver(script: Vec<u16>) -> Receiver {
                 continue;
             }
             let mut headers = std::collections::HashMap::new();
+            headers.insert(":path".to_string(), line.split_whitespace().nth(1).unwrap_or("").to_string());
             loop {
                 line.clear();
                 reader.read_line(&mut line).unwrap();
@@ -281,8 +288,12 @@ fn receiver(script: Vec<u16>) -> Receiver {
             let mut body = vec![0u8; length];
             reader.read_exact(&mut body).unwrap();
             seen.lock().unwrap().push((headers, String::from_utf8(body).unwrap()));
-            let status = script.next().unwrap_or(200);
-            let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let (status, answer) = script.next().unwrap_or((200, String::new()));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
         }
     });
     Receiver { url, requests }
@@ -376,6 +387,137 @@ async fn webhooks_are_signed_retried_and_resent_on_sqlite() {
 #[actix_web::test]
 async fn webhooks_are_signed_retried_and_resent_on_postgres() {
     webhooks_are_signed_retried_and_resent(common::Backend::Postgres).await;
+}
+
+const TWILIO_TOKEN: &str = "twilio-test-auth-token";
+
+/// Twilio's callback signature, computed here independently of the server's code.
+fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(TWILIO_TOKEN.as_bytes()).unwrap();
+    mac.update(url.as_bytes());
+    for (k, v) in sorted {
+        mac.update(k.as_bytes());
+        mac.update(v.as_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+async fn receipt(app: &TestApp, params: &[(&str, &str)], signature: &str) -> common::Reply {
+    let body = serde_urlencoded::to_string(params).unwrap();
+    app.request(Method::POST, "/v1/notifications/callbacks/twilio")
+        .header("X-Twilio-Signature", signature)
+        .raw("application/x-www-form-urlencoded", body)
+        .send()
+        .await
+}
+
+async fn sms_goes_through_twilio_and_receipts_move_it_forward(backend: common::Backend) {
+    let twilio = receiver_with(vec![
+        (201, r#"{"sid": "SM0001", "status": "queued"}"#.into()),
+        (201, r#"{"sid": "SM0002", "status": "queued"}"#.into()),
+        (400, r#"{"code": 21211, "message": "Invalid 'To' Phone Number"}"#.into()),
+    ]);
+    let base = twilio.url.trim_end_matches("/hook").to_string();
+    let settings = [
+        ("SMS_PROVIDER", "twilio"),
+        ("TWILIO_ACCOUNT_SID", "AC0123456789"),
+        ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
+        ("TWILIO_API_BASE", base.as_str()),
+        ("SMS_FROM", "+15005550006"),
+        ("PUBLIC_BASE_URL", "https://cc.example.test"),
+    ];
+    let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
+    app.put_location("S1", json!({"name": "Kraków Rynek", "timezone": "Europe/Warsaw"})).await;
+    app.put_product("A").await;
+    app.count("S1", "A", 5).await;
+    let ann = app.customer("ann");
+    app.put(
+        "/v1/customers/ann",
+        Some(&ann),
+        &profile(json!({"email": false, "sms": true, "push": false, "webhook": false})),
+    )
+    .await
+    .ok();
+    let order =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    assert_eq!(run_sender(&app), 1);
+    let admin = app.admin();
+    for step in ["picking", "ready"] {
+        app.request(Method::POST, &format!("/v1/orders/{id}/{step}")).bearer(&admin).send().await.ok();
+    }
+    assert_eq!(run_sender(&app), 1, "ready_for_pickup; the reminder is not due yet");
+    let code = app.get(&format!("/v1/orders/{id}"), Some(&ann)).await.body["pickup_code"].as_str().unwrap().to_string();
+
+    let requests = twilio.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    let short = clickcollect::notify::sender::short_order_id(&id);
+    for (headers, body) in &requests {
+        assert_eq!(headers[":path"], "/2010-04-01/Accounts/AC0123456789/Messages.json");
+        use base64::Engine;
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("AC0123456789:{TWILIO_TOKEN}"));
+        assert_eq!(headers["authorization"], format!("Basic {credentials}"));
+        let form: std::collections::HashMap<String, String> = serde_urlencoded::from_str(body).unwrap();
+        assert_eq!((form["To"].as_str(), form["From"].as_str()), ("+48601234567", "+15005550006"));
+        assert_eq!(form["StatusCallback"], "https://cc.example.test/v1/notifications/callbacks/twilio");
+        assert_eq!(clickcollect::notify::sms::segments(&form["Body"]), 1);
+        assert!(form["Body"].contains(&short), "{}", form["Body"]);
+    }
+    let ready_text: std::collections::HashMap<String, String> = serde_urlencoded::from_str(&requests[1].1).unwrap();
+    assert!(
+        ready_text["Body"].starts_with("Zamowienie") && ready_text["Body"].contains(&code),
+        "{}",
+        ready_text["Body"]
+    );
+    assert!(ready_text["Body"].contains("Krakow Rynek"), "{}", ready_text["Body"]);
+
+    let list_path = format!("/v1/orders/{id}/notifications");
+    let status_of = |list: &Value, event: &str| {
+        list["items"].as_array().unwrap().iter().find(|n| n["event"] == event).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status_of(app.get(&list_path, Some(&ann)).await.ok(), "order_confirmed"), "sent");
+
+    let url = "https://cc.example.test/v1/notifications/callbacks/twilio";
+    let delivered = [("MessageSid", "SM0001"), ("MessageStatus", "delivered"), ("AccountSid", "AC0123456789")];
+    receipt(&app, &delivered, "forged").await.assert_problem(401, "unauthorized");
+    assert_eq!(receipt(&app, &delivered, &twilio_signature(url, &delivered)).await.status, 204);
+    let late = [("MessageSid", "SM0001"), ("MessageStatus", "sent")];
+    assert_eq!(receipt(&app, &late, &twilio_signature(url, &late)).await.status, 204);
+    let undelivered = [("MessageSid", "SM0002"), ("MessageStatus", "undelivered"), ("ErrorCode", "30003")];
+    assert_eq!(receipt(&app, &undelivered, &twilio_signature(url, &undelivered)).await.status, 204);
+    let list = app.get(&list_path, Some(&ann)).await.ok().clone();
+    assert_eq!(status_of(&list, "order_confirmed"), "delivered", "a late 'sent' does not move it back");
+    assert_eq!(status_of(&list, "ready_for_pickup"), "failed");
+    let failed = list["items"].as_array().unwrap().iter().find(|n| n["event"] == "ready_for_pickup").unwrap().clone();
+    assert!(failed["error"].as_str().unwrap().contains("30003"));
+    let other =
+        app.request(Method::POST, "/v1/notifications/callbacks/infobip").raw("application/json", "{}").send().await;
+    other.assert_problem(404, "not-found");
+
+    // Twilio's 400 (an invalid number) is final.
+    app.request(Method::POST, &format!("/v1/orders/{id}/cancel")).bearer(&admin).send().await.ok();
+    assert_eq!(run_sender(&app), 1);
+    let list = app.get(&list_path, Some(&ann)).await.ok().clone();
+    let cancelled = list["items"].as_array().unwrap().iter().find(|n| n["event"] == "cancelled").unwrap().clone();
+    assert_eq!(cancelled["status"], "failed");
+    assert!(cancelled["error"].as_str().unwrap().contains("21211"));
+}
+
+#[actix_web::test]
+async fn sms_goes_through_twilio_and_receipts_move_it_forward_on_sqlite() {
+    sms_goes_through_twilio_and_receipts_move_it_forward(common::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn sms_goes_through_twilio_and_receipts_move_it_forward_on_postgres() {
+    sms_goes_through_twilio_and_receipts_move_it_forward(common::Backend::Postgres).await;
 }
 
 /// Transient failures past the retry window end as failed, visibly.

@@ -2,6 +2,7 @@
 //! come to. A channel whose settings are absent is off: its messages are suppressed with the
 //! reason, never dropped silently.
 
+use super::twilio::Twilio;
 use super::webhook::Webhook;
 use crate::config::Settings;
 
@@ -20,11 +21,15 @@ pub enum Delivery {
 #[derive(Default)]
 pub struct Channels {
     pub webhook: Option<Webhook>,
+    pub sms: Option<Twilio>,
 }
 
 impl Channels {
     pub fn from_settings(settings: &Settings) -> Channels {
-        Channels { webhook: settings.webhook_secret.as_ref().map(|secret| Webhook::new(&secret.0)) }
+        Channels {
+            webhook: settings.webhook_secret.as_ref().map(|secret| Webhook::new(&secret.0)),
+            sms: settings.twilio.clone().map(|twilio| Twilio::new(twilio, settings.public_base_url.as_deref())),
+        }
     }
 
     /// Why a channel cannot send here, naming the settings that would turn it on.
@@ -32,8 +37,9 @@ impl Channels {
         let settings = match channel {
             "webhook" if self.webhook.is_some() => return None,
             "webhook" => "WEBHOOK_SECRET",
+            "sms" if self.sms.is_some() => return None,
+            "sms" => "SMS_PROVIDER=twilio, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SMS_FROM",
             "email" => "SMTP_URL and EMAIL_FROM",
-            "sms" => "SMS_PROVIDER and its credentials",
             "push" => "VAPID_PRIVATE_KEY and VAPID_SUBJECT",
             other => return Some(format!("unknown channel {other}")),
         };

@@ -8,4 +8,5 @@ pub mod outbox;
 pub mod routes;
 pub mod sender;
 pub mod sms;
+pub mod twilio;
 pub mod webhook;

@@ -162,3 +162,40 @@ pub fn order_of(conn: &mut DbConn, id: &str) -> Result<String, ApiError> {
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no notification {id}")))
 }
+
+/// How far along a notification is; a receipt only ever moves it forward.
+fn progress(status: &str) -> u8 {
+    match status {
+        "queued" => 0,
+        "sent" => 1,
+        "delivered" | "failed" => 2,
+        "opened" => 3,
+        _ => 4,
+    }
+}
+
+/// Applies a provider's delivery receipt to the notification it sent as `provider_ref`.
+/// Late or out-of-order receipts (a "sent" after a "delivered") change nothing. Returns
+/// whether the status moved.
+pub fn record_receipt(
+    conn: &mut DbConn,
+    channel: &str,
+    provider_ref: &str,
+    status: &str,
+    error: Option<String>,
+) -> Result<bool, ApiError> {
+    let current: Option<(String, String)> = notifications::table
+        .filter(notifications::channel.eq(channel))
+        .filter(notifications::provider_ref.eq(provider_ref))
+        .select((notifications::id, notifications::status))
+        .first(conn)
+        .optional()?;
+    let Some((id, current)) = current else { return Ok(false) };
+    if progress(status) <= progress(&current) || current == "suppressed" {
+        return Ok(false);
+    }
+    diesel::update(notifications::table.find(&id))
+        .set((notifications::status.eq(status), notifications::error.eq(error)))
+        .execute(conn)?;
+    Ok(true)
+}

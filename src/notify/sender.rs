@@ -15,7 +15,9 @@ use serde_json::json;
 
 use super::channels::{Channels, Delivery};
 use super::events::Event;
+use super::locale::Lang;
 use super::outbox;
+use super::sms::{self, SmsData};
 use crate::db::schema::notifications;
 use crate::db::{locking, DbConn, Pool};
 use crate::error::ApiError;
@@ -114,7 +116,12 @@ pub fn backoff(attempts: i32) -> TimeDelta {
 
 /// Decides one claimed notification and, when it is still true and its channel is on,
 /// sends it. The order and the customer are read again first.
-pub fn attempt(conn: &mut DbConn, claimed: &Claimed, channels: &Channels) -> Result<Outcome, ApiError> {
+pub fn attempt(
+    conn: &mut DbConn,
+    claimed: &Claimed,
+    channels: &Channels,
+    pickup_key: &[u8],
+) -> Result<Outcome, ApiError> {
     let order = crate::orders::find_row(conn, &claimed.order_id)?;
     let status = order.status();
     let event = Event::parse(&claimed.event).unwrap_or(Event::OrderConfirmed);
@@ -138,6 +145,13 @@ pub fn attempt(conn: &mut DbConn, claimed: &Claimed, channels: &Channels) -> Res
         return Ok(Outcome::Suppressed(reason));
     }
     let delivery = match (claimed.channel.as_str(), &channels.webhook, &customer.webhook_url) {
+        ("sms", _, _) => match (&channels.sms, &customer.phone) {
+            (Some(twilio), Some(phone)) => {
+                let text = sms_text(conn, &order, &customer, event, pickup_key)?;
+                twilio.send(phone, &text)
+            }
+            _ => return Ok(Outcome::Suppressed("the customer has no phone number".into())),
+        },
         ("webhook", Some(webhook), Some(url)) => {
             let body = json!({
                 "id": claimed.id,
@@ -173,6 +187,46 @@ pub fn attempt(conn: &mut DbConn, claimed: &Claimed, channels: &Channels) -> Res
     })
 }
 
+/// The one-segment SMS for an event, in the customer's language and time zone.
+fn sms_text(
+    conn: &mut DbConn,
+    order: &crate::orders::model::OrderRow,
+    customer: &crate::customers::model::CustomerRow,
+    event: Event,
+    pickup_key: &[u8],
+) -> Result<String, ApiError> {
+    use chrono::TimeZone;
+    let location = crate::catalog::find_location(conn, &order.location)?;
+    let lang = Lang::resolve(customer.locale.as_deref(), location.locale.as_deref());
+    let zone: chrono_tz::Tz =
+        customer.timezone.as_deref().unwrap_or(&location.timezone).parse().unwrap_or(chrono_tz::UTC);
+    let format = if lang == Lang::En { "%a %d %b %H:%M" } else { "%d.%m %H:%M" };
+    let deadline = order.pickup_deadline.map(|d| zone.from_utc_datetime(&d).format(format).to_string());
+    let code = match (event, &order.pickup_code_nonce) {
+        (Event::ReadyForPickup | Event::PickupReminder, Some(nonce)) => {
+            Some(crate::orders::pickup::code(pickup_key, &order.id, nonce))
+        }
+        _ => None,
+    };
+    let shipment = crate::orders::shipment_of(conn, &order.id)?;
+    let data = SmsData {
+        order: short_order_id(&order.id),
+        store: location.name,
+        code,
+        deadline,
+        carrier: shipment.as_ref().map(|s| s.carrier.clone()),
+        tracking: shipment.map(|s| s.tracking_number),
+    };
+    Ok(sms::render(lang, event, &data))
+}
+
+/// The last eight characters of the order id, upper case: enough to tell a customer's orders
+/// apart in a text message (the first ones of a time-ordered id are shared by neighbours).
+pub fn short_order_id(id: &str) -> String {
+    let plain: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
+    plain[plain.len().saturating_sub(8)..].to_uppercase()
+}
+
 /// Records an outcome; only a row still queued changes.
 pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime) -> Result<(), ApiError> {
     let target = notifications::table.filter(notifications::id.eq(id)).filter(notifications::status.eq("queued"));
@@ -199,11 +253,11 @@ pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime
 }
 
 /// One round: claim, attempt, record. Returns how many notifications were handled.
-pub fn run_round(pool: &Pool, channels: &Channels) -> Result<usize, ApiError> {
+pub fn run_round(pool: &Pool, channels: &Channels, pickup_key: &[u8]) -> Result<usize, ApiError> {
     let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
     let claimed = crate::db::write_tx(&mut conn, claim_due)?;
     for item in &claimed {
-        let outcome = attempt(&mut conn, item, channels)?;
+        let outcome = attempt(&mut conn, item, channels, pickup_key)?;
         crate::db::write_tx(&mut conn, |conn| record(conn, &item.id, &outcome, Utc::now().naive_utc()))?;
     }
     Ok(claimed.len())

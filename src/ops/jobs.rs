@@ -81,8 +81,8 @@ async fn send_notifications(state: AppState) {
     loop {
         ticker.tick().await;
         loop {
-            let (pool, channels) = (state.pool.clone(), state.channels.clone());
-            match actix_web::web::block(move || notify::sender::run_round(&pool, &channels)).await {
+            let (pool, channels, keys) = (state.pool.clone(), state.channels.clone(), state.keys.clone());
+            match actix_web::web::block(move || notify::sender::run_round(&pool, &channels, &keys.pickup_key)).await {
                 Ok(Ok(n)) if n as i64 == notify::sender::BATCH => continue,
                 Ok(Ok(_)) => break,
                 Ok(Err(error)) => {

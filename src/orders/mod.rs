@@ -241,6 +241,16 @@ fn arrival_from((arrived_at, bay, vehicle, note): ArrivalRow) -> Arrival {
     Arrival { arrived_at: arrived_at.and_utc(), bay, vehicle, note }
 }
 
+/// How a delivery order left, once it has.
+pub fn shipment_of(conn: &mut DbConn, order_id: &str) -> Result<Option<Shipment>, ApiError> {
+    Ok(order_shipments::table
+        .find(order_id)
+        .select((order_shipments::carrier, order_shipments::tracking_number))
+        .first::<(String, String)>(conn)
+        .optional()?
+        .map(|(carrier, tracking_number)| Shipment { carrier, tracking_number }))
+}
+
 /// The order as its caller may see it: the pickup code only for its customer.
 pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, pickup_key: &[u8]) -> Result<Order, ApiError> {
     let lines: Vec<OrderLine> = order_lines::table
@@ -270,12 +280,7 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, pickup_key: &[u8]
         (Some(nonce), true) if !pickup_key.is_empty() => Some(pickup::code(pickup_key, &row.id, nonce)),
         _ => None,
     };
-    let shipment = order_shipments::table
-        .find(&row.id)
-        .select((order_shipments::carrier, order_shipments::tracking_number))
-        .first::<(String, String)>(conn)
-        .optional()?
-        .map(|(carrier, tracking_number)| Shipment { carrier, tracking_number });
+    let shipment = shipment_of(conn, &row.id)?;
     let arrival = arrival_of(conn, &row.id)?;
     Ok(Order {
         status: row.status(),

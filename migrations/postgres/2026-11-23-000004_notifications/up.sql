@@ -57,3 +57,5 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_due ON notifications (status, next_attempt_at);
 CREATE INDEX notifications_by_order ON notifications (order_id, created_at);
+-- Delivery receipts find their notification by the provider's message id.
+CREATE INDEX notifications_by_provider_ref ON notifications (channel, provider_ref);
