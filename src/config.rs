@@ -83,6 +83,8 @@ pub struct Settings {
     pub pickup_code_secret: Option<Secret>,
     /// Ready orders are expired this long after their pickup deadline.
     pub pickup_grace_seconds: i64,
+    /// Email over SMTP (lettre's URL form) and the sender; the email channel is off without them.
+    pub smtp: Option<(Secret, String)>,
     /// SMS through Twilio; the SMS channel is off without it.
     pub twilio: Option<TwilioSettings>,
     /// The address providers call back (delivery receipts), e.g. `https://api.example.com`.
@@ -201,6 +203,29 @@ impl Settings {
                 })
             }
         };
+        let smtp = match (get("SMTP_URL"), get("EMAIL_FROM")) {
+            (Some(url), Some(from)) => {
+                if !url.starts_with("smtp://") && !url.starts_with("smtps://") {
+                    return Err(ConfigError {
+                        variable: "SMTP_URL",
+                        message: "must start with smtp:// or smtps://".into(),
+                    });
+                }
+                // Both are parsed now, so a typo stops the start-up instead of every email.
+                crate::notify::email::Email::new(&url, &from).map_err(|message| {
+                    let variable = if message.starts_with("EMAIL_FROM") { "EMAIL_FROM" } else { "SMTP_URL" };
+                    ConfigError { variable, message: "is not valid (see docs/notifications.md)".into() }
+                })?;
+                Some((Secret(url), from))
+            }
+            (Some(_), None) => {
+                return Err(ConfigError { variable: "EMAIL_FROM", message: "required with SMTP_URL".into() })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError { variable: "SMTP_URL", message: "required with EMAIL_FROM".into() })
+            }
+            (None, None) => None,
+        };
         let public_base_url = get("PUBLIC_BASE_URL").map(|url| url.trim_end_matches('/').to_string());
         if public_base_url.as_ref().is_some_and(|url| !url.starts_with("https://") && !url.starts_with("http://")) {
             return Err(ConfigError { variable: "PUBLIC_BASE_URL", message: "must be an http(s):// URL".into() });
@@ -227,6 +252,7 @@ impl Settings {
             webhook_secret,
             twilio,
             public_base_url,
+            smtp,
         })
     }
 }

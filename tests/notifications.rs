@@ -110,8 +110,13 @@ async fn push_subscriptions_belong_to_their_customer(app: TestApp) {
         .assert_problem(403, "forbidden");
 }
 
-fn run_sender(app: &TestApp) -> usize {
-    clickcollect::notify::sender::run_round(&app.state.pool, &app.state.channels, &app.state.keys.pickup_key).unwrap()
+/// One sender round, on a blocking thread as in `serve`.
+async fn run_sender(app: &TestApp) -> usize {
+    let (pool, channels, keys) = (app.state.pool.clone(), app.state.channels.clone(), app.state.keys.clone());
+    actix_web::web::block(move || clickcollect::notify::sender::run_round(&pool, &channels, &keys.pickup_key))
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 fn statuses(list: &Value) -> Vec<(String, String, String)> {
@@ -163,7 +168,7 @@ async fn order_changes_queue_notifications_in_the_same_transaction(app: TestApp)
         .assert_problem(409, "conflict");
     assert_eq!(app.get(&path, Some(&ann)).await.body["items"].as_array().unwrap().len(), 2);
 
-    assert_eq!(run_sender(&app), 2);
+    assert_eq!(run_sender(&app).await, 2);
     let list = app.get(&path, Some(&ann)).await.ok().clone();
     for n in list["items"].as_array().unwrap() {
         assert_eq!(n["status"], "suppressed");
@@ -178,7 +183,7 @@ async fn order_changes_queue_notifications_in_the_same_transaction(app: TestApp)
     assert_eq!(queued.len(), 4, "ready_for_pickup and a pickup_reminder, on email and sms: {queued:?}");
     // Cancelled before the sender ran: "ready for pickup" is no longer true and is not sent.
     app.request(Method::POST, &format!("/v1/orders/{id}/cancel")).bearer(&admin).send().await.ok();
-    assert_eq!(run_sender(&app), 4, "ready_for_pickup and cancelled; the reminder is not due yet");
+    assert_eq!(run_sender(&app).await, 4, "ready_for_pickup and cancelled; the reminder is not due yet");
     let list = app.get(&path, Some(&ann)).await.ok().clone();
     let ready: Vec<&Value> =
         list["items"].as_array().unwrap().iter().filter(|n| n["event"] == "ready_for_pickup").collect();
@@ -188,7 +193,7 @@ async fn order_changes_queue_notifications_in_the_same_transaction(app: TestApp)
     let reminders: Vec<&Value> =
         list["items"].as_array().unwrap().iter().filter(|n| n["event"] == "pickup_reminder").collect();
     assert!(reminders.iter().all(|n| n["status"] == "queued"));
-    assert_eq!(run_sender(&app), 0);
+    assert_eq!(run_sender(&app).await, 0);
 
     app.get(&path, Some(&app.customer("bob"))).await.assert_problem(404, "not-found");
     app.get(&path, Some(&app.staff("S2"))).await.assert_problem(404, "not-found");
@@ -233,7 +238,7 @@ async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
             .execute(&mut *app.conn())
             .unwrap();
     }
-    assert_eq!(run_sender(&app), 3);
+    assert_eq!(run_sender(&app).await, 3);
     let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
     let push = list["items"].as_array().unwrap().iter().find(|n| n["channel"] == "push").unwrap().clone();
     assert_eq!(push["attempts"], 2);
@@ -329,7 +334,7 @@ async fn webhooks_are_signed_retried_and_resent(backend: common::Backend) {
         |list: &Value| list["items"].as_array().unwrap().iter().find(|n| n["channel"] == "webhook").unwrap().clone();
 
     // 503: a transient failure, retried later.
-    assert_eq!(run_sender(&app), 2);
+    assert_eq!(run_sender(&app).await, 2);
     let row = webhook_row(app.get(&list_path, Some(&ann)).await.ok());
     assert_eq!((row["status"].as_str(), row["attempts"].as_i64()), (Some("queued"), Some(1)));
     assert!(row["error"].as_str().unwrap().contains("503"));
@@ -341,11 +346,11 @@ async fn webhooks_are_signed_retried_and_resent(backend: common::Backend) {
         .unwrap()
         .clone();
     assert!(email["error"].as_str().unwrap().contains("SMTP_URL"), "channels without settings say which: {email}");
-    assert_eq!(run_sender(&app), 0, "not due before its backoff");
+    assert_eq!(run_sender(&app).await, 0, "not due before its backoff");
 
     // 410: the receiver's final word.
     make_due(&app);
-    assert_eq!(run_sender(&app), 1);
+    assert_eq!(run_sender(&app).await, 1);
     let row = webhook_row(app.get(&list_path, Some(&ann)).await.ok());
     assert_eq!(row["status"], "failed");
     assert!(row["error"].as_str().unwrap().contains("410"));
@@ -355,7 +360,7 @@ async fn webhooks_are_signed_retried_and_resent(backend: common::Backend) {
     let resend = format!("/v1/notifications/{notification}/resend");
     app.request(Method::POST, &resend).bearer(&ann).send().await.assert_problem(403, "forbidden");
     assert_eq!(app.request(Method::POST, &resend).bearer(&app.admin()).send().await.status, 200);
-    assert_eq!(run_sender(&app), 1);
+    assert_eq!(run_sender(&app).await, 1);
     let row = webhook_row(app.get(&list_path, Some(&ann)).await.ok());
     assert_eq!((row["status"].as_str(), row["attempts"].as_i64()), (Some("sent"), Some(3)));
     assert!(row["sent_at"].is_string());
@@ -445,12 +450,12 @@ async fn sms_goes_through_twilio_and_receipts_move_it_forward(backend: common::B
     let order =
         json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
     let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
-    assert_eq!(run_sender(&app), 1);
+    assert_eq!(run_sender(&app).await, 1);
     let admin = app.admin();
     for step in ["picking", "ready"] {
         app.request(Method::POST, &format!("/v1/orders/{id}/{step}")).bearer(&admin).send().await.ok();
     }
-    assert_eq!(run_sender(&app), 1, "ready_for_pickup; the reminder is not due yet");
+    assert_eq!(run_sender(&app).await, 1, "ready_for_pickup; the reminder is not due yet");
     let code = app.get(&format!("/v1/orders/{id}"), Some(&ann)).await.body["pickup_code"].as_str().unwrap().to_string();
 
     let requests = twilio.requests.lock().unwrap().clone();
@@ -503,7 +508,7 @@ async fn sms_goes_through_twilio_and_receipts_move_it_forward(backend: common::B
 
     // Twilio's 400 (an invalid number) is final.
     app.request(Method::POST, &format!("/v1/orders/{id}/cancel")).bearer(&admin).send().await.ok();
-    assert_eq!(run_sender(&app), 1);
+    assert_eq!(run_sender(&app).await, 1);
     let list = app.get(&list_path, Some(&ann)).await.ok().clone();
     let cancelled = list["items"].as_array().unwrap().iter().find(|n| n["event"] == "cancelled").unwrap().clone();
     assert_eq!(cancelled["status"], "failed");
@@ -518,6 +523,132 @@ async fn sms_goes_through_twilio_and_receipts_move_it_forward_on_sqlite() {
 #[actix_web::test]
 async fn sms_goes_through_twilio_and_receipts_move_it_forward_on_postgres() {
     sms_goes_through_twilio_and_receipts_move_it_forward(common::Backend::Postgres).await;
+}
+
+/// What the test SMTP server accepted: each message's recipients and its raw data.
+type Mailbox = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
+
+/// A real SMTP server for the tests: it speaks enough of RFC 5321 for lettre, refuses
+/// mailboxes containing "unknown" with 550, and keeps every message it accepts.
+fn smtp_server() -> (u16, Mailbox) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = messages.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let kept = kept.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let _ = write!(stream, "220 test.local ESMTP\r\n");
+                let mut recipients = Vec::new();
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let command = line.trim_end().to_ascii_uppercase();
+                    let reply = if command.starts_with("EHLO") || command.starts_with("HELO") {
+                        "250-test.local\r\n250 8BITMIME\r\n".to_string()
+                    } else if command.starts_with("MAIL FROM") {
+                        recipients.clear();
+                        "250 2.1.0 OK\r\n".into()
+                    } else if command.starts_with("RCPT TO") {
+                        if command.contains("UNKNOWN") {
+                            "550 5.1.1 no such mailbox\r\n".into()
+                        } else {
+                            recipients.push(line.trim_end()[8..].to_string());
+                            "250 2.1.5 OK\r\n".into()
+                        }
+                    } else if command == "DATA" {
+                        let _ = write!(stream, "354 go ahead\r\n");
+                        let mut data = String::new();
+                        loop {
+                            line.clear();
+                            reader.read_line(&mut line).unwrap();
+                            if line == ".\r\n" {
+                                break;
+                            }
+                            data.push_str(&line);
+                        }
+                        kept.lock().unwrap().push((recipients.clone(), data));
+                        "250 2.0.0 queued as T1\r\n".into()
+                    } else if command == "QUIT" {
+                        let _ = write!(stream, "221 bye\r\n");
+                        return;
+                    } else {
+                        "250 OK\r\n".into()
+                    };
+                    let _ = stream.write_all(reply.as_bytes());
+                }
+            });
+        }
+    });
+    (port, messages)
+}
+
+async fn email_goes_out_over_smtp(backend: common::Backend) {
+    let (port, messages) = smtp_server();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let settings = [("SMTP_URL", url.as_str()), ("EMAIL_FROM", "Click & Collect <shop@example.com>")];
+    let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
+    app.put_location(
+        "S1",
+        json!({"name": "Warsaw Centre", "address": "Marszalkowska 1",
+        "opening_hours": {"mon": [["09:00", "21:00"]], "sun": []}}),
+    )
+    .await;
+    app.put_product("A").await;
+    app.count("S1", "A", 5).await;
+    let ann = app.customer("ann");
+    let mut profile_en = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
+    profile_en["locale"] = json!("en-GB");
+    app.put("/v1/customers/ann", Some(&ann), &profile_en).await.ok();
+    let order =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    let admin = app.admin();
+    for step in ["picking", "ready"] {
+        app.request(Method::POST, &format!("/v1/orders/{id}/{step}")).bearer(&admin).send().await.ok();
+    }
+    assert_eq!(run_sender(&app).await, 2);
+    let code = app.get(&format!("/v1/orders/{id}"), Some(&ann)).await.body["pickup_code"].as_str().unwrap().to_string();
+    let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
+    let due: Vec<&Value> =
+        list["items"].as_array().unwrap().iter().filter(|n| n["event"] != "pickup_reminder").collect();
+    assert!(due.len() == 2 && due.iter().all(|n| n["status"] == "sent" && n["sent_at"].is_string()), "{list}");
+    let got = messages.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    let (recipients, ready) = &got[1];
+    assert_eq!(recipients, &vec!["<ann@example.com>".to_string()]);
+    assert!(ready.contains("Subject: Order") && ready.contains("is ready for pickup"), "{ready}");
+    assert!(ready.contains("multipart/alternative") && ready.contains("text/html"));
+    assert!(ready.contains(&code) && ready.contains("Marszalkowska 1") && ready.contains("Warsaw Centre"));
+    assert!(ready.contains("From: ") && ready.contains("<shop@example.com>") && ready.contains("To: ann@example.com"));
+
+    // An unknown mailbox is the server's final word: failed, not retried.
+    let mut unknown = profile_en.clone();
+    unknown["email"] = json!("unknown@example.com");
+    app.put("/v1/customers/ann", Some(&ann), &unknown).await.ok();
+    app.request(Method::POST, &format!("/v1/orders/{id}/cancel")).bearer(&admin).send().await.ok();
+    assert_eq!(run_sender(&app).await, 1);
+    let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
+    let cancelled = list["items"].as_array().unwrap().iter().find(|n| n["event"] == "cancelled").unwrap().clone();
+    assert_eq!(cancelled["status"], "failed");
+    assert!(cancelled["error"].as_str().unwrap().contains("refused"), "{cancelled}");
+}
+
+#[actix_web::test]
+async fn email_goes_out_over_smtp_on_sqlite() {
+    email_goes_out_over_smtp(common::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn email_goes_out_over_smtp_on_postgres() {
+    email_goes_out_over_smtp(common::Backend::Postgres).await;
 }
 
 /// Transient failures past the retry window end as failed, visibly.
@@ -544,7 +675,7 @@ async fn transient_failures_give_up_after_the_retry_window() {
             .execute(&mut *app.conn())
             .unwrap();
     }
-    assert_eq!(run_sender(&app), 1);
+    assert_eq!(run_sender(&app).await, 1);
     let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
     assert_eq!(list["items"][0]["status"], "failed");
     assert!(list["items"][0]["error"].as_str().unwrap().starts_with("gave up after 1 attempts"));

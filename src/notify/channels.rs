@@ -2,6 +2,7 @@
 //! come to. A channel whose settings are absent is off: its messages are suppressed with the
 //! reason, never dropped silently.
 
+use super::email::Email;
 use super::twilio::Twilio;
 use super::webhook::Webhook;
 use crate::config::Settings;
@@ -22,11 +23,17 @@ pub enum Delivery {
 pub struct Channels {
     pub webhook: Option<Webhook>,
     pub sms: Option<Twilio>,
+    pub email: Option<Email>,
 }
 
 impl Channels {
     pub fn from_settings(settings: &Settings) -> Channels {
+        let email = settings
+            .smtp
+            .as_ref()
+            .map(|(url, from)| Email::new(&url.0, from).expect("SMTP_URL and EMAIL_FROM are checked in Settings"));
         Channels {
+            email,
             webhook: settings.webhook_secret.as_ref().map(|secret| Webhook::new(&secret.0)),
             sms: settings.twilio.clone().map(|twilio| Twilio::new(twilio, settings.public_base_url.as_deref())),
         }
@@ -39,6 +46,7 @@ impl Channels {
             "webhook" => "WEBHOOK_SECRET",
             "sms" if self.sms.is_some() => return None,
             "sms" => "SMS_PROVIDER=twilio, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SMS_FROM",
+            "email" if self.email.is_some() => return None,
             "email" => "SMTP_URL and EMAIL_FROM",
             "push" => "VAPID_PRIVATE_KEY and VAPID_SUBJECT",
             other => return Some(format!("unknown channel {other}")),

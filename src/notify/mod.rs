@@ -2,11 +2,13 @@
 //! it off, and the per-order list. Templates and delivery channels plug in here.
 
 pub mod channels;
+pub mod email;
 pub mod events;
 pub mod locale;
 pub mod outbox;
 pub mod routes;
 pub mod sender;
 pub mod sms;
+pub mod templates;
 pub mod twilio;
 pub mod webhook;

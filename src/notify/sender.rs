@@ -18,6 +18,7 @@ use super::events::Event;
 use super::locale::Lang;
 use super::outbox;
 use super::sms::{self, SmsData};
+use super::templates;
 use crate::db::schema::notifications;
 use crate::db::{locking, DbConn, Pool};
 use crate::error::ApiError;
@@ -147,10 +148,20 @@ pub fn attempt(
     let delivery = match (claimed.channel.as_str(), &channels.webhook, &customer.webhook_url) {
         ("sms", _, _) => match (&channels.sms, &customer.phone) {
             (Some(twilio), Some(phone)) => {
-                let text = sms_text(conn, &order, &customer, event, pickup_key)?;
+                let text = sms_text(context(conn, &order, &customer, event, pickup_key)?, event);
                 twilio.send(phone, &text)
             }
             _ => return Ok(Outcome::Suppressed("the customer has no phone number".into())),
+        },
+        ("email", _, _) => match (&channels.email, &customer.email) {
+            (Some(email), Some(address)) => {
+                let context = context(conn, &order, &customer, event, pickup_key)?;
+                let content = email_content(context, event, customer.name.clone());
+                // The sender runs on a blocking thread of the runtime; lettre's transport is
+                // async, so it is driven to completion here.
+                tokio::runtime::Handle::current().block_on(email.send(address, &content))
+            }
+            _ => return Ok(Outcome::Suppressed("the customer has no email address".into())),
         },
         ("webhook", Some(webhook), Some(url)) => {
             let body = json!({
@@ -187,14 +198,26 @@ pub fn attempt(
     })
 }
 
-/// The one-segment SMS for an event, in the customer's language and time zone.
-fn sms_text(
+/// Everything a message about an order may say, in the customer's language and time zone.
+struct Context {
+    lang: Lang,
+    order: String,
+    store: String,
+    address: Option<String>,
+    hours: Vec<(String, String)>,
+    code: Option<String>,
+    deadline: Option<String>,
+    carrier: Option<String>,
+    tracking: Option<String>,
+}
+
+fn context(
     conn: &mut DbConn,
     order: &crate::orders::model::OrderRow,
     customer: &crate::customers::model::CustomerRow,
     event: Event,
     pickup_key: &[u8],
-) -> Result<String, ApiError> {
+) -> Result<Context, ApiError> {
     use chrono::TimeZone;
     let location = crate::catalog::find_location(conn, &order.location)?;
     let lang = Lang::resolve(customer.locale.as_deref(), location.locale.as_deref());
@@ -208,16 +231,61 @@ fn sms_text(
         }
         _ => None,
     };
+    let hours: Vec<(String, String)> = location
+        .opening_hours
+        .as_deref()
+        .and_then(|json| serde_json::from_str::<crate::catalog::model::OpeningHours>(json).ok())
+        .map(|hours| {
+            crate::catalog::model::WEEKDAYS
+                .iter()
+                .filter_map(|day| {
+                    let spans = hours.0.get(*day)?;
+                    let text =
+                        spans.iter().map(|[open, close]| format!("{open}-{close}")).collect::<Vec<_>>().join(", ");
+                    Some((day.to_string(), text))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let shipment = crate::orders::shipment_of(conn, &order.id)?;
-    let data = SmsData {
+    Ok(Context {
+        lang,
         order: short_order_id(&order.id),
         store: location.name,
+        address: location.address,
+        hours,
         code,
         deadline,
         carrier: shipment.as_ref().map(|s| s.carrier.clone()),
         tracking: shipment.map(|s| s.tracking_number),
+    })
+}
+
+fn sms_text(context: Context, event: Event) -> String {
+    let data = SmsData {
+        order: context.order,
+        store: context.store,
+        code: context.code,
+        deadline: context.deadline,
+        carrier: context.carrier,
+        tracking: context.tracking,
     };
-    Ok(sms::render(lang, event, &data))
+    sms::render(context.lang, event, &data)
+}
+
+fn email_content(context: Context, event: Event, customer_name: Option<String>) -> templates::EmailContent {
+    let data = templates::EmailData {
+        customer_name,
+        order: context.order,
+        store: context.store,
+        address: context.address,
+        opening_hours: context.hours,
+        code: context.code,
+        deadline: context.deadline,
+        carrier: context.carrier,
+        tracking: context.tracking,
+    };
+    templates::render_email(context.lang, event, &data)
 }
 
 /// The last eight characters of the order id, upper case: enough to tell a customer's orders
@@ -252,7 +320,8 @@ pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime
     Ok(())
 }
 
-/// One round: claim, attempt, record. Returns how many notifications were handled.
+/// One round: claim, attempt, record. Returns how many notifications were handled. Runs on a
+/// blocking thread of the runtime (`web::block`), never on an async task.
 pub fn run_round(pool: &Pool, channels: &Channels, pickup_key: &[u8]) -> Result<usize, ApiError> {
     let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
     let claimed = crate::db::write_tx(&mut conn, claim_due)?;

@@ -1,0 +1,49 @@
+//! The email channel: SMTP through lettre's async transport, a plain-text and an HTML part.
+//!
+//! `SMTP_URL` is lettre's URL form: `smtp://host:port` (no TLS, for a local relay),
+//! `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host` (TLS).
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::channels::Delivery;
+use super::templates::EmailContent;
+
+pub struct Email {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Email {
+    pub fn new(smtp_url: &str, from: &str) -> Result<Email, String> {
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url).map_err(|e| format!("SMTP_URL: {e}"))?.build();
+        let from = from.parse().map_err(|e| format!("EMAIL_FROM: {e}"))?;
+        Ok(Email { transport, from })
+    }
+
+    /// Sends one message. SMTP's own classes decide: 5xx answers (an unknown mailbox) are
+    /// final, everything else (4xx, connection trouble) is worth a retry.
+    pub async fn send(&self, to: &str, content: &EmailContent) -> Delivery {
+        let to: Mailbox = match to.parse() {
+            Ok(to) => to,
+            Err(e) => return Delivery::Permanent(format!("not a mailbox: {e}")),
+        };
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(content.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(content.text.clone(), content.html.clone()));
+        let message = match message {
+            Ok(message) => message,
+            Err(e) => return Delivery::Permanent(format!("could not build the message: {e}")),
+        };
+        match self.transport.send(message).await {
+            Ok(response) => {
+                Delivery::Sent { provider_ref: response.message().next().map(|line| line.chars().take(200).collect()) }
+            }
+            Err(e) if e.is_permanent() => Delivery::Permanent(format!("the mail server refused: {e}")),
+            Err(e) => Delivery::Transient(format!("the mail server did not take it: {e}")),
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Email text and HTML for every event, in en, pl, es, ru and ar (right to left). Each
+//! message carries what the customer needs at that moment: the store's name, address and
+//! opening hours, the pickup code and deadline for a ready order, the tracking number for a
+//! shipped one.
+
+use super::events::Event;
+use super::locale::Lang;
+
+/// What an email may show. Times are already in the customer's zone and format.
+#[derive(Debug, Clone, Default)]
+pub struct EmailData {
+    pub customer_name: Option<String>,
+    pub order: String,
+    pub store: String,
+    pub address: Option<String>,
+    /// One line per day, e.g. `("Mon", "09:00-21:00")`.
+    pub opening_hours: Vec<(String, String)>,
+    pub code: Option<String>,
+    pub deadline: Option<String>,
+    pub carrier: Option<String>,
+    pub tracking: Option<String>,
+}
+
+pub struct EmailContent {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+struct Words {
+    hello: &'static str,
+    hello_name: &'static str,
+    order: &'static str,
+    store: &'static str,
+    address: &'static str,
+    hours: &'static str,
+    closed: &'static str,
+    code: &'static str,
+    deadline: &'static str,
+    tracking: &'static str,
+    thanks: &'static str,
+    weekdays: [&'static str; 7],
+}
+
+fn words(lang: Lang) -> Words {
+    match lang {
+        Lang::En => Words {
+            hello: "Hello,",
+            hello_name: "Hello {name},",
+            order: "Order",
+            store: "Store",
+            address: "Address",
+            hours: "Opening hours",
+            closed: "closed",
+            code: "Pickup code",
+            deadline: "Collect by",
+            tracking: "Tracking",
+            thanks: "Thank you for shopping with us.",
+            weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+        },
+        Lang::Pl => Words {
+            hello: "Dzień dobry,",
+            hello_name: "Dzień dobry, {name},",
+            order: "Zamówienie",
+            store: "Sklep",
+            address: "Adres",
+            hours: "Godziny otwarcia",
+            closed: "nieczynne",
+            code: "Kod odbioru",
+            deadline: "Odbiór do",
+            tracking: "Numer przesyłki",
+            thanks: "Dziękujemy za zakupy.",
+            weekdays: ["pon.", "wt.", "śr.", "czw.", "pt.", "sob.", "niedz."],
+        },
+        Lang::Es => Words {
+            hello: "Hola:",
+            hello_name: "Hola, {name}:",
+            order: "Pedido",
+            store: "Tienda",
+            address: "Dirección",
+            hours: "Horario",
+            closed: "cerrado",
+            code: "Código de recogida",
+            deadline: "Recógelo antes de",
+            tracking: "Seguimiento",
+            thanks: "Gracias por tu compra.",
+            weekdays: ["lun.", "mar.", "mié.", "jue.", "vie.", "sáb.", "dom."],
+        },
+        Lang::Ru => Words {
+            hello: "Здравствуйте!",
+            hello_name: "Здравствуйте, {name}!",
+            order: "Заказ",
+            store: "Магазин",
+            address: "Адрес",
+            hours: "Часы работы",
+            closed: "выходной",
+            code: "Код получения",
+            deadline: "Получить до",
+            tracking: "Трек-номер",
+            thanks: "Спасибо за покупку.",
+            weekdays: ["пн", "вт", "ср", "чт", "пт", "сб", "вс"],
+        },
+        Lang::Ar => Words {
+            hello: "مرحبًا،",
+            hello_name: "مرحبًا {name}،",
+            order: "الطلب",
+            store: "المتجر",
+            address: "العنوان",
+            hours: "ساعات العمل",
+            closed: "مغلق",
+            code: "رمز الاستلام",
+            deadline: "الاستلام قبل",
+            tracking: "رقم التتبع",
+            thanks: "شكرًا لتسوقك معنا.",
+            weekdays: ["الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد"],
+        },
+    }
+}
+
+/// The subject and the one sentence that says what happened.
+fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
+    use Event::*;
+    use Lang::*;
+    match (lang, event) {
+        (En, OrderConfirmed) => {
+            ("Order {order} confirmed", "We have your order and will let you know when it is ready.")
+        }
+        (En, ReadyForPickup) => {
+            ("Order {order} is ready for pickup", "Your order is waiting for you. Show the pickup code at the counter.")
+        }
+        (En, PickupReminder) => (
+            "Reminder: order {order} is waiting",
+            "Your order is still waiting for you. Please collect it before the deadline.",
+        ),
+        (En, Collected) => ("Order {order} collected", "You have collected your order."),
+        (En, Shipped) => ("Order {order} is on its way", "Your order has been shipped."),
+        (En, Delivered) => ("Order {order} delivered", "Your order has been delivered."),
+        (En, Cancelled) => {
+            ("Order {order} cancelled", "Your order has been cancelled and any payment will be returned.")
+        }
+        (En, Expired) => {
+            ("Order {order} was not collected", "Your order was not collected in time, so it has been cancelled.")
+        }
+        (Pl, OrderConfirmed) => {
+            ("Zamówienie {order} przyjęte", "Otrzymaliśmy zamówienie. Damy znać, gdy będzie gotowe.")
+        }
+        (Pl, ReadyForPickup) => {
+            ("Zamówienie {order} czeka na odbiór", "Zamówienie czeka na Ciebie. Pokaż kod odbioru przy kasie.")
+        }
+        (Pl, PickupReminder) => {
+            ("Przypomnienie: zamówienie {order} czeka", "Zamówienie wciąż na Ciebie czeka. Odbierz je przed terminem.")
+        }
+        (Pl, Collected) => ("Zamówienie {order} odebrane", "Zamówienie zostało odebrane."),
+        (Pl, Shipped) => ("Zamówienie {order} jest w drodze", "Zamówienie zostało wysłane."),
+        (Pl, Delivered) => ("Zamówienie {order} dostarczone", "Zamówienie zostało dostarczone."),
+        (Pl, Cancelled) => {
+            ("Zamówienie {order} anulowane", "Zamówienie zostało anulowane; ewentualna płatność zostanie zwrócona.")
+        }
+        (Pl, Expired) => (
+            "Zamówienie {order} nie zostało odebrane",
+            "Zamówienie nie zostało odebrane w terminie i zostało anulowane.",
+        ),
+        (Es, OrderConfirmed) => {
+            ("Pedido {order} confirmado", "Hemos recibido tu pedido y te avisaremos cuando esté listo.")
+        }
+        (Es, ReadyForPickup) => (
+            "Tu pedido {order} está listo para recoger",
+            "Tu pedido te espera. Muestra el código de recogida en el mostrador.",
+        ),
+        (Es, PickupReminder) => (
+            "Recordatorio: tu pedido {order} te espera",
+            "Tu pedido sigue esperándote. Recógelo antes de la fecha límite.",
+        ),
+        (Es, Collected) => ("Pedido {order} recogido", "Has recogido tu pedido."),
+        (Es, Shipped) => ("Tu pedido {order} está en camino", "Tu pedido ha sido enviado."),
+        (Es, Delivered) => ("Pedido {order} entregado", "Tu pedido ha sido entregado."),
+        (Es, Cancelled) => ("Pedido {order} cancelado", "Tu pedido ha sido cancelado y se devolverá cualquier pago."),
+        (Es, Expired) => ("Pedido {order} no recogido", "Tu pedido no se recogió a tiempo y ha sido cancelado."),
+        (Ru, OrderConfirmed) => ("Заказ {order} принят", "Мы получили ваш заказ и сообщим, когда он будет готов."),
+        (Ru, ReadyForPickup) => {
+            ("Заказ {order} готов к получению", "Ваш заказ ждёт вас. Покажите код получения на кассе.")
+        }
+        (Ru, PickupReminder) => {
+            ("Напоминание: заказ {order} ждёт вас", "Ваш заказ всё ещё ждёт вас. Заберите его до указанного срока.")
+        }
+        (Ru, Collected) => ("Заказ {order} получен", "Вы получили свой заказ."),
+        (Ru, Shipped) => ("Заказ {order} в пути", "Ваш заказ отправлен."),
+        (Ru, Delivered) => ("Заказ {order} доставлен", "Ваш заказ доставлен."),
+        (Ru, Cancelled) => ("Заказ {order} отменён", "Ваш заказ отменён; оплата, если была, будет возвращена."),
+        (Ru, Expired) => ("Заказ {order} не был получен", "Заказ не был получен вовремя и отменён."),
+        (Ar, OrderConfirmed) => ("تم تأكيد الطلب {order}", "استلمنا طلبك وسنخبرك عندما يصبح جاهزًا."),
+        (Ar, ReadyForPickup) => ("الطلب {order} جاهز للاستلام", "طلبك بانتظارك. أظهر رمز الاستلام عند الكاشير."),
+        (Ar, PickupReminder) => {
+            ("تذكير: الطلب {order} بانتظارك", "ما زال طلبك بانتظارك. يرجى استلامه قبل الموعد النهائي.")
+        }
+        (Ar, Collected) => ("تم استلام الطلب {order}", "لقد استلمت طلبك."),
+        (Ar, Shipped) => ("الطلب {order} في الطريق", "تم شحن طلبك."),
+        (Ar, Delivered) => ("تم توصيل الطلب {order}", "تم توصيل طلبك."),
+        (Ar, Cancelled) => ("تم إلغاء الطلب {order}", "تم إلغاء طلبك وسيتم رد أي مبلغ مدفوع."),
+        (Ar, Expired) => ("لم يتم استلام الطلب {order}", "لم يتم استلام طلبك في الموعد المحدد، لذا تم إلغاؤه."),
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Renders the email for an event: a plain-text part and an HTML part with the same content.
+pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent {
+    let w = words(lang);
+    let (subject, sentence) = message(lang, event);
+    let subject = subject.replace("{order}", &data.order);
+    let greeting = match &data.customer_name {
+        Some(name) => w.hello_name.replace("{name}", name),
+        None => w.hello.to_string(),
+    };
+    let mut rows: Vec<(&str, String)> = vec![(w.order, data.order.clone()), (w.store, data.store.clone())];
+    if let Some(address) = &data.address {
+        rows.push((w.address, address.clone()));
+    }
+    if let Some(code) = &data.code {
+        rows.push((w.code, code.clone()));
+    }
+    if let Some(deadline) = &data.deadline {
+        rows.push((w.deadline, deadline.clone()));
+    }
+    if let Some(tracking) = &data.tracking {
+        let with_carrier = match &data.carrier {
+            Some(carrier) => format!("{carrier} {tracking}"),
+            None => tracking.clone(),
+        };
+        rows.push((w.tracking, with_carrier));
+    }
+    let hours: Vec<(String, String)> = data
+        .opening_hours
+        .iter()
+        .map(|(day, span)| {
+            let index = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].iter().position(|d| d == day);
+            let day = index.map(|i| w.weekdays[i].to_string()).unwrap_or_else(|| day.clone());
+            let span = if span.is_empty() { w.closed.to_string() } else { span.clone() };
+            (day, span)
+        })
+        .collect();
+
+    let mut text = format!("{greeting}\n\n{sentence}\n\n");
+    for (label, value) in &rows {
+        text.push_str(&format!("{label}: {value}\n"));
+    }
+    if !hours.is_empty() {
+        text.push_str(&format!("\n{}:\n", w.hours));
+        for (day, span) in &hours {
+            text.push_str(&format!("  {day} {span}\n"));
+        }
+    }
+    text.push_str(&format!("\n{}\n", w.thanks));
+
+    let (dir, language) = match lang {
+        Lang::Ar => ("rtl", "ar"),
+        Lang::En => ("ltr", "en"),
+        Lang::Pl => ("ltr", "pl"),
+        Lang::Es => ("ltr", "es"),
+        Lang::Ru => ("ltr", "ru"),
+    };
+    let mut html = format!(
+        "<!DOCTYPE html><html lang=\"{language}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body style=\"font-family:sans-serif\"><p>{}</p><p>{}</p><table>",
+        escape(&subject),
+        escape(&greeting),
+        escape(sentence)
+    );
+    for (label, value) in &rows {
+        html.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>", escape(label), escape(value)));
+    }
+    html.push_str("</table>");
+    if !hours.is_empty() {
+        html.push_str(&format!("<h3>{}</h3><table>", escape(w.hours)));
+        for (day, span) in &hours {
+            html.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>", escape(day), escape(span)));
+        }
+        html.push_str("</table>");
+    }
+    html.push_str(&format!("<p>{}</p></body></html>", escape(w.thanks)));
+    EmailContent { subject, text, html }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LANGS: [Lang; 5] = [Lang::En, Lang::Pl, Lang::Es, Lang::Ru, Lang::Ar];
+    const EVENTS: [Event; 8] = [
+        Event::OrderConfirmed,
+        Event::ReadyForPickup,
+        Event::PickupReminder,
+        Event::Collected,
+        Event::Shipped,
+        Event::Delivered,
+        Event::Cancelled,
+        Event::Expired,
+    ];
+
+    fn data() -> EmailData {
+        EmailData {
+            customer_name: Some("Ann <&>".into()),
+            order: "7F3A9C21".into(),
+            store: "Warsaw Centre".into(),
+            address: Some("Marszałkowska 1, Warszawa".into()),
+            opening_hours: vec![("mon".into(), "09:00-21:00".into()), ("sun".into(), String::new())],
+            code: Some("ABCDEFGHJK".into()),
+            deadline: Some("25.11 21:00".into()),
+            carrier: Some("DHL".into()),
+            tracking: Some("JJD0001".into()),
+        }
+    }
+
+    #[test]
+    fn every_event_and_language_renders_with_its_details() {
+        for lang in LANGS {
+            for event in EVENTS {
+                let email = render_email(lang, event, &data());
+                assert!(email.subject.contains("7F3A9C21"), "{lang:?} {event:?}");
+                for part in [&email.text, &email.html] {
+                    assert!(
+                        part.contains("ABCDEFGHJK") && part.contains("Marsza") && part.contains("JJD0001"),
+                        "{lang:?} {event:?}"
+                    );
+                }
+                assert!(email.html.contains("Ann &lt;&amp;&gt;"), "HTML is escaped");
+                assert_eq!(email.html.contains("dir=\"rtl\""), lang == Lang::Ar);
+            }
+        }
+    }
+
+    #[test]
+    fn languages_say_it_in_their_own_words() {
+        let ready = |lang| render_email(lang, Event::ReadyForPickup, &data());
+        assert_eq!(ready(Lang::Pl).subject, "Zamówienie 7F3A9C21 czeka na odbiór");
+        assert!(ready(Lang::Ru).text.starts_with("Здравствуйте, Ann <&>!"));
+        assert!(ready(Lang::Es).text.contains("Código de recogida: ABCDEFGHJK"));
+        assert!(ready(Lang::En).text.contains("  Sun closed"));
+        assert!(ready(Lang::Ar).text.contains("الأحد مغلق"));
+    }
+}
