@@ -525,6 +525,84 @@ async fn sms_goes_through_twilio_and_receipts_move_it_forward_on_postgres() {
     sms_goes_through_twilio_and_receipts_move_it_forward(common::Backend::Postgres).await;
 }
 
+/// A time zone where it is now quiet hours (21:00-08:00), and one where it is not.
+fn quiet_and_awake_zones() -> (&'static str, &'static str) {
+    use chrono::{TimeZone, Timelike};
+    let zones = [
+        "Pacific/Pago_Pago",
+        "Pacific/Honolulu",
+        "America/Anchorage",
+        "America/Los_Angeles",
+        "America/Denver",
+        "America/Chicago",
+        "America/New_York",
+        "America/Halifax",
+        "America/Sao_Paulo",
+        "Atlantic/South_Georgia",
+        "Atlantic/Azores",
+        "Europe/London",
+        "Europe/Warsaw",
+        "Europe/Athens",
+        "Europe/Moscow",
+        "Asia/Dubai",
+        "Asia/Karachi",
+        "Asia/Dhaka",
+        "Asia/Bangkok",
+        "Asia/Shanghai",
+        "Asia/Tokyo",
+        "Australia/Brisbane",
+        "Pacific/Noumea",
+        "Pacific/Auckland",
+        "Pacific/Kiritimati",
+    ];
+    let now = chrono::Utc::now().naive_utc();
+    let hour = |zone: &str| zone.parse::<chrono_tz::Tz>().unwrap().from_utc_datetime(&now).hour();
+    let quiet = zones.iter().find(|z| !(8..21).contains(&hour(z))).unwrap();
+    let awake = zones.iter().find(|z| (9..20).contains(&hour(z))).unwrap();
+    (quiet, awake)
+}
+
+async fn reminders_wait_for_the_morning(app: TestApp) {
+    let (quiet, awake) = quiet_and_awake_zones();
+    app.put_location("S1", json!({"pickup_hold_days": 3})).await;
+    app.put_product("A").await;
+    app.count("S1", "A", 5).await;
+    let ann = app.customer("ann");
+    let mut body = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
+    body["timezone"] = json!(quiet);
+    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
+    let order =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    let admin = app.admin();
+    for step in ["picking", "ready"] {
+        app.request(Method::POST, &format!("/v1/orders/{id}/{step}")).bearer(&admin).send().await.ok();
+    }
+    assert_eq!(run_sender(&app).await, 2, "confirmed and ready go out whatever the hour");
+    make_due(&app);
+    assert_eq!(run_sender(&app).await, 1);
+    let reminder = |list: &Value| {
+        list["items"].as_array().unwrap().iter().find(|n| n["event"] == "pickup_reminder").unwrap().clone()
+    };
+    let held = reminder(app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok());
+    assert_eq!(
+        (held["status"].as_str(), held["attempts"].as_i64()),
+        (Some("queued"), Some(0)),
+        "deferred to the morning in {quiet}"
+    );
+    assert_eq!(run_sender(&app).await, 0, "not due until the morning");
+    body["timezone"] = json!(awake);
+    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
+    make_due(&app);
+    assert_eq!(run_sender(&app).await, 1);
+    let sent = reminder(app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok());
+    assert_eq!(
+        (sent["status"].as_str(), sent["attempts"].as_i64()),
+        (Some("suppressed"), Some(1)),
+        "attempted in {awake}"
+    );
+}
+
 /// What the test SMTP server accepted: each message's recipients and its raw data.
 type Mailbox = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
 
@@ -682,6 +760,7 @@ async fn transient_failures_give_up_after_the_retry_window() {
 }
 
 on_both_backends!(
+    reminders_wait_for_the_morning,
     customers_keep_their_choices_and_every_consent,
     customer_denials_and_validation,
     push_subscriptions_belong_to_their_customer,

@@ -59,6 +59,10 @@ pub enum Outcome {
     },
     /// Given up: a permanent failure, or transient ones past the retry window.
     Failed(String),
+    /// Not now: quiet hours in the customer's time zone. Not an attempt.
+    Deferred {
+        until: NaiveDateTime,
+    },
 }
 
 type ClaimRow = (String, String, String, String, String, String, i32, NaiveDateTime, NaiveDateTime);
@@ -135,6 +139,14 @@ pub fn attempt(
     let Some(customer) = crate::customers::find_row(conn, &claimed.customer_id)? else {
         return Ok(Outcome::Suppressed("the customer has no profile any more".into()));
     };
+    if event == Event::PickupReminder {
+        let location = crate::catalog::find_location(conn, &order.location)?;
+        let zone: chrono_tz::Tz =
+            customer.timezone.as_deref().unwrap_or(&location.timezone).parse().unwrap_or(chrono_tz::UTC);
+        if let Some(until) = quiet_until(Utc::now().naive_utc(), zone) {
+            return Ok(Outcome::Deferred { until });
+        }
+    }
     let still_chosen = customer.channels().named().iter().any(|(name, on)| *name == claimed.channel && *on);
     if !still_chosen {
         return Ok(Outcome::Suppressed(format!("the customer no longer wants {} messages", claimed.channel)));
@@ -295,6 +307,24 @@ pub fn short_order_id(id: &str) -> String {
     plain[plain.len().saturating_sub(8)..].to_uppercase()
 }
 
+/// Quiet hours, in the customer's local time: reminders wait for the morning. (Messages
+/// about something that just happened, such as "ready for pickup", are not held back.)
+pub const QUIET_FROM: u32 = 21;
+pub const QUIET_UNTIL: u32 = 8;
+
+/// When quiet hours end, if `now` falls inside them in `zone`.
+pub fn quiet_until(now: NaiveDateTime, zone: chrono_tz::Tz) -> Option<NaiveDateTime> {
+    use chrono::{TimeZone, Timelike};
+    let local = zone.from_utc_datetime(&now);
+    let hour = local.hour();
+    if (QUIET_UNTIL..QUIET_FROM).contains(&hour) {
+        return None;
+    }
+    let day = if hour >= QUIET_FROM { local.date_naive() + chrono::Days::new(1) } else { local.date_naive() };
+    let morning = day.and_hms_opt(QUIET_UNTIL, 0, 0)?;
+    zone.from_local_datetime(&morning).earliest().map(|t| t.naive_utc())
+}
+
 /// Records an outcome; only a row still queued changes.
 pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime) -> Result<(), ApiError> {
     let target = notifications::table.filter(notifications::id.eq(id)).filter(notifications::status.eq("queued"));
@@ -312,6 +342,9 @@ pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime
             .execute(conn)?,
         Outcome::Retry { error, at } => diesel::update(target)
             .set((notifications::next_attempt_at.eq(at), notifications::error.eq(Some(error))))
+            .execute(conn)?,
+        Outcome::Deferred { until } => diesel::update(target)
+            .set((notifications::next_attempt_at.eq(until), notifications::attempts.eq(notifications::attempts - 1)))
             .execute(conn)?,
         Outcome::Failed(error) => diesel::update(target)
             .set((notifications::status.eq("failed"), notifications::error.eq(Some(error))))
@@ -335,6 +368,20 @@ pub fn run_round(pool: &Pool, channels: &Channels, pickup_key: &[u8]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reminders_wait_out_quiet_hours_in_the_customers_zone() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let warsaw: chrono_tz::Tz = "Europe/Warsaw".parse().unwrap();
+        // 21:30 UTC is 22:30 in Warsaw (winter): wait until 08:00 Warsaw, 07:00 UTC.
+        assert_eq!(quiet_until(at("2026-11-23 21:30"), warsaw), Some(at("2026-11-24 07:00")));
+        // 05:00 UTC is 06:00 in Warsaw: wait until 08:00 the same day.
+        assert_eq!(quiet_until(at("2026-11-24 05:00"), warsaw), Some(at("2026-11-24 07:00")));
+        assert_eq!(quiet_until(at("2026-11-24 12:00"), warsaw), None);
+        // The same instant is mid-afternoon in New York: send now.
+        let new_york: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        assert_eq!(quiet_until(at("2026-11-23 21:30"), new_york), None);
+    }
 
     #[test]
     fn backoff_doubles_up_to_an_hour_with_jitter() {
