@@ -60,6 +60,15 @@ pub struct TwilioSettings {
     pub from: String,
 }
 
+#[derive(Debug, Clone)]
+pub struct InfobipSettings {
+    pub base_url: String,
+    pub api_key: Secret,
+    pub from: Option<String>,
+    /// Checked on every delivery report, which Infobip does not sign.
+    pub report_token: Option<Secret>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -85,8 +94,10 @@ pub struct Settings {
     pub pickup_grace_seconds: i64,
     /// Email over SMTP (lettre's URL form) and the sender; the email channel is off without them.
     pub smtp: Option<(Secret, String)>,
-    /// SMS through Twilio; the SMS channel is off without it.
+    /// SMS through Twilio; the SMS channel is off without it or `infobip`.
     pub twilio: Option<TwilioSettings>,
+    /// SMS through Infobip.
+    pub infobip: Option<InfobipSettings>,
     /// The address providers call back (delivery receipts), e.g. `https://api.example.com`.
     pub public_base_url: Option<String>,
     /// Signs webhook notifications; the webhook channel is off without it.
@@ -183,8 +194,31 @@ impl Settings {
         let pickup_grace_seconds =
             parse_number(get("PICKUP_GRACE_SECONDS"), "PICKUP_GRACE_SECONDS", 3600, 0, 7 * 86_400)?;
 
+        let mut infobip = None;
         let twilio = match get("SMS_PROVIDER").as_deref() {
             None => None,
+            Some("infobip") => {
+                let required = |variable: &'static str| {
+                    get(variable).ok_or(ConfigError { variable, message: "required with SMS_PROVIDER=infobip".into() })
+                };
+                let report_token = get("INFOBIP_REPORT_TOKEN").map(Secret);
+                if report_token
+                    .as_ref()
+                    .is_some_and(|Secret(t)| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_alphanumeric()))
+                {
+                    return Err(ConfigError {
+                        variable: "INFOBIP_REPORT_TOKEN",
+                        message: "must be at least 16 letters and digits".into(),
+                    });
+                }
+                infobip = Some(InfobipSettings {
+                    base_url: required("INFOBIP_BASE_URL")?,
+                    api_key: Secret(required("INFOBIP_API_KEY")?),
+                    from: get("SMS_FROM"),
+                    report_token,
+                });
+                None
+            }
             Some("twilio") => {
                 let required = |variable: &'static str| {
                     get(variable).ok_or(ConfigError { variable, message: "required with SMS_PROVIDER=twilio".into() })
@@ -197,10 +231,7 @@ impl Settings {
                 })
             }
             Some(_) => {
-                return Err(ConfigError {
-                    variable: "SMS_PROVIDER",
-                    message: "must be twilio (Infobip is not built yet)".into(),
-                })
+                return Err(ConfigError { variable: "SMS_PROVIDER", message: "must be twilio or infobip".into() })
             }
         };
         let smtp = match (get("SMTP_URL"), get("EMAIL_FROM")) {
@@ -251,6 +282,7 @@ impl Settings {
             pickup_grace_seconds,
             webhook_secret,
             twilio,
+            infobip,
             public_base_url,
             smtp,
         })

@@ -729,6 +729,73 @@ async fn email_goes_out_over_smtp_on_postgres() {
     email_goes_out_over_smtp(common::Backend::Postgres).await;
 }
 
+async fn sms_goes_through_infobip_and_its_reports_are_checked(backend: common::Backend) {
+    let infobip = receiver_with(vec![(200, r#"{"messages": [{"status": {"groupName": "PENDING"}}]}"#.into())]);
+    let base = infobip.url.trim_end_matches("/hook").to_string();
+    let settings = [
+        ("SMS_PROVIDER", "infobip"),
+        ("INFOBIP_BASE_URL", base.as_str()),
+        ("INFOBIP_API_KEY", "infobip-test-key"),
+        ("INFOBIP_REPORT_TOKEN", "reporttoken0123456789"),
+        ("SMS_FROM", "ClickCollect"),
+        ("PUBLIC_BASE_URL", "https://cc.example.test"),
+    ];
+    let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
+    app.put_location("S1", json!({})).await;
+    app.put_product("A").await;
+    app.count("S1", "A", 5).await;
+    let ann = app.customer("ann");
+    let mut body = profile(json!({"email": false, "sms": true, "push": false, "webhook": false}));
+    body["locale"] = json!("es-ES");
+    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
+    let order =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    assert_eq!(run_sender(&app).await, 1);
+    let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
+    let notification = list["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(list["items"][0]["status"], "sent");
+
+    let (headers, sent) = infobip.requests.lock().unwrap()[0].clone();
+    assert_eq!(headers[":path"], "/sms/2/text/advanced");
+    assert_eq!(headers["authorization"], "App infobip-test-key");
+    let sent: Value = serde_json::from_str(&sent).unwrap();
+    let message = &sent["messages"][0];
+    assert_eq!(message["destinations"][0], json!({"to": "48601234567", "messageId": notification}));
+    assert_eq!(message["from"], "ClickCollect");
+    assert_eq!(
+        message["notifyUrl"],
+        "https://cc.example.test/v1/notifications/callbacks/infobip?token=reporttoken0123456789"
+    );
+    assert!(message["text"].as_str().unwrap().starts_with("Pedido"), "{message}");
+
+    let report = |status: &str| json!({"results": [{"messageId": notification, "status": {"groupName": status, "description": "x"}}]});
+    let post_report = |token: &str, body: Value| {
+        app.request(Method::POST, &format!("/v1/notifications/callbacks/infobip?token={token}")).json(&body).send()
+    };
+    post_report("wrong-token-000000000", report("DELIVERED")).await.assert_problem(401, "unauthorized");
+    assert_eq!(post_report("reporttoken0123456789", report("DELIVERED")).await.status, 204);
+    assert_eq!(post_report("reporttoken0123456789", report("REJECTED")).await.status, 204);
+    let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
+    assert_eq!(list["items"][0]["status"], "delivered", "a later rejection does not undo a delivery");
+    let twilio = app
+        .request(Method::POST, "/v1/notifications/callbacks/twilio")
+        .raw("application/x-www-form-urlencoded", "a=b")
+        .send()
+        .await;
+    twilio.assert_problem(404, "not-found");
+}
+
+#[actix_web::test]
+async fn sms_goes_through_infobip_and_its_reports_are_checked_on_sqlite() {
+    sms_goes_through_infobip_and_its_reports_are_checked(common::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn sms_goes_through_infobip_and_its_reports_are_checked_on_postgres() {
+    sms_goes_through_infobip_and_its_reports_are_checked(common::Backend::Postgres).await;
+}
+
 /// Transient failures past the retry window end as failed, visibly.
 #[actix_web::test]
 async fn transient_failures_give_up_after_the_retry_window() {

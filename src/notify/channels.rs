@@ -3,6 +3,7 @@
 //! reason, never dropped silently.
 
 use super::email::Email;
+use super::infobip::Infobip;
 use super::twilio::Twilio;
 use super::webhook::Webhook;
 use crate::config::Settings;
@@ -19,10 +20,26 @@ pub enum Delivery {
     Permanent(String),
 }
 
+/// The SMS provider this server sends through.
+pub enum Sms {
+    Twilio(Twilio),
+    Infobip(Infobip),
+}
+
+impl Sms {
+    /// Sends one SMS; `message_id` is ours (Infobip reports by it; Twilio gives its own sid).
+    pub fn send(&self, to: &str, text: &str, message_id: &str) -> Delivery {
+        match self {
+            Sms::Twilio(twilio) => twilio.send(to, text),
+            Sms::Infobip(infobip) => infobip.send(to, text, message_id),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Channels {
     pub webhook: Option<Webhook>,
-    pub sms: Option<Twilio>,
+    pub sms: Option<Sms>,
     pub email: Option<Email>,
 }
 
@@ -35,7 +52,25 @@ impl Channels {
         Channels {
             email,
             webhook: settings.webhook_secret.as_ref().map(|secret| Webhook::new(&secret.0)),
-            sms: settings.twilio.clone().map(|twilio| Twilio::new(twilio, settings.public_base_url.as_deref())),
+            sms: match (&settings.twilio, &settings.infobip) {
+                (Some(twilio), _) => {
+                    Some(Sms::Twilio(Twilio::new(twilio.clone(), settings.public_base_url.as_deref())))
+                }
+                (None, Some(infobip)) => {
+                    let reports = settings
+                        .public_base_url
+                        .as_deref()
+                        .zip(infobip.report_token.as_ref())
+                        .map(|(base, token)| super::infobip::report_url(base, &token.0));
+                    Some(Sms::Infobip(Infobip::new(
+                        &infobip.base_url,
+                        &infobip.api_key.0,
+                        infobip.from.as_deref(),
+                        reports,
+                    )))
+                }
+                (None, None) => None,
+            },
         }
     }
 
@@ -45,7 +80,7 @@ impl Channels {
             "webhook" if self.webhook.is_some() => return None,
             "webhook" => "WEBHOOK_SECRET",
             "sms" if self.sms.is_some() => return None,
-            "sms" => "SMS_PROVIDER=twilio, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SMS_FROM",
+            "sms" => "SMS_PROVIDER=twilio or infobip, with its credentials",
             "email" if self.email.is_some() => return None,
             "email" => "SMTP_URL and EMAIL_FROM",
             "push" => "VAPID_PRIVATE_KEY and VAPID_SUBJECT",

@@ -4,6 +4,7 @@
 pub mod channels;
 pub mod email;
 pub mod events;
+pub mod infobip;
 pub mod locale;
 pub mod outbox;
 pub mod routes;

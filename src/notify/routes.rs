@@ -78,21 +78,26 @@ async fn resend(state: web::Data<AppState>, who: Principal, id: web::Path<String
     Ok(HttpResponse::Ok().json(NotificationList { items }))
 }
 
-/// A delivery receipt from an SMS provider. Only Twilio status callbacks are accepted so far:
-/// form-encoded, signed with `X-Twilio-Signature` over `PUBLIC_BASE_URL` + this path and the
-/// parameters. Late or out-of-order receipts never move a status backwards.
+/// A delivery receipt from an SMS provider. Twilio status callbacks are form-encoded and
+/// signed with `X-Twilio-Signature` over `PUBLIC_BASE_URL` + this path and the parameters;
+/// Infobip delivery reports are JSON and carry the `token` the report URL was given
+/// (`INFOBIP_REPORT_TOKEN`). Late or out-of-order receipts never move a status backwards.
 ///
-/// Who may call: the provider (the signature is checked; no bearer token).
+/// Who may call: the provider (its signature or token is checked; no bearer token).
 #[utoipa::path(
     post, path = "/v1/notifications/callbacks/{provider}", tag = "notifications",
-    params(("provider" = String, Path, description = "`twilio`")),
+    params(
+        ("provider" = String, Path, description = "`twilio` or `infobip`"),
+        ("token" = Option<String>, Query, description = "Infobip: the report token"),
+    ),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
-        description = "Twilio's status callback parameters (`MessageSid`, `MessageStatus`, `ErrorCode`, …)"),
+        description = "Twilio's status callback parameters (`MessageSid`, `MessageStatus`, `ErrorCode`, …), or Infobip's JSON report `{results: [{messageId, status: {groupName}}]}`"),
     responses(
         (status = 204, description = "Receipt taken"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or wrong signature", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown provider, or its callbacks are not configured", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong signature or token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown provider, or its receipts are not configured", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -103,14 +108,51 @@ async fn callback(
     provider: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    use super::channels::Sms;
     let provider = provider.into_inner();
-    let (Some(twilio), Some(base), "twilio") =
-        (&state.channels.sms, &state.settings.public_base_url, provider.as_str())
-    else {
-        return Err(ApiError::NotFound(format!("no delivery receipts are taken from {provider} here")));
+    let not_here = || ApiError::NotFound(format!("no delivery receipts are taken from {provider} here"));
+    let receipts: Vec<(String, &'static str, Option<String>)> = match (&state.channels.sms, provider.as_str()) {
+        (Some(Sms::Twilio(twilio)), "twilio") => {
+            let base = state.settings.public_base_url.as_ref().ok_or_else(not_here)?;
+            twilio_receipts(twilio, base, &req, &body)?
+        }
+        (Some(Sms::Infobip(_)), "infobip") => {
+            let expected =
+                state.settings.infobip.as_ref().and_then(|i| i.report_token.as_ref()).ok_or_else(not_here)?;
+            let given = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.get("token").cloned())
+                .unwrap_or_default();
+            if !super::twilio::same(&given, &expected.0) {
+                return Err(ApiError::Unauthorized("the report token does not match".into()));
+            }
+            infobip_receipts(&body)?
+        }
+        _ => return Err(not_here()),
     };
+    state
+        .db(move |conn| {
+            crate::db::write_tx(conn, |conn| {
+                for (reference, status, error) in &receipts {
+                    outbox::record_receipt(conn, "sms", reference, status, error.clone())?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+type Receipt = (String, &'static str, Option<String>);
+
+fn twilio_receipts(
+    twilio: &super::twilio::Twilio,
+    base: &str,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Vec<Receipt>, ApiError> {
     let params: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::MalformedJson(format!("not a form body: {e}")))?;
+        serde_urlencoded::from_bytes(body).map_err(|e| ApiError::MalformedJson(format!("not a form body: {e}")))?;
     let given = req.headers().get("X-Twilio-Signature").and_then(|v| v.to_str().ok()).unwrap_or("");
     let expected = super::twilio::signature(twilio.auth_token(), &super::twilio::callback_url(base), &params);
     if !super::twilio::same(given, &expected) {
@@ -120,21 +162,36 @@ async fn callback(
     let (Some(sid), Some(status)) = (field("MessageSid"), field("MessageStatus")) else {
         return Err(ApiError::validation("MessageStatus", "MessageSid and MessageStatus are required"));
     };
-    let (status, error) = match status.as_str() {
-        "sent" => ("sent", None),
-        "delivered" => ("delivered", None),
-        "read" => ("opened", None),
-        "undelivered" | "failed" => (
-            "failed",
-            Some(format!("the carrier reported {status} (error {})", field("ErrorCode").unwrap_or_default())),
-        ),
+    Ok(match status.as_str() {
+        "sent" => vec![(sid, "sent", None)],
+        "delivered" => vec![(sid, "delivered", None)],
+        "read" => vec![(sid, "opened", None)],
+        "undelivered" | "failed" => {
+            let error = format!("the carrier reported {status} (error {})", field("ErrorCode").unwrap_or_default());
+            vec![(sid, "failed", Some(error))]
+        }
         // queued, sending, accepted, scheduled: nothing new to record.
-        _ => return Ok(HttpResponse::NoContent().finish()),
-    };
-    state
-        .db(move |conn| {
-            crate::db::write_tx(conn, |conn| outbox::record_receipt(conn, "sms", &sid, status, error.clone()))
+        _ => vec![],
+    })
+}
+
+fn infobip_receipts(body: &[u8]) -> Result<Vec<Receipt>, ApiError> {
+    let report: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(format!("not a JSON report: {e}")))?;
+    let results = report["results"].as_array().ok_or_else(|| ApiError::validation("results", "is required"))?;
+    Ok(results
+        .iter()
+        .filter_map(|result| {
+            let id = result["messageId"].as_str()?.to_string();
+            let group = result["status"]["groupName"].as_str().unwrap_or("");
+            match group {
+                "DELIVERED" => Some((id, "delivered", None)),
+                "UNDELIVERABLE" | "EXPIRED" | "REJECTED" => {
+                    let detail = result["status"]["description"].as_str().unwrap_or(group);
+                    Some((id, "failed", Some(format!("Infobip reported {group}: {detail}"))))
+                }
+                _ => None,
+            }
         })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+        .collect())
 }

@@ -159,9 +159,9 @@ pub fn attempt(
     }
     let delivery = match (claimed.channel.as_str(), &channels.webhook, &customer.webhook_url) {
         ("sms", _, _) => match (&channels.sms, &customer.phone) {
-            (Some(twilio), Some(phone)) => {
+            (Some(provider), Some(phone)) => {
                 let text = sms_text(context(conn, &order, &customer, event, pickup_key)?, event);
-                twilio.send(phone, &text)
+                provider.send(phone, &text, &claimed.id)
             }
             _ => return Ok(Outcome::Suppressed("the customer has no phone number".into())),
         },
