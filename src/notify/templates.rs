@@ -214,17 +214,22 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
         Some(name) => w.hello_name.replace("{name}", name),
         None => w.hello.to_string(),
     };
+    // Each message shows what matters at that moment: where and when to collect while the
+    // order waits, the tracking number once it travels.
+    let waiting = matches!(event, Event::OrderConfirmed | Event::ReadyForPickup | Event::PickupReminder);
+    let collectable = matches!(event, Event::ReadyForPickup | Event::PickupReminder);
+    let travelling = matches!(event, Event::Shipped | Event::Delivered);
     let mut rows: Vec<(&str, String)> = vec![(w.order, data.order.clone()), (w.store, data.store.clone())];
-    if let Some(address) = &data.address {
+    if let Some(address) = data.address.as_ref().filter(|_| waiting) {
         rows.push((w.address, address.clone()));
     }
-    if let Some(code) = &data.code {
+    if let Some(code) = data.code.as_ref().filter(|_| collectable) {
         rows.push((w.code, code.clone()));
     }
-    if let Some(deadline) = &data.deadline {
+    if let Some(deadline) = data.deadline.as_ref().filter(|_| collectable) {
         rows.push((w.deadline, deadline.clone()));
     }
-    if let Some(tracking) = &data.tracking {
+    if let Some(tracking) = data.tracking.as_ref().filter(|_| travelling) {
         let with_carrier = match &data.carrier {
             Some(carrier) => format!("{carrier} {tracking}"),
             None => tracking.clone(),
@@ -234,6 +239,7 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
     let hours: Vec<(String, String)> = data
         .opening_hours
         .iter()
+        .filter(|_| waiting)
         .map(|(day, span)| {
             let index = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].iter().position(|d| d == day);
             let day = index.map(|i| w.weekdays[i].to_string()).unwrap_or_else(|| day.clone());
@@ -319,11 +325,14 @@ mod tests {
             for event in EVENTS {
                 let email = render_email(lang, event, &data());
                 assert!(email.subject.contains("7F3A9C21"), "{lang:?} {event:?}");
+                let collectable = matches!(event, Event::ReadyForPickup | Event::PickupReminder);
+                let travelling = matches!(event, Event::Shipped | Event::Delivered);
                 for part in [&email.text, &email.html] {
-                    assert!(
-                        part.contains("ABCDEFGHJK") && part.contains("Marsza") && part.contains("JJD0001"),
-                        "{lang:?} {event:?}"
-                    );
+                    assert!(part.contains("7F3A9C21") && part.contains("Warsaw Centre"), "{lang:?} {event:?}");
+                    assert_eq!(part.contains("ABCDEFGHJK"), collectable, "the code only while it can be collected");
+                    assert_eq!(part.contains("25.11 21:00"), collectable);
+                    assert_eq!(part.contains("JJD0001"), travelling, "tracking once it travels");
+                    assert_eq!(part.contains("Marsza"), collectable || event == Event::OrderConfirmed);
                 }
                 assert!(email.html.contains("Ann &lt;&amp;&gt;"), "HTML is escaped");
                 assert_eq!(email.html.contains("dir=\"rtl\""), lang == Lang::Ar);

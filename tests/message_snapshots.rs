@@ -1,0 +1,88 @@
+//! Snapshots of every message clickcollect writes: each event on each channel with text (SMS,
+//! email text and HTML), in each language. A change to any wording shows up in review as a
+//! snapshot diff. Update with `INSTA_UPDATE=always cargo test --test message_snapshots` and
+//! review the `.snap` files before committing.
+
+use clickcollect::notify::events::Event;
+use clickcollect::notify::locale::Lang;
+use clickcollect::notify::sms::{self, SmsData};
+use clickcollect::notify::templates::{render_email, EmailData};
+
+const EVENTS: [Event; 8] = [
+    Event::OrderConfirmed,
+    Event::ReadyForPickup,
+    Event::PickupReminder,
+    Event::Collected,
+    Event::Shipped,
+    Event::Delivered,
+    Event::Cancelled,
+    Event::Expired,
+];
+
+fn sms_data() -> SmsData {
+    SmsData {
+        order: "7F3A9C21".into(),
+        store: "Warsaw Centre".into(),
+        code: Some("K7M2Q9TX4B".into()),
+        deadline: Some("25.11 21:00".into()),
+        carrier: Some("DHL".into()),
+        tracking: Some("JJD0001234".into()),
+    }
+}
+
+fn email_data() -> EmailData {
+    EmailData {
+        customer_name: Some("Ann".into()),
+        order: "7F3A9C21".into(),
+        store: "Warsaw Centre".into(),
+        address: Some("Marszałkowska 1, 00-001 Warszawa".into()),
+        opening_hours: vec![
+            ("mon".into(), "09:00-21:00".into()),
+            ("sat".into(), "10:00-16:00".into()),
+            ("sun".into(), String::new()),
+        ],
+        code: Some("K7M2Q9TX4B".into()),
+        deadline: Some("25.11 21:00".into()),
+        carrier: Some("DHL".into()),
+        tracking: Some("JJD0001234".into()),
+    }
+}
+
+fn all_messages(lang: Lang) -> String {
+    let mut out = String::new();
+    for event in EVENTS {
+        let sms = sms::render(lang, event, &sms_data());
+        let email = render_email(lang, event, &email_data());
+        out.push_str(&format!("===== {} =====\n", event.as_str()));
+        out.push_str(&format!("--- sms ({} segment) ---\n{sms}\n", sms::segments(&sms)));
+        out.push_str(&format!("--- email subject ---\n{}\n", email.subject));
+        out.push_str(&format!("--- email text ---\n{}", email.text));
+        out.push_str(&format!("--- email html ---\n{}\n\n", email.html));
+    }
+    out
+}
+
+#[test]
+fn english() {
+    insta::assert_snapshot!(all_messages(Lang::En));
+}
+
+#[test]
+fn polish() {
+    insta::assert_snapshot!(all_messages(Lang::Pl));
+}
+
+#[test]
+fn spanish() {
+    insta::assert_snapshot!(all_messages(Lang::Es));
+}
+
+#[test]
+fn russian() {
+    insta::assert_snapshot!(all_messages(Lang::Ru));
+}
+
+#[test]
+fn arabic() {
+    insta::assert_snapshot!(all_messages(Lang::Ar));
+}
