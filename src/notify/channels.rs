@@ -8,6 +8,16 @@ use super::twilio::Twilio;
 use super::webhook::Webhook;
 use crate::config::Settings;
 
+/// The HTTP client every provider call uses: a 10-second limit on the whole exchange, and
+/// error statuses returned as answers, since each channel decides what a status means.
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
 /// How one delivery attempt went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {

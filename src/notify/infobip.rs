@@ -5,8 +5,6 @@
 //! delivery reports, so the report URL carries a token (`INFOBIP_REPORT_TOKEN`) that is checked
 //! on every report.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use super::channels::Delivery;
@@ -26,11 +24,7 @@ pub fn report_url(public_base_url: &str, token: &str) -> String {
 
 impl Infobip {
     pub fn new(base_url: &str, api_key: &str, from: Option<&str>, report_url: Option<String>) -> Infobip {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(10)))
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let agent = super::channels::http_agent();
         Infobip {
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: api_key.to_string(),

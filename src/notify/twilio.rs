@@ -5,8 +5,6 @@
 //! sends `X-Twilio-Signature`, the base64 HMAC-SHA1 (keyed with the auth token) of the full
 //! callback URL followed by every POST parameter, sorted by name, as name and value joined.
 
-use std::time::Duration;
-
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -45,11 +43,7 @@ pub fn same(a: &str, b: &str) -> bool {
 
 impl Twilio {
     pub fn new(settings: TwilioSettings, public_base_url: Option<&str>) -> Twilio {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(10)))
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let agent = super::channels::http_agent();
         Twilio { settings, callback_url: public_base_url.map(callback_url), agent }
     }
 

@@ -5,8 +5,6 @@
 //! with the Unix time in `X-Clickcollect-Timestamp`. `Idempotency-Key` carries the
 //! notification's dedupe key, so a receiver can drop a repeat after a crash-and-retry.
 
-use std::time::Duration;
-
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -32,11 +30,7 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &str) -> String {
 
 impl Webhook {
     pub fn new(secret: &str) -> Webhook {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(10)))
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let agent = super::channels::http_agent();
         Webhook { secret: secret.as_bytes().to_vec(), agent }
     }
 
