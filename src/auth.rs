@@ -132,19 +132,20 @@ impl Keys {
             _ => None,
         };
         let mut keys = Self::new(&settings.jwt, secret.clone())?;
-        keys.pickup_key = match (&settings.pickup_code_secret, &secret) {
-            (Some(Secret(s)), _) => derive(s.as_bytes(), b"clickcollect pickup codes"),
-            (None, Some(Secret(s))) => derive(s.as_bytes(), b"clickcollect pickup codes"),
+        // `new` derived the pickup key from the HS256 secret; a dedicated secret takes over.
+        match (&settings.pickup_code_secret, &secret) {
+            (Some(Secret(s)), _) => keys.pickup_key = derive(s.as_bytes(), PICKUP_KEY_PURPOSE),
+            (None, Some(_)) => {}
             (None, None) => {
                 return Err("PICKUP_CODE_SECRET: required when tokens are verified with a public key only".into())
             }
-        };
+        }
         Ok(keys)
     }
 
     pub fn new(jwt: &JwtSettings, secret: Option<Secret>) -> Result<Keys, String> {
         let pickup_key = match &secret {
-            Some(Secret(s)) => derive(s.as_bytes(), b"clickcollect pickup codes"),
+            Some(Secret(s)) => derive(s.as_bytes(), PICKUP_KEY_PURPOSE),
             None => {
                 let mut random = vec![0u8; 32];
                 rand::rng().fill_bytes(&mut random);
@@ -217,6 +218,8 @@ impl Keys {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, encoding).map_err(|e| e.to_string())
     }
 }
+
+const PICKUP_KEY_PURPOSE: &[u8] = b"clickcollect pickup codes";
 
 /// A key for one purpose, derived from a secret shared with another, so the two never coincide.
 fn derive(secret: &[u8], purpose: &[u8]) -> Vec<u8> {

@@ -9,6 +9,7 @@ use super::model::{Location, LocationForm, Product, ProductForm};
 use crate::auth::Principal;
 use crate::db::{read_tx, write_tx};
 use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
+use crate::http::created_or_ok;
 use crate::http::json::Json;
 use crate::http::pagination::{PageQuery, Paginated};
 use crate::state::AppState;
@@ -20,14 +21,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(put_product)
         .service(list_products)
         .service(get_product);
-}
-
-fn created_or_ok<T: serde::Serialize>(created: bool, body: T) -> HttpResponse {
-    if created {
-        HttpResponse::Created().json(body)
-    } else {
-        HttpResponse::Ok().json(body)
-    }
 }
 
 /// Create or replace a location.

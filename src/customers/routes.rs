@@ -6,6 +6,7 @@ use super::model::{Customer, CustomerForm, PushSubscription, PushSubscriptionFor
 use crate::auth::{Principal, Role};
 use crate::db::{read_tx, write_tx};
 use crate::error::{ApiError, BadBody, Denied, Problem};
+use crate::http::created_or_ok;
 use crate::http::json::Json;
 use crate::state::AppState;
 
@@ -51,7 +52,7 @@ async fn put_customer(
     super::require_access(&who, &id, true)?;
     let form = body.0;
     let (created, customer) = state.db(move |conn| write_tx(conn, |conn| super::put(conn, &who, &id, &form))).await?;
-    Ok(if created { HttpResponse::Created().json(customer) } else { HttpResponse::Ok().json(customer) })
+    Ok(created_or_ok(created, customer))
 }
 
 /// A customer's profile with its consent history.
@@ -114,5 +115,5 @@ async fn add_push_subscription(
     let form = body.0;
     let (created, subscription) =
         state.db(move |conn| write_tx(conn, |conn| super::subscribe(conn, &id, &form))).await?;
-    Ok(if created { HttpResponse::Created().json(subscription) } else { HttpResponse::Ok().json(subscription) })
+    Ok(created_or_ok(created, subscription))
 }

@@ -8,3 +8,12 @@ pub mod json;
 pub mod metrics;
 pub mod middleware;
 pub mod pagination;
+
+/// 201 with the body when a PUT created the resource, 200 when it replaced it.
+pub fn created_or_ok<T: serde::Serialize>(created: bool, body: T) -> actix_web::HttpResponse {
+    if created {
+        actix_web::HttpResponse::Created().json(body)
+    } else {
+        actix_web::HttpResponse::Ok().json(body)
+    }
+}

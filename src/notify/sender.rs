@@ -19,6 +19,8 @@ use super::locale::Lang;
 use super::outbox;
 use super::sms::{self, SmsData};
 use super::templates;
+use crate::catalog::model::LocationRow;
+use crate::customers::model::CustomerRow;
 use crate::db::schema::notifications;
 use crate::db::{locking, DbConn, Pool};
 use crate::error::ApiError;
@@ -139,11 +141,9 @@ pub fn attempt(
     let Some(customer) = crate::customers::find_row(conn, &claimed.customer_id)? else {
         return Ok(Outcome::Suppressed("the customer has no profile any more".into()));
     };
+    let location = crate::catalog::find_location(conn, &order.location)?;
     if event == Event::PickupReminder {
-        let location = crate::catalog::find_location(conn, &order.location)?;
-        let zone: chrono_tz::Tz =
-            customer.timezone.as_deref().unwrap_or(&location.timezone).parse().unwrap_or(chrono_tz::UTC);
-        if let Some(until) = quiet_until(Utc::now().naive_utc(), zone) {
+        if let Some(until) = quiet_until(Utc::now().naive_utc(), customer_zone(&customer, &location)) {
             return Ok(Outcome::Deferred { until });
         }
     }
@@ -160,14 +160,14 @@ pub fn attempt(
     let delivery = match (claimed.channel.as_str(), &channels.webhook, &customer.webhook_url) {
         ("sms", _, _) => match (&channels.sms, &customer.phone) {
             (Some(provider), Some(phone)) => {
-                let text = sms_text(context(conn, &order, &customer, event, pickup_key)?, event);
+                let text = sms_text(context(conn, &order, location, &customer, event, pickup_key)?, event);
                 provider.send(phone, &text, &claimed.id)
             }
             _ => return Ok(Outcome::Suppressed("the customer has no phone number".into())),
         },
         ("email", _, _) => match (&channels.email, &customer.email) {
             (Some(email), Some(address)) => {
-                let context = context(conn, &order, &customer, event, pickup_key)?;
+                let context = context(conn, &order, location, &customer, event, pickup_key)?;
                 let content = email_content(context, event, customer.name.clone());
                 // The sender runs on a blocking thread of the runtime; lettre's transport is
                 // async, so it is driven to completion here.
@@ -223,18 +223,22 @@ struct Context {
     tracking: Option<String>,
 }
 
+/// The customer's time zone, else the store's.
+fn customer_zone(customer: &CustomerRow, location: &LocationRow) -> chrono_tz::Tz {
+    customer.timezone.as_deref().unwrap_or(&location.timezone).parse().unwrap_or(chrono_tz::UTC)
+}
+
 fn context(
     conn: &mut DbConn,
     order: &crate::orders::model::OrderRow,
-    customer: &crate::customers::model::CustomerRow,
+    location: LocationRow,
+    customer: &CustomerRow,
     event: Event,
     pickup_key: &[u8],
 ) -> Result<Context, ApiError> {
     use chrono::TimeZone;
-    let location = crate::catalog::find_location(conn, &order.location)?;
     let lang = Lang::resolve(customer.locale.as_deref(), location.locale.as_deref());
-    let zone: chrono_tz::Tz =
-        customer.timezone.as_deref().unwrap_or(&location.timezone).parse().unwrap_or(chrono_tz::UTC);
+    let zone = customer_zone(customer, &location);
     let format = if lang == Lang::En { "%a %d %b %H:%M" } else { "%d.%m %H:%M" };
     let deadline = order.pickup_deadline.map(|d| zone.from_utc_datetime(&d).format(format).to_string());
     let code = match (event, &order.pickup_code_nonce) {

@@ -356,6 +356,7 @@ pub fn apply(
         StockEffect::Release => reserve::unreserve(conn, &row.location, &lines, &entry(to.as_str()))?,
     }
     let mut detail = None;
+    let mut reminder = None;
     match action {
         Action::MarkReady => {
             let location = catalog::find_location(conn, &row.location)?;
@@ -371,6 +372,9 @@ pub fn apply(
                 ))
                 .execute(conn)?;
             detail = Some(json!({"pickup_deadline": deadline}));
+            // The reminder is due a day before the deadline, if that is still ahead.
+            let remind_at = deadline.naive_utc() - outbox::REMINDER_BEFORE_DEADLINE;
+            reminder = (remind_at > now).then_some(remind_at);
         }
         Action::Ship => {
             let shipment = details
@@ -397,11 +401,8 @@ pub fn apply(
     if let Some(event) = Event::on_reaching(to) {
         outbox::enqueue(conn, &row.id, &row.customer_id, event, now)?;
     }
-    if to == Status::ReadyForPickup {
-        let deadline = find_row(conn, &row.id)?.pickup_deadline;
-        if let Some(remind_at) = deadline.map(|d| d - outbox::REMINDER_BEFORE_DEADLINE).filter(|t| *t > now) {
-            outbox::enqueue(conn, &row.id, &row.customer_id, Event::PickupReminder, remind_at)?;
-        }
+    if let Some(remind_at) = reminder {
+        outbox::enqueue(conn, &row.id, &row.customer_id, Event::PickupReminder, remind_at)?;
     }
     Ok(())
 }

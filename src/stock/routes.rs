@@ -11,6 +11,7 @@ use crate::auth::Principal;
 use crate::catalog::geo::Coordinates;
 use crate::db::{read_tx, write_tx};
 use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
+use crate::http::created_or_ok;
 use crate::http::idempotency::{self, fingerprint, IdempotencyKey};
 use crate::http::json::{BulkJson, Json};
 use crate::http::pagination::{PageQuery, Paginated, DEFAULT_LIMIT, MAX_LIMIT};
@@ -302,7 +303,7 @@ async fn put_channel(
     path_code("code", &code)?;
     let form = body.0;
     let (created, channel) = state.db(move |conn| write_tx(conn, |conn| channels::put(conn, &code, &form))).await?;
-    Ok(if created { HttpResponse::Created().json(channel) } else { HttpResponse::Ok().json(channel) })
+    Ok(created_or_ok(created, channel))
 }
 
 /// One sales channel.
