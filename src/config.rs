@@ -69,6 +69,14 @@ pub struct InfobipSettings {
     pub report_token: Option<Secret>,
 }
 
+/// Web Push's VAPID identity: the private key (base64url P-256 scalar) and a contact the
+/// push services can reach (`mailto:` or `https:`).
+#[derive(Debug, Clone)]
+pub struct VapidSettings {
+    pub private_key: Secret,
+    pub subject: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -102,6 +110,12 @@ pub struct Settings {
     pub public_base_url: Option<String>,
     /// Signs webhook notifications; the webhook channel is off without it.
     pub webhook_secret: Option<Secret>,
+    /// Web Push; the push channel is off without it.
+    pub vapid: Option<VapidSettings>,
+    /// Which channel waits for which, per event (`NOTIFY_FALLBACK`).
+    pub notify_fallback: crate::notify::fallback::FallbackPolicy,
+    /// How long a sender's claim on a notification lasts before another sender may retry it.
+    pub notify_lease_seconds: i64,
     /// A hold's time limit when the request names none.
     pub hold_ttl_seconds: i64,
     /// The longest time limit a hold may ask for.
@@ -265,9 +279,43 @@ impl Settings {
         if webhook_secret.as_ref().is_some_and(|Secret(s)| s.len() < 32) {
             return Err(ConfigError { variable: "WEBHOOK_SECRET", message: "must be at least 32 bytes".into() });
         }
+        let vapid = match (get("VAPID_PRIVATE_KEY"), get("VAPID_SUBJECT")) {
+            (Some(key), Some(subject)) => {
+                crate::notify::push::VapidKey::from_base64url(&key)
+                    .map_err(|message| ConfigError { variable: "VAPID_PRIVATE_KEY", message })?;
+                if !subject.starts_with("mailto:") && !subject.starts_with("https://") {
+                    return Err(ConfigError {
+                        variable: "VAPID_SUBJECT",
+                        message: "must be a mailto: or https: contact for the push services".into(),
+                    });
+                }
+                Some(VapidSettings { private_key: Secret(key), subject })
+            }
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    variable: "VAPID_SUBJECT",
+                    message: "required with VAPID_PRIVATE_KEY".into(),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    variable: "VAPID_PRIVATE_KEY",
+                    message: "required with VAPID_SUBJECT".into(),
+                })
+            }
+            (None, None) => None,
+        };
+        let notify_fallback = crate::notify::fallback::FallbackPolicy::parse(
+            &get("NOTIFY_FALLBACK").unwrap_or_else(|| crate::notify::fallback::DEFAULT_POLICY.into()),
+        )
+        .map_err(|message| ConfigError { variable: "NOTIFY_FALLBACK", message })?;
+        let notify_lease_seconds = parse_number(get("NOTIFY_LEASE_SECONDS"), "NOTIFY_LEASE_SECONDS", 60, 1, 3600)?;
 
         Ok(Settings {
             database,
+            vapid,
+            notify_fallback,
+            notify_lease_seconds,
             pool_size,
             redis_url,
             bind_addr,
@@ -372,6 +420,18 @@ mod tests {
         assert_eq!(err.variable, "MAX_BODY_BYTES");
         let err = Settings::from_vars(&vars(&[("DATABASE_URL", "postgres://db/cc")])).unwrap_err();
         assert_eq!(err.variable, "JWT_SECRET");
+        let key = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw";
+        let err = Settings::from_vars(&vars(&[("VAPID_PRIVATE_KEY", key)])).unwrap_err();
+        assert_eq!(err.variable, "VAPID_SUBJECT");
+        let err = Settings::from_vars(&vars(&[("VAPID_PRIVATE_KEY", "c2hvcnQ"), ("VAPID_SUBJECT", "mailto:a@b.c")]))
+            .unwrap_err();
+        assert_eq!(err.variable, "VAPID_PRIVATE_KEY");
+        let err = Settings::from_vars(&vars(&[("VAPID_PRIVATE_KEY", key), ("VAPID_SUBJECT", "ops")])).unwrap_err();
+        assert_eq!(err.variable, "VAPID_SUBJECT");
+        let err = Settings::from_vars(&vars(&[("NOTIFY_FALLBACK", "ready_for_pickup=push>fax@5m")])).unwrap_err();
+        assert_eq!(err.variable, "NOTIFY_FALLBACK");
+        let err = Settings::from_vars(&vars(&[("NOTIFY_LEASE_SECONDS", "0")])).unwrap_err();
+        assert_eq!(err.variable, "NOTIFY_LEASE_SECONDS");
     }
 
     #[test]

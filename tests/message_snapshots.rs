@@ -1,12 +1,14 @@
-//! Snapshots of every message clickcollect writes: each event on each channel with text (SMS,
-//! email text and HTML), in each language. A change to any wording shows up in review as a
-//! snapshot diff. Update with `INSTA_UPDATE=always cargo test --test message_snapshots` and
+//! Snapshots of every message clickcollect writes: each event on each channel (SMS, email
+//! text and HTML, the push payload before encryption, the webhook body), in each language. A
+//! change to any wording shows up in review as a snapshot diff. Update with `INSTA_UPDATE=always cargo test --test message_snapshots` and
 //! review the `.snap` files before committing.
 
 use clickcollect::notify::events::Event;
 use clickcollect::notify::locale::Lang;
 use clickcollect::notify::sms::{self, SmsData};
-use clickcollect::notify::templates::{render_email, EmailData};
+use clickcollect::notify::templates::{render_email, render_short, EmailData};
+use clickcollect::notify::{push, webhook};
+use serde_json::json;
 
 const EVENTS: [Event; 8] = [
     Event::OrderConfirmed,
@@ -48,6 +50,10 @@ fn email_data() -> EmailData {
     }
 }
 
+fn pretty(json: &str) -> String {
+    serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(json).unwrap()).unwrap()
+}
+
 fn all_messages(lang: Lang) -> String {
     let mut out = String::new();
     for event in EVENTS {
@@ -57,7 +63,17 @@ fn all_messages(lang: Lang) -> String {
         out.push_str(&format!("--- sms ({} segment) ---\n{sms}\n", sms::segments(&sms)));
         out.push_str(&format!("--- email subject ---\n{}\n", email.subject));
         out.push_str(&format!("--- email text ---\n{}", email.text));
-        out.push_str(&format!("--- email html ---\n{}\n\n", email.html));
+        out.push_str(&format!("--- email html ---\n{}\n", email.html));
+        let short = render_short(lang, event, &email_data());
+        let dedupe_key = format!("0190aa00-order:{}:push", event.as_str());
+        let receipt = Some(("https://cc.example.test/v1/notifications/callbacks/push", "RECEIPT-TOKEN".to_string()));
+        let push = push::payload("0190bb00-notification", event, "0190aa00-order", &dedupe_key, &short, receipt);
+        out.push_str(&format!("--- push payload (before encryption) ---\n{}\n", pretty(&push)));
+        let order = json!({"id": "0190aa00-order", "status": "ready", "location": "WAW1", "fulfilment": "pickup",
+            "pickup_deadline": "2026-11-25T20:00:00Z"});
+        let occurred_at = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap();
+        let webhook = webhook::body("0190bb01-notification", event, occurred_at, "ann", order, &short);
+        out.push_str(&format!("--- webhook body ---\n{}\n\n", pretty(&webhook)));
     }
     out
 }

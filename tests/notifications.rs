@@ -3,7 +3,8 @@
 mod common;
 
 use actix_web::http::Method;
-use common::TestApp;
+use common::receiver::{receiver, receiver_with};
+use common::{run_sender, TestApp};
 use serde_json::{json, Value};
 
 const P256DH: &str = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM";
@@ -108,15 +109,6 @@ async fn push_subscriptions_belong_to_their_customer(app: TestApp) {
     app.post("/v1/customers/ann/push-subscriptions", Some(&app.admin()), &subscription)
         .await
         .assert_problem(403, "forbidden");
-}
-
-/// One sender round, on a blocking thread as in `serve`.
-async fn run_sender(app: &TestApp) -> usize {
-    let (pool, channels, keys) = (app.state.pool.clone(), app.state.channels.clone(), app.state.keys.clone());
-    actix_web::web::block(move || clickcollect::notify::sender::run_round(&pool, &channels, &keys.pickup_key))
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 fn statuses(list: &Value) -> Vec<(String, String, String)> {
@@ -225,8 +217,8 @@ async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
     let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
     use clickcollect::db::write_tx;
     use clickcollect::notify::sender::claim_due;
-    let first = write_tx(&mut app.conn(), claim_due).unwrap();
-    let second = write_tx(&mut app.conn(), claim_due).unwrap();
+    let first = write_tx(&mut app.conn(), |c| claim_due(c, chrono::TimeDelta::seconds(60))).unwrap();
+    let second = write_tx(&mut app.conn(), |c| claim_due(c, chrono::TimeDelta::seconds(60))).unwrap();
     assert_eq!((first.len(), second.len()), (3, 0), "leased rows are not due");
     // The first sender dies before recording; once the lease lapses the rows are due again.
     {
@@ -242,66 +234,7 @@ async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
     let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
     let push = list["items"].as_array().unwrap().iter().find(|n| n["channel"] == "push").unwrap().clone();
     assert_eq!(push["attempts"], 2);
-    assert_eq!(push["error"], "the customer has no push subscription");
-}
-
-/// A real HTTP server standing in for a customer's webhook receiver: it answers with the
-/// scripted statuses in turn (then 200) and keeps every request it got.
-struct Receiver {
-    url: String,
-    requests: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
-}
-
-/// The headers (lower-case names) and body of one request the receiver got.
-type Received = (std::collections::HashMap<String, String>, String);
-
-fn receiver(script: Vec<u16>) -> Receiver {
-    receiver_with(script.into_iter().map(|status| (status, String::new())).collect())
-}
-
-/// A receiver that answers each request with a scripted status and body (then 200), and
-/// records the request line's path as the `:path` header.
-fn receiver_with(script: Vec<(u16, String)>) -> Receiver {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = requests.clone();
-    std::thread::spawn(move || {
-        let mut script = script.into_iter();
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                continue;
-            }
-            let mut headers = std::collections::HashMap::new();
-            headers.insert(":path".to_string(), line.split_whitespace().nth(1).unwrap_or("").to_string());
-            loop {
-                line.clear();
-                reader.read_line(&mut line).unwrap();
-                let header = line.trim_end();
-                if header.is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':') {
-                    headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
-                }
-            }
-            let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let mut body = vec![0u8; length];
-            reader.read_exact(&mut body).unwrap();
-            seen.lock().unwrap().push((headers, String::from_utf8(body).unwrap()));
-            let (status, answer) = script.next().unwrap_or((200, String::new()));
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    Receiver { url, requests }
+    assert!(push["error"].as_str().unwrap().contains("VAPID_PRIVATE_KEY"), "{push}");
 }
 
 const WEBHOOK_SECRET: &str = "webhook-test-secret-0123456789-abcdefghij";
@@ -367,9 +300,10 @@ async fn webhooks_are_signed_retried_and_resent(backend: common::Backend) {
     app.request(Method::POST, &resend).bearer(&app.admin()).send().await.assert_problem(409, "conflict");
 
     // Every request was signed over its timestamp and body, and carried the same dedupe key.
-    let requests = hook.requests.lock().unwrap().clone();
+    let requests = hook.received();
     assert_eq!(requests.len(), 3);
-    for (headers, body) in &requests {
+    for request in &requests {
+        let (headers, body) = (&request.headers, &request.body());
         let timestamp: i64 = headers["x-clickcollect-timestamp"].parse().unwrap();
         assert_eq!(
             headers["x-clickcollect-signature"],
@@ -458,21 +392,23 @@ async fn sms_goes_through_twilio_and_receipts_move_it_forward(backend: common::B
     assert_eq!(run_sender(&app).await, 1, "ready_for_pickup; the reminder is not due yet");
     let code = app.get(&format!("/v1/orders/{id}"), Some(&ann)).await.body["pickup_code"].as_str().unwrap().to_string();
 
-    let requests = twilio.requests.lock().unwrap().clone();
+    let requests = twilio.received();
     assert_eq!(requests.len(), 2);
     let short = clickcollect::notify::sender::short_order_id(&id);
-    for (headers, body) in &requests {
+    for request in &requests {
+        let (headers, body) = (&request.headers, request.body());
         assert_eq!(headers[":path"], "/2010-04-01/Accounts/AC0123456789/Messages.json");
         use base64::Engine;
         let credentials = base64::engine::general_purpose::STANDARD.encode(format!("AC0123456789:{TWILIO_TOKEN}"));
         assert_eq!(headers["authorization"], format!("Basic {credentials}"));
-        let form: std::collections::HashMap<String, String> = serde_urlencoded::from_str(body).unwrap();
+        let form: std::collections::HashMap<String, String> = serde_urlencoded::from_str(&body).unwrap();
         assert_eq!((form["To"].as_str(), form["From"].as_str()), ("+48601234567", "+15005550006"));
         assert_eq!(form["StatusCallback"], "https://cc.example.test/v1/notifications/callbacks/twilio");
         assert_eq!(clickcollect::notify::sms::segments(&form["Body"]), 1);
         assert!(form["Body"].contains(&short), "{}", form["Body"]);
     }
-    let ready_text: std::collections::HashMap<String, String> = serde_urlencoded::from_str(&requests[1].1).unwrap();
+    let ready_text: std::collections::HashMap<String, String> =
+        serde_urlencoded::from_str(&requests[1].body()).unwrap();
     assert!(
         ready_text["Body"].starts_with("Zamowienie") && ready_text["Body"].contains(&code),
         "{}",
@@ -756,7 +692,8 @@ async fn sms_goes_through_infobip_and_its_reports_are_checked(backend: common::B
     let notification = list["items"][0]["id"].as_str().unwrap().to_string();
     assert_eq!(list["items"][0]["status"], "sent");
 
-    let (headers, sent) = infobip.requests.lock().unwrap()[0].clone();
+    let first = infobip.received()[0].clone();
+    let (sent, headers) = (first.body(), first.headers);
     assert_eq!(headers[":path"], "/sms/2/text/advanced");
     assert_eq!(headers["authorization"], "App infobip-test-key");
     let sent: Value = serde_json::from_str(&sent).unwrap();

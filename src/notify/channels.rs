@@ -2,8 +2,12 @@
 //! come to. A channel whose settings are absent is off: its messages are suppressed with the
 //! reason, never dropped silently.
 
+use chrono::TimeDelta;
+
 use super::email::Email;
+use super::fallback::FallbackPolicy;
 use super::infobip::Infobip;
+use super::push::{VapidKey, WebPush};
 use super::twilio::Twilio;
 use super::webhook::Webhook;
 use crate::config::Settings;
@@ -46,11 +50,18 @@ impl Sms {
     }
 }
 
-#[derive(Default)]
+/// The configured channels, and how the sender uses them.
 pub struct Channels {
     pub webhook: Option<Webhook>,
     pub sms: Option<Sms>,
     pub email: Option<Email>,
+    pub push: Option<WebPush>,
+    /// Which channel waits for which.
+    pub fallback: FallbackPolicy,
+    /// How long a claim on a notification lasts.
+    pub lease: TimeDelta,
+    /// Where a service worker posts push receipts: `PUBLIC_BASE_URL` + the callback path.
+    pub push_receipt_url: Option<String>,
 }
 
 impl Channels {
@@ -59,7 +70,18 @@ impl Channels {
             .smtp
             .as_ref()
             .map(|(url, from)| Email::new(&url.0, from).expect("SMTP_URL and EMAIL_FROM are checked in Settings"));
+        let push = settings.vapid.as_ref().map(|vapid| {
+            let key = VapidKey::from_base64url(&vapid.private_key.0).expect("VAPID_PRIVATE_KEY is checked in Settings");
+            WebPush::new(key, &vapid.subject)
+        });
         Channels {
+            push,
+            fallback: settings.notify_fallback.clone(),
+            lease: TimeDelta::seconds(settings.notify_lease_seconds),
+            push_receipt_url: settings
+                .public_base_url
+                .as_ref()
+                .map(|base| format!("{base}/v1/notifications/callbacks/push")),
             email,
             webhook: settings.webhook_secret.as_ref().map(|secret| Webhook::new(&secret.0)),
             sms: match (&settings.twilio, &settings.infobip) {
@@ -93,6 +115,7 @@ impl Channels {
             "sms" => "SMS_PROVIDER=twilio or infobip, with its credentials",
             "email" if self.email.is_some() => return None,
             "email" => "SMTP_URL and EMAIL_FROM",
+            "push" if self.push.is_some() => return None,
             "push" => "VAPID_PRIVATE_KEY and VAPID_SUBJECT",
             other => return Some(format!("unknown channel {other}")),
         };

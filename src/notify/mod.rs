@@ -4,9 +4,11 @@
 pub mod channels;
 pub mod email;
 pub mod events;
+pub mod fallback;
 pub mod infobip;
 pub mod locale;
 pub mod outbox;
+pub mod push;
 pub mod routes;
 pub mod sender;
 pub mod sms;

@@ -68,11 +68,71 @@ pub fn enqueue(
     Ok(queued)
 }
 
-/// Whether a customer has somewhere to receive push messages.
-pub fn has_push_subscription(conn: &mut DbConn, customer_id: &str) -> Result<bool, ApiError> {
-    let count: i64 =
-        push_subscriptions::table.filter(push_subscriptions::customer_id.eq(customer_id)).count().get_result(conn)?;
-    Ok(count > 0)
+/// A browser's push subscription, with the keys its messages are encrypted for.
+#[derive(Debug, Clone, Queryable)]
+pub struct PushSubscriptionRow {
+    pub id: String,
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// Where a customer receives push messages, oldest subscription first.
+pub fn push_subscriptions(conn: &mut DbConn, customer_id: &str) -> Result<Vec<PushSubscriptionRow>, ApiError> {
+    Ok(push_subscriptions::table
+        .filter(push_subscriptions::customer_id.eq(customer_id))
+        .order((push_subscriptions::created_at.asc(), push_subscriptions::id.asc()))
+        .select((
+            push_subscriptions::id,
+            push_subscriptions::endpoint,
+            push_subscriptions::p256dh,
+            push_subscriptions::auth,
+        ))
+        .load(conn)?)
+}
+
+/// Forgets a subscription its push service reported gone (404/410).
+pub fn remove_push_subscription(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
+    diesel::delete(push_subscriptions::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+/// The status of an order's `event` message on `channel`, if one was queued.
+pub fn status_of(conn: &mut DbConn, order_id: &str, event: Event, channel: &str) -> Result<Option<String>, ApiError> {
+    Ok(notifications::table
+        .filter(notifications::order_id.eq(order_id))
+        .filter(notifications::event.eq(event.as_str()))
+        .filter(notifications::channel.eq(channel))
+        .select(notifications::status)
+        .first(conn)
+        .optional()?)
+}
+
+/// Makes the queued `channels` messages for an order's event due now: they were waiting for
+/// a message on another channel that has failed or was suppressed. A row due within `lease`
+/// may be one a sender holds right now, and is left alone: making it due would let a second
+/// sender claim it while the first is sending.
+pub fn hurry(
+    conn: &mut DbConn,
+    order_id: &str,
+    event: Event,
+    channels: &[&str],
+    now: NaiveDateTime,
+    lease: TimeDelta,
+) -> Result<usize, ApiError> {
+    if channels.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(
+        notifications::table
+            .filter(notifications::order_id.eq(order_id))
+            .filter(notifications::event.eq(event.as_str()))
+            .filter(notifications::channel.eq_any(channels))
+            .filter(notifications::status.eq("queued"))
+            .filter(notifications::next_attempt_at.gt(now + lease)),
+    )
+    .set(notifications::next_attempt_at.eq(now))
+    .execute(conn)?)
 }
 
 /// One notification, as `GET /v1/orders/{id}/notifications` lists it.
@@ -191,10 +251,26 @@ pub fn record_receipt(
         .first(conn)
         .optional()?;
     let Some((id, current)) = current else { return Ok(false) };
-    if progress(status) <= progress(&current) || current == "suppressed" {
+    advance(conn, &id, &current, status, error)
+}
+
+/// Applies a receipt a service worker posted for push notification `id`.
+pub fn record_push_receipt(conn: &mut DbConn, id: &str, status: &str) -> Result<bool, ApiError> {
+    let current: Option<String> = notifications::table
+        .filter(notifications::id.eq(id))
+        .filter(notifications::channel.eq("push"))
+        .select(notifications::status)
+        .first(conn)
+        .optional()?;
+    let Some(current) = current else { return Ok(false) };
+    advance(conn, id, &current, status, None)
+}
+
+fn advance(conn: &mut DbConn, id: &str, current: &str, status: &str, error: Option<String>) -> Result<bool, ApiError> {
+    if progress(status) <= progress(current) || current == "suppressed" {
         return Ok(false);
     }
-    diesel::update(notifications::table.find(&id))
+    diesel::update(notifications::table.find(id))
         .set((notifications::status.eq(status), notifications::error.eq(error)))
         .execute(conn)?;
     Ok(true)

@@ -1,7 +1,7 @@
-//! `GET /v1/orders/{id}/notifications`.
+//! The notifications of an order, resending, delivery receipts and the Web Push key.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::outbox::{self, Notification};
@@ -11,7 +11,49 @@ use crate::error::{ApiError, Denied, Problem};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list).service(resend).service(callback);
+    cfg.service(list).service(resend).service(callback).service(push_key);
+}
+
+/// The server's VAPID public key, for `pushManager.subscribe({applicationServerKey})`.
+#[derive(Serialize, ToSchema)]
+pub struct PushKey {
+    /// The uncompressed P-256 public key, base64url.
+    pub public_key: String,
+}
+
+/// The key browsers subscribe to push messages with. 404 when Web Push is not configured.
+///
+/// Who may call: anyone (it is public by design).
+#[utoipa::path(
+    get, path = "/v1/notifications/push-key", tag = "notifications",
+    responses(
+        (status = 200, body = PushKey),
+        (status = 404, description = "Web Push is not configured", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/v1/notifications/push-key")]
+async fn push_key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let push =
+        state.channels.push.as_ref().ok_or_else(|| ApiError::NotFound("Web Push is not configured here".into()))?;
+    Ok(HttpResponse::Ok().json(PushKey { public_key: push.public_key().to_string() }))
+}
+
+/// A receipt a service worker posts when it shows a push notification, or when the customer
+/// opens it. The `token` came inside the encrypted message.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushReceipt {
+    pub notification_id: String,
+    pub token: String,
+    pub status: PushReceiptStatus,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum PushReceiptStatus {
+    Delivered,
+    Opened,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -78,20 +120,28 @@ async fn resend(state: web::Data<AppState>, who: Principal, id: web::Path<String
     Ok(HttpResponse::Ok().json(NotificationList { items }))
 }
 
-/// A delivery receipt from an SMS provider. Twilio status callbacks are form-encoded and
-/// signed with `X-Twilio-Signature` over `PUBLIC_BASE_URL` + this path and the parameters;
-/// Infobip delivery reports are JSON and carry the `token` the report URL was given
-/// (`INFOBIP_REPORT_TOKEN`). Late or out-of-order receipts never move a status backwards.
+/// A delivery receipt. Twilio status callbacks are form-encoded and signed with
+/// `X-Twilio-Signature` over `PUBLIC_BASE_URL` + this path and the parameters; Infobip
+/// delivery reports are JSON and carry the `token` the report URL was given
+/// (`INFOBIP_REPORT_TOKEN`); push receipts (`push`) are JSON `PushReceipt`s from the service
+/// worker, with the token that came inside the encrypted message. Late or out-of-order
+/// receipts never move a status backwards.
 ///
-/// Who may call: the provider (its signature or token is checked; no bearer token).
+/// Who may call: the provider or service worker (its signature or token is checked; no
+/// bearer token).
 #[utoipa::path(
     post, path = "/v1/notifications/callbacks/{provider}", tag = "notifications",
     params(
-        ("provider" = String, Path, description = "`twilio` or `infobip`"),
+        ("provider" = String, Path, description = "`twilio`, `infobip` or `push`"),
         ("token" = Option<String>, Query, description = "Infobip: the report token"),
     ),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
-        description = "Twilio's status callback parameters (`MessageSid`, `MessageStatus`, `ErrorCode`, …), or Infobip's JSON report `{results: [{messageId, status: {groupName}}]}`"),
+    request_body(
+        description = "Twilio's status callback parameters (`MessageSid`, `MessageStatus`, `ErrorCode`, …); Infobip's JSON report `{results: [{messageId, status: {groupName}}]}`; or a push receipt",
+        content(
+            (String = "application/x-www-form-urlencoded"),
+            (PushReceipt = "application/json"),
+        ),
+    ),
     responses(
         (status = 204, description = "Receipt taken"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -111,6 +161,26 @@ async fn callback(
     use super::channels::Sms;
     let provider = provider.into_inner();
     let not_here = || ApiError::NotFound(format!("no delivery receipts are taken from {provider} here"));
+    if provider == "push" {
+        if state.channels.push.is_none() {
+            return Err(not_here());
+        }
+        let receipt: PushReceipt = crate::http::json::parse_json(&body)?;
+        let expected = super::push::receipt_token(&state.keys.pickup_key, &receipt.notification_id);
+        if !super::twilio::same(&receipt.token, &expected) {
+            return Err(ApiError::Unauthorized("the receipt token does not match".into()));
+        }
+        let status = match receipt.status {
+            PushReceiptStatus::Delivered => "delivered",
+            PushReceiptStatus::Opened => "opened",
+        };
+        state
+            .db(move |conn| {
+                crate::db::write_tx(conn, |conn| outbox::record_push_receipt(conn, &receipt.notification_id, status))
+            })
+            .await?;
+        return Ok(HttpResponse::NoContent().finish());
+    }
     let receipts: Vec<(String, &'static str, Option<String>)> = match (&state.channels.sms, provider.as_str()) {
         (Some(Sms::Twilio(twilio)), "twilio") => {
             let base = state.settings.public_base_url.as_ref().ok_or_else(not_here)?;

@@ -15,8 +15,10 @@ use serde_json::json;
 
 use super::channels::{Channels, Delivery};
 use super::events::Event;
+use super::fallback::{self, Verdict};
 use super::locale::Lang;
 use super::outbox;
+use super::push::{PushAnswer, Subscription, WebPush};
 use super::sms::{self, SmsData};
 use super::templates;
 use crate::catalog::model::LocationRow;
@@ -27,8 +29,8 @@ use crate::error::ApiError;
 
 /// Notifications claimed per round.
 pub const BATCH: i64 = 50;
-/// How long a claim holds before another sender may take the row again.
-pub const LEASE: TimeDelta = TimeDelta::seconds(60);
+/// How long the push service keeps a message for a browser that is offline.
+const PUSH_TTL_SECS: u32 = 24 * 3600;
 /// The first retry waits this long; each next one twice as long, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: TimeDelta = TimeDelta::seconds(30);
 const MAX_BACKOFF: TimeDelta = TimeDelta::hours(1);
@@ -69,8 +71,8 @@ pub enum Outcome {
 
 type ClaimRow = (String, String, String, String, String, String, i32, NaiveDateTime, NaiveDateTime);
 
-/// Leases up to `BATCH` due notifications.
-pub fn claim_due(conn: &mut DbConn) -> Result<Vec<Claimed>, ApiError> {
+/// Leases up to `BATCH` due notifications for `lease` (`NOTIFY_LEASE_SECONDS`).
+pub fn claim_due(conn: &mut DbConn, lease: TimeDelta) -> Result<Vec<Claimed>, ApiError> {
     let now = Utc::now().naive_utc();
     let rows: Vec<ClaimRow> = locking!(
         conn,
@@ -95,7 +97,7 @@ pub fn claim_due(conn: &mut DbConn) -> Result<Vec<Claimed>, ApiError> {
     )?;
     let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     diesel::update(notifications::table.filter(notifications::id.eq_any(&ids)))
-        .set((notifications::attempts.eq(notifications::attempts + 1), notifications::next_attempt_at.eq(now + LEASE)))
+        .set((notifications::attempts.eq(notifications::attempts + 1), notifications::next_attempt_at.eq(now + lease)))
         .execute(conn)?;
     Ok(rows
         .into_iter()
@@ -151,11 +153,22 @@ pub fn attempt(
     if !still_chosen {
         return Ok(Outcome::Suppressed(format!("the customer no longer wants {} messages", claimed.channel)));
     }
-    if claimed.channel == "push" && !outbox::has_push_subscription(conn, &claimed.customer_id)? {
-        return Ok(Outcome::Suppressed("the customer has no push subscription".into()));
-    }
     if let Some(reason) = channels.unavailable(&claimed.channel) {
         return Ok(Outcome::Suppressed(reason));
+    }
+    if let Some(rule) = channels.fallback.waiting_rule(event, &claimed.channel) {
+        let first = outbox::status_of(conn, &claimed.order_id, event, rule.first)?;
+        let now = Utc::now().naive_utc();
+        match fallback::verdict(rule, first.as_deref(), claimed.created_at, now) {
+            Verdict::SendNow => {}
+            Verdict::NotNeeded => {
+                return Ok(Outcome::Suppressed(format!(
+                    "the {} message was delivered; no {} message is needed",
+                    rule.first, claimed.channel
+                )))
+            }
+            Verdict::WaitUntil(until) => return Ok(Outcome::Deferred { until }),
+        }
     }
     let delivery = match (claimed.channel.as_str(), &channels.webhook, &customer.webhook_url) {
         ("sms", _, _) => match (&channels.sms, &customer.phone) {
@@ -168,7 +181,7 @@ pub fn attempt(
         ("email", _, _) => match (&channels.email, &customer.email) {
             (Some(email), Some(address)) => {
                 let context = context(conn, &order, location, &customer, event, pickup_key)?;
-                let content = email_content(context, event, customer.name.clone());
+                let content = templates::render_email(context.lang, event, &email_data(context, customer.name.clone()));
                 // The sender runs on a blocking thread of the runtime; lettre's transport is
                 // async, so it is driven to completion here.
                 tokio::runtime::Handle::current().block_on(email.send(address, &content))
@@ -176,21 +189,40 @@ pub fn attempt(
             _ => return Ok(Outcome::Suppressed("the customer has no email address".into())),
         },
         ("webhook", Some(webhook), Some(url)) => {
-            let body = json!({
-                "id": claimed.id,
-                "event": event.as_str(),
-                "occurred_at": claimed.created_at.and_utc(),
-                "customer_id": claimed.customer_id,
-                "order": {
-                    "id": order.id,
-                    "status": status.as_str(),
-                    "location": order.location,
-                    "fulfilment": order.fulfilment,
-                    "pickup_deadline": order.pickup_deadline.map(|d| d.and_utc()),
-                },
-            })
-            .to_string();
+            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
+            let summary = json!({
+                "id": order.id,
+                "status": status.as_str(),
+                "location": order.location,
+                "fulfilment": order.fulfilment,
+                "pickup_deadline": order.pickup_deadline.map(|d| d.and_utc()),
+            });
+            let body = super::webhook::body(
+                &claimed.id,
+                event,
+                claimed.created_at.and_utc(),
+                &claimed.customer_id,
+                summary,
+                &message,
+            );
             webhook.send(url, &body, &claimed.dedupe_key)
+        }
+        ("push", _, _) => {
+            let Some(push) = &channels.push else { unreachable!("unavailable() answered for push") };
+            let subscriptions = outbox::push_subscriptions(conn, &claimed.customer_id)?;
+            if subscriptions.is_empty() {
+                return Ok(Outcome::Suppressed("the customer has no push subscription".into()));
+            }
+            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
+            let receipt = channels
+                .push_receipt_url
+                .as_deref()
+                .map(|url| (url, super::push::receipt_token(pickup_key, &claimed.id)));
+            let payload =
+                super::push::payload(&claimed.id, event, &claimed.order_id, &claimed.dedupe_key, &message, receipt);
+            send_push(conn, push, &subscriptions, payload.as_bytes(), event == Event::ReadyForPickup)?
         }
         ("webhook", _, None) => return Ok(Outcome::Suppressed("the customer has no webhook_url".into())),
         (channel, _, _) => return Ok(Outcome::Suppressed(format!("the {channel} channel cannot send yet"))),
@@ -289,8 +321,37 @@ fn sms_text(context: Context, event: Event) -> String {
     sms::render(context.lang, event, &data)
 }
 
-fn email_content(context: Context, event: Event, customer_name: Option<String>) -> templates::EmailContent {
-    let data = templates::EmailData {
+/// Sends one push message to every browser the customer subscribed, removing the
+/// subscriptions their push service says are gone. One browser reached is enough.
+fn send_push(
+    conn: &mut DbConn,
+    push: &WebPush,
+    subscriptions: &[outbox::PushSubscriptionRow],
+    payload: &[u8],
+    urgent: bool,
+) -> Result<Delivery, ApiError> {
+    let (mut sent, mut transient, mut permanent) = (None, None, None);
+    for row in subscriptions {
+        let subscription = Subscription { endpoint: &row.endpoint, p256dh: &row.p256dh, auth: &row.auth };
+        match push.send(&subscription, payload, PUSH_TTL_SECS, urgent) {
+            PushAnswer::Gone => outbox::remove_push_subscription(conn, &row.id)?,
+            PushAnswer::Delivery(Delivery::Sent { provider_ref }) => sent = sent.or(Some(provider_ref)),
+            PushAnswer::Delivery(Delivery::Transient(error)) => transient = Some(error),
+            PushAnswer::Delivery(Delivery::Permanent(error)) => permanent = Some(error),
+        }
+    }
+    Ok(match (sent, transient, permanent) {
+        (Some(provider_ref), _, _) => Delivery::Sent { provider_ref },
+        (None, Some(error), _) => Delivery::Transient(error),
+        (None, None, Some(error)) => Delivery::Permanent(error),
+        (None, None, None) => {
+            Delivery::Permanent("every push subscription of the customer is gone (404/410); they were removed".into())
+        }
+    })
+}
+
+fn email_data(context: Context, customer_name: Option<String>) -> templates::EmailData {
+    templates::EmailData {
         customer_name,
         order: context.order,
         store: context.store,
@@ -300,8 +361,7 @@ fn email_content(context: Context, event: Event, customer_name: Option<String>) 
         deadline: context.deadline,
         carrier: context.carrier,
         tracking: context.tracking,
-    };
-    templates::render_email(context.lang, event, &data)
+    }
 }
 
 /// The last eight characters of the order id, upper case: enough to tell a customer's orders
@@ -361,10 +421,21 @@ pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime
 /// blocking thread of the runtime (`web::block`), never on an async task.
 pub fn run_round(pool: &Pool, channels: &Channels, pickup_key: &[u8]) -> Result<usize, ApiError> {
     let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
-    let claimed = crate::db::write_tx(&mut conn, claim_due)?;
+    let claimed = crate::db::write_tx(&mut conn, |conn| claim_due(conn, channels.lease))?;
     for item in &claimed {
         let outcome = attempt(&mut conn, item, channels, pickup_key)?;
-        crate::db::write_tx(&mut conn, |conn| record(conn, &item.id, &outcome, Utc::now().naive_utc()))?;
+        crate::db::write_tx(&mut conn, |conn| {
+            let now = Utc::now().naive_utc();
+            record(conn, &item.id, &outcome, now)?;
+            // A channel waiting for this one need not wait for a message that will not come.
+            if matches!(outcome, Outcome::Failed(_) | Outcome::Suppressed(_)) {
+                if let Some(event) = Event::parse(&item.event) {
+                    let waiting = channels.fallback.waiting_for(event, &item.channel);
+                    outbox::hurry(conn, &item.order_id, event, &waiting, now, channels.lease)?;
+                }
+            }
+            Ok(())
+        })?;
     }
     Ok(claimed.len())
 }

@@ -205,24 +205,12 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Renders the email for an event: a plain-text part and an HTML part with the same content.
-pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent {
-    let w = words(lang);
-    let (subject, sentence) = message(lang, event);
-    let subject = subject.replace("{order}", &data.order);
-    let greeting = match &data.customer_name {
-        Some(name) => w.hello_name.replace("{name}", name),
-        None => w.hello.to_string(),
-    };
-    // Each message shows what matters at that moment: where and when to collect while the
-    // order waits, the tracking number once it travels.
-    let waiting = matches!(event, Event::OrderConfirmed | Event::ReadyForPickup | Event::PickupReminder);
+/// What the customer acts on at that moment: the pickup code and deadline while the order
+/// waits at the store, the tracking number once it travels.
+fn facts(w: &Words, event: Event, data: &EmailData) -> Vec<(&'static str, String)> {
     let collectable = matches!(event, Event::ReadyForPickup | Event::PickupReminder);
     let travelling = matches!(event, Event::Shipped | Event::Delivered);
-    let mut rows: Vec<(&str, String)> = vec![(w.order, data.order.clone()), (w.store, data.store.clone())];
-    if let Some(address) = data.address.as_ref().filter(|_| waiting) {
-        rows.push((w.address, address.clone()));
-    }
+    let mut rows = Vec::new();
     if let Some(code) = data.code.as_ref().filter(|_| collectable) {
         rows.push((w.code, code.clone()));
     }
@@ -236,6 +224,57 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
         };
         rows.push((w.tracking, with_carrier));
     }
+    rows
+}
+
+/// A short message, for push notifications and webhook receivers: the subject as the title;
+/// the sentence, the store and what to act on as the body.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ShortMessage {
+    pub title: String,
+    pub body: String,
+    /// The language, BCP 47.
+    pub lang: &'static str,
+    /// `ltr`, or `rtl` for Arabic.
+    pub dir: &'static str,
+}
+
+pub fn render_short(lang: Lang, event: Event, data: &EmailData) -> ShortMessage {
+    let w = words(lang);
+    let (subject, sentence) = message(lang, event);
+    let mut body = format!("{sentence}\n{}: {}", w.store, data.store);
+    for (label, value) in facts(&w, event, data) {
+        body.push_str(&format!("\n{label}: {value}"));
+    }
+    let (dir, language) = direction(lang);
+    ShortMessage { title: subject.replace("{order}", &data.order), body, lang: language, dir }
+}
+
+fn direction(lang: Lang) -> (&'static str, &'static str) {
+    match lang {
+        Lang::Ar => ("rtl", "ar"),
+        Lang::En => ("ltr", "en"),
+        Lang::Pl => ("ltr", "pl"),
+        Lang::Es => ("ltr", "es"),
+        Lang::Ru => ("ltr", "ru"),
+    }
+}
+
+/// Renders the email for an event: a plain-text part and an HTML part with the same content.
+pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent {
+    let w = words(lang);
+    let (subject, sentence) = message(lang, event);
+    let subject = subject.replace("{order}", &data.order);
+    let greeting = match &data.customer_name {
+        Some(name) => w.hello_name.replace("{name}", name),
+        None => w.hello.to_string(),
+    };
+    let waiting = matches!(event, Event::OrderConfirmed | Event::ReadyForPickup | Event::PickupReminder);
+    let mut rows: Vec<(&str, String)> = vec![(w.order, data.order.clone()), (w.store, data.store.clone())];
+    if let Some(address) = data.address.as_ref().filter(|_| waiting) {
+        rows.push((w.address, address.clone()));
+    }
+    rows.extend(facts(&w, event, data));
     let hours: Vec<(String, String)> = data
         .opening_hours
         .iter()
@@ -260,13 +299,7 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
     }
     text.push_str(&format!("\n{}\n", w.thanks));
 
-    let (dir, language) = match lang {
-        Lang::Ar => ("rtl", "ar"),
-        Lang::En => ("ltr", "en"),
-        Lang::Pl => ("ltr", "pl"),
-        Lang::Es => ("ltr", "es"),
-        Lang::Ru => ("ltr", "ru"),
-    };
+    let (dir, language) = direction(lang);
     let mut html = format!(
         "<!DOCTYPE html><html lang=\"{language}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
          <body style=\"font-family:sans-serif\"><p>{}</p><p>{}</p><table>",

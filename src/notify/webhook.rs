@@ -9,6 +9,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::channels::Delivery;
+use super::events::Event;
+use super::templates::ShortMessage;
 
 pub const SIGNATURE_HEADER: &str = "X-Clickcollect-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Clickcollect-Timestamp";
@@ -26,6 +28,27 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &str) -> String {
     mac.update(body.as_bytes());
     let digest: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
     format!("v1={digest}")
+}
+
+/// The JSON a webhook receiver gets: the event, the order's state, and the message in the
+/// customer's language for receivers that pass it on (a chat app, a CRM).
+pub fn body(
+    id: &str,
+    event: Event,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    customer_id: &str,
+    order: serde_json::Value,
+    message: &ShortMessage,
+) -> String {
+    serde_json::json!({
+        "id": id,
+        "event": event.as_str(),
+        "occurred_at": occurred_at,
+        "customer_id": customer_id,
+        "order": order,
+        "message": message,
+    })
+    .to_string()
 }
 
 impl Webhook {

@@ -2,6 +2,8 @@
 //! driven through HTTP requests in process. `on_both_backends!` runs a test on each.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Mutex;
@@ -181,6 +183,11 @@ impl TestApp {
         Some(TestApp { backend, state, call, keys, database })
     }
 
+    /// The database this app runs on, for a child process to share.
+    pub fn database_url(&self) -> &str {
+        &self.database.url
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
         RequestBuilder { app: self, request: test::TestRequest::default().method(method).uri(path) }
     }
@@ -343,6 +350,15 @@ impl Drop for TestDatabase {
             }
         }
     }
+}
+
+/// One notification sender round, on a blocking thread as in `serve`.
+pub async fn run_sender(app: &TestApp) -> usize {
+    let (pool, channels, keys) = (app.state.pool.clone(), app.state.channels.clone(), app.state.keys.clone());
+    actix_web::web::block(move || clickcollect::notify::sender::run_round(&pool, &channels, &keys.pickup_key))
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 pub fn in_ci() -> bool {

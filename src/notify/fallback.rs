@@ -1,0 +1,184 @@
+//! The fallback policy: per event, a channel that waits for another one. "ready_for_pickup:
+//! push, then SMS if the push is not delivered within 5 minutes" is
+//! `ready_for_pickup=push>sms@5m`.
+//!
+//! The policy is applied when a message is sent, not when it is queued: the fallback message
+//! is queued with the others, and the sender holds it back until the window has passed, sends
+//! it at once when the first channel failed or was suppressed, and suppresses it when the first
+//! one was delivered. A customer who did not choose the first channel gets the fallback
+//! channel straight away.
+
+use chrono::TimeDelta;
+
+use super::events::Event;
+
+/// The policy when `NOTIFY_FALLBACK` is not set.
+pub const DEFAULT_POLICY: &str = "ready_for_pickup=push>sms@5m";
+
+const CHANNELS: [&str; 4] = ["email", "sms", "push", "webhook"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub event: Event,
+    /// The channel tried first.
+    pub first: &'static str,
+    /// The channel that waits for it.
+    pub then: &'static str,
+    /// How long `then` waits for `first` to be delivered.
+    pub after: TimeDelta,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FallbackPolicy {
+    rules: Vec<Rule>,
+}
+
+fn channel(name: &str) -> Option<&'static str> {
+    CHANNELS.iter().copied().find(|c| *c == name)
+}
+
+/// `30s`, `5m`, `2h`.
+fn duration(text: &str) -> Option<TimeDelta> {
+    let split = text.len().checked_sub(1)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().ok().filter(|n| *n > 0 && *n <= 7 * 24 * 3600)?;
+    match unit {
+        "s" => Some(TimeDelta::seconds(number)),
+        "m" => TimeDelta::try_minutes(number),
+        "h" => TimeDelta::try_hours(number),
+        _ => None,
+    }
+    .filter(|d| *d <= TimeDelta::days(7))
+}
+
+impl FallbackPolicy {
+    /// Reads `event=first>then@wait` rules separated by commas; `off` (or nothing) is no
+    /// fallback at all.
+    pub fn parse(spec: &str) -> Result<FallbackPolicy, String> {
+        let spec = spec.trim();
+        if spec.is_empty() || spec == "off" {
+            return Ok(FallbackPolicy::default());
+        }
+        let mut rules: Vec<Rule> = Vec::new();
+        for text in spec.split(',').map(str::trim) {
+            let bad = |why: &str| format!("`{text}`: {why} (expected event=first>then@wait, e.g. {DEFAULT_POLICY})");
+            let (event, rest) = text.split_once('=').ok_or_else(|| bad("no `=`"))?;
+            let (pair, wait) = rest.split_once('@').ok_or_else(|| bad("no `@wait`"))?;
+            let (first, then) = pair.split_once('>').ok_or_else(|| bad("no `>`"))?;
+            let event = Event::parse(event.trim()).ok_or_else(|| bad("unknown event"))?;
+            let first = channel(first.trim()).ok_or_else(|| bad("unknown first channel"))?;
+            let then = channel(then.trim()).ok_or_else(|| bad("unknown fallback channel"))?;
+            let after =
+                duration(wait.trim()).ok_or_else(|| bad("the wait must be like 90s, 5m or 2h, at most 7 days"))?;
+            if first == then {
+                return Err(bad("a channel cannot fall back to itself"));
+            }
+            if rules.iter().any(|r| r.event == event && (r.then == then || r.then == first || r.first == then)) {
+                return Err(bad("each channel waits for at most one other per event, and chains are not supported"));
+            }
+            rules.push(Rule { event, first, then, after });
+        }
+        Ok(FallbackPolicy { rules })
+    }
+
+    /// The rule that makes `channel` wait for another channel on `event`, if any.
+    pub fn waiting_rule(&self, event: Event, channel: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.event == event && r.then == channel)
+    }
+
+    /// The channels that wait for `channel` on `event`.
+    pub fn waiting_for(&self, event: Event, channel: &str) -> Vec<&'static str> {
+        self.rules.iter().filter(|r| r.event == event && r.first == channel).map(|r| r.then).collect()
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+}
+
+/// What a waiting message does, given the status of the message it waits for (`None`: the
+/// customer gets nothing on the first channel) and how long it has waited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    SendNow,
+    /// The first channel got through: this one is not needed.
+    NotNeeded,
+    /// Still inside the window: look again at the given time.
+    WaitUntil(chrono::NaiveDateTime),
+}
+
+pub fn verdict(
+    rule: &Rule,
+    first_status: Option<&str>,
+    queued_at: chrono::NaiveDateTime,
+    now: chrono::NaiveDateTime,
+) -> Verdict {
+    match first_status {
+        None | Some("failed" | "suppressed") => Verdict::SendNow,
+        Some("delivered" | "opened") => Verdict::NotNeeded,
+        // Queued (perhaps retrying) or handed to the push service without a receipt yet.
+        Some(_) if now < queued_at + rule.after => Verdict::WaitUntil(queued_at + rule.after),
+        Some(_) => Verdict::SendNow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_reads_back() {
+        let policy = FallbackPolicy::parse(DEFAULT_POLICY).unwrap();
+        let rule = policy.waiting_rule(Event::ReadyForPickup, "sms").unwrap();
+        assert_eq!((rule.first, rule.after), ("push", TimeDelta::minutes(5)));
+        assert_eq!(policy.waiting_for(Event::ReadyForPickup, "push"), vec!["sms"]);
+        assert!(policy.waiting_rule(Event::Shipped, "sms").is_none());
+        assert!(policy.waiting_rule(Event::ReadyForPickup, "email").is_none());
+    }
+
+    #[test]
+    fn several_rules_and_units() {
+        let policy = FallbackPolicy::parse("shipped=push>email@2h, ready_for_pickup=webhook>sms@90s").unwrap();
+        assert_eq!(policy.rules().len(), 2);
+        assert_eq!(policy.waiting_rule(Event::Shipped, "email").unwrap().after, TimeDelta::hours(2));
+        assert_eq!(policy.waiting_rule(Event::ReadyForPickup, "sms").unwrap().after, TimeDelta::seconds(90));
+        assert_eq!(FallbackPolicy::parse("off").unwrap(), FallbackPolicy::default());
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        for bad in [
+            "ready_for_pickup",
+            "ready_for_pickup=push>sms",
+            "ready=push>sms@5m",
+            "ready_for_pickup=pigeon>sms@5m",
+            "ready_for_pickup=push>sms@5",
+            "ready_for_pickup=push>sms@0m",
+            "ready_for_pickup=push>sms@8d",
+            "ready_for_pickup=push>sms@9000h",
+            "ready_for_pickup=push>push@5m",
+            "ready_for_pickup=push>sms@5m,ready_for_pickup=email>sms@5m",
+            "ready_for_pickup=push>sms@5m,ready_for_pickup=sms>email@5m",
+            "ready_for_pickup=sms>email@5m,ready_for_pickup=push>sms@5m",
+        ] {
+            let error = FallbackPolicy::parse(bad).unwrap_err();
+            assert!(error.contains("expected event=first>then@wait"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_waiting_message_waits_only_while_the_first_may_still_arrive() {
+        let rule = FallbackPolicy::parse(DEFAULT_POLICY).unwrap().rules()[0].clone();
+        let queued = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap().naive_utc();
+        let soon = queued + TimeDelta::minutes(1);
+        let later = queued + TimeDelta::minutes(6);
+        assert_eq!(verdict(&rule, None, queued, soon), Verdict::SendNow);
+        assert_eq!(verdict(&rule, Some("failed"), queued, soon), Verdict::SendNow);
+        assert_eq!(verdict(&rule, Some("suppressed"), queued, soon), Verdict::SendNow);
+        assert_eq!(verdict(&rule, Some("delivered"), queued, later), Verdict::NotNeeded);
+        assert_eq!(verdict(&rule, Some("opened"), queued, soon), Verdict::NotNeeded);
+        assert_eq!(verdict(&rule, Some("sent"), queued, soon), Verdict::WaitUntil(queued + TimeDelta::minutes(5)));
+        assert_eq!(verdict(&rule, Some("queued"), queued, soon), Verdict::WaitUntil(queued + TimeDelta::minutes(5)));
+        assert_eq!(verdict(&rule, Some("sent"), queued, later), Verdict::SendNow);
+    }
+}

@@ -1,0 +1,113 @@
+//! The crash test: a real `clickcollect worker` process is killed while a webhook it sent is
+//! still in flight (sent, not yet recorded), and a new worker takes over. Every message
+//! arrives; the one that was in flight arrives twice, with the same `Idempotency-Key`, so a
+//! receiver that honours the key acts on each message once.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::receiver::{scripted, Answer};
+use common::{Backend, TestApp};
+use serde_json::{json, Value};
+
+const WEBHOOK_SECRET: &str = "crash-test-webhook-secret-0123456789abcdef";
+
+fn start_worker(app: &TestApp) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_clickcollect"))
+        .arg("worker")
+        .env_clear()
+        // Away from any `.env` in the working tree.
+        .current_dir(std::env::temp_dir())
+        .env("DATABASE_URL", app.database_url())
+        .env("JWT_SECRET", common::JWT_SECRET)
+        .env("WEBHOOK_SECRET", WEBHOOK_SECRET)
+        // A short lease, so the second worker may retry soon after the first one died.
+        .env("NOTIFY_LEASE_SECONDS", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the clickcollect binary starts")
+}
+
+/// Polls `check` until it holds, for at most `limit`.
+async fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "gave up waiting for {what}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn webhook_rows(app: &TestApp) -> Vec<(String, String, String, i32)> {
+    use clickcollect::db::schema::notifications;
+    use diesel::prelude::*;
+    notifications::table
+        .filter(notifications::channel.eq("webhook"))
+        .select((notifications::id, notifications::dedupe_key, notifications::status, notifications::attempts))
+        .load(&mut *app.conn())
+        .unwrap()
+}
+
+async fn a_worker_killed_mid_send_loses_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };
+    // The first webhook is taken in and never answered: the worker is stuck between sending
+    // and recording when it is killed. Everything after is answered 200.
+    let hook = scripted(vec![Answer::Stall]);
+    app.put_location("S1", json!({})).await;
+    app.put_product("A").await;
+    app.count("S1", "A", 10).await;
+    let ann = app.customer("ann");
+    let profile = json!({"locale": "en", "webhook_url": hook.url,
+        "channels": {"email": false, "sms": false, "push": false, "webhook": true}});
+    app.put("/v1/customers/ann", Some(&ann), &profile).await.ok();
+    let order = json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann",
+        "lines": [{"sku": "A", "quantity": 1}]});
+    for _ in 0..3 {
+        app.post("/v1/orders", Some(&ann), &order).await.ok();
+    }
+    assert_eq!(webhook_rows(&app).len(), 3);
+
+    let mut first = start_worker(&app);
+    wait_for(Duration::from_secs(60), "the first webhook to be in flight", || !hook.received().is_empty()).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let rows = webhook_rows(&app);
+    assert!(rows.iter().all(|(_, _, status, _)| status == "queued"), "nothing was recorded: {rows:?}");
+
+    let mut second = start_worker(&app);
+    wait_for(Duration::from_secs(60), "every webhook to be recorded as sent", || {
+        webhook_rows(&app).iter().all(|(_, _, status, _)| status == "sent")
+    })
+    .await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+
+    let received = hook.received();
+    let mut per_key: HashMap<String, Vec<Value>> = HashMap::new();
+    for request in &received {
+        let key = request.headers["idempotency-key"].clone();
+        per_key.entry(key).or_default().push(serde_json::from_str(&request.body()).unwrap());
+    }
+    let rows = webhook_rows(&app);
+    for (id, dedupe_key, _, attempts) in &rows {
+        let copies = per_key.get(dedupe_key).unwrap_or_else(|| panic!("{dedupe_key} never arrived"));
+        assert!(copies.iter().all(|body| body["id"] == id.as_str()), "a repeat is the same message");
+        assert!(copies.len() as i32 <= *attempts, "at most one request per attempt for {dedupe_key}");
+    }
+    assert_eq!(per_key.len(), 3, "every message arrived, and only these");
+    assert_eq!(received.len(), 4, "only the message in flight at the crash arrived twice");
+    assert_eq!(per_key.values().filter(|copies| copies.len() == 2).count(), 1);
+}
+
+#[actix_web::test]
+async fn a_worker_killed_mid_send_loses_nothing_on_sqlite() {
+    a_worker_killed_mid_send_loses_nothing(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_worker_killed_mid_send_loses_nothing_on_postgres() {
+    a_worker_killed_mid_send_loses_nothing(Backend::Postgres).await;
+}
