@@ -88,6 +88,8 @@ pub struct Settings {
     pub database: DatabaseTarget,
     pub pool_size: u32,
     pub redis_url: Option<Secret>,
+    /// Prepended to every Redis key, so several deployments can share one Redis.
+    pub redis_key_prefix: String,
     pub bind_addr: String,
     pub workers: usize,
     pub jwt: JwtSettings,
@@ -145,7 +147,11 @@ impl Settings {
         let pool_size = parse_number(get("DATABASE_POOL_SIZE"), "DATABASE_POOL_SIZE", default_pool, 1, 1000)? as u32;
 
         let redis_url = match get("REDIS_URL") {
-            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => Some(Secret(url)),
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                redis::Client::open(url.as_str())
+                    .map_err(|e| ConfigError { variable: "REDIS_URL", message: format!("is not a Redis URL: {e}") })?;
+                Some(Secret(url))
+            }
             Some(_) => {
                 return Err(ConfigError {
                     variable: "REDIS_URL",
@@ -311,7 +317,10 @@ impl Settings {
         .map_err(|message| ConfigError { variable: "NOTIFY_FALLBACK", message })?;
         let notify_lease_seconds = parse_number(get("NOTIFY_LEASE_SECONDS"), "NOTIFY_LEASE_SECONDS", 60, 1, 3600)?;
 
+        let redis_key_prefix = get("REDIS_KEY_PREFIX").unwrap_or_else(|| "clickcollect:".into());
+
         Ok(Settings {
+            redis_key_prefix,
             database,
             vapid,
             notify_fallback,

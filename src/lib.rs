@@ -18,6 +18,7 @@ pub mod orders;
 pub mod reservations;
 pub mod state;
 pub mod stock;
+pub mod throttle;
 
 use std::net::TcpListener;
 

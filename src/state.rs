@@ -10,7 +10,7 @@ use crate::db::{DbConn, Pool};
 use crate::error::ApiError;
 use crate::http::metrics::Metrics;
 use crate::notify::channels::Channels;
-use crate::orders::pickup::Throttle;
+use crate::throttle::{RedisPool, Throttle};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,19 +18,35 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub keys: Arc<Keys>,
     pub metrics: Arc<Metrics>,
+    /// Wrong pickup codes per store, shared by replicas through Redis when configured.
     pub pickup_throttle: Arc<Throttle>,
     pub channels: Arc<Channels>,
+    /// Redis, when `REDIS_URL` is set.
+    pub redis: Option<RedisPool>,
 }
+
+/// More than this many wrong pickup codes at one store within `PICKUP_THROTTLE_WINDOW`
+/// answer 429 until the window ends.
+const PICKUP_THROTTLE_LIMIT: u32 = 10;
+const PICKUP_THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl AppState {
     pub fn new(pool: Pool, settings: Settings, keys: Keys) -> Self {
         let channels = Arc::new(Channels::from_settings(&settings));
+        let redis = settings
+            .redis_url
+            .as_ref()
+            .map(|url| crate::throttle::connect(&url.0).expect("REDIS_URL is checked in Settings"));
+        let shared = redis.clone().map(|pool| (pool, settings.redis_key_prefix.clone()));
+        let pickup_throttle =
+            Arc::new(Throttle::new("pickup-code", PICKUP_THROTTLE_LIMIT, PICKUP_THROTTLE_WINDOW, shared));
         AppState {
+            redis,
             pool,
             settings: Arc::new(settings),
             keys: Arc::new(keys),
             metrics: Arc::new(Metrics::default()),
-            pickup_throttle: Arc::new(Throttle::default()),
+            pickup_throttle,
             channels,
         }
     }

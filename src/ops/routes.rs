@@ -20,6 +20,10 @@ pub struct Health {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// With `REDIS_URL`: `ok`, or `unreachable` (the service then keeps its rate limits per
+    /// replica and stays ready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
 }
 
 /// Liveness: the process is up.
@@ -28,10 +32,11 @@ pub struct Health {
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)), security(()))]
 #[get("/health")]
 async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok".into(), database: None })
+    HttpResponse::Ok().json(Health { status: "ok".into(), database: None, redis: None })
 }
 
-/// Readiness: the database answers. 503 when it does not.
+/// Readiness: the database answers. 503 when it does not. Redis, when configured, is
+/// reported but does not decide: without it rate limits fall back to each replica.
 ///
 /// Who may call: anyone (public).
 #[utoipa::path(
@@ -49,7 +54,14 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .await
         .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {}", e.kind().1)))?;
     let backend = state.settings.database.backend_name().to_string();
-    Ok(HttpResponse::Ok().json(Health { status: "ready".into(), database: Some(backend) }))
+    let redis = match state.redis.clone() {
+        Some(pool) => {
+            let answers = web::block(move || crate::throttle::ping(&pool)).await?;
+            Some(if answers { "ok" } else { "unreachable" }.to_string())
+        }
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(Health { status: "ready".into(), database: Some(backend), redis }))
 }
 
 /// Prometheus metrics: requests by route and status, latency histograms, pool usage.

@@ -1,13 +1,9 @@
-//! Pickup codes, pickup deadlines, and the throttle on wrong codes.
+//! Pickup codes and pickup deadlines. (Wrong codes are throttled by `crate::throttle`.)
 //!
 //! A pickup code is derived, not stored: `HMAC(pickup key, order id, nonce)` in a 10-character
 //! alphabet without look-alike characters (about 50 bits). The database keeps only the nonce
 //! and a hash of the code for the store's lookup, so a copy of the database reveals no codes,
 //! while the owning customer can be shown theirs again at any time.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use hmac::{Hmac, Mac};
@@ -92,44 +88,6 @@ pub fn qr_svg(code: &str) -> Result<String, crate::error::ApiError> {
     Ok(qr.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build())
 }
 
-/// Wrong codes per store: more than `limit` failures within `window` answer 429 until the
-/// window has passed. Kept per process; the guess space (about 50 bits) is what protects the
-/// codes, the throttle only makes guessing visibly slow.
-pub struct Throttle {
-    limit: u32,
-    window: Duration,
-    failures: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-impl Throttle {
-    pub fn new(limit: u32, window: Duration) -> Self {
-        Throttle { limit, window, failures: Mutex::new(HashMap::new()) }
-    }
-
-    /// Seconds to wait when the store is throttled.
-    pub fn blocked(&self, store: &str) -> Option<u64> {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (since, count) = failures.get(store)?;
-        let elapsed = since.elapsed();
-        (*count >= self.limit && elapsed < self.window).then(|| (self.window - elapsed).as_secs().max(1))
-    }
-
-    pub fn fail(&self, store: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = failures.entry(store.to_string()).or_insert((Instant::now(), 0));
-        if entry.0.elapsed() >= self.window {
-            *entry = (Instant::now(), 0);
-        }
-        entry.1 += 1;
-    }
-}
-
-impl Default for Throttle {
-    fn default() -> Self {
-        Throttle::new(10, Duration::from_secs(300))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,21 +119,5 @@ mod tests {
         assert_eq!(deadline(ready, "Europe/Warsaw", 2, Some(&hours)).to_rfc3339(), "2026-11-24T19:00:00+00:00");
         // In New York the same instant is still Sunday afternoon; a day later is Monday 21:00.
         assert_eq!(deadline(ready, "America/New_York", 1, Some(&hours)).to_rfc3339(), "2026-11-24T02:00:00+00:00");
-    }
-
-    #[test]
-    fn the_throttle_blocks_after_the_limit_within_the_window() {
-        let throttle = Throttle::new(3, Duration::from_secs(60));
-        for _ in 0..2 {
-            throttle.fail("S1");
-        }
-        assert!(throttle.blocked("S1").is_none());
-        throttle.fail("S1");
-        assert!(throttle.blocked("S1").is_some());
-        assert!(throttle.blocked("S2").is_none());
-        let quick = Throttle::new(1, Duration::from_millis(1));
-        quick.fail("S1");
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(quick.blocked("S1").is_none());
     }
 }

@@ -306,7 +306,8 @@ async fn scan_pickup(
     let store = code.into_inner();
     path_code("code", &store)?;
     require_store_staff(&who, &store)?;
-    if let Some(retry_after) = state.pickup_throttle.blocked(&store) {
+    let (throttle, at) = (state.pickup_throttle.clone(), store.clone());
+    if let Some(retry_after) = web::block(move || throttle.blocked(&at)).await? {
         return Err(ApiError::TooManyRequests { retry_after });
     }
     let key = state.keys.pickup_key.clone();
@@ -314,7 +315,8 @@ async fn scan_pickup(
     let at = store.clone();
     let result = state.db(move |conn| write_tx(conn, |conn| super::collect(conn, &who, &at, &scanned, &key))).await;
     if let Err(ApiError::NotFound(_)) = &result {
-        state.pickup_throttle.fail(&store);
+        let throttle = state.pickup_throttle.clone();
+        web::block(move || throttle.fail(&store)).await?;
     }
     Ok(HttpResponse::Ok().json(result?))
 }

@@ -163,6 +163,13 @@ impl TestApp {
             Backend::Postgres => TestDatabase::postgres()?,
         };
         let mut vars: HashMap<String, String> = HashMap::new();
+        // PostgreSQL runs with Redis, as in production; each test keeps its own keys.
+        if backend == Backend::Postgres {
+            if let Some(url) = redis_for_tests() {
+                vars.insert("REDIS_URL".into(), url);
+                vars.insert("REDIS_KEY_PREFIX".into(), format!("cc-test-{}:", uuid::Uuid::new_v4().simple()));
+            }
+        }
         vars.insert("DATABASE_URL".into(), database.url.clone());
         vars.insert("JWT_SECRET".into(), JWT_SECRET.into());
         vars.insert("DATABASE_POOL_SIZE".into(), "8".into());
@@ -359,6 +366,30 @@ pub async fn run_sender(app: &TestApp) -> usize {
         .await
         .unwrap()
         .unwrap()
+}
+
+/// The Redis server the tests use: `TEST_REDIS_URL`, or the local default.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
+
+/// Redis's URL when it answers. Outside CI a missing Redis only means the PostgreSQL tests
+/// run without it; in CI it fails the test.
+fn redis_for_tests() -> Option<String> {
+    let url = redis_url();
+    let answered = redis::Client::open(url.as_str())
+        .and_then(|client| client.get_connection_with_timeout(std::time::Duration::from_secs(2)))
+        .and_then(|mut conn| redis::cmd("PING").query::<String>(&mut conn));
+    match answered {
+        Ok(_) => Some(url),
+        Err(error) if !in_ci() => {
+            eprintln!(
+                "Redis at {url} does not answer ({error}); PostgreSQL tests run without it (CI=true fails instead)"
+            );
+            None
+        }
+        Err(error) => panic!("Redis at {url} is required in CI: {error}"),
+    }
 }
 
 pub fn in_ci() -> bool {

@@ -1,0 +1,51 @@
+//! Several replicas share PostgreSQL and Redis: limits that protect the business hold across
+//! replicas, and a Redis outage degrades to per-replica limits instead of refusing service.
+
+mod common;
+
+use common::{Backend, TestApp};
+use serde_json::json;
+
+async fn scan(app: &TestApp, code: &str) -> common::Reply {
+    app.post("/v1/stores/S1/pickups", Some(&app.staff("S1")), &json!({"code": code})).await
+}
+
+#[actix_web::test]
+async fn replicas_share_the_wrong_code_limit_through_redis() {
+    let prefix = format!("cc-test-{}:", uuid::Uuid::new_v4().simple());
+    let settings = [("REDIS_KEY_PREFIX", prefix.as_str())];
+    let Some(first) = TestApp::spawn_with(Backend::Postgres, &settings).await else { return };
+    let Some(second) = TestApp::spawn_with(Backend::Postgres, &settings).await else { return };
+    if first.state.redis.is_none() {
+        return; // Redis is not running here, and this is not CI (which fails instead).
+    }
+    for app in [&first, &second] {
+        app.put_location("S1", json!({})).await;
+        assert_eq!(app.get("/ready", None).await.ok()["redis"], "ok");
+    }
+    // Ten wrong guesses, spread over the two replicas: five each.
+    for guess in 0..10 {
+        let app = if guess % 2 == 0 { &first } else { &second };
+        scan(app, "WRONGCODE1").await.assert_problem(404, "not-found");
+    }
+    // Each replica saw only five, yet both know the store is over its limit.
+    scan(&first, "WRONGCODE1").await.assert_problem(429, "too-many-requests");
+    let reply = scan(&second, "WRONGCODE1").await;
+    reply.assert_problem(429, "too-many-requests");
+    let wait: u64 = reply.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=300).contains(&wait), "{wait}");
+}
+
+#[actix_web::test]
+async fn without_redis_the_limit_holds_per_replica_and_the_store_keeps_working() {
+    // Nothing listens on port 1: Redis is "down".
+    let settings = [("REDIS_URL", "redis://127.0.0.1:1")];
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, &settings).await else { return };
+    app.put_location("S1", json!({})).await;
+    let ready = app.get("/ready", None).await;
+    assert_eq!((ready.status, ready.body["redis"].as_str()), (200, Some("unreachable")));
+    for _ in 0..10 {
+        scan(&app, "WRONGCODE1").await.assert_problem(404, "not-found");
+    }
+    scan(&app, "WRONGCODE1").await.assert_problem(429, "too-many-requests");
+}
