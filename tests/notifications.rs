@@ -763,6 +763,50 @@ async fn transient_failures_give_up_after_the_retry_window() {
     assert!(list["items"][0]["error"].as_str().unwrap().starts_with("gave up after 1 attempts"));
 }
 
+/// Senders on several threads (as several replicas run them) share the queue: each message
+/// goes out exactly once.
+async fn concurrent_senders_send_each_message_once(backend: common::Backend) {
+    let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };
+    let hook = receiver(vec![]);
+    app.put_location("S1", json!({})).await;
+    app.put_product("A").await;
+    app.count("S1", "A", 500).await;
+    let ann = app.customer("ann");
+    let mut body = profile(json!({"email": false, "sms": false, "push": false, "webhook": true}));
+    body["webhook_url"] = json!(hook.url);
+    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
+    let order =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    const ORDERS: usize = 120;
+    for _ in 0..ORDERS {
+        app.post("/v1/orders", Some(&ann), &order).await.ok();
+    }
+    let mut handled = 0;
+    while handled < ORDERS {
+        let rounds = (0..4).map(|_| run_sender(&app));
+        let counts = futures_util::future::join_all(rounds).await;
+        assert!(counts.iter().any(|n| *n > 0) || handled == ORDERS, "rounds stalled at {handled}");
+        handled += counts.iter().sum::<usize>();
+    }
+    assert_eq!(handled, ORDERS, "every notification was claimed by exactly one round");
+    let mut per_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for request in hook.received() {
+        *per_key.entry(request.headers["idempotency-key"].clone()).or_default() += 1;
+    }
+    assert_eq!(per_key.len(), ORDERS);
+    assert!(per_key.values().all(|n| *n == 1), "a message went out twice");
+}
+
+#[actix_web::test]
+async fn concurrent_senders_send_each_message_once_on_sqlite() {
+    concurrent_senders_send_each_message_once(common::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn concurrent_senders_send_each_message_once_on_postgres() {
+    concurrent_senders_send_each_message_once(common::Backend::Postgres).await;
+}
+
 on_both_backends!(
     reminders_wait_for_the_morning,
     customers_keep_their_choices_and_every_consent,
