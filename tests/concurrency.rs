@@ -1,5 +1,6 @@
 //! Many clients at once against the same levels: the ledger still adds up, `on_hand` never
-//! goes negative, and batches that share levels in opposite orders never deadlock.
+//! goes negative, batches that share levels in opposite orders never deadlock, and a
+//! transaction PostgreSQL aborts to break a deadlock is run again.
 
 mod common;
 
@@ -128,3 +129,54 @@ on_both_backends!(
     opposite_order_batches_do_not_deadlock,
     snapshots_and_adjustments_interleave_safely,
 );
+
+/// If PostgreSQL ever breaks a deadlock, the transaction it aborted is run again rather than
+/// failing the request. Two transactions take two rows in opposite orders on purpose.
+#[actix_web::test]
+async fn a_transaction_aborted_by_a_deadlock_is_retried() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+
+    use clickcollect::db::write_tx;
+    use diesel::connection::SimpleConnection;
+
+    let Some(app) = TestApp::spawn(common::Backend::Postgres).await else { return };
+    app.conn()
+        .batch_execute("CREATE TABLE deadlock_probe (id INT PRIMARY KEY, n INT NOT NULL); INSERT INTO deadlock_probe VALUES (1, 0), (2, 0);")
+        .unwrap();
+    let both_hold_their_first_row = Arc::new(Barrier::new(2));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = [(1, 2), (2, 1)]
+        .into_iter()
+        .map(|(first, second)| {
+            let (barrier, runs, mut conn) = (both_hold_their_first_row.clone(), runs.clone(), app.conn());
+            std::thread::spawn(move || {
+                let mut attempt = 0;
+                write_tx(&mut conn, |conn| {
+                    attempt += 1;
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    conn.batch_execute(&format!("UPDATE deadlock_probe SET n = n + 1 WHERE id = {first}"))?;
+                    if attempt == 1 {
+                        barrier.wait();
+                    }
+                    conn.batch_execute(&format!("UPDATE deadlock_probe SET n = n + 1 WHERE id = {second}"))?;
+                    Ok(())
+                })
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap().expect("both transactions commit in the end");
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "one of the two was aborted by the deadlock and run again");
+    let mut conn = app.conn();
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Total {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        total: i64,
+    }
+    let total: Total =
+        diesel::sql_query("SELECT SUM(n)::BIGINT AS total FROM deadlock_probe").get_result(&mut *conn).unwrap();
+    assert_eq!(total.total, 4);
+}

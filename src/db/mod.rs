@@ -166,12 +166,22 @@ pub fn write_tx<T>(conn: &mut DbConn, mut f: impl FnMut(&mut DbConn) -> Result<T
     loop {
         attempt += 1;
         match run_in_tx(conn, &mut f) {
-            Err(ApiError::Database(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::SerializationFailure,
-                _,
-            ))) if attempt < 3 => continue,
+            Err(ApiError::Database(error)) if attempt < 3 && worth_retrying(&error) => continue,
             other => return other,
         }
+    }
+}
+
+/// Failures where the database rolled the whole transaction back and running it again can
+/// succeed: a serialization failure, or PostgreSQL breaking a deadlock (40P01; diesel has no
+/// kind for it, so its message is matched). Every path locks rows in one global order, so
+/// deadlocks are not expected; if one happens, the loser is retried instead of answering 500.
+fn worth_retrying(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => info.message().starts_with("deadlock detected"),
+        _ => false,
     }
 }
 
