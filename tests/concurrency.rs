@@ -168,7 +168,9 @@ async fn a_transaction_aborted_by_a_deadlock_is_retried() {
     for worker in workers {
         worker.join().unwrap().expect("both transactions commit in the end");
     }
-    assert_eq!(runs.load(Ordering::SeqCst), 3, "one of the two was aborted by the deadlock and run again");
+    // At least one was aborted and run again; a retry can race the survivor for the freed row
+    // and deadlock once more, so three runs or more.
+    assert!(runs.load(Ordering::SeqCst) >= 3, "a deadlock aborted one of the two, and it was run again");
     let mut conn = app.conn();
     use diesel::prelude::*;
     #[derive(QueryableByName)]

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{locations, products};
 use crate::db::DbConn;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::http::pagination::{encode_cursor, Page, Paginated};
 use geo::Coordinates;
 use model::*;
@@ -137,4 +137,47 @@ pub fn list_products(conn: &mut DbConn, page: &Page) -> Result<Paginated<Product
     }
     let rows: Vec<Product> = query.load(conn)?.into_iter().map(Product::from).collect();
     Ok(Paginated::from_rows(rows, page.limit, |p| p.sku.clone()))
+}
+
+/// Which catalog a code names an entry of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Catalog {
+    Locations,
+    Products,
+}
+
+/// Codes are looked up this many at a time, below SQLite's limit on query parameters.
+const LOOKUP_CHUNK: usize = 1_000;
+
+/// A field error for every `(field, code)` whose code names no location (or product), in the
+/// order given, so a request that mentions unknown codes is refused field by field.
+pub fn unknown_codes<'a>(
+    conn: &mut DbConn,
+    catalog: Catalog,
+    named: impl IntoIterator<Item = (String, &'a str)>,
+) -> Result<Vec<FieldError>, ApiError> {
+    let named: Vec<(String, &str)> = named.into_iter().collect();
+    let codes: Vec<&str> =
+        named.iter().map(|(_, code)| *code).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let mut found = std::collections::HashSet::new();
+    for chunk in codes.chunks(LOOKUP_CHUNK) {
+        let existing: Vec<String> = match catalog {
+            Catalog::Locations => {
+                locations::table.filter(locations::code.eq_any(chunk)).select(locations::code).load(conn)?
+            }
+            Catalog::Products => {
+                products::table.filter(products::sku.eq_any(chunk)).select(products::sku).load(conn)?
+            }
+        };
+        found.extend(existing);
+    }
+    let what = match catalog {
+        Catalog::Locations => "location",
+        Catalog::Products => "product",
+    };
+    Ok(named
+        .into_iter()
+        .filter(|(_, code)| !found.contains(*code))
+        .map(|(field, code)| FieldError::new(field, format!("unknown {what} {code}")))
+        .collect())
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::db::write_tx;
+use crate::error::ApiError;
 use crate::http::idempotency;
 use crate::state::AppState;
 use crate::{notify, orders, reservations};
@@ -36,21 +37,34 @@ pub async fn run(state: AppState) {
     }
 }
 
-async fn sweep_holds(state: AppState) {
-    let mut ticker = actix_web::rt::time::interval(HOLD_SWEEP_EVERY);
+/// What one round of a job did: how many items it handled, and whether more may be waiting
+/// (a full batch).
+struct Round {
+    handled: usize,
+    more: bool,
+}
+
+/// Runs `round` every `period`; while a round says more may be waiting, runs it again at once.
+/// A failed round is logged and tried again at the next tick.
+async fn repeat<Fut>(period: Duration, job: &'static str, mut round: impl FnMut() -> Fut)
+where
+    Fut: std::future::Future<Output = Result<Round, ApiError>>,
+{
+    let mut ticker = actix_web::rt::time::interval(period);
     loop {
         ticker.tick().await;
-        // A full batch means more may be waiting: sweep again at once.
         loop {
-            match state.db(|conn| write_tx(conn, reservations::expire_lapsed)).await {
-                Ok(n) if n as i64 == reservations::SWEEP_BATCH => continue,
-                Ok(0) => break,
-                Ok(expired) => {
-                    tracing::info!(expired, "lapsed holds released");
-                    break;
+            match round().await {
+                Ok(Round { handled, more }) => {
+                    if handled > 0 {
+                        tracing::info!(job, handled, "background job round");
+                    }
+                    if !more {
+                        break;
+                    }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "hold sweep failed; will retry");
+                    tracing::warn!(job, %error, "background job round failed; will retry");
                     break;
                 }
             }
@@ -58,39 +72,32 @@ async fn sweep_holds(state: AppState) {
     }
 }
 
+/// Releases lapsed holds, returning their stock to availability.
+async fn sweep_holds(state: AppState) {
+    repeat(HOLD_SWEEP_EVERY, "hold sweep", || async {
+        let expired = state.db(|conn| write_tx(conn, reservations::expire_lapsed)).await?;
+        Ok(Round { handled: expired, more: expired as i64 == reservations::SWEEP_BATCH })
+    })
+    .await
+}
+
+/// Expires ready orders past their pickup deadline and grace, one per transaction.
 async fn expire_uncollected(state: AppState) {
     let grace = chrono::TimeDelta::seconds(state.settings.pickup_grace_seconds);
-    let mut ticker = actix_web::rt::time::interval(UNCOLLECTED_EVERY);
-    loop {
-        ticker.tick().await;
-        loop {
-            match state.db(move |conn| write_tx(conn, |conn| orders::expire_one_uncollected(conn, grace))).await {
-                Ok(true) => tracing::info!("an uncollected order expired; its stock is back on sale"),
-                Ok(false) => break,
-                Err(error) => {
-                    tracing::warn!(%error, "uncollected-order expiry failed; will retry");
-                    break;
-                }
-            }
-        }
-    }
+    repeat(UNCOLLECTED_EVERY, "uncollected-order expiry", || async {
+        let expired = state.db(move |conn| write_tx(conn, |conn| orders::expire_one_uncollected(conn, grace))).await?;
+        Ok(Round { handled: usize::from(expired), more: expired })
+    })
+    .await
 }
 
+/// Sends due notifications, a batch per round, on a blocking thread.
 async fn send_notifications(state: AppState) {
-    let mut ticker = actix_web::rt::time::interval(NOTIFY_EVERY);
-    loop {
-        ticker.tick().await;
-        loop {
-            let (pool, channels, keys) = (state.pool.clone(), state.channels.clone(), state.keys.clone());
-            match actix_web::web::block(move || notify::sender::run_round(&pool, &channels, &keys.pickup_key)).await {
-                Ok(Ok(n)) if n as i64 == notify::sender::BATCH => continue,
-                Ok(Ok(_)) => break,
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "notification round failed; will retry");
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-    }
+    repeat(NOTIFY_EVERY, "notification sender", || async {
+        let (pool, channels, keys) = (state.pool.clone(), state.channels.clone(), state.keys.clone());
+        let sent =
+            actix_web::web::block(move || notify::sender::run_round(&pool, &channels, &keys.pickup_key)).await??;
+        Ok(Round { handled: sent, more: sent as i64 == notify::sender::BATCH })
+    })
+    .await
 }

@@ -71,15 +71,9 @@ pub fn hold(conn: &mut DbConn, who: &Principal, form: &NewHold, ttl: TimeDelta) 
 
 /// 422 naming every line whose SKU is not in the catalog.
 pub fn known_skus(conn: &mut DbConn, lines: &[Line]) -> Result<(), ApiError> {
-    use crate::db::schema::products;
-    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-    let known: Vec<String> = products::table.filter(products::sku.eq_any(&skus)).select(products::sku).load(conn)?;
-    let unknown: Vec<crate::error::FieldError> = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| !known.contains(&l.sku))
-        .map(|(i, l)| crate::error::FieldError::new(format!("lines[{i}].sku"), format!("unknown product {}", l.sku)))
-        .collect();
+    use crate::catalog::{unknown_codes, Catalog};
+    let skus = lines.iter().enumerate().map(|(i, l)| (format!("lines[{i}].sku"), l.sku.as_str()));
+    let unknown = unknown_codes(conn, Catalog::Products, skus)?;
     if unknown.is_empty() {
         Ok(())
     } else {

@@ -5,21 +5,14 @@ use chrono::Utc;
 use diesel::prelude::*;
 
 use super::model::{Channel, ChannelForm};
-use crate::db::schema::{channel_locations, channels, locations};
+use crate::db::schema::{channel_locations, channels};
 use crate::db::{insert_rows, DbConn};
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 
 /// Creates or replaces a channel and its location list; `true` when it was created.
 pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, Channel), ApiError> {
-    let known: Vec<String> =
-        locations::table.filter(locations::code.eq_any(&form.locations)).select(locations::code).load(conn)?;
-    let unknown: Vec<FieldError> = form
-        .locations
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !known.contains(c))
-        .map(|(i, c)| FieldError::new(format!("locations[{i}]"), format!("unknown location {c}")))
-        .collect();
+    let named = form.locations.iter().enumerate().map(|(i, c)| (format!("locations[{i}]"), c.as_str()));
+    let unknown = crate::catalog::unknown_codes(conn, crate::catalog::Catalog::Locations, named)?;
     if !unknown.is_empty() {
         return Err(ApiError::Validation(unknown));
     }

@@ -3,17 +3,17 @@
 //! locks the levels it touches in (location, sku) order so concurrent writers never deadlock,
 //! and records a ledger movement for every change of `on_hand`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::ledger;
 use super::model::*;
-use crate::catalog;
-use crate::db::schema::{locations, products, stock_levels};
+use crate::catalog::{self, Catalog};
+use crate::db::schema::stock_levels;
 use crate::db::{insert_or_ignore, locking, DbConn};
-use crate::error::{ApiError, FieldError, NegativeLine};
+use crate::error::{ApiError, NegativeLine};
 
 /// Level rows per INSERT or IN list: well under SQLite's bind limit.
 const CHUNK: usize = 1_000;
@@ -143,45 +143,20 @@ pub fn count(
 }
 
 /// Unknown codes among `wanted`, as field errors, in one query per chunk.
-fn unknown_codes(
-    conn: &mut DbConn,
-    wanted: &BTreeMap<&str, Vec<String>>,
-    what: &str,
-    existing: impl Fn(&mut DbConn, Vec<&str>) -> QueryResult<Vec<String>>,
-) -> Result<Vec<FieldError>, ApiError> {
-    let codes: Vec<&str> = wanted.keys().copied().collect();
-    let mut found = HashSet::new();
-    for chunk in codes.chunks(CHUNK) {
-        found.extend(existing(conn, chunk.to_vec())?);
-    }
-    Ok(wanted
-        .iter()
-        .filter(|(code, _)| !found.contains(**code))
-        .flat_map(|(code, fields)| {
-            fields.iter().map(move |f| FieldError::new(f.clone(), format!("unknown {what} {code}")))
-        })
-        .collect())
-}
-
-fn existing_locations(conn: &mut DbConn, codes: Vec<&str>) -> QueryResult<Vec<String>> {
-    locations::table.filter(locations::code.eq_any(codes)).select(locations::code).load(conn)
-}
-
-fn existing_products(conn: &mut DbConn, skus: Vec<&str>) -> QueryResult<Vec<String>> {
-    products::table.filter(products::sku.eq_any(skus)).select(products::sku).load(conn)
-}
-
 /// Applies a batch of deltas, all or nothing. Lines that would drive `on_hand` below zero
 /// fail the whole batch with 409, listing each of them.
 pub fn adjust(conn: &mut DbConn, batch: &AdjustmentBatch, actor: &str) -> Result<AdjustmentResult, ApiError> {
-    let mut location_fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let mut sku_fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (i, a) in batch.adjustments.iter().enumerate() {
-        location_fields.entry(&a.location).or_default().push(format!("adjustments[{i}].location"));
-        sku_fields.entry(&a.sku).or_default().push(format!("adjustments[{i}].sku"));
-    }
-    let mut unknown = unknown_codes(conn, &location_fields, "location", existing_locations)?;
-    unknown.extend(unknown_codes(conn, &sku_fields, "product", existing_products)?);
+    let lines = batch.adjustments.iter().enumerate();
+    let mut unknown = catalog::unknown_codes(
+        conn,
+        Catalog::Locations,
+        lines.clone().map(|(i, a)| (format!("adjustments[{i}].location"), a.location.as_str())),
+    )?;
+    unknown.extend(catalog::unknown_codes(
+        conn,
+        Catalog::Products,
+        lines.map(|(i, a)| (format!("adjustments[{i}].sku"), a.sku.as_str())),
+    )?);
     if !unknown.is_empty() {
         return Err(ApiError::Validation(unknown));
     }
@@ -240,18 +215,16 @@ pub fn snapshot(
     actor: &str,
 ) -> Result<SnapshotSummary, ApiError> {
     catalog::find_location(conn, location)?;
-    let mut sku_fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (i, item) in form.items.iter().enumerate() {
-        sku_fields.entry(&item.sku).or_default().push(format!("items[{i}].sku"));
-    }
-    let unknown = unknown_codes(conn, &sku_fields, "product", existing_products)?;
+    let skus = form.items.iter().enumerate().map(|(i, item)| (format!("items[{i}].sku"), item.sku.as_str()));
+    let unknown = catalog::unknown_codes(conn, Catalog::Products, skus)?;
     if !unknown.is_empty() {
         return Err(ApiError::Validation(unknown));
     }
 
     let now = Utc::now().naive_utc();
     let as_of = form.as_of.map(|t| t.naive_utc()).unwrap_or(now);
-    let keys: Vec<(&str, &str)> = sku_fields.keys().map(|sku| (location, *sku)).collect();
+    let distinct: BTreeSet<&str> = form.items.iter().map(|item| item.sku.as_str()).collect();
+    let keys: Vec<(&str, &str)> = distinct.into_iter().map(|sku| (location, sku)).collect();
     let created = ensure_levels(conn, &keys, now)?;
     let current: HashMap<String, LevelRow> =
         lock_location_levels(conn, location)?.into_iter().map(|row| (row.sku.clone(), row)).collect();
