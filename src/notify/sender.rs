@@ -2,11 +2,12 @@
 //! suppresses.
 //!
 //! Claiming is a short transaction that leases the rows (`next_attempt_at` moves a lease
-//! ahead, `attempts` goes up; `SKIP LOCKED` on PostgreSQL, the one writer on SQLite); sending
-//! happens outside any transaction; the outcome is recorded in another. A process that dies
-//! between sending and recording leaves the row queued, and the lease running out makes it due
-//! again; the dedupe key travels with the message (webhooks get it as `Idempotency-Key`) so the
-//! receiver can drop the repeat.
+//! ahead, `attempts` goes up; `SKIP LOCKED` on PostgreSQL, the one writer on SQLite). Deciding
+//! reads the database; sending happens outside any transaction, with no connection held; the
+//! outcome is recorded in another transaction. A process that dies between sending and
+//! recording leaves the row queued, and the lease running out makes it due again; the dedupe
+//! key travels with the message (webhooks get it as `Idempotency-Key`) so the receiver can drop
+//! the repeat.
 
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
@@ -123,38 +124,56 @@ pub fn backoff(attempts: i32) -> TimeDelta {
     TimeDelta::milliseconds((base.num_milliseconds() as f64 * jitter) as i64)
 }
 
-/// Decides one claimed notification and, when it is still true and its channel is on,
-/// sends it. The order and the customer are read again first.
-pub fn attempt(
+/// A message ready to go out: everything the provider call needs, so no database connection
+/// is held while a provider takes its time.
+pub enum Message {
+    Sms { to: String, text: String },
+    Email { to: String, content: templates::EmailContent },
+    Webhook { url: String, body: String },
+    Push { subscriptions: Vec<outbox::PushSubscriptionRow>, payload: String, urgent: bool },
+}
+
+/// What the sender makes of a claimed notification before any provider is called.
+pub enum Decision {
+    /// Nothing to send: suppressed or deferred.
+    Settled(Outcome),
+    Send(Message),
+}
+
+/// Decides one claimed notification from the database: the order and the customer are read
+/// again; a message no longer true, a withdrawn channel, a channel that is off, quiet hours
+/// and the fallback policy settle it without sending. Otherwise the message is rendered.
+pub fn decide(
     conn: &mut DbConn,
     claimed: &Claimed,
     channels: &Channels,
     pickup_key: &[u8],
-) -> Result<Outcome, ApiError> {
+) -> Result<Decision, ApiError> {
+    let settled = |outcome| Ok(Decision::Settled(outcome));
     let order = crate::orders::find_row(conn, &claimed.order_id)?;
     let status = order.status();
     let event = Event::parse(&claimed.event).unwrap_or(Event::OrderConfirmed);
     if !event.still_true(status) {
-        return Ok(Outcome::Suppressed(format!(
+        return settled(Outcome::Suppressed(format!(
             "the order is {} now; this message is no longer true",
             status.as_str()
         )));
     }
     let Some(customer) = crate::customers::find_row(conn, &claimed.customer_id)? else {
-        return Ok(Outcome::Suppressed("the customer has no profile any more".into()));
+        return settled(Outcome::Suppressed("the customer has no profile any more".into()));
     };
     let location = crate::catalog::find_location(conn, &order.location)?;
     if event == Event::PickupReminder {
         if let Some(until) = quiet_until(Utc::now().naive_utc(), customer_zone(&customer, &location)) {
-            return Ok(Outcome::Deferred { until });
+            return settled(Outcome::Deferred { until });
         }
     }
     let still_chosen = customer.channels().named().iter().any(|(name, on)| *name == claimed.channel && *on);
     if !still_chosen {
-        return Ok(Outcome::Suppressed(format!("the customer no longer wants {} messages", claimed.channel)));
+        return settled(Outcome::Suppressed(format!("the customer no longer wants {} messages", claimed.channel)));
     }
     if let Some(reason) = channels.unavailable(&claimed.channel) {
-        return Ok(Outcome::Suppressed(reason));
+        return settled(Outcome::Suppressed(reason));
     }
     if let Some(rule) = channels.fallback.waiting_rule(event, &claimed.channel) {
         let first = outbox::status_of(conn, &claimed.order_id, event, rule.first)?;
@@ -162,33 +181,29 @@ pub fn attempt(
         match fallback::verdict(rule, first.as_deref(), claimed.created_at, now) {
             Verdict::SendNow => {}
             Verdict::NotNeeded => {
-                return Ok(Outcome::Suppressed(format!(
+                return settled(Outcome::Suppressed(format!(
                     "the {} message was delivered; no {} message is needed",
                     rule.first, claimed.channel
                 )))
             }
-            Verdict::WaitUntil(until) => return Ok(Outcome::Deferred { until }),
+            Verdict::WaitUntil(until) => return settled(Outcome::Deferred { until }),
         }
     }
-    let delivery = match (claimed.channel.as_str(), &channels.webhook, &customer.webhook_url) {
-        ("sms", _, _) => match (&channels.sms, &customer.phone) {
-            (Some(provider), Some(phone)) => {
-                let text = sms_text(context(conn, &order, location, &customer, event, pickup_key)?, event);
-                provider.send(phone, &text, &claimed.id)
-            }
-            _ => return Ok(Outcome::Suppressed("the customer has no phone number".into())),
-        },
-        ("email", _, _) => match (&channels.email, &customer.email) {
-            (Some(email), Some(address)) => {
-                let context = context(conn, &order, location, &customer, event, pickup_key)?;
-                let content = templates::render_email(context.lang, event, &email_data(context, customer.name.clone()));
-                // The sender runs on a blocking thread of the runtime; lettre's transport is
-                // async, so it is driven to completion here.
-                tokio::runtime::Handle::current().block_on(email.send(address, &content))
-            }
-            _ => return Ok(Outcome::Suppressed("the customer has no email address".into())),
-        },
-        ("webhook", Some(webhook), Some(url)) => {
+    let missing = |what: &str| settled(Outcome::Suppressed(format!("the customer has no {what}")));
+    let message = match claimed.channel.as_str() {
+        "sms" => {
+            let Some(phone) = customer.phone.clone() else { return missing("phone number") };
+            let text = sms_text(context(conn, &order, location, &customer, event, pickup_key)?, event);
+            Message::Sms { to: phone, text }
+        }
+        "email" => {
+            let Some(address) = customer.email.clone() else { return missing("email address") };
+            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            let content = templates::render_email(context.lang, event, &email_data(context, customer.name.clone()));
+            Message::Email { to: address, content }
+        }
+        "webhook" => {
+            let Some(url) = customer.webhook_url.clone() else { return missing("webhook_url") };
             let context = context(conn, &order, location, &customer, event, pickup_key)?;
             let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
             let summary = json!({
@@ -206,13 +221,12 @@ pub fn attempt(
                 summary,
                 &message,
             );
-            webhook.send(url, &body, &claimed.dedupe_key)
+            Message::Webhook { url, body }
         }
-        ("push", _, _) => {
-            let Some(push) = &channels.push else { unreachable!("unavailable() answered for push") };
+        "push" => {
             let subscriptions = outbox::push_subscriptions(conn, &claimed.customer_id)?;
             if subscriptions.is_empty() {
-                return Ok(Outcome::Suppressed("the customer has no push subscription".into()));
+                return missing("push subscription");
             }
             let context = context(conn, &order, location, &customer, event, pickup_key)?;
             let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
@@ -222,13 +236,43 @@ pub fn attempt(
                 .map(|url| (url, super::push::receipt_token(pickup_key, &claimed.id)));
             let payload =
                 super::push::payload(&claimed.id, event, &claimed.order_id, &claimed.dedupe_key, &message, receipt);
-            send_push(conn, push, &subscriptions, payload.as_bytes(), event == Event::ReadyForPickup)?
+            Message::Push { subscriptions, payload, urgent: event == Event::ReadyForPickup }
         }
-        ("webhook", _, None) => return Ok(Outcome::Suppressed("the customer has no webhook_url".into())),
-        (channel, _, _) => return Ok(Outcome::Suppressed(format!("the {channel} channel cannot send yet"))),
+        other => return settled(Outcome::Suppressed(format!("unknown channel {other}"))),
     };
-    let now = Utc::now().naive_utc();
-    Ok(match delivery {
+    Ok(Decision::Send(message))
+}
+
+/// Hands a message to its provider. Returns how it went and the push subscriptions their
+/// push service reported gone. Runs on a blocking thread, with no database connection held.
+pub fn deliver(message: &Message, claimed: &Claimed, channels: &Channels) -> (Delivery, Vec<String>) {
+    let off = |channel: &str| Delivery::Permanent(format!("the {channel} channel was turned off"));
+    let delivery = match message {
+        Message::Sms { to, text } => match &channels.sms {
+            Some(provider) => provider.send(to, text, &claimed.id),
+            None => off("sms"),
+        },
+        // lettre's transport is async: it is driven to completion on this blocking thread.
+        Message::Email { to, content } => match &channels.email {
+            Some(email) => tokio::runtime::Handle::current().block_on(email.send(to, content)),
+            None => off("email"),
+        },
+        Message::Webhook { url, body } => match &channels.webhook {
+            Some(webhook) => webhook.send(url, body, &claimed.dedupe_key),
+            None => off("webhook"),
+        },
+        Message::Push { subscriptions, payload, urgent } => match &channels.push {
+            Some(push) => return send_push(push, subscriptions, payload.as_bytes(), *urgent),
+            None => off("push"),
+        },
+    };
+    (delivery, Vec::new())
+}
+
+/// What a delivery comes to: transient failures are retried with backoff until the retry
+/// window closes.
+fn outcome_of(delivery: Delivery, claimed: &Claimed, now: NaiveDateTime) -> Outcome {
+    match delivery {
         Delivery::Sent { provider_ref } => Outcome::Sent { provider_ref },
         Delivery::Permanent(error) => Outcome::Failed(error),
         Delivery::Transient(error) => {
@@ -239,7 +283,7 @@ pub fn attempt(
                 Outcome::Retry { error, at }
             }
         }
-    })
+    }
 }
 
 /// Everything a message about an order may say, in the customer's language and time zone.
@@ -321,33 +365,33 @@ fn sms_text(context: Context, event: Event) -> String {
     sms::render(context.lang, event, &data)
 }
 
-/// Sends one push message to every browser the customer subscribed, removing the
+/// Sends one push message to every browser the customer subscribed, noting the
 /// subscriptions their push service says are gone. One browser reached is enough.
 fn send_push(
-    conn: &mut DbConn,
     push: &WebPush,
     subscriptions: &[outbox::PushSubscriptionRow],
     payload: &[u8],
     urgent: bool,
-) -> Result<Delivery, ApiError> {
-    let (mut sent, mut transient, mut permanent) = (None, None, None);
+) -> (Delivery, Vec<String>) {
+    let (mut sent, mut transient, mut permanent, mut gone) = (None, None, None, Vec::new());
     for row in subscriptions {
         let subscription = Subscription { endpoint: &row.endpoint, p256dh: &row.p256dh, auth: &row.auth };
         match push.send(&subscription, payload, PUSH_TTL_SECS, urgent) {
-            PushAnswer::Gone => outbox::remove_push_subscription(conn, &row.id)?,
+            PushAnswer::Gone => gone.push(row.id.clone()),
             PushAnswer::Delivery(Delivery::Sent { provider_ref }) => sent = sent.or(Some(provider_ref)),
             PushAnswer::Delivery(Delivery::Transient(error)) => transient = Some(error),
             PushAnswer::Delivery(Delivery::Permanent(error)) => permanent = Some(error),
         }
     }
-    Ok(match (sent, transient, permanent) {
+    let delivery = match (sent, transient, permanent) {
         (Some(provider_ref), _, _) => Delivery::Sent { provider_ref },
         (None, Some(error), _) => Delivery::Transient(error),
         (None, None, Some(error)) => Delivery::Permanent(error),
         (None, None, None) => {
             Delivery::Permanent("every push subscription of the customer is gone (404/410); they were removed".into())
         }
-    })
+    };
+    (delivery, gone)
 }
 
 fn email_data(context: Context, customer_name: Option<String>) -> templates::EmailData {
@@ -417,14 +461,25 @@ pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime
     Ok(())
 }
 
-/// One round: claim, attempt, record. Returns how many notifications were handled. Runs on a
-/// blocking thread of the runtime (`web::block`), never on an async task.
+/// One round: claim, decide, deliver, record. Returns how many notifications were handled.
+/// Runs on a blocking thread of the runtime (`web::block`), never on an async task. A pooled
+/// connection is taken for each database step and given back while providers are called.
 pub fn run_round(pool: &Pool, channels: &Channels, pickup_key: &[u8]) -> Result<usize, ApiError> {
-    let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
-    let claimed = crate::db::write_tx(&mut conn, |conn| claim_due(conn, channels.lease))?;
+    let connection = || pool.get().map_err(|e| ApiError::Pool(e.to_string()));
+    let claimed = crate::db::write_tx(&mut *connection()?, |conn| claim_due(conn, channels.lease))?;
     for item in &claimed {
-        let outcome = attempt(&mut conn, item, channels, pickup_key)?;
-        crate::db::write_tx(&mut conn, |conn| {
+        let decision = decide(&mut *connection()?, item, channels, pickup_key)?;
+        let (outcome, gone) = match decision {
+            Decision::Settled(outcome) => (outcome, Vec::new()),
+            Decision::Send(message) => {
+                let (delivery, gone) = deliver(&message, item, channels);
+                (outcome_of(delivery, item, Utc::now().naive_utc()), gone)
+            }
+        };
+        crate::db::write_tx(&mut *connection()?, |conn| {
+            for subscription in &gone {
+                outbox::remove_push_subscription(conn, subscription)?;
+            }
             let now = Utc::now().naive_utc();
             record(conn, &item.id, &outcome, now)?;
             // A channel waiting for this one need not wait for a message that will not come.
