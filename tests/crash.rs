@@ -1,7 +1,8 @@
 //! The crash test: a real `clickcollect worker` process is killed while a webhook it sent is
 //! still in flight (sent, not yet recorded), and a new worker takes over. Every message
 //! arrives; the one that was in flight arrives twice, with the same `Idempotency-Key`, so a
-//! receiver that honours the key acts on each message once.
+//! receiver that honours the key acts on each message once. And a provider that does not
+//! answer holds no database connection meanwhile.
 
 mod common;
 
@@ -110,4 +111,33 @@ async fn a_worker_killed_mid_send_loses_nothing_on_sqlite() {
 #[actix_web::test]
 async fn a_worker_killed_mid_send_loses_nothing_on_postgres() {
     a_worker_killed_mid_send_loses_nothing(Backend::Postgres).await;
+}
+
+/// A slow provider does not starve the API: while the sender waits on a receiver that does not
+/// answer, requests still get the one pooled connection.
+#[actix_web::test]
+async fn a_slow_provider_holds_no_database_connection() {
+    let settings = [("WEBHOOK_SECRET", WEBHOOK_SECRET), ("DATABASE_POOL_SIZE", "1")];
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, &settings).await else { return };
+    let hook = scripted(vec![Answer::Stall]);
+    app.put_location("S1", json!({})).await;
+    app.put_product("A").await;
+    app.count("S1", "A", 10).await;
+    let ann = app.customer("ann");
+    let profile = json!({"webhook_url": hook.url,
+        "channels": {"email": false, "sms": false, "push": false, "webhook": true}});
+    app.put("/v1/customers/ann", Some(&ann), &profile).await.ok();
+    let order = json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann",
+        "lines": [{"sku": "A", "quantity": 1}]});
+    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+
+    let (pool, channels, keys) = (app.state.pool.clone(), app.state.channels.clone(), app.state.keys.clone());
+    let round = std::thread::spawn(move || {
+        clickcollect::notify::sender::run_round(&pool, &channels, &keys.pickup_key).map(|_| ())
+    });
+    wait_for(Duration::from_secs(30), "the webhook to be in flight", || !hook.received().is_empty()).await;
+    let reply = app.get(&format!("/v1/orders/{id}"), Some(&ann)).await;
+    assert_eq!(reply.status, 200);
+    assert!(!round.is_finished(), "the API answered while the provider call was still waiting");
+    round.join().unwrap().unwrap();
 }
