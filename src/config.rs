@@ -118,6 +118,9 @@ pub struct Settings {
     pub notify_fallback: crate::notify::fallback::FallbackPolicy,
     /// How long a sender's claim on a notification lasts before another sender may retry it.
     pub notify_lease_seconds: i64,
+    /// `NOTIFY_PRIVATE_TARGETS=allow`: customers' webhooks and push endpoints may resolve to
+    /// private addresses (development, receivers inside the operator's network). Off by default.
+    pub notify_private_targets: bool,
     /// A hold's time limit when the request names none.
     pub hold_ttl_seconds: i64,
     /// The longest time limit a hold may ask for.
@@ -316,6 +319,16 @@ impl Settings {
         )
         .map_err(|message| ConfigError { variable: "NOTIFY_FALLBACK", message })?;
         let notify_lease_seconds = parse_number(get("NOTIFY_LEASE_SECONDS"), "NOTIFY_LEASE_SECONDS", 60, 1, 3600)?;
+        let notify_private_targets = match get("NOTIFY_PRIVATE_TARGETS").as_deref() {
+            None | Some("deny") => false,
+            Some("allow") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "NOTIFY_PRIVATE_TARGETS",
+                    message: format!("expected allow or deny, got {other:?}"),
+                })
+            }
+        };
 
         let redis_key_prefix = get("REDIS_KEY_PREFIX").unwrap_or_else(|| "clickcollect:".into());
 
@@ -325,6 +338,7 @@ impl Settings {
             vapid,
             notify_fallback,
             notify_lease_seconds,
+            notify_private_targets,
             pool_size,
             redis_url,
             bind_addr,

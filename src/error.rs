@@ -73,6 +73,17 @@ pub enum BadBody {
     Invalid(Problem),
 }
 
+/// The answers of a step in an order's life (problem+json).
+#[derive(IntoResponses)]
+pub enum Transition {
+    /// No such order, or not one the caller may see.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The order's status does not allow this step; `detail` says which status it is in.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+}
+
 /// A line of an adjustment batch that would leave `on_hand` below zero.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NegativeLine {

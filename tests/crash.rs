@@ -25,6 +25,7 @@ fn start_worker(app: &TestApp) -> Child {
         .env("DATABASE_URL", app.database_url())
         .env("JWT_SECRET", common::JWT_SECRET)
         .env("WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("NOTIFY_PRIVATE_TARGETS", "allow")
         // A short lease, so the second worker may retry soon after the first one died.
         .env("NOTIFY_LEASE_SECONDS", "2")
         .stdout(Stdio::null())

@@ -97,6 +97,18 @@ async fn push_subscriptions_belong_to_their_customer(app: TestApp) {
         "the same browser again"
     );
     assert_eq!(app.get("/v1/customers/ann", Some(&ann)).await.body["push_subscriptions"], 1);
+    // Ten browsers at most: the eleventh replaces the oldest, the first one above.
+    for browser in 1..=10 {
+        let mut another = subscription.clone();
+        another["endpoint"] = json!(format!("https://push.example.net/send/browser-{browser}"));
+        assert_eq!(app.post("/v1/customers/ann/push-subscriptions", Some(&ann), &another).await.status, 201);
+    }
+    assert_eq!(app.get("/v1/customers/ann", Some(&ann)).await.body["push_subscriptions"], 10);
+    assert_eq!(
+        app.post("/v1/customers/ann/push-subscriptions", Some(&ann), &subscription).await.status,
+        201,
+        "the first browser was dropped, so it is new again"
+    );
     let mut bad = subscription.clone();
     bad["keys"]["auth"] = json!("short");
     assert_eq!(
@@ -127,9 +139,7 @@ fn statuses(list: &Value) -> Vec<(String, String, String)> {
 }
 
 async fn order_changes_queue_notifications_in_the_same_transaction(app: TestApp) {
-    app.put_location("S1", json!({"pickup_hold_days": 3})).await;
-    app.put_product("A").await;
-    app.count("S1", "A", 5).await;
+    app.stocked_store("S1", json!({"pickup_hold_days": 3}), "A", 5).await;
     let ann = app.customer("ann");
     app.put(
         "/v1/customers/ann",
@@ -201,9 +211,7 @@ async fn order_changes_queue_notifications_in_the_same_transaction(app: TestApp)
 }
 
 async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
-    app.put_location("S1", json!({})).await;
-    app.put_product("A").await;
-    app.count("S1", "A", 5).await;
+    app.stocked_store("S1", json!({}), "A", 5).await;
     let ann = app.customer("ann");
     app.put(
         "/v1/customers/ann",
@@ -237,6 +245,32 @@ async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
     assert!(push["error"].as_str().unwrap().contains("VAPID_PRIVATE_KEY"), "{push}");
 }
 
+/// A sender whose lease lapsed while it was busy with earlier messages of its batch must not
+/// send a row another sender has claimed since: only the current holder's renewal succeeds.
+async fn only_the_current_lease_holder_sends(app: TestApp) {
+    use chrono::TimeDelta;
+    use clickcollect::db::write_tx;
+    use clickcollect::notify::sender::{claim_due, renew_lease};
+    app.stocked_store("S1", json!({}), "A", 5).await;
+    let ann = app.customer("ann");
+    let profile = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
+    app.put("/v1/customers/ann", Some(&ann), &profile).await.ok();
+    let body =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    app.post("/v1/orders", Some(&ann), &body).await.ok();
+    // A lease of zero lapses at once: the row is due again and a second sender claims it.
+    let mut slow = write_tx(&mut app.conn(), |c| claim_due(c, TimeDelta::zero())).unwrap();
+    let mut fresh = write_tx(&mut app.conn(), |c| claim_due(c, TimeDelta::seconds(60))).unwrap();
+    assert_eq!((slow.len(), fresh.len()), (1, 1));
+    assert_eq!(slow[0].id, fresh[0].id);
+    let renew = |claimed: &mut clickcollect::notify::sender::Claimed| {
+        write_tx(&mut app.conn(), |c| renew_lease(c, claimed, TimeDelta::seconds(60))).unwrap()
+    };
+    assert!(!renew(&mut slow[0]), "the lapsed holder does not send");
+    assert!(renew(&mut fresh[0]), "the current holder does");
+    assert!(renew(&mut fresh[0]), "and may renew again before its next step");
+}
+
 const WEBHOOK_SECRET: &str = "webhook-test-secret-0123456789-abcdefghij";
 
 fn make_due(app: &TestApp) {
@@ -252,9 +286,7 @@ fn make_due(app: &TestApp) {
 async fn webhooks_are_signed_retried_and_resent(backend: common::Backend) {
     let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };
     let hook = receiver(vec![503, 410]);
-    app.put_location("S1", json!({})).await;
-    app.put_product("A").await;
-    app.count("S1", "A", 5).await;
+    app.stocked_store("S1", json!({}), "A", 5).await;
     let ann = app.customer("ann");
     let mut body = profile(json!({"email": true, "sms": false, "push": false, "webhook": true}));
     body["webhook_url"] = json!(hook.url);
@@ -295,13 +327,19 @@ async fn webhooks_are_signed_retried_and_resent(backend: common::Backend) {
     assert_eq!(app.request(Method::POST, &resend).bearer(&app.admin()).send().await.status, 200);
     assert_eq!(run_sender(&app).await, 1);
     let row = webhook_row(app.get(&list_path, Some(&ann)).await.ok());
-    assert_eq!((row["status"].as_str(), row["attempts"].as_i64()), (Some("sent"), Some(3)));
+    assert_eq!((row["status"].as_str(), row["attempts"].as_i64()), (Some("sent"), Some(1)), "attempts count afresh");
     assert!(row["sent_at"].is_string());
     app.request(Method::POST, &resend).bearer(&app.admin()).send().await.assert_problem(409, "conflict");
 
-    // Every request was signed over its timestamp and body, and carried the same dedupe key.
+    // Every request was signed over its timestamp and body. The attempts at the message
+    // carried one Idempotency-Key; the resend a new one, so a receiver that stored its refusal
+    // under the first key does not replay it.
     let requests = hook.received();
     assert_eq!(requests.len(), 3);
+    let keys: Vec<&str> = requests.iter().map(|r| r.headers["idempotency-key"].as_str()).collect();
+    let first_key = format!("{id}:order_confirmed:webhook");
+    assert_eq!(keys[..2], [first_key.as_str(), first_key.as_str()]);
+    assert!(keys[2].starts_with(&format!("{first_key}:resent-")), "{keys:?}");
     for request in &requests {
         let (headers, body) = (&request.headers, &request.body());
         let timestamp: i64 = headers["x-clickcollect-timestamp"].parse().unwrap();
@@ -309,7 +347,6 @@ async fn webhooks_are_signed_retried_and_resent(backend: common::Backend) {
             headers["x-clickcollect-signature"],
             clickcollect::notify::webhook::sign(WEBHOOK_SECRET.as_bytes(), timestamp, body)
         );
-        assert_eq!(headers["idempotency-key"], format!("{id}:order_confirmed:webhook"));
         let payload: Value = serde_json::from_str(body).unwrap();
         assert_eq!(
             (payload["event"].as_str(), payload["order"]["id"].as_str()),
@@ -370,9 +407,7 @@ async fn sms_goes_through_twilio_and_receipts_move_it_forward(backend: common::B
         ("PUBLIC_BASE_URL", "https://cc.example.test"),
     ];
     let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
-    app.put_location("S1", json!({"name": "Kraków Rynek", "timezone": "Europe/Warsaw"})).await;
-    app.put_product("A").await;
-    app.count("S1", "A", 5).await;
+    app.stocked_store("S1", json!({"name": "Kraków Rynek", "timezone": "Europe/Warsaw"}), "A", 5).await;
     let ann = app.customer("ann");
     app.put(
         "/v1/customers/ann",
@@ -498,14 +533,15 @@ fn quiet_and_awake_zones() -> (&'static str, &'static str) {
     (quiet, awake)
 }
 
-async fn reminders_wait_for_the_morning(app: TestApp) {
+async fn reminders_wait_for_the_morning(backend: common::Backend) {
+    let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };
+    let hook = receiver(vec![]);
     let (quiet, awake) = quiet_and_awake_zones();
-    app.put_location("S1", json!({"pickup_hold_days": 3})).await;
-    app.put_product("A").await;
-    app.count("S1", "A", 5).await;
+    app.stocked_store("S1", json!({"pickup_hold_days": 3}), "A", 5).await;
     let ann = app.customer("ann");
-    let mut body = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
+    let mut body = profile(json!({"email": false, "sms": false, "push": false, "webhook": true}));
     body["timezone"] = json!(quiet);
+    body["webhook_url"] = json!(hook.url);
     app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
     let order =
         json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
@@ -526,17 +562,25 @@ async fn reminders_wait_for_the_morning(app: TestApp) {
         (Some("queued"), Some(0)),
         "deferred to the morning in {quiet}"
     );
+    assert_eq!(hook.received().len(), 2);
     assert_eq!(run_sender(&app).await, 0, "not due until the morning");
     body["timezone"] = json!(awake);
     app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
     make_due(&app);
     assert_eq!(run_sender(&app).await, 1);
     let sent = reminder(app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok());
-    assert_eq!(
-        (sent["status"].as_str(), sent["attempts"].as_i64()),
-        (Some("suppressed"), Some(1)),
-        "attempted in {awake}"
-    );
+    assert_eq!((sent["status"].as_str(), sent["attempts"].as_i64()), (Some("sent"), Some(1)), "sent in {awake}");
+    assert_eq!(hook.received().len(), 3);
+}
+
+#[actix_web::test]
+async fn reminders_wait_for_the_morning_on_sqlite() {
+    reminders_wait_for_the_morning(common::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn reminders_wait_for_the_morning_on_postgres() {
+    reminders_wait_for_the_morning(common::Backend::Postgres).await;
 }
 
 /// What the test SMTP server accepted: each message's recipients and its raw data.
@@ -544,7 +588,9 @@ type Mailbox = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
 
 /// A real SMTP server for the tests: it speaks enough of RFC 5321 for lettre, refuses
 /// mailboxes containing "unknown" with 550, and keeps every message it accepts.
+/// An SMTP server that takes mail only after `AUTH PLAIN` with `SMTP_USER`/`SMTP_PASSWORD`.
 fn smtp_server() -> (u16, Mailbox) {
+    use base64::Engine;
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -558,6 +604,7 @@ fn smtp_server() -> (u16, Mailbox) {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let _ = write!(stream, "220 test.local ESMTP\r\n");
                 let mut recipients = Vec::new();
+                let mut authenticated = false;
                 let mut line = String::new();
                 loop {
                     line.clear();
@@ -566,7 +613,15 @@ fn smtp_server() -> (u16, Mailbox) {
                     }
                     let command = line.trim_end().to_ascii_uppercase();
                     let reply = if command.starts_with("EHLO") || command.starts_with("HELO") {
-                        "250-test.local\r\n250 8BITMIME\r\n".to_string()
+                        "250-test.local\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n".to_string()
+                    } else if command.starts_with("AUTH PLAIN ") {
+                        let given = base64::engine::general_purpose::STANDARD.decode(line.trim_end()[11..].trim());
+                        authenticated =
+                            given.ok().as_deref() == Some(format!("\0{SMTP_USER}\0{SMTP_PASSWORD}").as_bytes());
+                        let reply = if authenticated { "235 2.7.0 OK\r\n" } else { "535 5.7.8 bad credentials\r\n" };
+                        reply.to_string()
+                    } else if !authenticated && (command.starts_with("MAIL FROM") || command.starts_with("RCPT TO")) {
+                        "530 5.7.0 authentication required\r\n".into()
                     } else if command.starts_with("MAIL FROM") {
                         recipients.clear();
                         "250 2.1.0 OK\r\n".into()
@@ -604,9 +659,12 @@ fn smtp_server() -> (u16, Mailbox) {
     (port, messages)
 }
 
+const SMTP_USER: &str = "shop";
+const SMTP_PASSWORD: &str = "smtp-test-password";
+
 async fn email_goes_out_over_smtp(backend: common::Backend) {
     let (port, messages) = smtp_server();
-    let url = format!("smtp://127.0.0.1:{port}");
+    let url = format!("smtp://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{port}");
     let settings = [("SMTP_URL", url.as_str()), ("EMAIL_FROM", "Click & Collect <shop@example.com>")];
     let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
     app.put_location(
@@ -655,6 +713,27 @@ async fn email_goes_out_over_smtp(backend: common::Backend) {
     assert!(cancelled["error"].as_str().unwrap().contains("refused"), "{cancelled}");
 }
 
+/// Wrong credentials are the operator's mistake, not the message's: it waits for a retry.
+#[actix_web::test]
+async fn refused_smtp_credentials_are_retried_not_failed() {
+    let (port, messages) = smtp_server();
+    let url = format!("smtp://{SMTP_USER}:not-the-password@127.0.0.1:{port}");
+    let settings = [("SMTP_URL", url.as_str()), ("EMAIL_FROM", "shop@example.com")];
+    let app = TestApp::spawn_with(common::Backend::Sqlite, &settings).await.unwrap();
+    app.stocked_store("S1", json!({}), "A", 5).await;
+    let ann = app.customer("ann");
+    let body = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
+    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
+    let order =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    assert_eq!(run_sender(&app).await, 1);
+    let row = only_notification(&app, &id).await;
+    assert_eq!((row["status"].as_str(), row["attempts"].as_i64()), (Some("queued"), Some(1)), "{row}");
+    assert!(row["error"].as_str().unwrap().contains("credentials"), "{row}");
+    assert!(messages.lock().unwrap().is_empty());
+}
+
 #[actix_web::test]
 async fn email_goes_out_over_smtp_on_sqlite() {
     email_goes_out_over_smtp(common::Backend::Sqlite).await;
@@ -677,9 +756,7 @@ async fn sms_goes_through_infobip_and_its_reports_are_checked(backend: common::B
         ("PUBLIC_BASE_URL", "https://cc.example.test"),
     ];
     let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
-    app.put_location("S1", json!({})).await;
-    app.put_product("A").await;
-    app.count("S1", "A", 5).await;
+    app.stocked_store("S1", json!({}), "A", 5).await;
     let ann = app.customer("ann");
     let mut body = profile(json!({"email": false, "sms": true, "push": false, "webhook": false}));
     body["locale"] = json!("es-ES");
@@ -733,21 +810,65 @@ async fn sms_goes_through_infobip_and_its_reports_are_checked_on_postgres() {
     sms_goes_through_infobip_and_its_reports_are_checked(common::Backend::Postgres).await;
 }
 
+/// A store, Ann with only the webhook channel (to `url`), and her order; returns its id.
+async fn webhook_order(app: &TestApp, url: &str) -> String {
+    app.stocked_store("S1", json!({}), "A", 5).await;
+    let ann = app.customer("ann");
+    let mut body = profile(json!({"email": false, "sms": false, "push": false, "webhook": true}));
+    body["webhook_url"] = json!(url);
+    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
+    let order =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string()
+}
+
+async fn only_notification(app: &TestApp, order: &str) -> Value {
+    let list = app.get(&format!("/v1/orders/{order}/notifications"), Some(&app.admin())).await.ok().clone();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    list["items"][0].clone()
+}
+
+/// Customers choose where their webhooks go: the server must not become their way into the
+/// operator's network. Private addresses are refused unless the operator allows them, and
+/// redirects are not followed.
+#[actix_web::test]
+async fn webhooks_reach_only_public_addresses_and_follow_no_redirects() {
+    let hook = receiver(vec![]);
+    let deny = [("WEBHOOK_SECRET", WEBHOOK_SECRET), ("NOTIFY_PRIVATE_TARGETS", "deny")];
+    let app = TestApp::spawn_with(common::Backend::Sqlite, &deny).await.unwrap();
+    let id = webhook_order(&app, &hook.url).await;
+    assert_eq!(run_sender(&app).await, 1);
+    let row = only_notification(&app, &id).await;
+    assert_eq!(row["status"], "failed");
+    assert!(row["error"].as_str().unwrap().contains("127.0.0.1, which is not a public address"), "{row}");
+    assert!(hook.received().is_empty(), "nothing reached the private address");
+    let ann = app.customer("ann");
+    let mut sneaky = profile(json!({"email": false, "sms": false, "push": false, "webhook": true}));
+    for url in ["http://localhost@evil.example/hook", "http://localhost.evil.example/hook"] {
+        sneaky["webhook_url"] = json!(url);
+        let reply = app.put("/v1/customers/ann", Some(&ann), &sneaky).await;
+        assert_eq!(reply.error_fields(), vec!["webhook_url"], "{url}");
+    }
+
+    let inside = receiver(vec![]);
+    let redirecting = receiver_with(vec![(307, inside.url.clone())]);
+    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await.unwrap();
+    let id = webhook_order(&app, &redirecting.url).await;
+    assert_eq!(run_sender(&app).await, 1);
+    let row = only_notification(&app, &id).await;
+    assert_eq!(row["status"], "failed");
+    assert!(row["error"].as_str().unwrap().contains("307"), "{row}");
+    assert_eq!(redirecting.received().len(), 1);
+    assert!(inside.received().is_empty(), "the redirect was not followed");
+}
+
 /// Transient failures past the retry window end as failed, visibly.
 #[actix_web::test]
 async fn transient_failures_give_up_after_the_retry_window() {
     let app = TestApp::spawn_with(common::Backend::Sqlite, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await.unwrap();
     let hook = receiver(vec![500, 500]);
-    app.put_location("S1", json!({})).await;
-    app.put_product("A").await;
-    app.count("S1", "A", 5).await;
+    let id = webhook_order(&app, &hook.url).await;
     let ann = app.customer("ann");
-    let mut body = profile(json!({"email": false, "sms": false, "push": false, "webhook": true}));
-    body["webhook_url"] = json!(hook.url);
-    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
-    let order =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
-    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
     {
         use clickcollect::db::schema::notifications;
         use diesel::prelude::*;
@@ -768,9 +889,7 @@ async fn transient_failures_give_up_after_the_retry_window() {
 async fn concurrent_senders_send_each_message_once(backend: common::Backend) {
     let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };
     let hook = receiver(vec![]);
-    app.put_location("S1", json!({})).await;
-    app.put_product("A").await;
-    app.count("S1", "A", 500).await;
+    app.stocked_store("S1", json!({}), "A", 500).await;
     let ann = app.customer("ann");
     let mut body = profile(json!({"email": false, "sms": false, "push": false, "webhook": true}));
     body["webhook_url"] = json!(hook.url);
@@ -808,7 +927,7 @@ async fn concurrent_senders_send_each_message_once_on_postgres() {
 }
 
 on_both_backends!(
-    reminders_wait_for_the_morning,
+    only_the_current_lease_holder_sends,
     customers_keep_their_choices_and_every_consent,
     customer_denials_and_validation,
     push_subscriptions_belong_to_their_customer,

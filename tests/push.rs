@@ -133,9 +133,7 @@ async fn push_receipt(app: &TestApp, body: Value) -> common::Reply {
 }
 
 async fn store(app: &TestApp) {
-    app.put_location("S1", json!({})).await;
-    app.put_product("A").await;
-    app.count("S1", "A", 10).await;
+    app.stocked_store("S1", json!({}), "A", 10).await;
 }
 
 const PUSH_SETTINGS: [(&str, &str); 3] =
@@ -230,13 +228,21 @@ async fn push_messages_are_encrypted_signed_and_acknowledged_on_postgres() {
     push_messages_are_encrypted_signed_and_acknowledged(Backend::Postgres).await;
 }
 
-/// Moves an order's notifications back in time, as if the fallback window had passed.
+/// Moves an order's "ready for pickup" messages back in time (sent and due `minutes` ago), as
+/// if the fallback window had passed.
 fn age_notifications(app: &TestApp, order: &str, minutes: i64) {
     use clickcollect::db::schema::notifications;
     use diesel::prelude::*;
     let then = chrono::Utc::now().naive_utc() - chrono::TimeDelta::minutes(minutes);
-    diesel::update(notifications::table.filter(notifications::order_id.eq(order)))
-        .set((notifications::created_at.eq(then), notifications::next_attempt_at.eq(then)))
+    // Only "ready for pickup": the reminder must stay in the future whatever the time of day.
+    let rows = || {
+        notifications::table
+            .filter(notifications::order_id.eq(order))
+            .filter(notifications::event.eq("ready_for_pickup"))
+    };
+    diesel::update(rows()).set(notifications::next_attempt_at.eq(then)).execute(&mut *app.conn()).unwrap();
+    diesel::update(rows().filter(notifications::sent_at.is_not_null()))
+        .set(notifications::sent_at.eq(then))
         .execute(&mut *app.conn())
         .unwrap();
 }
@@ -286,6 +292,12 @@ async fn sms_follows_a_push_that_was_not_delivered(backend: Backend) {
     assert_eq!(sms["status"], "suppressed");
     assert!(sms["error"].as_str().unwrap().contains("push message was delivered"), "{sms}");
     assert_eq!(infobip.received().len(), 1);
+    // Asked for by an admin, the suppressed SMS goes out: the policy does not hold it back again.
+    let resend = format!("/v1/notifications/{}/resend", sms["id"].as_str().unwrap());
+    assert_eq!(app.request(Method::POST, &resend).bearer(&app.admin()).send().await.status, 200);
+    assert_eq!(run_sender(&app).await, 1);
+    assert_eq!(notification(&app, &delivered, "ready_for_pickup", "sms").await["status"], "sent");
+    assert_eq!(infobip.received().len(), 2);
 
     // No receipt within the window: the SMS goes.
     let silent = order(&app, "ann").await;
@@ -359,4 +371,35 @@ async fn without_vapid_settings_push_is_off_and_says_so() {
     let push = notification(&app, &id, "order_confirmed", "push").await;
     assert_eq!(push["status"], "suppressed");
     assert!(push["error"].as_str().unwrap().contains("VAPID_PRIVATE_KEY"), "{push}");
+}
+
+/// A service worker can acknowledge a push before the sender has recorded sending it (the
+/// push service answers, the phone shows it, the receipt arrives, then the sender writes).
+async fn a_receipt_before_the_send_is_recorded_keeps_both(backend: Backend) {
+    use clickcollect::notify::{outbox, sender};
+    let Some(app) = TestApp::spawn_with(backend, &PUSH_SETTINGS).await else { return };
+    store(&app).await;
+    customer(&app, "ann", json!({"email": false, "sms": false, "push": true, "webhook": false})).await;
+    let id = order(&app, "ann").await;
+    let mut conn = app.conn();
+    let claimed = sender::claim_due(&mut conn, chrono::TimeDelta::seconds(60)).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(outbox::record_push_receipt(&mut conn, &claimed[0].id, outbox::DeliveryStatus::Delivered).unwrap());
+    let now = chrono::Utc::now().naive_utc();
+    let sent = sender::Outcome::Sent { provider_ref: Some("https://push.example.test/m/1".into()) };
+    sender::record(&mut conn, &claimed[0].id, &sent, now).unwrap();
+    drop(conn);
+    let push = notification(&app, &id, "order_confirmed", "push").await;
+    assert_eq!(push["status"], "delivered", "the receipt is not undone: {push}");
+    assert!(push["sent_at"].is_string(), "and when it was sent is known: {push}");
+}
+
+#[actix_web::test]
+async fn a_receipt_before_the_send_is_recorded_keeps_both_on_sqlite() {
+    a_receipt_before_the_send_is_recorded_keeps_both(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_receipt_before_the_send_is_recorded_keeps_both_on_postgres() {
+    a_receipt_before_the_send_is_recorded_keeps_both(Backend::Postgres).await;
 }

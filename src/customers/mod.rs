@@ -109,6 +109,11 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Customer, ApiError> {
     })
 }
 
+/// The browsers a customer keeps for push. Each one costs a request per message (in the
+/// sender's lease), and the oldest are mostly browsers long gone: subscribing one more drops
+/// the oldest.
+pub const MAX_PUSH_SUBSCRIPTIONS: i64 = 10;
+
 /// Adds a browser's push subscription; the same endpoint again replaces its keys.
 /// `true` when it was new.
 pub fn subscribe(
@@ -151,6 +156,15 @@ pub fn subscribe(
             sub_id
         }
     };
+    let beyond_limit: Vec<String> = push_subscriptions::table
+        .filter(push_subscriptions::customer_id.eq(id))
+        .filter(push_subscriptions::id.ne(&sub_id))
+        .order((push_subscriptions::created_at.desc(), push_subscriptions::id.desc()))
+        .limit(1000)
+        .offset(MAX_PUSH_SUBSCRIPTIONS - 1)
+        .select(push_subscriptions::id)
+        .load(conn)?;
+    diesel::delete(push_subscriptions::table.filter(push_subscriptions::id.eq_any(&beyond_limit))).execute(conn)?;
     let (endpoint, created_at) = push_subscriptions::table
         .find(&sub_id)
         .select((push_subscriptions::endpoint, push_subscriptions::created_at))

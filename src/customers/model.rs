@@ -60,17 +60,18 @@ fn is_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// Webhooks go over TLS, except to this machine (development and tests).
+/// Webhooks and push endpoints go over TLS, except to this machine (development and tests).
+/// The host is read as a URL parser reads it: `http://localhost@evil.example` is refused, not
+/// taken for localhost. Where the host's addresses may point is checked at send time
+/// (`notify::targets::refusal`).
 pub fn is_webhook_url(url: &str) -> bool {
     if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }
-    if let Some(rest) = url.strip_prefix("https://") {
-        return !rest.is_empty() && !rest.starts_with('/');
+    match crate::notify::targets::parse(url) {
+        Some(target) => target.https || crate::notify::targets::is_loopback_name(target.host),
+        None => false,
     }
-    url.strip_prefix("http://")
-        .map(|rest| rest.starts_with("localhost") || rest.starts_with("127.0.0.1") || rest.starts_with("[::1]"))
-        .unwrap_or(false)
 }
 
 impl Validate for CustomerForm {
@@ -218,5 +219,11 @@ mod tests {
         assert!(is_webhook_url("http://127.0.0.1:9000/hook"));
         assert!(!is_webhook_url("http://hooks.example.com/cc"));
         assert!(!is_webhook_url("ftp://x"));
+        assert!(!is_webhook_url("http://localhost.evil.example/cc"));
+        assert!(!is_webhook_url("http://127.0.0.1.nip.io/cc"));
+        assert!(!is_webhook_url("http://localhost@evil.example/cc"));
+        assert!(!is_webhook_url("https://user:pass@hooks.example.com/cc"));
+        assert!(is_webhook_url("http://localhost:8080/cc"));
+        assert!(is_webhook_url("http://[::1]:8080/cc"));
     }
 }

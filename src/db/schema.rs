@@ -220,6 +220,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         error -> Nullable<Text>,
         provider_ref -> Nullable<Text>,
+        resent_at -> Nullable<Timestamp>,
     }
 }
 

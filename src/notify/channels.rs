@@ -12,12 +12,14 @@ use super::twilio::Twilio;
 use super::webhook::Webhook;
 use crate::config::Settings;
 
-/// The HTTP client every provider call uses: a 10-second limit on the whole exchange, and
-/// error statuses returned as answers, since each channel decides what a status means.
+/// The HTTP client every provider call uses: a 10-second limit on the whole exchange, error
+/// statuses returned as answers, since each channel decides what a status means, and no
+/// redirects followed (a customer's receiver could otherwise send us on to a private address).
 pub fn http_agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(std::time::Duration::from_secs(10)))
         .http_status_as_error(false)
+        .max_redirects(0)
         .build()
         .new_agent()
 }
@@ -62,6 +64,8 @@ pub struct Channels {
     pub lease: TimeDelta,
     /// Where a service worker posts push receipts: `PUBLIC_BASE_URL` + the callback path.
     pub push_receipt_url: Option<String>,
+    /// Customers' URLs may resolve to private addresses (`NOTIFY_PRIVATE_TARGETS=allow`).
+    pub private_targets: bool,
 }
 
 impl Channels {
@@ -78,6 +82,7 @@ impl Channels {
             push,
             fallback: settings.notify_fallback.clone(),
             lease: TimeDelta::seconds(settings.notify_lease_seconds),
+            private_targets: settings.notify_private_targets,
             push_receipt_url: settings
                 .public_base_url
                 .as_ref()

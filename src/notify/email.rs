@@ -16,14 +16,19 @@ pub struct Email {
 
 impl Email {
     pub fn new(smtp_url: &str, from: &str) -> Result<Email, String> {
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url).map_err(|e| format!("SMTP_URL: {e}"))?.build();
+        // The same limit as the HTTP providers: a send must end well inside the sender's lease.
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .map_err(|e| format!("SMTP_URL: {e}"))?
+            .timeout(Some(std::time::Duration::from_secs(10)))
+            .build();
         let from = from.parse().map_err(|e| format!("EMAIL_FROM: {e}"))?;
         Ok(Email { transport, from })
     }
 
     /// Sends one message. SMTP's own classes decide: 5xx answers (an unknown mailbox) are
-    /// final, everything else (4xx, connection trouble) is worth a retry.
+    /// final, everything else (4xx, connection trouble) is worth a retry. Refused credentials
+    /// (530, 534, 535, 538) are the exception: nothing is wrong with the message, the
+    /// operator's `SMTP_URL` is, so it is retried while they fix it.
     pub async fn send(&self, to: &str, content: &EmailContent) -> Delivery {
         let to: Mailbox = match to.parse() {
             Ok(to) => to,
@@ -41,6 +46,9 @@ impl Email {
         match self.transport.send(message).await {
             Ok(response) => {
                 Delivery::Sent { provider_ref: response.message().next().map(|line| line.chars().take(200).collect()) }
+            }
+            Err(e) if e.status().map(u16::from).is_some_and(|code| matches!(code, 530 | 534 | 535 | 538)) => {
+                Delivery::Transient(format!("the mail server refused our credentials (check SMTP_URL): {e}"))
             }
             Err(e) if e.is_permanent() => Delivery::Permanent(format!("the mail server refused: {e}")),
             Err(e) => Delivery::Transient(format!("the mail server did not take it: {e}")),

@@ -8,9 +8,10 @@
 //! one was delivered. A customer who did not choose the first channel gets the fallback
 //! channel straight away.
 
-use chrono::TimeDelta;
+use chrono::{NaiveDateTime, TimeDelta};
 
 use super::events::Event;
+use super::outbox::DeliveryStatus;
 
 /// The policy when `NOTIFY_FALLBACK` is not set.
 pub const DEFAULT_POLICY: &str = "ready_for_pickup=push>sms@5m";
@@ -96,29 +97,44 @@ impl FallbackPolicy {
     }
 }
 
-/// What a waiting message does, given the status of the message it waits for (`None`: the
-/// customer gets nothing on the first channel) and how long it has waited.
+/// The message a fallback waits for, as the sender finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct First {
+    pub status: DeliveryStatus,
+    /// When it was handed to the provider.
+    pub sent_at: Option<NaiveDateTime>,
+    /// Still queued, but an attempt has already failed and it waits for a retry.
+    pub retrying: bool,
+}
+
+/// What a waiting message does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     SendNow,
     /// The first channel got through: this one is not needed.
     NotNeeded,
     /// Still inside the window: look again at the given time.
-    WaitUntil(chrono::NaiveDateTime),
+    WaitUntil(NaiveDateTime),
 }
 
-pub fn verdict(
-    rule: &Rule,
-    first_status: Option<&str>,
-    queued_at: chrono::NaiveDateTime,
-    now: chrono::NaiveDateTime,
-) -> Verdict {
-    match first_status {
-        None | Some("failed" | "suppressed") => Verdict::SendNow,
-        Some("delivered" | "opened") => Verdict::NotNeeded,
-        // Queued (perhaps retrying) or handed to the push service without a receipt yet.
-        Some(_) if now < queued_at + rule.after => Verdict::WaitUntil(queued_at + rule.after),
-        Some(_) => Verdict::SendNow,
+/// Decides a waiting message from the message it waits for (`None`: the customer gets
+/// nothing on the first channel). The window runs from when the first message was sent, not
+/// from when the order changed: a reminder is queued a day before it is due, and a message
+/// held by quiet hours goes out hours after it was queued.
+pub fn verdict(rule: &Rule, first: Option<&First>, now: NaiveDateTime) -> Verdict {
+    let Some(first) = first else { return Verdict::SendNow };
+    match first.status {
+        DeliveryStatus::Failed | DeliveryStatus::Suppressed => Verdict::SendNow,
+        DeliveryStatus::Delivered | DeliveryStatus::Opened => Verdict::NotNeeded,
+        DeliveryStatus::Sent => match first.sent_at {
+            Some(sent_at) if now < sent_at + rule.after => Verdict::WaitUntil(sent_at + rule.after),
+            _ => Verdict::SendNow,
+        },
+        // The first channel is struggling (an attempt failed): the customer should not wait
+        // through its retries.
+        DeliveryStatus::Queued if first.retrying => Verdict::SendNow,
+        // About to go (both were due together): its window has not started yet.
+        DeliveryStatus::Queued => Verdict::WaitUntil(now + rule.after),
     }
 }
 
@@ -169,16 +185,22 @@ mod tests {
     #[test]
     fn a_waiting_message_waits_only_while_the_first_may_still_arrive() {
         let rule = FallbackPolicy::parse(DEFAULT_POLICY).unwrap().rules()[0].clone();
-        let queued = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap().naive_utc();
-        let soon = queued + TimeDelta::minutes(1);
-        let later = queued + TimeDelta::minutes(6);
-        assert_eq!(verdict(&rule, None, queued, soon), Verdict::SendNow);
-        assert_eq!(verdict(&rule, Some("failed"), queued, soon), Verdict::SendNow);
-        assert_eq!(verdict(&rule, Some("suppressed"), queued, soon), Verdict::SendNow);
-        assert_eq!(verdict(&rule, Some("delivered"), queued, later), Verdict::NotNeeded);
-        assert_eq!(verdict(&rule, Some("opened"), queued, soon), Verdict::NotNeeded);
-        assert_eq!(verdict(&rule, Some("sent"), queued, soon), Verdict::WaitUntil(queued + TimeDelta::minutes(5)));
-        assert_eq!(verdict(&rule, Some("queued"), queued, soon), Verdict::WaitUntil(queued + TimeDelta::minutes(5)));
-        assert_eq!(verdict(&rule, Some("sent"), queued, later), Verdict::SendNow);
+        let sent_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap().naive_utc();
+        let soon = sent_at + TimeDelta::minutes(1);
+        let later = sent_at + TimeDelta::minutes(6);
+        let first = |status, retrying| First { status, sent_at: Some(sent_at), retrying };
+        let not_sent = |retrying| First { status: DeliveryStatus::Queued, sent_at: None, retrying };
+        assert_eq!(verdict(&rule, None, soon), Verdict::SendNow);
+        assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Failed, false)), soon), Verdict::SendNow);
+        assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Suppressed, false)), soon), Verdict::SendNow);
+        assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Delivered, false)), later), Verdict::NotNeeded);
+        assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Opened, false)), soon), Verdict::NotNeeded);
+        let five_after_sending = Verdict::WaitUntil(sent_at + TimeDelta::minutes(5));
+        assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Sent, false)), soon), five_after_sending);
+        assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Sent, false)), later), Verdict::SendNow);
+        // Not sent yet: the window starts when it is; a first that is already retrying is
+        // not waited for.
+        assert_eq!(verdict(&rule, Some(&not_sent(false)), later), Verdict::WaitUntil(later + TimeDelta::minutes(5)));
+        assert_eq!(verdict(&rule, Some(&not_sent(true)), soon), Verdict::SendNow);
     }
 }

@@ -12,6 +12,7 @@ pub mod push;
 pub mod routes;
 pub mod sender;
 pub mod sms;
+pub mod targets;
 pub mod templates;
 pub mod twilio;
 pub mod webhook;

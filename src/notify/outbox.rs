@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::events::Event;
+use super::fallback::First;
 use crate::db::schema::{notifications, push_subscriptions};
 use crate::db::{insert_or_ignore, DbConn};
 use crate::error::ApiError;
@@ -97,15 +98,24 @@ pub fn remove_push_subscription(conn: &mut DbConn, id: &str) -> Result<(), ApiEr
     Ok(())
 }
 
-/// The status of an order's `event` message on `channel`, if one was queued.
-pub fn status_of(conn: &mut DbConn, order_id: &str, event: Event, channel: &str) -> Result<Option<String>, ApiError> {
-    Ok(notifications::table
+/// An order's `event` message on `channel`, if one was queued, as a fallback sees it.
+pub fn first_message(
+    conn: &mut DbConn,
+    order_id: &str,
+    event: Event,
+    channel: &str,
+) -> Result<Option<First>, ApiError> {
+    let row: Option<(String, Option<NaiveDateTime>, Option<String>)> = notifications::table
         .filter(notifications::order_id.eq(order_id))
         .filter(notifications::event.eq(event.as_str()))
         .filter(notifications::channel.eq(channel))
-        .select(notifications::status)
+        .select((notifications::status, notifications::sent_at, notifications::error))
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(row.and_then(|(status, sent_at, error)| {
+        let status = DeliveryStatus::parse(&status)?;
+        Some(First { status, sent_at, retrying: status == DeliveryStatus::Queued && error.is_some() })
+    }))
 }
 
 /// Makes the queued `channels` messages for an order's event due now: they were waiting for
@@ -135,15 +145,85 @@ pub fn hurry(
     .execute(conn)?)
 }
 
+/// Where a notification stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Queued,
+    Sent,
+    Delivered,
+    Opened,
+    Failed,
+    Suppressed,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 6] = [
+        DeliveryStatus::Queued,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Opened,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Suppressed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Queued => "queued",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Opened => "opened",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Suppressed => "suppressed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// How far along a notification is; a receipt only ever moves it forward. Nothing moves
+    /// a suppressed one.
+    fn progress(self) -> u8 {
+        match self {
+            DeliveryStatus::Queued => 0,
+            DeliveryStatus::Sent => 1,
+            DeliveryStatus::Delivered | DeliveryStatus::Failed => 2,
+            DeliveryStatus::Opened => 3,
+            DeliveryStatus::Suppressed => 4,
+        }
+    }
+}
+
+/// The channels a notification goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelName {
+    Email,
+    Sms,
+    Push,
+    Webhook,
+}
+
+impl ChannelName {
+    pub fn parse(text: &str) -> Option<ChannelName> {
+        match text {
+            "email" => Some(ChannelName::Email),
+            "sms" => Some(ChannelName::Sms),
+            "push" => Some(ChannelName::Push),
+            "webhook" => Some(ChannelName::Webhook),
+            _ => None,
+        }
+    }
+}
+
 /// One notification, as `GET /v1/orders/{id}/notifications` lists it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Notification {
     pub id: String,
     pub event: Event,
-    /// `email`, `sms`, `push` or `webhook`.
-    pub channel: String,
-    /// `queued`, `sent`, `delivered`, `opened`, `failed` or `suppressed`.
-    pub status: String,
+    pub channel: ChannelName,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub created_at: chrono::DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,8 +256,8 @@ pub fn list(conn: &mut DbConn, order_id: &str) -> Result<Vec<Notification>, ApiE
             Some(Notification {
                 id,
                 event: Event::parse(&event)?,
-                channel,
-                status,
+                channel: ChannelName::parse(&channel)?,
+                status: DeliveryStatus::parse(&status)?,
                 attempts,
                 created_at: created_at.and_utc(),
                 sent_at: sent_at.map(|t| t.and_utc()),
@@ -188,7 +268,8 @@ pub fn list(conn: &mut DbConn, order_id: &str) -> Result<Vec<Notification>, ApiE
 }
 
 /// An admin sends a failed (or suppressed) notification again: it is queued now, with a
-/// fresh retry window.
+/// fresh retry window (attempts count from zero again), and the fallback policy no longer holds it back (an SMS suppressed
+/// because the push got through goes out when asked for). Quiet hours still apply.
 pub fn resend(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
     let status: String = notifications::table
         .find(id)
@@ -208,6 +289,8 @@ pub fn resend(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
             notifications::next_attempt_at.eq(now),
             notifications::retry_until.eq(now + RETRY_FOR),
             notifications::error.eq(None::<String>),
+            notifications::attempts.eq(0),
+            notifications::resent_at.eq(Some(now)),
         ))
         .execute(conn)?;
     Ok(())
@@ -223,55 +306,50 @@ pub fn order_of(conn: &mut DbConn, id: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no notification {id}")))
 }
 
-/// How far along a notification is; a receipt only ever moves it forward.
-fn progress(status: &str) -> u8 {
-    match status {
-        "queued" => 0,
-        "sent" => 1,
-        "delivered" | "failed" => 2,
-        "opened" => 3,
-        _ => 4,
-    }
-}
-
-/// Applies a provider's delivery receipt to the notification it sent as `provider_ref`.
-/// Late or out-of-order receipts (a "sent" after a "delivered") change nothing. Returns
-/// whether the status moved.
+/// Applies a provider's delivery receipt to the SMS it names: by the provider's message id
+/// (`provider_ref`), or by our notification id, which Infobip carries as its `messageId` and
+/// which lets a report that arrives before the send is recorded still count. Late or
+/// out-of-order receipts (a "sent" after a "delivered") change nothing. Returns whether the
+/// status moved.
 pub fn record_receipt(
     conn: &mut DbConn,
     channel: &str,
-    provider_ref: &str,
-    status: &str,
+    reference: &str,
+    status: DeliveryStatus,
     error: Option<String>,
 ) -> Result<bool, ApiError> {
-    let current: Option<(String, String)> = notifications::table
+    let id: Option<String> = notifications::table
         .filter(notifications::channel.eq(channel))
-        .filter(notifications::provider_ref.eq(provider_ref))
-        .select((notifications::id, notifications::status))
+        .filter(notifications::provider_ref.eq(reference).or(notifications::id.eq(reference)))
+        .select(notifications::id)
         .first(conn)
         .optional()?;
-    let Some((id, current)) = current else { return Ok(false) };
-    advance(conn, &id, &current, status, error)
+    let Some(id) = id else { return Ok(false) };
+    advance(conn, &id, status, error)
 }
 
 /// Applies a receipt a service worker posted for push notification `id`.
-pub fn record_push_receipt(conn: &mut DbConn, id: &str, status: &str) -> Result<bool, ApiError> {
-    let current: Option<String> = notifications::table
+pub fn record_push_receipt(conn: &mut DbConn, id: &str, status: DeliveryStatus) -> Result<bool, ApiError> {
+    let push: i64 = notifications::table
         .filter(notifications::id.eq(id))
         .filter(notifications::channel.eq("push"))
-        .select(notifications::status)
-        .first(conn)
-        .optional()?;
-    let Some(current) = current else { return Ok(false) };
-    advance(conn, id, &current, status, None)
-}
-
-fn advance(conn: &mut DbConn, id: &str, current: &str, status: &str, error: Option<String>) -> Result<bool, ApiError> {
-    if progress(status) <= progress(current) || current == "suppressed" {
+        .count()
+        .get_result(conn)?;
+    if push == 0 {
         return Ok(false);
     }
-    diesel::update(notifications::table.find(id))
-        .set((notifications::status.eq(status), notifications::error.eq(error)))
-        .execute(conn)?;
-    Ok(true)
+    advance(conn, id, status, None)
+}
+
+/// Moves a notification to `status` only from a status behind it, in one conditional UPDATE:
+/// two receipts racing each other cannot move it backwards.
+fn advance(conn: &mut DbConn, id: &str, status: DeliveryStatus, error: Option<String>) -> Result<bool, ApiError> {
+    let behind: Vec<&str> =
+        DeliveryStatus::ALL.iter().filter(|s| s.progress() < status.progress()).map(|s| s.as_str()).collect();
+    let moved = diesel::update(
+        notifications::table.filter(notifications::id.eq(id)).filter(notifications::status.eq_any(behind)),
+    )
+    .set((notifications::status.eq(status.as_str()), notifications::error.eq(error)))
+    .execute(conn)?;
+    Ok(moved == 1)
 }

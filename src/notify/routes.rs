@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::outbox::{self, Notification};
+use super::outbox::{self, DeliveryStatus, Notification};
 use crate::auth::Principal;
 use crate::db::read_tx;
 use crate::error::{ApiError, Denied, Problem};
@@ -171,8 +171,8 @@ async fn callback(
             return Err(ApiError::Unauthorized("the receipt token does not match".into()));
         }
         let status = match receipt.status {
-            PushReceiptStatus::Delivered => "delivered",
-            PushReceiptStatus::Opened => "opened",
+            PushReceiptStatus::Delivered => DeliveryStatus::Delivered,
+            PushReceiptStatus::Opened => DeliveryStatus::Opened,
         };
         state
             .db(move |conn| {
@@ -181,7 +181,7 @@ async fn callback(
             .await?;
         return Ok(HttpResponse::NoContent().finish());
     }
-    let receipts: Vec<(String, &'static str, Option<String>)> = match (&state.channels.sms, provider.as_str()) {
+    let receipts: Vec<Receipt> = match (&state.channels.sms, provider.as_str()) {
         (Some(Sms::Twilio(twilio)), "twilio") => {
             let base = state.settings.public_base_url.as_ref().ok_or_else(not_here)?;
             twilio_receipts(twilio, base, &req, &body)?
@@ -204,7 +204,7 @@ async fn callback(
         .db(move |conn| {
             crate::db::write_tx(conn, |conn| {
                 for (reference, status, error) in &receipts {
-                    outbox::record_receipt(conn, "sms", reference, status, error.clone())?;
+                    outbox::record_receipt(conn, "sms", reference, *status, error.clone())?;
                 }
                 Ok(())
             })
@@ -213,7 +213,7 @@ async fn callback(
     Ok(HttpResponse::NoContent().finish())
 }
 
-type Receipt = (String, &'static str, Option<String>);
+type Receipt = (String, DeliveryStatus, Option<String>);
 
 fn twilio_receipts(
     twilio: &super::twilio::Twilio,
@@ -233,12 +233,12 @@ fn twilio_receipts(
         return Err(ApiError::validation("MessageStatus", "MessageSid and MessageStatus are required"));
     };
     Ok(match status.as_str() {
-        "sent" => vec![(sid, "sent", None)],
-        "delivered" => vec![(sid, "delivered", None)],
-        "read" => vec![(sid, "opened", None)],
+        "sent" => vec![(sid, DeliveryStatus::Sent, None)],
+        "delivered" => vec![(sid, DeliveryStatus::Delivered, None)],
+        "read" => vec![(sid, DeliveryStatus::Opened, None)],
         "undelivered" | "failed" => {
             let error = format!("the carrier reported {status} (error {})", field("ErrorCode").unwrap_or_default());
-            vec![(sid, "failed", Some(error))]
+            vec![(sid, DeliveryStatus::Failed, Some(error))]
         }
         // queued, sending, accepted, scheduled: nothing new to record.
         _ => vec![],
@@ -255,10 +255,10 @@ fn infobip_receipts(body: &[u8]) -> Result<Vec<Receipt>, ApiError> {
             let id = result["messageId"].as_str()?.to_string();
             let group = result["status"]["groupName"].as_str().unwrap_or("");
             match group {
-                "DELIVERED" => Some((id, "delivered", None)),
+                "DELIVERED" => Some((id, DeliveryStatus::Delivered, None)),
                 "UNDELIVERABLE" | "EXPIRED" | "REJECTED" => {
                     let detail = result["status"]["description"].as_str().unwrap_or(group);
-                    Some((id, "failed", Some(format!("Infobip reported {group}: {detail}"))))
+                    Some((id, DeliveryStatus::Failed, Some(format!("Infobip reported {group}: {detail}"))))
                 }
                 _ => None,
             }

@@ -47,6 +47,11 @@ pub struct Claimed {
     pub attempts: i32,
     pub retry_until: NaiveDateTime,
     pub created_at: NaiveDateTime,
+    /// When an admin last asked for it again: the fallback policy does not hold it back, and
+    /// a webhook gets a new `Idempotency-Key`.
+    pub resent_at: Option<NaiveDateTime>,
+    /// The end of this sender's lease: the row's `next_attempt_at` while the lease holds.
+    pub leased_until: NaiveDateTime,
 }
 
 /// What became of one attempt.
@@ -70,7 +75,8 @@ pub enum Outcome {
     },
 }
 
-type ClaimRow = (String, String, String, String, String, String, i32, NaiveDateTime, NaiveDateTime);
+type ClaimRow =
+    (String, String, String, String, String, String, i32, NaiveDateTime, NaiveDateTime, Option<NaiveDateTime>);
 
 /// Leases up to `BATCH` due notifications for `lease` (`NOTIFY_LEASE_SECONDS`).
 pub fn claim_due(conn: &mut DbConn, lease: TimeDelta) -> Result<Vec<Claimed>, ApiError> {
@@ -92,28 +98,70 @@ pub fn claim_due(conn: &mut DbConn, lease: TimeDelta) -> Result<Vec<Claimed>, Ap
                 notifications::attempts,
                 notifications::retry_until,
                 notifications::created_at,
+                notifications::resent_at,
             )),
         load,
         skip_locked
     )?;
     let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let leased_until = lease_end(now, lease);
     diesel::update(notifications::table.filter(notifications::id.eq_any(&ids)))
-        .set((notifications::attempts.eq(notifications::attempts + 1), notifications::next_attempt_at.eq(now + lease)))
+        .set((notifications::attempts.eq(notifications::attempts + 1), notifications::next_attempt_at.eq(leased_until)))
         .execute(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, order_id, customer_id, event, channel, dedupe_key, attempts, retry_until, created_at)| Claimed {
-            id,
-            order_id,
-            customer_id,
-            event,
-            channel,
-            dedupe_key,
-            attempts: attempts + 1,
-            retry_until,
-            created_at,
+        .map(|(id, order_id, customer_id, event, channel, dedupe_key, attempts, retry_until, created_at, resent_at)| {
+            Claimed {
+                id,
+                order_id,
+                customer_id,
+                event,
+                channel,
+                dedupe_key,
+                attempts: attempts + 1,
+                retry_until,
+                created_at,
+                resent_at,
+                leased_until,
+            }
         })
         .collect())
+}
+
+/// PostgreSQL keeps microseconds: a lease end cut to them compares equal after the round trip.
+fn lease_end(now: NaiveDateTime, lease: TimeDelta) -> NaiveDateTime {
+    use chrono::SubsecRound;
+    (now + lease).trunc_subsecs(6)
+}
+
+/// Makes sure a claimed row is still this sender's just before its message goes out, and
+/// gives it a whole lease for the provider call. Early messages of a batch can take long
+/// enough for the lease of later ones to lapse; another sender may have claimed those since,
+/// and only one of the two may send. Returns false when the row is no longer ours.
+pub fn renew_lease(conn: &mut DbConn, claimed: &mut Claimed, lease: TimeDelta) -> Result<bool, ApiError> {
+    let until = lease_end(Utc::now().naive_utc(), lease);
+    let renewed = diesel::update(
+        notifications::table
+            .filter(notifications::id.eq(&claimed.id))
+            .filter(notifications::status.eq("queued"))
+            .filter(notifications::next_attempt_at.eq(claimed.leased_until)),
+    )
+    .set(notifications::next_attempt_at.eq(until))
+    .execute(conn)?;
+    if renewed == 1 {
+        claimed.leased_until = until;
+    }
+    Ok(renewed == 1)
+}
+
+/// The key a receiver deduplicates on: the same for every attempt at one message, new when an
+/// admin asks for the message again (a receiver that stored its earlier refusal under the old
+/// key would otherwise replay it).
+pub fn idempotency_key(claimed: &Claimed) -> String {
+    match claimed.resent_at {
+        None => claimed.dedupe_key.clone(),
+        Some(at) => format!("{}:resent-{}", claimed.dedupe_key, at.and_utc().timestamp_millis()),
+    }
 }
 
 /// Exponential backoff with ±20% jitter, so failed messages do not return in lockstep.
@@ -163,11 +211,6 @@ pub fn decide(
         return settled(Outcome::Suppressed("the customer has no profile any more".into()));
     };
     let location = crate::catalog::find_location(conn, &order.location)?;
-    if event == Event::PickupReminder {
-        if let Some(until) = quiet_until(Utc::now().naive_utc(), customer_zone(&customer, &location)) {
-            return settled(Outcome::Deferred { until });
-        }
-    }
     let still_chosen = customer.channels().named().iter().any(|(name, on)| *name == claimed.channel && *on);
     if !still_chosen {
         return settled(Outcome::Suppressed(format!("the customer no longer wants {} messages", claimed.channel)));
@@ -175,10 +218,15 @@ pub fn decide(
     if let Some(reason) = channels.unavailable(&claimed.channel) {
         return settled(Outcome::Suppressed(reason));
     }
-    if let Some(rule) = channels.fallback.waiting_rule(event, &claimed.channel) {
-        let first = outbox::status_of(conn, &claimed.order_id, event, rule.first)?;
-        let now = Utc::now().naive_utc();
-        match fallback::verdict(rule, first.as_deref(), claimed.created_at, now) {
+    if event == Event::PickupReminder {
+        if let Some(until) = quiet_until(Utc::now().naive_utc(), customer_zone(&customer, &location)) {
+            return settled(Outcome::Deferred { until });
+        }
+    }
+    let waiting_rule = channels.fallback.waiting_rule(event, &claimed.channel).filter(|_| claimed.resent_at.is_none());
+    if let Some(rule) = waiting_rule {
+        let first = outbox::first_message(conn, &claimed.order_id, event, rule.first)?;
+        match fallback::verdict(rule, first.as_ref(), Utc::now().naive_utc()) {
             Verdict::SendNow => {}
             Verdict::NotNeeded => {
                 return settled(Outcome::Suppressed(format!(
@@ -258,11 +306,14 @@ pub fn deliver(message: &Message, claimed: &Claimed, channels: &Channels) -> (De
             None => off("email"),
         },
         Message::Webhook { url, body } => match &channels.webhook {
-            Some(webhook) => webhook.send(url, body, &claimed.dedupe_key),
+            Some(webhook) => match super::targets::refusal(url, channels.private_targets) {
+                Some(refused) => Delivery::Permanent(refused),
+                None => webhook.send(url, body, &idempotency_key(claimed)),
+            },
             None => off("webhook"),
         },
         Message::Push { subscriptions, payload, urgent } => match &channels.push {
-            Some(push) => return send_push(push, subscriptions, payload.as_bytes(), *urgent),
+            Some(push) => return send_push(push, subscriptions, payload.as_bytes(), *urgent, channels.private_targets),
             None => off("push"),
         },
     };
@@ -372,9 +423,14 @@ fn send_push(
     subscriptions: &[outbox::PushSubscriptionRow],
     payload: &[u8],
     urgent: bool,
+    private_targets: bool,
 ) -> (Delivery, Vec<String>) {
     let (mut sent, mut transient, mut permanent, mut gone) = (None, None, None, Vec::new());
     for row in subscriptions {
+        if let Some(refused) = super::targets::refusal(&row.endpoint, private_targets) {
+            permanent = Some(refused);
+            continue;
+        }
         let subscription = Subscription { endpoint: &row.endpoint, p256dh: &row.p256dh, auth: &row.auth };
         match push.send(&subscription, payload, PUSH_TTL_SECS, urgent) {
             PushAnswer::Gone => gone.push(row.id.clone()),
@@ -437,14 +493,29 @@ pub fn quiet_until(now: NaiveDateTime, zone: chrono_tz::Tz) -> Option<NaiveDateT
 pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime) -> Result<(), ApiError> {
     let target = notifications::table.filter(notifications::id.eq(id)).filter(notifications::status.eq("queued"));
     match outcome {
-        Outcome::Sent { provider_ref } => diesel::update(target)
-            .set((
-                notifications::status.eq("sent"),
-                notifications::sent_at.eq(Some(now)),
-                notifications::provider_ref.eq(provider_ref),
-                notifications::error.eq(None::<String>),
-            ))
-            .execute(conn)?,
+        Outcome::Sent { provider_ref } => {
+            let changed = diesel::update(target)
+                .set((
+                    notifications::status.eq("sent"),
+                    notifications::sent_at.eq(Some(now)),
+                    notifications::provider_ref.eq(provider_ref),
+                    notifications::error.eq(None::<String>),
+                ))
+                .execute(conn)?;
+            // A service worker can acknowledge a push before this is recorded: the status has
+            // already moved past "sent"; keep it, and fill in when and as what it was sent.
+            if changed == 0 {
+                diesel::update(
+                    notifications::table
+                        .filter(notifications::id.eq(id))
+                        .filter(notifications::status.eq_any(["delivered", "opened"]))
+                        .filter(notifications::sent_at.is_null()),
+                )
+                .set((notifications::sent_at.eq(Some(now)), notifications::provider_ref.eq(provider_ref)))
+                .execute(conn)?;
+            }
+            changed
+        }
         Outcome::Suppressed(reason) => diesel::update(target)
             .set((notifications::status.eq("suppressed"), notifications::error.eq(Some(reason))))
             .execute(conn)?,
@@ -467,13 +538,24 @@ pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime
 pub fn run_round(pool: &Pool, channels: &Channels, pickup_key: &[u8]) -> Result<usize, ApiError> {
     let connection = || pool.get().map_err(|e| ApiError::Pool(e.to_string()));
     let claimed = crate::db::write_tx(&mut *connection()?, |conn| claim_due(conn, channels.lease))?;
-    for item in &claimed {
-        let decision = decide(&mut *connection()?, item, channels, pickup_key)?;
+    for mut item in claimed.iter().cloned() {
+        // A message that cannot be prepared (say, its order row is unreadable) is retried
+        // like a provider's transient failure, and fails when its window closes, instead of
+        // stopping the rest of the batch every round.
+        let decision = decide(&mut *connection()?, &item, channels, pickup_key).unwrap_or_else(|error| {
+            let error = Delivery::Transient(format!("could not prepare the message: {error}"));
+            Decision::Settled(outcome_of(error, &item, Utc::now().naive_utc()))
+        });
         let (outcome, gone) = match decision {
             Decision::Settled(outcome) => (outcome, Vec::new()),
             Decision::Send(message) => {
-                let (delivery, gone) = deliver(&message, item, channels);
-                (outcome_of(delivery, item, Utc::now().naive_utc()), gone)
+                let ours =
+                    crate::db::write_tx(&mut *connection()?, |conn| renew_lease(conn, &mut item, channels.lease))?;
+                if !ours {
+                    continue;
+                }
+                let (delivery, gone) = deliver(&message, &item, channels);
+                (outcome_of(delivery, &item, Utc::now().naive_utc()), gone)
             }
         };
         crate::db::write_tx(&mut *connection()?, |conn| {

@@ -45,30 +45,44 @@ pub fn segments(text: &str) -> usize {
     }
 }
 
-/// Replaces Latin letters the GSM alphabet lacks with their base letter (ł → l, á → a), and
-/// typographic punctuation with plain, so a Polish or Spanish message keeps 160 characters
-/// instead of falling to 70.
+/// Replaces Latin letters the GSM alphabet lacks with their base letter (ł → l, á → a, ș → s,
+/// ő → o, ß → ss), and typographic punctuation with plain, so a message in a Latin-script
+/// language, or naming a Czech, Hungarian or Romanian store, keeps 160 characters instead of
+/// falling to 70. Letters the GSM alphabet has (ä, ö, ü, ñ, é, è, ø, å…) are kept.
 pub fn fold_to_gsm(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            'á' | 'â' | 'ã' | 'ą' | 'ā' => 'a',
-            'Á' | 'À' | 'Â' | 'Ã' | 'Ą' | 'Ā' => 'A',
+    let mut folded = String::with_capacity(text.len());
+    for c in text.chars() {
+        let base = match c {
+            'ß' => {
+                folded.push_str("ss");
+                continue;
+            }
+            'á' | 'â' | 'ã' | 'ą' | 'ā' | 'ă' => 'a',
+            'Á' | 'À' | 'Â' | 'Ã' | 'Ą' | 'Ā' | 'Ă' => 'A',
             'ć' | 'č' | 'ç' => 'c',
             'Ć' | 'Č' => 'C',
+            'ď' | 'đ' => 'd',
+            'Ď' | 'Đ' => 'D',
             'ę' | 'ê' | 'ë' | 'ě' | 'ē' => 'e',
             'Ę' | 'È' | 'Ê' | 'Ë' | 'Ě' | 'Ē' => 'E',
-            'í' | 'î' | 'ï' | 'ī' => 'i',
-            'Í' | 'Ì' | 'Î' | 'Ï' | 'Ī' => 'I',
-            'ł' => 'l',
-            'Ł' => 'L',
+            'ğ' => 'g',
+            'Ğ' => 'G',
+            'í' | 'î' | 'ï' | 'ī' | 'ı' => 'i',
+            'Í' | 'Ì' | 'Î' | 'Ï' | 'Ī' | 'İ' => 'I',
+            'ł' | 'ľ' | 'ĺ' => 'l',
+            'Ł' | 'Ľ' | 'Ĺ' => 'L',
             'ń' | 'ň' => 'n',
             'Ń' | 'Ň' => 'N',
-            'ó' | 'ô' | 'õ' | 'ō' => 'o',
-            'Ó' | 'Ò' | 'Ô' | 'Õ' | 'Ō' => 'O',
-            'ś' | 'š' => 's',
-            'Ś' | 'Š' => 'S',
-            'ú' | 'û' | 'ů' | 'ū' => 'u',
-            'Ú' | 'Ù' | 'Û' | 'Ů' | 'Ū' => 'U',
+            'ó' | 'ô' | 'õ' | 'ō' | 'ő' => 'o',
+            'Ó' | 'Ò' | 'Ô' | 'Õ' | 'Ō' | 'Ő' => 'O',
+            'ř' | 'ŕ' => 'r',
+            'Ř' | 'Ŕ' => 'R',
+            'ś' | 'š' | 'ș' | 'ş' => 's',
+            'Ś' | 'Š' | 'Ș' | 'Ş' => 'S',
+            'ť' | 'ț' | 'ţ' => 't',
+            'Ť' | 'Ț' | 'Ţ' => 'T',
+            'ú' | 'û' | 'ů' | 'ū' | 'ű' => 'u',
+            'Ú' | 'Ù' | 'Û' | 'Ů' | 'Ū' | 'Ű' => 'U',
             'ý' | 'ÿ' => 'y',
             'Ý' => 'Y',
             'ź' | 'ż' | 'ž' => 'z',
@@ -78,8 +92,10 @@ pub fn fold_to_gsm(text: &str) -> String {
             '“' | '”' | '„' => '"',
             '…' => '.',
             other => other,
-        })
-        .collect()
+        };
+        folded.push(base);
+    }
+    folded
 }
 
 /// What an SMS may mention.
@@ -262,6 +278,15 @@ mod tests {
         Event::Cancelled,
         Event::Expired,
     ];
+
+    #[test]
+    fn central_european_store_names_stay_in_the_gsm_alphabet() {
+        let names = "Dvůr Králové, Târgu Mureș, Győr, Łódź, Straße, Košice, İzmir, Đakovo";
+        let folded = fold_to_gsm(names);
+        assert_eq!(folded, "Dvur Kralové, Targu Mures, Gyor, Lodz, Strasse, Kosice, Izmir, Dakovo");
+        assert!(gsm_septets(&folded).is_some());
+        assert_eq!(fold_to_gsm("Müller, Ñandú, Øresund"), "Müller, Ñandu, Øresund", "GSM letters are kept");
+    }
 
     #[test]
     fn segments_follow_the_gsm_and_ucs2_limits() {

@@ -11,7 +11,7 @@ use super::status::{Action, Status};
 use super::Details;
 use crate::auth::{Principal, Role};
 use crate::db::{read_tx, write_tx};
-use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
+use crate::error::{path_code, ApiError, BadBody, Denied, Problem, Transition};
 use crate::http::idempotency::{self, fingerprint, IdempotencyKey};
 use crate::http::json::Json;
 use crate::http::pagination::{encode_cursor, PageQuery, Paginated};
@@ -112,8 +112,7 @@ async fn act(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        Transition,
         Denied,
     ),
     security(("bearer" = []))
@@ -136,8 +135,7 @@ async fn start_picking(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        Transition,
         Denied,
     ),
     security(("bearer" = []))
@@ -160,8 +158,7 @@ async fn mark_ready(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        Transition,
         Denied,
     ),
     security(("bearer" = []))
@@ -180,12 +177,9 @@ async fn cancel(state: web::Data<AppState>, who: Principal, id: web::Path<String
     request_body = Shipment,
     responses(
         (status = 200, body = Order),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Transition,
         Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -207,8 +201,7 @@ async fn ship(
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, body = Order),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        Transition,
         Denied,
     ),
     security(("bearer" = []))
@@ -286,13 +279,10 @@ async fn store_orders(
     request_body = PickupScan,
     responses(
         (status = 200, body = Order),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Transition,
         (status = 429, body = Problem, content_type = "application/problem+json"),
         Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -331,12 +321,9 @@ async fn scan_pickup(
     request_body = ArrivalForm,
     responses(
         (status = 200, body = Order),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Transition,
         Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -363,12 +350,9 @@ async fn arrive(
     request_body = ShortPick,
     responses(
         (status = 200, body = Order),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Transition,
         Denied,
+        BadBody,
     ),
     security(("bearer" = []))
 )]
@@ -396,8 +380,7 @@ async fn short_pick(
         (status = 200, body = PickupPass, content_type = "application/json"),
         (status = 200, description = "The QR code", body = String, content_type = "image/svg+xml"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        Transition,
     ),
     security(("bearer" = []))
 )]

@@ -173,6 +173,8 @@ impl TestApp {
         vars.insert("DATABASE_URL".into(), database.url.clone());
         vars.insert("JWT_SECRET".into(), JWT_SECRET.into());
         vars.insert("DATABASE_POOL_SIZE".into(), "8".into());
+        // The providers and receivers of the tests listen on 127.0.0.1.
+        vars.insert("NOTIFY_PRIVATE_TARGETS".into(), "allow".into());
         for (k, v) in extra {
             vars.insert(k.to_string(), v.to_string());
         }
@@ -293,6 +295,13 @@ impl TestApp {
     pub async fn count(&self, location: &str, sku: &str, on_hand: i64) -> Value {
         let body = json!({"on_hand": on_hand});
         self.put(&format!("/v1/stock/{location}/{sku}"), Some(&self.admin()), &body).await.ok().clone()
+    }
+
+    /// A store (`fields` override the defaults) selling one product with `on_hand` counted.
+    pub async fn stocked_store(&self, code: &str, fields: Value, sku: &str, on_hand: i64) {
+        self.put_location(code, fields).await;
+        self.put_product(sku).await;
+        self.count(code, sku, on_hand).await;
     }
 
     pub async fn level(&self, location: &str, sku: &str) -> Value {

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 /// How the receiver answers one request.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// A status and a JSON body. A 201 also carries a `Location` (as push services answer).
+    /// A status and a JSON body. A 201 also carries a `Location` (as push services answer); a
+    /// 3xx carries the body as its `Location`.
     Reply(u16, String),
     /// Takes the request and never answers (until the connection is dropped a minute later):
     /// the sender is left waiting between sending and recording.
@@ -74,8 +75,12 @@ pub fn scripted(script: Vec<Answer>) -> Receiver {
                     });
                 }
                 Answer::Reply(status, answer) => {
-                    let location =
-                        if status == 201 { format!("Location: /messages/{number}\r\n") } else { String::new() };
+                    let location = match status {
+                        201 => format!("Location: /messages/{number}\r\n"),
+                        // A redirect's scripted body is where it points.
+                        300..=399 => format!("Location: {answer}\r\n"),
+                        _ => String::new(),
+                    };
                     let _ = write!(
                         stream,
                         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n{answer}",
