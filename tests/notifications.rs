@@ -250,25 +250,29 @@ async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
 async fn only_the_current_lease_holder_sends(app: TestApp) {
     use chrono::TimeDelta;
     use clickcollect::db::write_tx;
-    use clickcollect::notify::sender::{claim_due, renew_lease};
+    use clickcollect::notify::sender::{claim_due, record, renew_lease, Claimed, Outcome};
     app.stocked_store("S1", json!({}), "A", 5).await;
     let ann = app.customer("ann");
     let profile = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
     app.put("/v1/customers/ann", Some(&ann), &profile).await.ok();
     let body =
         json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
-    app.post("/v1/orders", Some(&ann), &body).await.ok();
+    let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
     // A lease of zero lapses at once: the row is due again and a second sender claims it.
-    let mut slow = write_tx(&mut app.conn(), |c| claim_due(c, TimeDelta::zero())).unwrap();
+    let slow = write_tx(&mut app.conn(), |c| claim_due(c, TimeDelta::zero())).unwrap();
     let mut fresh = write_tx(&mut app.conn(), |c| claim_due(c, TimeDelta::seconds(60))).unwrap();
     assert_eq!((slow.len(), fresh.len()), (1, 1));
     assert_eq!(slow[0].id, fresh[0].id);
-    let renew = |claimed: &mut clickcollect::notify::sender::Claimed| {
-        write_tx(&mut app.conn(), |c| renew_lease(c, claimed, TimeDelta::seconds(60))).unwrap()
-    };
-    assert!(!renew(&mut slow[0]), "the lapsed holder does not send");
-    assert!(renew(&mut fresh[0]), "the current holder does");
-    assert!(renew(&mut fresh[0]), "and may renew again before its next step");
+    let renew =
+        |claimed: &Claimed| write_tx(&mut app.conn(), |c| renew_lease(c, claimed, TimeDelta::seconds(60))).unwrap();
+    assert_eq!(renew(&slow[0]), None, "the lapsed holder does not send");
+    fresh[0].leased_until = renew(&fresh[0]).expect("the current holder does");
+    assert!(renew(&fresh[0]).is_some(), "and may renew again before its next step");
+    // Nor does the lapsed holder's verdict overwrite the row the current holder is sending.
+    let stale = Outcome::Suppressed("decided too late".into());
+    write_tx(&mut app.conn(), |c| record(c, &slow[0], &stale, chrono::Utc::now().naive_utc())).unwrap();
+    let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
+    assert_eq!(list["items"][0]["status"], "queued", "{list}");
 }
 
 const WEBHOOK_SECRET: &str = "webhook-test-secret-0123456789-abcdefghij";
@@ -571,6 +575,12 @@ async fn reminders_wait_for_the_morning(backend: common::Backend) {
     let sent = reminder(app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok());
     assert_eq!((sent["status"].as_str(), sent["attempts"].as_i64()), (Some("sent"), Some(1)), "sent in {awake}");
     assert_eq!(hook.received().len(), 3);
+    // It says it happened a day before the deadline, not when the order became ready.
+    let body: Value = serde_json::from_str(&hook.received()[2].body()).unwrap();
+    let instant = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let deadline = instant(&app.get(&format!("/v1/orders/{id}"), Some(&ann)).await.body["pickup_deadline"]);
+    assert_eq!(body["event"], "pickup_reminder");
+    assert_eq!(instant(&body["occurred_at"]), deadline - chrono::TimeDelta::hours(24));
 }
 
 #[actix_web::test]
@@ -792,6 +802,33 @@ async fn sms_goes_through_infobip_and_its_reports_are_checked(backend: common::B
     assert_eq!(post_report("reporttoken0123456789", report("REJECTED")).await.status, 204);
     let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
     assert_eq!(list["items"][0]["status"], "delivered", "a later rejection does not undo a delivery");
+
+    // A rejected SMS, resent by an admin, goes out under a messageId of its own: a late report
+    // about the first send does not settle the resend.
+    let admin = app.admin();
+    app.request(Method::POST, &format!("/v1/orders/{id}/cancel")).bearer(&admin).send().await.ok();
+    assert_eq!(run_sender(&app).await, 1);
+    let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
+    let cancelled = list["items"].as_array().unwrap().iter().find(|n| n["event"] == "cancelled").unwrap().clone();
+    let cancelled_id = cancelled["id"].as_str().unwrap().to_string();
+    let report_on = |message_id: &str, status: &str| json!({"results": [{"messageId": message_id, "status": {"groupName": status, "description": "x"}}]});
+    let cancelled_status = || async {
+        let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
+        list["items"].as_array().unwrap().iter().find(|n| n["event"] == "cancelled").unwrap()["status"].clone()
+    };
+    assert_eq!(post_report("reporttoken0123456789", report_on(&cancelled_id, "REJECTED")).await.status, 204);
+    assert_eq!(cancelled_status().await, "failed");
+    let resend = format!("/v1/notifications/{cancelled_id}/resend");
+    assert_eq!(app.request(Method::POST, &resend).bearer(&admin).send().await.status, 200);
+    assert_eq!(post_report("reporttoken0123456789", report_on(&cancelled_id, "DELIVERED")).await.status, 204);
+    assert_eq!(cancelled_status().await, "queued", "the late report is about the first send");
+    assert_eq!(run_sender(&app).await, 1);
+    let resent: Value = serde_json::from_str(&infobip.received().last().unwrap().body()).unwrap();
+    let resent_id = resent["messages"][0]["destinations"][0]["messageId"].as_str().unwrap().to_string();
+    assert!(resent_id.starts_with(&format!("{cancelled_id}:resent-")), "{resent_id}");
+    assert_eq!(post_report("reporttoken0123456789", report_on(&resent_id, "DELIVERED")).await.status, 204);
+    assert_eq!(cancelled_status().await, "delivered");
+
     let twilio = app
         .request(Method::POST, "/v1/notifications/callbacks/twilio")
         .raw("application/x-www-form-urlencoded", "a=b")
@@ -840,7 +877,7 @@ async fn webhooks_reach_only_public_addresses_and_follow_no_redirects() {
     assert_eq!(run_sender(&app).await, 1);
     let row = only_notification(&app, &id).await;
     assert_eq!(row["status"], "failed");
-    assert!(row["error"].as_str().unwrap().contains("127.0.0.1, which is not a public address"), "{row}");
+    assert!(row["error"].as_str().unwrap().contains("does not resolve to a public address"), "{row}");
     assert!(hook.received().is_empty(), "nothing reached the private address");
     let ann = app.customer("ann");
     let mut sneaky = profile(json!({"email": false, "sms": false, "push": false, "webhook": true}));

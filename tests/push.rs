@@ -387,7 +387,7 @@ async fn a_receipt_before_the_send_is_recorded_keeps_both(backend: Backend) {
     assert!(outbox::record_push_receipt(&mut conn, &claimed[0].id, outbox::DeliveryStatus::Delivered).unwrap());
     let now = chrono::Utc::now().naive_utc();
     let sent = sender::Outcome::Sent { provider_ref: Some("https://push.example.test/m/1".into()) };
-    sender::record(&mut conn, &claimed[0].id, &sent, now).unwrap();
+    sender::record(&mut conn, &claimed[0], &sent, now).unwrap();
     drop(conn);
     let push = notification(&app, &id, "order_confirmed", "push").await;
     assert_eq!(push["status"], "delivered", "the receipt is not undone: {push}");

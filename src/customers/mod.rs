@@ -137,6 +137,8 @@ pub fn subscribe(
                     push_subscriptions::customer_id.eq(id),
                     push_subscriptions::p256dh.eq(&form.keys.p256dh),
                     push_subscriptions::auth.eq(&form.keys.auth),
+                    // A browser that subscribes again is in use: it is not the oldest to drop.
+                    push_subscriptions::created_at.eq(now),
                 ))
                 .execute(conn)?;
             sub_id

@@ -16,12 +16,50 @@ use crate::config::Settings;
 /// statuses returned as answers, since each channel decides what a status means, and no
 /// redirects followed (a customer's receiver could otherwise send us on to a private address).
 pub fn http_agent() -> ureq::Agent {
+    agent_config().build().new_agent()
+}
+
+fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         .timeout_global(Some(std::time::Duration::from_secs(10)))
         .http_status_as_error(false)
         .max_redirects(0)
-        .build()
-        .new_agent()
+}
+
+/// The HTTP client for customers' own URLs (webhooks, push endpoints): always direct (an
+/// environment proxy would resolve the host where we cannot see it), and, unless
+/// `NOTIFY_PRIVATE_TARGETS=allow`, connecting only to public addresses. The check sits in the
+/// resolver, so the addresses checked are the addresses connected to: a host that answers
+/// with a public address first and a private one a moment later gains nothing.
+pub fn customer_agent(private_targets: bool) -> ureq::Agent {
+    let config = agent_config().proxy(None).build();
+    if private_targets {
+        return config.new_agent();
+    }
+    ureq::Agent::with_parts(config, ureq::unversioned::transport::DefaultConnector::new(), PublicOnly::default())
+}
+
+/// Resolves as usual, then keeps only public addresses.
+#[derive(Debug, Default)]
+struct PublicOnly(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for PublicOnly {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let resolved = self.0.resolve(uri, config, timeout)?;
+        let mut public = self.empty();
+        for address in resolved.iter().filter(|a| super::targets::is_public(a.ip())) {
+            public.push(*address);
+        }
+        if public.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(public)
+    }
 }
 
 /// How one delivery attempt went.
@@ -76,7 +114,7 @@ impl Channels {
             .map(|(url, from)| Email::new(&url.0, from).expect("SMTP_URL and EMAIL_FROM are checked in Settings"));
         let push = settings.vapid.as_ref().map(|vapid| {
             let key = VapidKey::from_base64url(&vapid.private_key.0).expect("VAPID_PRIVATE_KEY is checked in Settings");
-            WebPush::new(key, &vapid.subject)
+            WebPush::new(key, &vapid.subject, customer_agent(settings.notify_private_targets))
         });
         Channels {
             push,
@@ -88,7 +126,10 @@ impl Channels {
                 .as_ref()
                 .map(|base| format!("{base}/v1/notifications/callbacks/push")),
             email,
-            webhook: settings.webhook_secret.as_ref().map(|secret| Webhook::new(&secret.0)),
+            webhook: settings
+                .webhook_secret
+                .as_ref()
+                .map(|secret| Webhook::new(&secret.0, customer_agent(settings.notify_private_targets))),
             sms: match (&settings.twilio, &settings.infobip) {
                 (Some(twilio), _) => {
                     Some(Sms::Twilio(Twilio::new(twilio.clone(), settings.public_base_url.as_deref())))
@@ -125,5 +166,40 @@ impl Channels {
             other => return Some(format!("unknown channel {other}")),
         };
         Some(format!("the {channel} channel is not configured on this server ({settings})"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A one-request HTTP server on 127.0.0.1; the count of connections it took.
+    fn local_server() -> (String, std::sync::mpsc::Receiver<()>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let (seen, connections) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut stream = stream;
+                let _ = seen.send(());
+                let mut buffer = [0u8; 1024];
+                let _ = stream.read(&mut buffer);
+                let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            }
+        });
+        (url, connections)
+    }
+
+    #[test]
+    fn the_customer_agent_connects_only_to_public_addresses() {
+        let (url, connections) = local_server();
+        let refused = customer_agent(false).post(&url).send("{}");
+        assert!(matches!(refused, Err(ureq::Error::HostNotFound)), "{refused:?}");
+        assert!(connections.try_recv().is_err(), "no connection was made");
+        // The same agent, allowed private targets, reaches it: the refusal was the resolver's.
+        let answer = customer_agent(true).post(&url).send("{}").unwrap();
+        assert_eq!(answer.status().as_u16(), 204);
+        assert!(connections.recv_timeout(std::time::Duration::from_secs(5)).is_ok());
     }
 }

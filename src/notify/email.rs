@@ -9,6 +9,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use super::channels::Delivery;
 use super::templates::EmailContent;
 
+/// The longest a whole SMTP conversation may take.
+const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
@@ -16,7 +19,7 @@ pub struct Email {
 
 impl Email {
     pub fn new(smtp_url: &str, from: &str) -> Result<Email, String> {
-        // The same limit as the HTTP providers: a send must end well inside the sender's lease.
+        // Connecting; the whole conversation is limited by `SEND_LIMIT`.
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
             .map_err(|e| format!("SMTP_URL: {e}"))?
             .timeout(Some(std::time::Duration::from_secs(10)))
@@ -43,7 +46,15 @@ impl Email {
             Ok(message) => message,
             Err(e) => return Delivery::Permanent(format!("could not build the message: {e}")),
         };
-        match self.transport.send(message).await {
+        // lettre's own timeout covers connecting only; a server that stalls mid-conversation
+        // must not hold the sender past its lease.
+        let answer = match tokio::time::timeout(SEND_LIMIT, self.transport.send(message)).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                return Delivery::Transient(format!("the mail server did not finish within {} s", SEND_LIMIT.as_secs()))
+            }
+        };
+        match answer {
             Ok(response) => {
                 Delivery::Sent { provider_ref: response.message().next().map(|line| line.chars().take(200).collect()) }
             }

@@ -128,7 +128,9 @@ pub fn verdict(rule: &Rule, first: Option<&First>, now: NaiveDateTime) -> Verdic
         DeliveryStatus::Delivered | DeliveryStatus::Opened => Verdict::NotNeeded,
         DeliveryStatus::Sent => match first.sent_at {
             Some(sent_at) if now < sent_at + rule.after => Verdict::WaitUntil(sent_at + rule.after),
-            _ => Verdict::SendNow,
+            Some(_) => Verdict::SendNow,
+            // Moved on by a receipt before its send was recorded: the window starts about now.
+            None => Verdict::WaitUntil(now + rule.after),
         },
         // The first channel is struggling (an attempt failed): the customer should not wait
         // through its retries.
@@ -198,9 +200,11 @@ mod tests {
         let five_after_sending = Verdict::WaitUntil(sent_at + TimeDelta::minutes(5));
         assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Sent, false)), soon), five_after_sending);
         assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Sent, false)), later), Verdict::SendNow);
-        // Not sent yet: the window starts when it is; a first that is already retrying is
-        // not waited for.
+        // Not sent yet: the window starts when it is; a first that is already retrying (or
+        // whose attempt never came back) is not waited for.
         assert_eq!(verdict(&rule, Some(&not_sent(false)), later), Verdict::WaitUntil(later + TimeDelta::minutes(5)));
         assert_eq!(verdict(&rule, Some(&not_sent(true)), soon), Verdict::SendNow);
+        let sent_unrecorded = First { status: DeliveryStatus::Sent, sent_at: None, retrying: false };
+        assert_eq!(verdict(&rule, Some(&sent_unrecorded), soon), Verdict::WaitUntil(soon + TimeDelta::minutes(5)));
     }
 }

@@ -105,16 +105,19 @@ pub fn first_message(
     event: Event,
     channel: &str,
 ) -> Result<Option<First>, ApiError> {
-    let row: Option<(String, Option<NaiveDateTime>, Option<String>)> = notifications::table
+    let row: Option<(String, Option<NaiveDateTime>, Option<String>, i32)> = notifications::table
         .filter(notifications::order_id.eq(order_id))
         .filter(notifications::event.eq(event.as_str()))
         .filter(notifications::channel.eq(channel))
-        .select((notifications::status, notifications::sent_at, notifications::error))
+        .select((notifications::status, notifications::sent_at, notifications::error, notifications::attempts))
         .first(conn)
         .optional()?;
-    Ok(row.and_then(|(status, sent_at, error)| {
+    Ok(row.and_then(|(status, sent_at, error, attempts)| {
         let status = DeliveryStatus::parse(&status)?;
-        Some(First { status, sent_at, retrying: status == DeliveryStatus::Queued && error.is_some() })
+        // A failed attempt leaves its error; an attempt that never came back (a sender that
+        // hung or died) leaves only a second claim.
+        let retrying = status == DeliveryStatus::Queued && (error.is_some() || attempts > 1);
+        Some(First { status, sent_at, retrying })
     }))
 }
 
@@ -277,22 +280,27 @@ pub fn resend(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no notification {id}")))?;
-    if status != "failed" && status != "suppressed" {
+    let now = Utc::now().naive_utc();
+    // Only from failed or suppressed, in the same statement that changes it; the earlier
+    // attempt's provider reference goes, so its late receipts find nothing to move.
+    let requeued =
+        diesel::update(notifications::table.find(id).filter(notifications::status.eq_any(["failed", "suppressed"])))
+            .set((
+                notifications::status.eq("queued"),
+                notifications::next_attempt_at.eq(now),
+                notifications::retry_until.eq(now + RETRY_FOR),
+                notifications::error.eq(None::<String>),
+                notifications::attempts.eq(0),
+                notifications::resent_at.eq(Some(now)),
+                notifications::provider_ref.eq(None::<String>),
+                notifications::sent_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+    if requeued == 0 {
         return Err(ApiError::Conflict(format!(
             "the notification is {status}; only failed or suppressed ones are sent again"
         )));
     }
-    let now = Utc::now().naive_utc();
-    diesel::update(notifications::table.find(id))
-        .set((
-            notifications::status.eq("queued"),
-            notifications::next_attempt_at.eq(now),
-            notifications::retry_until.eq(now + RETRY_FOR),
-            notifications::error.eq(None::<String>),
-            notifications::attempts.eq(0),
-            notifications::resent_at.eq(Some(now)),
-        ))
-        .execute(conn)?;
     Ok(())
 }
 
@@ -308,7 +316,9 @@ pub fn order_of(conn: &mut DbConn, id: &str) -> Result<String, ApiError> {
 
 /// Applies a provider's delivery receipt to the SMS it names: by the provider's message id
 /// (`provider_ref`), or by our notification id, which Infobip carries as its `messageId` and
-/// which lets a report that arrives before the send is recorded still count. Late or
+/// which lets a report that arrives before the send is recorded still count. (A resent
+/// message has its own `messageId`, so a late report about the first send is not taken for
+/// the resend's.) Late or
 /// out-of-order receipts (a "sent" after a "delivered") change nothing. Returns whether the
 /// status moved.
 pub fn record_receipt(
@@ -320,7 +330,11 @@ pub fn record_receipt(
 ) -> Result<bool, ApiError> {
     let id: Option<String> = notifications::table
         .filter(notifications::channel.eq(channel))
-        .filter(notifications::provider_ref.eq(reference).or(notifications::id.eq(reference)))
+        .filter(
+            notifications::provider_ref
+                .eq(reference)
+                .or(notifications::id.eq(reference).and(notifications::resent_at.is_null())),
+        )
         .select(notifications::id)
         .first(conn)
         .optional()?;

@@ -207,8 +207,9 @@ pub struct WebPush {
 }
 
 impl WebPush {
-    pub fn new(key: VapidKey, subject: &str) -> WebPush {
-        WebPush { key, subject: subject.to_string(), agent: super::channels::http_agent() }
+    /// `agent`: `channels::customer_agent`, since the endpoint comes from the customer.
+    pub fn new(key: VapidKey, subject: &str, agent: ureq::Agent) -> WebPush {
+        WebPush { key, subject: subject.to_string(), agent }
     }
 
     pub fn public_key(&self) -> &str {

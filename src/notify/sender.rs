@@ -137,8 +137,9 @@ fn lease_end(now: NaiveDateTime, lease: TimeDelta) -> NaiveDateTime {
 /// Makes sure a claimed row is still this sender's just before its message goes out, and
 /// gives it a whole lease for the provider call. Early messages of a batch can take long
 /// enough for the lease of later ones to lapse; another sender may have claimed those since,
-/// and only one of the two may send. Returns false when the row is no longer ours.
-pub fn renew_lease(conn: &mut DbConn, claimed: &mut Claimed, lease: TimeDelta) -> Result<bool, ApiError> {
+/// and only one of the two may send. Returns the new lease end, or `None` when the row is no
+/// longer ours.
+pub fn renew_lease(conn: &mut DbConn, claimed: &Claimed, lease: TimeDelta) -> Result<Option<NaiveDateTime>, ApiError> {
     let until = lease_end(Utc::now().naive_utc(), lease);
     let renewed = diesel::update(
         notifications::table
@@ -148,19 +149,23 @@ pub fn renew_lease(conn: &mut DbConn, claimed: &mut Claimed, lease: TimeDelta) -
     )
     .set(notifications::next_attempt_at.eq(until))
     .execute(conn)?;
-    if renewed == 1 {
-        claimed.leased_until = until;
-    }
-    Ok(renewed == 1)
+    Ok((renewed == 1).then_some(until))
 }
 
 /// The key a receiver deduplicates on: the same for every attempt at one message, new when an
 /// admin asks for the message again (a receiver that stored its earlier refusal under the old
 /// key would otherwise replay it).
 pub fn idempotency_key(claimed: &Claimed) -> String {
+    per_resend(&claimed.dedupe_key, claimed)
+}
+
+/// `base`, or `base:resent-<ms>` once an admin has asked for the message again: whoever
+/// deduplicates on it sees the resend as a new message, and a late report about the earlier
+/// one is not taken for the resend's.
+fn per_resend(base: &str, claimed: &Claimed) -> String {
     match claimed.resent_at {
-        None => claimed.dedupe_key.clone(),
-        Some(at) => format!("{}:resent-{}", claimed.dedupe_key, at.and_utc().timestamp_millis()),
+        None => base.to_string(),
+        Some(at) => format!("{base}:resent-{}", at.and_utc().timestamp_millis()),
     }
 }
 
@@ -261,10 +266,16 @@ pub fn decide(
                 "fulfilment": order.fulfilment,
                 "pickup_deadline": order.pickup_deadline.map(|d| d.and_utc()),
             });
+            // A reminder happens when it is due, a day before the deadline, not when the order
+            // became ready and the reminder was queued.
+            let occurred_at = match (event, order.pickup_deadline) {
+                (Event::PickupReminder, Some(deadline)) => deadline - outbox::REMINDER_BEFORE_DEADLINE,
+                _ => claimed.created_at,
+            };
             let body = super::webhook::body(
                 &claimed.id,
                 event,
-                claimed.created_at.and_utc(),
+                occurred_at.and_utc(),
                 &claimed.customer_id,
                 summary,
                 &message,
@@ -297,7 +308,7 @@ pub fn deliver(message: &Message, claimed: &Claimed, channels: &Channels) -> (De
     let off = |channel: &str| Delivery::Permanent(format!("the {channel} channel was turned off"));
     let delivery = match message {
         Message::Sms { to, text } => match &channels.sms {
-            Some(provider) => provider.send(to, text, &claimed.id),
+            Some(provider) => provider.send(to, text, &per_resend(&claimed.id, claimed)),
             None => off("sms"),
         },
         // lettre's transport is async: it is driven to completion on this blocking thread.
@@ -425,15 +436,27 @@ fn send_push(
     urgent: bool,
     private_targets: bool,
 ) -> (Delivery, Vec<String>) {
+    // All browsers at once: one slow push service must not stretch the send past the lease.
+    let answers: Vec<(String, PushAnswer)> = std::thread::scope(|scope| {
+        let calls: Vec<_> = subscriptions
+            .iter()
+            .map(|row| {
+                scope.spawn(move || {
+                    if let Some(refused) = super::targets::refusal(&row.endpoint, private_targets) {
+                        return (row.id.clone(), PushAnswer::Delivery(Delivery::Permanent(refused)));
+                    }
+                    let subscription = Subscription { endpoint: &row.endpoint, p256dh: &row.p256dh, auth: &row.auth };
+                    (row.id.clone(), push.send(&subscription, payload, PUSH_TTL_SECS, urgent))
+                })
+            })
+            .collect();
+        let panicked = || PushAnswer::Delivery(Delivery::Transient("a push call panicked".into()));
+        calls.into_iter().map(|call| call.join().unwrap_or_else(|_| (String::new(), panicked()))).collect()
+    });
     let (mut sent, mut transient, mut permanent, mut gone) = (None, None, None, Vec::new());
-    for row in subscriptions {
-        if let Some(refused) = super::targets::refusal(&row.endpoint, private_targets) {
-            permanent = Some(refused);
-            continue;
-        }
-        let subscription = Subscription { endpoint: &row.endpoint, p256dh: &row.p256dh, auth: &row.auth };
-        match push.send(&subscription, payload, PUSH_TTL_SECS, urgent) {
-            PushAnswer::Gone => gone.push(row.id.clone()),
+    for (id, answer) in answers {
+        match answer {
+            PushAnswer::Gone => gone.push(id),
             PushAnswer::Delivery(Delivery::Sent { provider_ref }) => sent = sent.or(Some(provider_ref)),
             PushAnswer::Delivery(Delivery::Transient(error)) => transient = Some(error),
             PushAnswer::Delivery(Delivery::Permanent(error)) => permanent = Some(error),
@@ -489,12 +512,17 @@ pub fn quiet_until(now: NaiveDateTime, zone: chrono_tz::Tz) -> Option<NaiveDateT
     zone.from_local_datetime(&morning).earliest().map(|t| t.naive_utc())
 }
 
-/// Records an outcome; only a row still queued changes.
-pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime) -> Result<(), ApiError> {
-    let target = notifications::table.filter(notifications::id.eq(id)).filter(notifications::status.eq("queued"));
+/// Records an outcome; only a row still queued changes. Anything but "sent" is recorded only
+/// while the lease holds: a sender whose lease lapsed while it decided must not overwrite the
+/// row another sender now holds (a "suppressed" written over a message being sent would
+/// hide it, and send its fallback too). A message that went out is recorded whoever holds it.
+pub fn record(conn: &mut DbConn, claimed: &Claimed, outcome: &Outcome, now: NaiveDateTime) -> Result<(), ApiError> {
+    let id = claimed.id.as_str();
+    let queued = || notifications::table.filter(notifications::id.eq(id)).filter(notifications::status.eq("queued"));
+    let leased = || queued().filter(notifications::next_attempt_at.eq(claimed.leased_until));
     match outcome {
         Outcome::Sent { provider_ref } => {
-            let changed = diesel::update(target)
+            let changed = diesel::update(queued())
                 .set((
                     notifications::status.eq("sent"),
                     notifications::sent_at.eq(Some(now)),
@@ -502,13 +530,13 @@ pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime
                     notifications::error.eq(None::<String>),
                 ))
                 .execute(conn)?;
-            // A service worker can acknowledge a push before this is recorded: the status has
-            // already moved past "sent"; keep it, and fill in when and as what it was sent.
+            // A receipt can arrive before this is recorded (a service worker is quick): the
+            // status has already moved on; keep it, and fill in when and as what it was sent.
             if changed == 0 {
                 diesel::update(
                     notifications::table
                         .filter(notifications::id.eq(id))
-                        .filter(notifications::status.eq_any(["delivered", "opened"]))
+                        .filter(notifications::status.ne("queued"))
                         .filter(notifications::sent_at.is_null()),
                 )
                 .set((notifications::sent_at.eq(Some(now)), notifications::provider_ref.eq(provider_ref)))
@@ -516,16 +544,16 @@ pub fn record(conn: &mut DbConn, id: &str, outcome: &Outcome, now: NaiveDateTime
             }
             changed
         }
-        Outcome::Suppressed(reason) => diesel::update(target)
+        Outcome::Suppressed(reason) => diesel::update(leased())
             .set((notifications::status.eq("suppressed"), notifications::error.eq(Some(reason))))
             .execute(conn)?,
-        Outcome::Retry { error, at } => diesel::update(target)
+        Outcome::Retry { error, at } => diesel::update(leased())
             .set((notifications::next_attempt_at.eq(at), notifications::error.eq(Some(error))))
             .execute(conn)?,
-        Outcome::Deferred { until } => diesel::update(target)
+        Outcome::Deferred { until } => diesel::update(leased())
             .set((notifications::next_attempt_at.eq(until), notifications::attempts.eq(notifications::attempts - 1)))
             .execute(conn)?,
-        Outcome::Failed(error) => diesel::update(target)
+        Outcome::Failed(error) => diesel::update(leased())
             .set((notifications::status.eq("failed"), notifications::error.eq(Some(error))))
             .execute(conn)?,
     };
@@ -549,11 +577,10 @@ pub fn run_round(pool: &Pool, channels: &Channels, pickup_key: &[u8]) -> Result<
         let (outcome, gone) = match decision {
             Decision::Settled(outcome) => (outcome, Vec::new()),
             Decision::Send(message) => {
-                let ours =
-                    crate::db::write_tx(&mut *connection()?, |conn| renew_lease(conn, &mut item, channels.lease))?;
-                if !ours {
-                    continue;
-                }
+                let renewed =
+                    crate::db::write_tx(&mut *connection()?, |conn| renew_lease(conn, &item, channels.lease))?;
+                let Some(leased_until) = renewed else { continue };
+                item.leased_until = leased_until;
                 let (delivery, gone) = deliver(&message, &item, channels);
                 (outcome_of(delivery, &item, Utc::now().naive_utc()), gone)
             }
@@ -563,7 +590,7 @@ pub fn run_round(pool: &Pool, channels: &Channels, pickup_key: &[u8]) -> Result<
                 outbox::remove_push_subscription(conn, subscription)?;
             }
             let now = Utc::now().naive_utc();
-            record(conn, &item.id, &outcome, now)?;
+            record(conn, &item, &outcome, now)?;
             // A channel waiting for this one need not wait for a message that will not come.
             if matches!(outcome, Outcome::Failed(_) | Outcome::Suppressed(_)) {
                 if let Some(event) = Event::parse(&item.event) {

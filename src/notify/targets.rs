@@ -62,23 +62,39 @@ pub fn is_loopback_name(host: &str) -> bool {
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
-            None => {
-                let first = v6.segments()[0];
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || (first & 0xfe00) == 0xfc00 // unique local, fc00::/7
-                    || (first & 0xffc0) == 0xfe80 // link-local, fe80::/10
-                    || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            // IPv4 inside IPv6: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64
+            // (64:ff9b::a.b.c.d, which reaches private IPv4 networks behind the gateway) and
+            // 6to4 (2002:AABB:CCDD::): the IPv4 address decides.
+            let embedded = |high: u16, low: u16| Ipv4Addr::from(((high as u32) << 16) | low as u32);
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
             }
-        },
+            if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                return is_public_v4(embedded(s[6], s[7]));
+            }
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public_v4(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_public_v4(embedded(s[1], s[2]));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] == 0x64 && s[1] == 0xff9b) // local-use NAT64, 64:ff9b:1::/48
+                || (s[0] & 0xfe00) == 0xfc00 // unique local, fc00::/7
+                || (s[0] & 0xffc0) == 0xfe80 // link-local, fe80::/10
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated), fec0::/10
+                || (s[0] == 0x2001 && s[1] == 0) // Teredo, 2001::/32
+                || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
+        }
     }
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     !(ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
@@ -87,7 +103,10 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_multicast()
         || ip.is_documentation()
         || a == 0
-        || (a == 100 && (64..128).contains(&b))) // shared address space, 100.64.0.0/10
+        || a >= 240 // reserved, 240.0.0.0/4 (some clouds route it inside a network)
+        || (a == 100 && (64..128).contains(&b)) // shared address space, 100.64.0.0/10
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments, 192.0.0.0/24
+        || (a == 198 && (18..20).contains(&b))) // benchmarking, 198.18.0.0/15
 }
 
 /// Why this server will not call `url`, if it will not: its host resolves to an address that
@@ -103,14 +122,15 @@ pub fn refusal(url: &str, allow_private: bool) -> Option<String> {
         // Not known (yet): the request fails on its own, as a network error that is retried.
         Err(_) => return None,
     };
-    addresses.iter().find(|a| !is_public(a.ip())).map(|private| {
-        format!(
-            "{} resolves to {}, which is not a public address; this server calls only public \
-             addresses for customers (NOTIFY_PRIVATE_TARGETS=allow lifts this)",
-            target.host,
-            private.ip()
-        )
-    })
+    let private = addresses.iter().find(|a| !is_public(a.ip()))?;
+    // The address itself goes to the log only: the reason is shown to the customer, who
+    // should not learn what the operator's internal names resolve to.
+    tracing::warn!(host = target.host, address = %private.ip(), "refused a customer URL that resolves to a private address");
+    Some(format!(
+        "{} does not resolve to a public address; this server calls only public addresses for \
+         customers (NOTIFY_PRIVATE_TARGETS=allow lifts this)",
+        target.host
+    ))
 }
 
 #[cfg(test)]
@@ -159,10 +179,27 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "2001:db8::1",
+            "192.0.0.192",
+            "198.18.0.1",
+            "240.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "2001:0:4136:e378::1",
+            "fec0::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
@@ -170,7 +207,7 @@ mod tests {
     #[test]
     fn private_targets_are_refused_unless_allowed() {
         let refused = refusal("http://127.0.0.1:9/hook", false).expect("loopback is refused");
-        assert!(refused.contains("127.0.0.1") && refused.contains("NOTIFY_PRIVATE_TARGETS"), "{refused}");
+        assert!(refused.contains("NOTIFY_PRIVATE_TARGETS"), "{refused}");
         assert!(refusal("http://localhost:9/hook", false).is_some());
         assert!(refusal("https://[fe80::1]/hook", false).is_some());
         assert_eq!(refusal("http://127.0.0.1:9/hook", true), None);

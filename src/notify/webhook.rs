@@ -52,8 +52,8 @@ pub fn body(
 }
 
 impl Webhook {
-    pub fn new(secret: &str) -> Webhook {
-        let agent = super::channels::http_agent();
+    /// `agent`: `channels::customer_agent`, since the URL is the customer's.
+    pub fn new(secret: &str, agent: ureq::Agent) -> Webhook {
         Webhook { secret: secret.as_bytes().to_vec(), agent }
     }
 
