@@ -847,6 +847,51 @@ async fn sms_goes_through_infobip_and_its_reports_are_checked_on_postgres() {
     sms_goes_through_infobip_and_its_reports_are_checked(common::Backend::Postgres).await;
 }
 
+/// Each SMS provider's 429 and 5xx are worth a retry: the message goes out once the provider
+/// recovers. (Refusals are final: see the Twilio and Infobip tests above.)
+#[actix_web::test]
+async fn sms_providers_are_retried_after_429_and_5xx() {
+    for provider in ["twilio", "infobip"] {
+        let accepted = match provider {
+            "twilio" => (201, r#"{"sid": "SM0009", "status": "queued"}"#.to_string()),
+            _ => (200, r#"{"messages": [{"status": {"groupName": "PENDING"}}]}"#.to_string()),
+        };
+        let server = receiver_with(vec![(429, String::new()), (503, String::new()), accepted]);
+        let base = server.url.trim_end_matches("/hook").to_string();
+        let mut settings = vec![("SMS_PROVIDER", provider), ("SMS_FROM", "+15005550006")];
+        match provider {
+            "twilio" => settings.extend([
+                ("TWILIO_ACCOUNT_SID", "AC0123456789"),
+                ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
+                ("TWILIO_API_BASE", base.as_str()),
+            ]),
+            _ => settings.extend([("INFOBIP_BASE_URL", base.as_str()), ("INFOBIP_API_KEY", "infobip-test-key")]),
+        }
+        let app = TestApp::spawn_with(common::Backend::Sqlite, &settings).await.unwrap();
+        app.stocked_store("S1", json!({}), "A", 5).await;
+        let ann = app.customer("ann");
+        let body = profile(json!({"email": false, "sms": true, "push": false, "webhook": false}));
+        app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
+        let order = json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann",
+            "lines": [{"sku": "A", "quantity": 1}]});
+        let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+        for (attempt, answer) in [(1, "429"), (2, "503")] {
+            assert_eq!(run_sender(&app).await, 1);
+            let row = only_notification(&app, &id).await;
+            assert_eq!(
+                (row["status"].as_str(), row["attempts"].as_i64()),
+                (Some("queued"), Some(attempt)),
+                "{provider}"
+            );
+            assert!(row["error"].as_str().unwrap().contains(answer), "{provider}: {row}");
+            make_due(&app);
+        }
+        assert_eq!(run_sender(&app).await, 1);
+        assert_eq!(only_notification(&app, &id).await["status"], "sent", "{provider}");
+        assert_eq!(server.received().len(), 3, "{provider}");
+    }
+}
+
 /// A store, Ann with only the webhook channel (to `url`), and her order; returns its id.
 async fn webhook_order(app: &TestApp, url: &str) -> String {
     app.stocked_store("S1", json!({}), "A", 5).await;

@@ -403,3 +403,33 @@ async fn a_receipt_before_the_send_is_recorded_keeps_both_on_sqlite() {
 async fn a_receipt_before_the_send_is_recorded_keeps_both_on_postgres() {
     a_receipt_before_the_send_is_recorded_keeps_both(Backend::Postgres).await;
 }
+
+/// A push service's 429 and 5xx are worth a retry; the message goes when it recovers.
+#[actix_web::test]
+async fn a_busy_push_service_is_tried_again() {
+    use clickcollect::db::schema::notifications;
+    use diesel::prelude::*;
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, &PUSH_SETTINGS).await else { return };
+    let busy = receiver(vec![429, 502, 201]);
+    store(&app).await;
+    customer(&app, "ann", json!({"email": false, "sms": false, "push": true, "webhook": false})).await;
+    let browser = Browser::new();
+    let sub = browser.subscription(&format!("{}/ann", busy.url));
+    app.post("/v1/customers/ann/push-subscriptions", Some(&app.customer("ann")), &sub).await.ok();
+    let id = order(&app, "ann").await;
+    for answer in ["429", "502"] {
+        assert_eq!(run_sender(&app).await, 1);
+        let push = notification(&app, &id, "order_confirmed", "push").await;
+        assert_eq!(push["status"], "queued");
+        assert!(push["error"].as_str().unwrap().contains(answer), "{push}");
+        let past = chrono::Utc::now().naive_utc() - chrono::TimeDelta::seconds(1);
+        diesel::update(notifications::table)
+            .set(notifications::next_attempt_at.eq(past))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    assert_eq!(run_sender(&app).await, 1);
+    assert_eq!(notification(&app, &id, "order_confirmed", "push").await["status"], "sent");
+    assert_eq!(busy.received().len(), 3);
+    assert_eq!(browser.decrypt(&busy.received()[2].bytes)["tag"], format!("{id}:order_confirmed:push"));
+}
