@@ -150,6 +150,7 @@ fn main() {
     let pool = db::connect_pool(&settings.database, settings.pool_size).expect("database");
     let keys = Keys::from_settings(&settings).unwrap();
     let mint = Keys::from_settings(&settings).unwrap();
+    let seed_pool = pool.clone();
     let state = AppState::new(pool, settings, keys);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -265,6 +266,46 @@ fn main() {
             "{label}: {readers} clients for {read_seconds} s: {:.0} reads/s; {}",
             latencies.len() as f64 / read_seconds as f64,
             summary(latencies)
+        );
+    }
+    // (c) A store's nightly snapshot from its POS: many SKUs, every count changed.
+    let skus = env_number("BENCH_SNAPSHOT_SKUS", 5_000);
+    {
+        use clickcollect::db::schema::products;
+        use diesel::prelude::*;
+        let now = chrono::Utc::now().naive_utc();
+        let mut conn = seed_pool.get().unwrap();
+        clickcollect::db::write_tx(&mut conn, |conn| {
+            for n in 0..skus {
+                diesel::insert_into(products::table)
+                    .values((
+                        products::sku.eq(format!("SNAP-{n:06}")),
+                        products::name.eq("bulk"),
+                        products::price_amount_minor.eq(100i64),
+                        products::price_currency.eq("EUR"),
+                        products::created_at.eq(now),
+                        products::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    for (round, label) in [(1, "first count (levels created)"), (2, "recount (every level changed)")] {
+        let items: Vec<String> =
+            (0..skus).map(|n| format!(r#"{{"sku":"SNAP-{n:06}","on_hand":{}}}"#, n % 50 + round)).collect();
+        let body = format!(r#"{{"items":[{}]}}"#, items.join(","));
+        let started = Instant::now();
+        let (status, answer) = setup.send("POST", "/v1/stock/FLAG/snapshot", Some(&admin), Some(&body));
+        let elapsed = started.elapsed();
+        assert_eq!(status, 200, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["changed"].as_u64(), Some(skus as u64), "{answer}");
+        println!(
+            "snapshot, {label}: {skus} SKUs in {:.0} ms = {:.0} SKUs/s",
+            elapsed.as_secs_f64() * 1000.0,
+            skus as f64 / elapsed.as_secs_f64()
         );
     }
     (target.cleanup)();

@@ -238,6 +238,7 @@ pub fn snapshot(
         ..Default::default()
     };
     let mut movements = Vec::new();
+    let mut counts = Vec::new();
     let mut mentioned = BTreeSet::new();
     // Levels the snapshot confirms unchanged only need their count time moved: one UPDATE per
     // chunk instead of one per SKU keeps a big, mostly unchanged snapshot fast.
@@ -258,7 +259,7 @@ pub fn snapshot(
             continue;
         }
         summary.changed += 1;
-        set_count(conn, level, item.on_hand, safety_stock, as_of, now)?;
+        counts.push(NewCount { sku: &item.sku, on_hand: item.on_hand, safety_stock });
         if item.on_hand != level.on_hand {
             movements.push(movement(
                 location,
@@ -286,7 +287,7 @@ pub fn snapshot(
             if level.on_hand == 0 || level.last_counted_at.is_some_and(|last| as_of < last) {
                 continue;
             }
-            set_count(conn, level, 0, level.safety_stock, as_of, now)?;
+            counts.push(NewCount { sku: &level.sku, on_hand: 0, safety_stock: level.safety_stock });
             movements.push(movement(
                 location,
                 &level.sku,
@@ -299,26 +300,78 @@ pub fn snapshot(
             summary.zeroed += 1;
         }
     }
+    set_counts(conn, location, &counts, as_of, now)?;
     summary.movements = movements.len();
     ledger::record(conn, &movements)?;
     Ok(summary)
 }
 
-fn set_count(
-    conn: &mut DbConn,
-    level: &LevelRow,
+/// One level a snapshot sets: its SKU, the new `on_hand` and `safety_stock`.
+struct NewCount<'a> {
+    sku: &'a str,
     on_hand: i64,
     safety_stock: i64,
+}
+
+/// Sets counted levels of one location, a chunk of SKUs per statement
+/// (`UPDATE … FROM (VALUES …)`) instead of a statement per SKU: a snapshot where thousands
+/// of counts changed is a few round trips. The SQL differs per backend (PostgreSQL names the
+/// VALUES columns; SQLite calls them column1…), so it is written for each.
+fn set_counts(
+    conn: &mut DbConn,
+    location: &str,
+    counts: &[NewCount],
     as_of: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    diesel::update(stock_levels::table.find((&level.location, &level.sku)))
-        .set((
-            stock_levels::on_hand.eq(on_hand),
-            stock_levels::safety_stock.eq(safety_stock),
-            stock_levels::last_counted_at.eq(Some(as_of)),
-            stock_levels::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    for chunk in counts.chunks(CHUNK) {
+        let postgres = matches!(conn, DbConn::Postgres(_));
+        // Binds in the same order on both backends: as_of, now, the rows, then the location.
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| match postgres {
+                true => format!("(${}, ${}, ${})", 3 * i + 3, 3 * i + 4, 3 * i + 5),
+                false => "(?, ?, ?)".to_string(),
+            })
+            .collect();
+        let sql = match postgres {
+            true => format!(
+                "UPDATE stock_levels AS s SET on_hand = v.on_hand, safety_stock = v.safety_stock, \
+                 last_counted_at = $1, updated_at = $2 FROM (VALUES {}) AS v (sku, on_hand, safety_stock) \
+                 WHERE s.location = ${} AND s.sku = v.sku",
+                rows.join(", "),
+                3 * chunk.len() + 3
+            ),
+            false => format!(
+                "UPDATE stock_levels SET on_hand = v.column2, safety_stock = v.column3, \
+                 last_counted_at = ?, updated_at = ? FROM (VALUES {}) AS v \
+                 WHERE stock_levels.location = ? AND stock_levels.sku = v.column1",
+                rows.join(", ")
+            ),
+        };
+        macro_rules! run {
+            ($conn:expr, $backend:ty) => {{
+                let mut query = diesel::sql_query(sql)
+                    .into_boxed::<$backend>()
+                    .bind::<Timestamp, _>(as_of)
+                    .bind::<Timestamp, _>(now);
+                for count in chunk {
+                    query = query
+                        .bind::<Text, _>(count.sku)
+                        .bind::<BigInt, _>(count.on_hand)
+                        .bind::<BigInt, _>(count.safety_stock);
+                }
+                query.bind::<Text, _>(location).execute($conn)?
+            }};
+        }
+        let updated = match conn {
+            DbConn::Postgres(c) => run!(c, diesel::pg::Pg),
+            DbConn::Sqlite(c) => run!(c, diesel::sqlite::Sqlite),
+        };
+        // Every level was created or locked by this transaction: all must be there.
+        if updated != chunk.len() {
+            return Err(ApiError::Internal(format!("a snapshot set {updated} of {} levels", chunk.len())));
+        }
+    }
     Ok(())
 }
