@@ -4,7 +4,7 @@ mod common;
 
 use actix_web::http::Method;
 use common::receiver::{receiver, receiver_with};
-use common::{run_sender, TestApp};
+use common::{make_due, run_sender, TestApp};
 use serde_json::{json, Value};
 
 const P256DH: &str = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM";
@@ -229,15 +229,7 @@ async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
     let second = write_tx(&mut app.conn(), |c| claim_due(c, chrono::TimeDelta::seconds(60))).unwrap();
     assert_eq!((first.len(), second.len()), (3, 0), "leased rows are not due");
     // The first sender dies before recording; once the lease lapses the rows are due again.
-    {
-        use clickcollect::db::schema::notifications;
-        use diesel::prelude::*;
-        let past = chrono::Utc::now().naive_utc() - chrono::TimeDelta::seconds(1);
-        diesel::update(notifications::table)
-            .set(notifications::next_attempt_at.eq(past))
-            .execute(&mut *app.conn())
-            .unwrap();
-    }
+    make_due(&app);
     assert_eq!(run_sender(&app).await, 3);
     let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
     let push = list["items"].as_array().unwrap().iter().find(|n| n["channel"] == "push").unwrap().clone();
@@ -276,16 +268,6 @@ async fn only_the_current_lease_holder_sends(app: TestApp) {
 }
 
 const WEBHOOK_SECRET: &str = "webhook-test-secret-0123456789-abcdefghij";
-
-fn make_due(app: &TestApp) {
-    use clickcollect::db::schema::notifications;
-    use diesel::prelude::*;
-    let past = chrono::Utc::now().naive_utc() - chrono::TimeDelta::seconds(1);
-    diesel::update(notifications::table)
-        .set(notifications::next_attempt_at.eq(past))
-        .execute(&mut *app.conn())
-        .unwrap();
-}
 
 async fn webhooks_are_signed_retried_and_resent(backend: common::Backend) {
     let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };

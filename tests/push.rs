@@ -407,8 +407,6 @@ async fn a_receipt_before_the_send_is_recorded_keeps_both_on_postgres() {
 /// A push service's 429 and 5xx are worth a retry; the message goes when it recovers.
 #[actix_web::test]
 async fn a_busy_push_service_is_tried_again() {
-    use clickcollect::db::schema::notifications;
-    use diesel::prelude::*;
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, &PUSH_SETTINGS).await else { return };
     let busy = receiver(vec![429, 502, 201]);
     store(&app).await;
@@ -422,11 +420,7 @@ async fn a_busy_push_service_is_tried_again() {
         let push = notification(&app, &id, "order_confirmed", "push").await;
         assert_eq!(push["status"], "queued");
         assert!(push["error"].as_str().unwrap().contains(answer), "{push}");
-        let past = chrono::Utc::now().naive_utc() - chrono::TimeDelta::seconds(1);
-        diesel::update(notifications::table)
-            .set(notifications::next_attempt_at.eq(past))
-            .execute(&mut *app.conn())
-            .unwrap();
+        common::make_due(&app);
     }
     assert_eq!(run_sender(&app).await, 1);
     assert_eq!(notification(&app, &id, "order_confirmed", "push").await["status"], "sent");

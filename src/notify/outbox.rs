@@ -271,8 +271,9 @@ pub fn list(conn: &mut DbConn, order_id: &str) -> Result<Vec<Notification>, ApiE
 }
 
 /// An admin sends a failed (or suppressed) notification again: it is queued now, with a
-/// fresh retry window (attempts count from zero again), and the fallback policy no longer holds it back (an SMS suppressed
-/// because the push got through goes out when asked for). Quiet hours still apply.
+/// fresh retry window (attempts count from zero again), and the fallback policy no longer
+/// holds it back (an SMS suppressed because the push got through goes out when asked for).
+/// Quiet hours still apply.
 pub fn resend(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
     let status: String = notifications::table
         .find(id)
@@ -318,9 +319,8 @@ pub fn order_of(conn: &mut DbConn, id: &str) -> Result<String, ApiError> {
 /// (`provider_ref`), or by our notification id, which Infobip carries as its `messageId` and
 /// which lets a report that arrives before the send is recorded still count. (A resent
 /// message has its own `messageId`, so a late report about the first send is not taken for
-/// the resend's.) Late or
-/// out-of-order receipts (a "sent" after a "delivered") change nothing. Returns whether the
-/// status moved.
+/// the resend's.) Late or out-of-order receipts (a "sent" after a "delivered") change
+/// nothing. Returns whether the status moved.
 pub fn record_receipt(
     conn: &mut DbConn,
     channel: &str,
@@ -339,29 +339,30 @@ pub fn record_receipt(
         .first(conn)
         .optional()?;
     let Some(id) = id else { return Ok(false) };
-    advance(conn, &id, status, error)
+    advance(conn, &id, channel, status, error)
 }
 
 /// Applies a receipt a service worker posted for push notification `id`.
 pub fn record_push_receipt(conn: &mut DbConn, id: &str, status: DeliveryStatus) -> Result<bool, ApiError> {
-    let push: i64 = notifications::table
-        .filter(notifications::id.eq(id))
-        .filter(notifications::channel.eq("push"))
-        .count()
-        .get_result(conn)?;
-    if push == 0 {
-        return Ok(false);
-    }
-    advance(conn, id, status, None)
+    advance(conn, id, "push", status, None)
 }
 
-/// Moves a notification to `status` only from a status behind it, in one conditional UPDATE:
-/// two receipts racing each other cannot move it backwards.
-fn advance(conn: &mut DbConn, id: &str, status: DeliveryStatus, error: Option<String>) -> Result<bool, ApiError> {
+/// Moves a notification on `channel` to `status` only from a status behind it, in one
+/// conditional UPDATE: two receipts racing each other cannot move it backwards.
+fn advance(
+    conn: &mut DbConn,
+    id: &str,
+    channel: &str,
+    status: DeliveryStatus,
+    error: Option<String>,
+) -> Result<bool, ApiError> {
     let behind: Vec<&str> =
         DeliveryStatus::ALL.iter().filter(|s| s.progress() < status.progress()).map(|s| s.as_str()).collect();
     let moved = diesel::update(
-        notifications::table.filter(notifications::id.eq(id)).filter(notifications::status.eq_any(behind)),
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::channel.eq(channel))
+            .filter(notifications::status.eq_any(behind)),
     )
     .set((notifications::status.eq(status.as_str()), notifications::error.eq(error)))
     .execute(conn)?;

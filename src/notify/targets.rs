@@ -1,10 +1,12 @@
 //! Where customer-supplied URLs may point. A webhook URL and a push endpoint come from the
 //! customer, so without a check any customer could make this server POST to the machines
-//! around it (a metadata service, an admin port): server-side request forgery. Two layers:
-//! the URL's form is checked when it is stored (`parse`), and the addresses its host resolves
-//! to are checked just before each request (`refusal`). Providers' own URLs (Twilio, Infobip,
-//! SMTP) come from the operator and are not checked. Redirects are never followed
-//! (`channels::http_agent`).
+//! around it (a metadata service, an admin port): server-side request forgery. The URL's
+//! form is checked when it is stored (`parse`); before each request `refusal` resolves the
+//! host to fail the message with a clear, final reason; and the HTTP client for customers'
+//! URLs (`channels::customer_agent`) connects only to the public addresses its own resolver
+//! returns, so a host whose DNS answer changes in between gains nothing. Providers' own URLs
+//! (Twilio, Infobip, SMTP) come from the operator and are not checked. Redirects are never
+//! followed.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 

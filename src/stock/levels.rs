@@ -325,29 +325,26 @@ fn set_counts(
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
+    let postgres = matches!(conn, DbConn::Postgres(_));
     for chunk in counts.chunks(CHUNK) {
-        let postgres = matches!(conn, DbConn::Postgres(_));
         // Binds in the same order on both backends: as_of, now, the rows, then the location.
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| match postgres {
-                true => format!("(${}, ${}, ${})", 3 * i + 3, 3 * i + 4, 3 * i + 5),
-                false => "(?, ?, ?)".to_string(),
-            })
-            .collect();
-        let sql = match postgres {
-            true => format!(
+        let sql = if postgres {
+            let rows: Vec<String> =
+                (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 3, 3 * i + 4, 3 * i + 5)).collect();
+            format!(
                 "UPDATE stock_levels AS s SET on_hand = v.on_hand, safety_stock = v.safety_stock, \
                  last_counted_at = $1, updated_at = $2 FROM (VALUES {}) AS v (sku, on_hand, safety_stock) \
                  WHERE s.location = ${} AND s.sku = v.sku",
                 rows.join(", "),
                 3 * chunk.len() + 3
-            ),
-            false => format!(
+            )
+        } else {
+            format!(
                 "UPDATE stock_levels SET on_hand = v.column2, safety_stock = v.column3, \
                  last_counted_at = ?, updated_at = ? FROM (VALUES {}) AS v \
                  WHERE stock_levels.location = ? AND stock_levels.sku = v.column1",
-                rows.join(", ")
-            ),
+                vec!["(?, ?, ?)"; chunk.len()].join(", ")
+            )
         };
         macro_rules! run {
             ($conn:expr, $backend:ty) => {{

@@ -377,6 +377,17 @@ pub async fn run_sender(app: &TestApp) -> usize {
         .unwrap()
 }
 
+/// Makes every queued notification due now, as if its lease or backoff had run out.
+pub fn make_due(app: &TestApp) {
+    use clickcollect::db::schema::notifications;
+    use diesel::prelude::*;
+    let past = chrono::Utc::now().naive_utc() - chrono::TimeDelta::seconds(1);
+    diesel::update(notifications::table)
+        .set(notifications::next_attempt_at.eq(past))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
 /// The Redis server the tests use: `TEST_REDIS_URL`, or the local default.
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
