@@ -55,7 +55,18 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
+    /// Not before (RFC 7519): the token is refused until then, give or take the leeway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+}
+
+/// `aud` is one string or an array of them (RFC 7519, section 4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// An authenticated caller.
@@ -180,21 +191,32 @@ impl Keys {
             _ => return Err(invalid("unexpected signing algorithm")),
         };
         let mut validation = Validation::new(header.alg);
+        // Clocks drift: expiry and not-before get the same small allowance.
         validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_nbf = true;
+        // A configured issuer or audience is required, not merely checked when present: a
+        // token without the claim was not made for this service.
+        let mut required = vec!["exp", "sub"];
         if let Some(issuer) = &self.issuer {
             validation.set_issuer(&[issuer]);
+            required.push("iss");
         }
         match &self.audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
                 ErrorKind::ExpiredSignature => invalid("expired"),
+                ErrorKind::ImmatureSignature => invalid("not valid yet (nbf)"),
                 ErrorKind::InvalidIssuer => invalid("wrong issuer"),
                 ErrorKind::InvalidAudience => invalid("wrong audience"),
+                ErrorKind::MissingRequiredClaim(claim) => invalid(&format!("the {claim} claim is required")),
                 ErrorKind::InvalidSignature => invalid("bad signature"),
                 _ => invalid("malformed claims"),
             }
@@ -306,6 +328,7 @@ mod tests {
             iat: None,
             iss: None,
             aud: None,
+            nbf: None,
         }
     }
 

@@ -125,6 +125,14 @@ pub struct Settings {
     pub hold_ttl_seconds: i64,
     /// The longest time limit a hold may ask for.
     pub hold_ttl_max_seconds: i64,
+    /// Open (unexpired) holds one customer may have at once; 0: no limit.
+    pub limit_open_holds_per_customer: i64,
+    /// Open orders one customer may have at once; 0: no limit.
+    pub limit_open_orders_per_customer: i64,
+    /// Units of one SKU one customer may have across open holds and orders; 0: no limit.
+    pub limit_units_per_sku_per_customer: i64,
+    /// A confirmed order nobody has started picking this long after it was placed is overdue.
+    pub picking_overdue_seconds: i64,
 }
 
 impl Settings {
@@ -332,6 +340,20 @@ impl Settings {
 
         let redis_key_prefix = get("REDIS_KEY_PREFIX").unwrap_or_else(|| "clickcollect:".into());
 
+        let limit_open_holds_per_customer =
+            parse_number(get("LIMIT_OPEN_HOLDS_PER_CUSTOMER"), "LIMIT_OPEN_HOLDS_PER_CUSTOMER", 5, 0, 10_000)?;
+        let limit_open_orders_per_customer =
+            parse_number(get("LIMIT_OPEN_ORDERS_PER_CUSTOMER"), "LIMIT_OPEN_ORDERS_PER_CUSTOMER", 10, 0, 10_000)?;
+        let limit_units_per_sku_per_customer = parse_number(
+            get("LIMIT_UNITS_PER_SKU_PER_CUSTOMER"),
+            "LIMIT_UNITS_PER_SKU_PER_CUSTOMER",
+            20,
+            0,
+            1_000_000_000,
+        )?;
+        let picking_overdue_seconds =
+            parse_number(get("PICKING_OVERDUE_SECONDS"), "PICKING_OVERDUE_SECONDS", 7200, 60, 30 * 86_400)?;
+
         Ok(Settings {
             redis_key_prefix,
             database,
@@ -356,6 +378,10 @@ impl Settings {
             infobip,
             public_base_url,
             smtp,
+            limit_open_holds_per_customer,
+            limit_open_orders_per_customer,
+            limit_units_per_sku_per_customer,
+            picking_overdue_seconds,
         })
     }
 }

@@ -5,7 +5,6 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use utoipa::{IntoResponses, ToSchema};
 
 pub const PROBLEM_BASE: &str = "https://clickcollect.dev/problems/";
@@ -27,10 +26,10 @@ impl FieldError {
     }
 }
 
-/// The problem document every error response carries (RFC 9457). Some problems add members:
-/// `errors` for validation, `expected_on_hand`/`on_hand` for a failed compare-and-set,
-/// `lines` for a batch that would drive stock negative.
-#[derive(Debug, Serialize, ToSchema)]
+/// The problem document every error response carries (RFC 9457). Beyond the standard
+/// members, some problems add their own; each is present only on the problem types named
+/// beside it, so a client can read them without guessing.
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct Problem {
     /// A stable URI naming the kind of problem, e.g. `https://clickcollect.dev/problems/validation`.
     #[serde(rename = "type")]
@@ -38,11 +37,59 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// `validation`: each invalid field (at most 100 are listed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
-    #[serde(flatten)]
-    #[schema(ignore)]
-    pub extensions: Map<String, Value>,
+    /// `validation`: how many fields were invalid, when more than were listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors_total: Option<usize>,
+    /// `stock-count-mismatch`: the `on_hand` the count expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_on_hand: Option<i64>,
+    /// `stock-count-mismatch`: the `on_hand` there really is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_hand: Option<i64>,
+    /// `negative-stock`: each adjustment that would leave `on_hand` below zero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<NegativeLine>>,
+    /// `insufficient-stock`: each line that cannot be served, with where else it could be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shortfalls: Option<Vec<Shortfall>>,
+    /// `payload-too-large`: the largest body accepted here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_bytes: Option<usize>,
+    /// `limit-exceeded`: the name of the business limit reached, e.g. `open_holds_per_customer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// `limit-exceeded`: the limit's value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
+    /// `rate-limited`: seconds until a retry can succeed (also in `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// `pickup-at-other-store`: the store where the order is to be collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreRef>,
+    /// `method-not-allowed`: the methods this path accepts (also in `Allow`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
+}
+
+/// A store named in a problem: its code and name.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StoreRef {
+    pub code: String,
+    pub name: String,
+}
+
+/// A rate limit's policy, for the `RateLimit-Policy` and `RateLimit` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatePolicy {
+    /// The policy's name, e.g. `pickup-codes`.
+    pub name: &'static str,
+    /// Requests allowed per window.
+    pub quota: u32,
+    pub window_seconds: u64,
 }
 
 /// The answers of an endpoint that needs a token and a right (problem+json).
@@ -126,7 +173,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("method not allowed")]
+    #[error("the code belongs to an order to be collected at {} ({})", .0.name, .0.code)]
+    PickupAtOtherStore(StoreRef),
+    #[error("this path does not accept that method; it accepts {}", allowed.join(", "))]
     MethodNotAllowed { allowed: Vec<String> },
     #[error("on_hand is {actual}, not the expected {expected}")]
     CountMismatch { expected: i64, actual: i64 },
@@ -134,6 +183,10 @@ pub enum ApiError {
     NegativeStock(Vec<NegativeLine>),
     #[error("not enough stock for every line")]
     InsufficientStock(Vec<Shortfall>),
+    #[error("{0}")]
+    AtRisk(String),
+    #[error("{message}")]
+    LimitExceeded { limit: &'static str, max: i64, message: String },
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being processed")]
@@ -141,7 +194,7 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("too many attempts; retry in {retry_after} s")]
-    TooManyRequests { retry_after: u64 },
+    RateLimited { policy: RatePolicy, retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
     #[error("database error: {0}")]
@@ -172,6 +225,9 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::PickupAtOtherStore(_) => {
+                (StatusCode::NOT_FOUND, "pickup-at-other-store", "The order is collected at another store")
+            }
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed")
             }
@@ -180,6 +236,8 @@ impl ApiError {
             }
             ApiError::NegativeStock(_) => (StatusCode::CONFLICT, "negative-stock", "Stock would go negative"),
             ApiError::InsufficientStock(_) => (StatusCode::CONFLICT, "insufficient-stock", "Insufficient stock"),
+            ApiError::AtRisk(_) => (StatusCode::CONFLICT, "at-risk", "Stock is short for this order"),
+            ApiError::LimitExceeded { .. } => (StatusCode::CONFLICT, "limit-exceeded", "A business limit is reached"),
             ApiError::IdempotencyKeyReused => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
@@ -189,9 +247,12 @@ impl ApiError {
                 (StatusCode::CONFLICT, "idempotency-in-flight", "Request with this Idempotency-Key in flight")
             }
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            ApiError::TooManyRequests { .. } => {
-                (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests")
+            // Two writers raced to create the same thing and this one lost: the state it
+            // meant to create exists, so this is a conflict to retry, not a server fault.
+            ApiError::Database(De::DatabaseError(Db::UniqueViolation, _)) => {
+                (StatusCode::CONFLICT, "conflict", "Conflict")
             }
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
             ApiError::Unavailable(_) | ApiError::Pool(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
             }
@@ -210,11 +271,14 @@ impl ApiError {
     }
 
     pub fn problem(&self) -> Problem {
+        use diesel::result::{DatabaseErrorKind as Db, Error as De};
         let (status, slug, title) = self.kind();
-        let mut extensions = Map::new();
         let detail = match self {
             // Internal causes stay in the log.
-            ApiError::Database(diesel::result::Error::NotFound) => "not found".to_string(),
+            ApiError::Database(De::NotFound) => "not found".to_string(),
+            ApiError::Database(De::DatabaseError(Db::UniqueViolation, _)) => {
+                "another request created the same thing at the same moment; retry to see it".into()
+            }
             ApiError::Database(_) | ApiError::Internal(_) => "an internal error occurred; it has been logged".into(),
             ApiError::Pool(_) => "the database is not reachable right now; retry shortly".into(),
             ApiError::Validation(errors) => {
@@ -225,36 +289,37 @@ impl ApiError {
             }
             other => other.to_string(),
         };
-        match self {
-            ApiError::CountMismatch { expected, actual } => {
-                extensions.insert("expected_on_hand".into(), (*expected).into());
-                extensions.insert("on_hand".into(), (*actual).into());
-            }
-            ApiError::NegativeStock(lines) => {
-                extensions.insert("lines".into(), serde_json::to_value(lines).unwrap_or_default());
-            }
-            ApiError::InsufficientStock(shortfalls) => {
-                extensions.insert("shortfalls".into(), serde_json::to_value(shortfalls).unwrap_or_default());
-            }
-            ApiError::PayloadTooLarge { limit } => {
-                extensions.insert("limit_bytes".into(), (*limit).into());
-            }
-            ApiError::Validation(errors) if errors.len() > MAX_LISTED_ERRORS => {
-                extensions.insert("errors_total".into(), errors.len().into());
-            }
-            _ => {}
-        }
-        Problem {
+        let mut problem = Problem {
             problem_type: format!("{PROBLEM_BASE}{slug}"),
             title: title.to_string(),
             status: status.as_u16(),
             detail,
-            errors: match self {
-                ApiError::Validation(errors) => Some(errors.iter().take(MAX_LISTED_ERRORS).cloned().collect()),
-                _ => None,
-            },
-            extensions,
+            ..Problem::default()
+        };
+        match self {
+            ApiError::Validation(errors) => {
+                problem.errors = Some(errors.iter().take(MAX_LISTED_ERRORS).cloned().collect());
+                if errors.len() > MAX_LISTED_ERRORS {
+                    problem.errors_total = Some(errors.len());
+                }
+            }
+            ApiError::CountMismatch { expected, actual } => {
+                problem.expected_on_hand = Some(*expected);
+                problem.on_hand = Some(*actual);
+            }
+            ApiError::NegativeStock(lines) => problem.lines = Some(lines.clone()),
+            ApiError::InsufficientStock(shortfalls) => problem.shortfalls = Some(shortfalls.clone()),
+            ApiError::PayloadTooLarge { limit } => problem.limit_bytes = Some(*limit),
+            ApiError::LimitExceeded { limit, max, .. } => {
+                problem.limit = Some(limit.to_string());
+                problem.max = Some(*max);
+            }
+            ApiError::RateLimited { retry_after, .. } => problem.retry_after = Some(*retry_after),
+            ApiError::PickupAtOtherStore(store) => problem.store = Some(store.clone()),
+            ApiError::MethodNotAllowed { allowed } => problem.allowed = Some(allowed.clone()),
+            _ => {}
         }
+        problem
     }
 }
 
@@ -280,8 +345,14 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) | ApiError::Pool(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
-            ApiError::TooManyRequests { retry_after } => {
+            ApiError::RateLimited { policy, retry_after } => {
+                // draft-ietf-httpapi-ratelimit-headers: the policy, and what is left of it now.
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+                response.insert_header((
+                    "RateLimit-Policy",
+                    format!("\"{}\";q={};w={}", policy.name, policy.quota, policy.window_seconds),
+                ));
+                response.insert_header(("RateLimit", format!("\"{}\";r=0;t={retry_after}", policy.name)));
             }
             _ => {}
         }

@@ -11,6 +11,7 @@ pub mod customers;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod notify;
 pub mod openapi;
 pub mod ops;
@@ -31,7 +32,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
-use crate::http::fallback::{self, RouteTable};
+use crate::http::contract::{self, RouteTable};
 use crate::state::AppState;
 
 /// Registers every API route on `app` and returns it with the OpenAPI document collected
@@ -52,7 +53,8 @@ where
         .split_for_parts()
 }
 
-/// The whole application: routes, middleware, problem+json for everything no route takes,
+/// The whole application: routes, middleware, the OpenAPI document held as the contract
+/// (undocumented methods and query parameters are refused), problem+json for everything no route takes,
 /// `/openapi.json` and Swagger UI at `/docs`.
 pub fn build_app(
     state: web::Data<AppState>,
@@ -67,16 +69,14 @@ pub fn build_app(
 > {
     let app = App::new()
         .app_data(state)
-        .app_data(
-            web::QueryConfig::default().error_handler(|err, _| ApiError::validation("query", err.to_string()).into()),
-        )
         .app_data(web::PathConfig::default().error_handler(|err, _| ApiError::NotFound(err.to_string()).into()));
     let (app, document) = routes_and_document(app);
     let routes = web::Data::new(RouteTable::from_openapi(&document));
     app.app_data(routes)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document))
         .service(web::redirect("/docs", "/docs/"))
-        .default_service(web::to(fallback::not_matched))
+        .default_service(web::to(contract::not_matched))
+        .wrap(from_fn(contract::enforce))
         .wrap(Compress::default())
         .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
         .wrap(from_fn(http::middleware::observe))

@@ -25,10 +25,10 @@ pub struct AppState {
     pub redis: Option<RedisPool>,
 }
 
-/// More than this many wrong pickup codes at one store within `PICKUP_THROTTLE_WINDOW`
+/// At most this many wrong pickup codes at one store within `PICKUP_THROTTLE_WINDOW`; more
 /// answer 429 until the window ends.
-const PICKUP_THROTTLE_LIMIT: u32 = 10;
-const PICKUP_THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+pub const PICKUP_THROTTLE_LIMIT: u32 = 10;
+pub const PICKUP_THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl AppState {
     pub fn new(pool: Pool, settings: Settings, keys: Keys) -> Self {
@@ -39,7 +39,7 @@ impl AppState {
             .map(|url| crate::throttle::connect(&url.0).expect("REDIS_URL is checked in Settings"));
         let shared = redis.clone().map(|pool| (pool, settings.redis_key_prefix.clone()));
         let pickup_throttle =
-            Arc::new(Throttle::new("pickup-code", PICKUP_THROTTLE_LIMIT, PICKUP_THROTTLE_WINDOW, shared));
+            Arc::new(Throttle::new("pickup-codes", PICKUP_THROTTLE_LIMIT, PICKUP_THROTTLE_WINDOW, shared));
         AppState {
             redis,
             pool,
@@ -48,6 +48,15 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             pickup_throttle,
             channels,
+        }
+    }
+
+    /// What order handling needs from the configuration.
+    pub fn order_settings(&self) -> crate::orders::OrderSettings {
+        crate::orders::OrderSettings {
+            pickup_key: self.keys.pickup_key.clone(),
+            overdue_after: chrono::TimeDelta::seconds(self.settings.picking_overdue_seconds),
+            limits: crate::limits::CustomerLimits::from_settings(&self.settings),
         }
     }
 

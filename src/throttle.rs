@@ -1,13 +1,20 @@
 //! Failure throttles that every replica must agree on (today: wrong pickup codes per store).
 //!
-//! With `REDIS_URL` the count lives in Redis, so a guesser who spreads attempts over several
+//! With `REDIS_URL` the counts live in Redis, so a guesser who spreads attempts over several
 //! replicas meets one limit; without it, in the process. A fixed window per key: the first
-//! failure starts it, more than `limit` failures inside it answer "wait" until it ends.
+//! failure starts it, and at most `limit` failures fit inside it.
 //!
-//! Redis being unreachable does not stop the counter at the store: every failure is also
-//! counted in the process, and that count decides while Redis does not answer (with a
-//! warning in the log). The service degrades to per-replica limits rather than refusing
-//! handovers.
+//! An attempt is counted *before* it is tried: it takes an in-flight slot, and the check is
+//! "failures + attempts in flight < limit", made atomically with the taking (a Lua script in
+//! Redis, a mutex in the process). A burst of concurrent guesses therefore never gets more
+//! than `limit` tries: each one holds its slot while it looks. When the attempt is over, the
+//! slot is released and counted as a failure or not. An attempt that finds every slot taken
+//! by others still in flight (not by failures) waits for one rather than being refused: a
+//! busy counter scanning right codes is not throttled.
+//!
+//! Redis being unreachable does not stop the counter at the store: the process keeps its own
+//! counts, and they decide while Redis does not answer (with a warning in the log). The
+//! service degrades to per-replica limits rather than refusing handovers.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,12 +30,35 @@ const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 /// After Redis failed to answer, how long to use the local count without asking it again,
 /// so a Redis outage does not add a timeout to every scan at the counter.
 const REDIS_BACKOFF: Duration = Duration::from_secs(5);
+/// An in-flight slot of a replica that died mid-attempt frees itself after this.
+const IN_FLIGHT_TTL: Duration = Duration::from_secs(30);
 
-/// Increments the window's count, starting the window on the first failure, atomically.
-const FAIL_SCRIPT: &str = r"
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count";
+/// `KEYS[1]` failures in the window, `KEYS[2]` attempts in flight; `ARGV[1]` the limit,
+/// `ARGV[2]` the in-flight slots' time to live (ms). Returns `{1, 0}` with a slot taken,
+/// `{0, ms}` when failures fill the window (ms until it ends), `{2, 0}` when attempts in
+/// flight fill it.
+const ACQUIRE_SCRIPT: &str = r"
+local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
+local inflight = tonumber(redis.call('GET', KEYS[2]) or '0')
+local limit = tonumber(ARGV[1])
+if failures >= limit then
+  local left = redis.call('PTTL', KEYS[1])
+  if left > 0 then return {0, left} end
+  redis.call('DEL', KEYS[1])
+  failures = 0
+end
+if failures + inflight >= limit then return {2, 0} end
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {1, 0}";
+
+/// Releases a slot; `ARGV[1]` is 1 when the attempt failed, `ARGV[2]` the window (ms).
+const RELEASE_SCRIPT: &str = r"
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+if ARGV[1] == '1' then
+  if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+end
+return 1";
 
 /// Opens a lazily connecting pool: the service starts even while Redis is down.
 pub fn connect(url: &str) -> Result<RedisPool, String> {
@@ -49,12 +79,38 @@ fn checkout(pool: &RedisPool) -> Result<r2d2::PooledConnection<redis::Client>, S
     Ok(conn)
 }
 
+/// Why an attempt may not be tried now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocked {
+    /// The window is full of failures: wait this many seconds.
+    Failures { retry_after: u64 },
+    /// Every slot is held by attempts still in flight: one frees in a moment.
+    Busy,
+}
+
+/// A slot held by an attempt; give it back with `Throttle::release`.
+#[derive(Debug)]
+#[must_use = "a slot must be released, or it is held until it expires"]
+pub struct Slot {
+    key: String,
+    in_redis: bool,
+}
+
+/// The process's own counts for one key. Attempts in flight are kept by when they started,
+/// so one whose request was dropped before releasing frees its slot after `IN_FLIGHT_TTL`,
+/// as in Redis.
+struct Local {
+    window_start: Instant,
+    failures: u32,
+    in_flight: Vec<Instant>,
+}
+
 pub struct Throttle {
     name: &'static str,
     limit: u32,
     window: Duration,
     redis: Option<(RedisPool, String)>,
-    local: Mutex<HashMap<String, (Instant, u32)>>,
+    local: Mutex<HashMap<String, Local>>,
     /// Redis is not asked again before this.
     redis_down_until: Mutex<Option<Instant>>,
 }
@@ -64,6 +120,14 @@ impl Throttle {
     /// the key prefix) when given.
     pub fn new(name: &'static str, limit: u32, window: Duration, redis: Option<(RedisPool, String)>) -> Self {
         Throttle { name, limit, window, redis, local: Mutex::new(HashMap::new()), redis_down_until: Mutex::new(None) }
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    pub fn window(&self) -> Duration {
+        self.window
     }
 
     /// Redis, unless it failed a moment ago.
@@ -81,56 +145,87 @@ impl Throttle {
         *self.redis_down_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + REDIS_BACKOFF);
     }
 
-    fn redis_key(&self, prefix: &str, key: &str) -> String {
-        format!("{prefix}throttle:{}:{key}", self.name)
+    fn redis_keys(&self, prefix: &str, key: &str) -> (String, String) {
+        (format!("{prefix}throttle:{}:{key}", self.name), format!("{prefix}throttle:{}:{key}:in-flight", self.name))
     }
 
-    /// Seconds to wait while `key` is over its limit. May talk to Redis: call it off the
-    /// async executor (`web::block`).
-    pub fn blocked(&self, key: &str) -> Option<u64> {
+    /// Takes a slot for an attempt on `key`, or says why not. May talk to Redis: call it off
+    /// the async executor (`web::block`).
+    pub fn acquire(&self, key: &str) -> Result<Slot, Blocked> {
         if let Some((pool, prefix)) = self.shared() {
+            let (failures, in_flight) = self.redis_keys(prefix, key);
             let asked = checkout(pool).and_then(|mut conn| {
-                redis::pipe()
-                    .get(self.redis_key(prefix, key))
-                    .pttl(self.redis_key(prefix, key))
-                    .query::<(Option<u32>, i64)>(&mut *conn)
+                redis::Script::new(ACQUIRE_SCRIPT)
+                    .key(failures)
+                    .key(in_flight)
+                    .arg(self.limit)
+                    .arg(IN_FLIGHT_TTL.as_millis() as u64)
+                    .invoke::<(i64, i64)>(&mut *conn)
                     .map_err(|e| e.to_string())
             });
             match asked {
-                Ok((Some(count), left_ms)) if count >= self.limit && left_ms > 0 => {
-                    return Some((left_ms as u64).div_ceil(1000).max(1))
-                }
-                Ok(_) => return None,
+                Ok((1, _)) => return Ok(Slot { key: key.to_string(), in_redis: true }),
+                Ok((0, left_ms)) => return Err(Blocked::Failures { retry_after: (left_ms.max(1) as u64).div_ceil(1000) }),
+                Ok(_) => return Err(Blocked::Busy),
                 Err(error) => self.redis_failed(&error),
             }
         }
-        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        let (since, count) = local.get(key)?;
-        let elapsed = since.elapsed();
-        (*count >= self.limit && elapsed < self.window).then(|| (self.window - elapsed).as_secs().max(1))
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = self.local_entry(&mut local, key);
+        if entry.failures >= self.limit {
+            return Err(Blocked::Failures {
+                retry_after: self.window.saturating_sub(entry.window_start.elapsed()).as_secs().max(1),
+            });
+        }
+        if entry.failures + entry.in_flight.len() as u32 >= self.limit {
+            return Err(Blocked::Busy);
+        }
+        entry.in_flight.push(Instant::now());
+        Ok(Slot { key: key.to_string(), in_redis: false })
     }
 
-    /// Counts one failure for `key`. May talk to Redis, like `blocked`.
-    pub fn fail(&self, key: &str) {
-        {
-            let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = local.entry(key.to_string()).or_insert((Instant::now(), 0));
-            if entry.0.elapsed() >= self.window {
-                *entry = (Instant::now(), 0);
-            }
-            entry.1 += 1;
+    /// The key's local counts, with a window that has ended started afresh.
+    fn local_entry<'a>(&self, local: &'a mut HashMap<String, Local>, key: &str) -> &'a mut Local {
+        let entry = local
+            .entry(key.to_string())
+            .or_insert(Local { window_start: Instant::now(), failures: 0, in_flight: Vec::new() });
+        if entry.window_start.elapsed() >= self.window {
+            entry.window_start = Instant::now();
+            entry.failures = 0;
         }
-        if let Some((pool, prefix)) = self.shared() {
-            let counted = checkout(pool).and_then(|mut conn| {
-                redis::Script::new(FAIL_SCRIPT)
-                    .key(self.redis_key(prefix, key))
-                    .arg(self.window.as_millis() as u64)
-                    .invoke::<u32>(&mut *conn)
-                    .map_err(|e| e.to_string())
-            });
-            if let Err(error) = counted {
-                self.redis_failed(&error);
+        entry.in_flight.retain(|started| started.elapsed() < IN_FLIGHT_TTL);
+        entry
+    }
+
+    /// Gives the slot back, counting the attempt as a failure or not. Like `acquire`, may
+    /// talk to Redis.
+    pub fn release(&self, slot: Slot, failed: bool) {
+        if slot.in_redis {
+            if let Some((pool, prefix)) = self.redis.as_ref() {
+                let (failures, in_flight) = self.redis_keys(prefix, &slot.key);
+                let released = checkout(pool).and_then(|mut conn| {
+                    redis::Script::new(RELEASE_SCRIPT)
+                        .key(failures)
+                        .key(in_flight)
+                        .arg(u8::from(failed))
+                        .arg(self.window.as_millis() as u64)
+                        .invoke::<i64>(&mut *conn)
+                        .map_err(|e| e.to_string())
+                });
+                if let Err(error) = released {
+                    self.redis_failed(&error);
+                }
             }
+        }
+        // The process keeps its own count of failures too, to decide alone while Redis is
+        // down.
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = self.local_entry(&mut local, &slot.key);
+        if !slot.in_redis && !entry.in_flight.is_empty() {
+            entry.in_flight.remove(0);
+        }
+        if failed {
+            entry.failures += 1;
         }
     }
 }
@@ -140,15 +235,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_local_count_blocks_after_the_limit_within_the_window() {
+    fn failures_fill_the_window_and_right_attempts_do_not() {
         let throttle = Throttle::new("test", 3, Duration::from_secs(60), None);
-        for _ in 0..2 {
-            throttle.fail("S1");
+        for _ in 0..5 {
+            let slot = throttle.acquire("S1").unwrap();
+            throttle.release(slot, false);
         }
-        assert!(throttle.blocked("S1").is_none());
-        throttle.fail("S1");
-        assert!(throttle.blocked("S1").is_some());
-        assert!(throttle.blocked("S2").is_none());
+        for _ in 0..3 {
+            let slot = throttle.acquire("S1").unwrap();
+            throttle.release(slot, true);
+        }
+        assert!(matches!(throttle.acquire("S1"), Err(Blocked::Failures { .. })), "the fourth failure waits");
+        assert!(throttle.acquire("S2").is_ok(), "other keys have their own window");
+    }
+
+    #[test]
+    fn attempts_in_flight_hold_their_slots() {
+        let throttle = Throttle::new("test", 2, Duration::from_secs(60), None);
+        let first = throttle.acquire("S1").unwrap();
+        let second = throttle.acquire("S1").unwrap();
+        assert_eq!(throttle.acquire("S1").unwrap_err(), Blocked::Busy);
+        throttle.release(first, false);
+        let third = throttle.acquire("S1").unwrap();
+        throttle.release(second, true);
+        throttle.release(third, true);
+        assert!(matches!(throttle.acquire("S1"), Err(Blocked::Failures { .. })));
+    }
+
+    #[test]
+    fn concurrent_attempts_never_exceed_the_limit() {
+        let throttle = std::sync::Arc::new(Throttle::new("test", 10, Duration::from_secs(60), None));
+        let tried: usize = (0..8)
+            .map(|_| {
+                let throttle = throttle.clone();
+                std::thread::spawn(move || {
+                    let mut tried = 0;
+                    for _ in 0..50 {
+                        if let Ok(slot) = throttle.acquire("S1") {
+                            tried += 1;
+                            throttle.release(slot, true);
+                        }
+                    }
+                    tried
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(tried, 10);
     }
 
     #[test]
@@ -158,10 +293,11 @@ mod tests {
         assert!(!ping(&pool));
         let throttle = Throttle::new("test", 2, Duration::from_secs(60), Some((pool, "t:".into())));
         let started = Instant::now();
-        throttle.fail("S1");
-        assert!(throttle.blocked("S1").is_none());
-        throttle.fail("S1");
-        assert!(throttle.blocked("S1").is_some());
+        for _ in 0..2 {
+            let slot = throttle.acquire("S1").unwrap();
+            throttle.release(slot, true);
+        }
+        assert!(matches!(throttle.acquire("S1"), Err(Blocked::Failures { .. })));
         assert!(started.elapsed() < 2 * REDIS_TIMEOUT + Duration::from_millis(400), "one timeout, then the backoff");
     }
 }

@@ -415,7 +415,7 @@ async fn sms_goes_through_twilio_and_receipts_move_it_forward(backend: common::B
 
     let requests = twilio.received();
     assert_eq!(requests.len(), 2);
-    let short = clickcollect::notify::sender::short_order_id(&id);
+    let short = clickcollect::orders::number_for(&id);
     for request in &requests {
         let (headers, body) = (&request.headers, request.body());
         assert_eq!(headers[":path"], "/2010-04-01/Accounts/AC0123456789/Messages.json");
@@ -877,13 +877,18 @@ async fn sms_providers_are_retried_after_429_and_5xx() {
 /// A store, Ann with only the webhook channel (to `url`), and her order; returns its id.
 async fn webhook_order(app: &TestApp, url: &str) -> String {
     app.stocked_store("S1", json!({}), "A", 5).await;
-    let ann = app.customer("ann");
+    webhook_order_for(app, "ann", url).await
+}
+
+/// An order at S1 for `customer`, whose only channel is a webhook to `url`.
+async fn webhook_order_for(app: &TestApp, customer: &str, url: &str) -> String {
+    let token = app.customer(customer);
     let mut body = profile(json!({"email": false, "sms": false, "push": false, "webhook": true}));
     body["webhook_url"] = json!(url);
-    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
-    let order =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
-    app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string()
+    app.put(&format!("/v1/customers/{customer}"), Some(&token), &body).await.ok();
+    let order = json!({"location": "S1", "fulfilment": "pickup", "customer_id": customer,
+        "lines": [{"sku": "A", "quantity": 1}]});
+    app.post("/v1/orders", Some(&token), &order).await.ok()["id"].as_str().unwrap().to_string()
 }
 
 async fn only_notification(app: &TestApp, order: &str) -> Value {
@@ -902,10 +907,17 @@ async fn webhooks_reach_only_public_addresses_and_follow_no_redirects() {
     let app = TestApp::spawn_with(common::Backend::Sqlite, &deny).await.unwrap();
     let id = webhook_order(&app, &hook.url).await;
     assert_eq!(run_sender(&app).await, 1);
-    let row = only_notification(&app, &id).await;
-    assert_eq!(row["status"], "failed");
-    assert!(row["error"].as_str().unwrap().contains("does not resolve to a public address"), "{row}");
+    let refused = only_notification(&app, &id).await;
     assert!(hook.received().is_empty(), "nothing reached the private address");
+    // The customer learns nothing about where the name points: a refused private address
+    // reads exactly like a host that does not resolve at all, retried the same way.
+    let nowhere = webhook_order_for(&app, "bob", "https://nowhere.invalid/hook").await;
+    assert_eq!(run_sender(&app).await, 1);
+    let unresolved = only_notification(&app, &nowhere).await;
+    for row in [&refused, &unresolved] {
+        assert_eq!(row["status"], "queued", "retried like any unreachable receiver: {row}");
+        assert_eq!(row["error"], clickcollect::notify::targets::UNREACHABLE, "{row}");
+    }
     let ann = app.customer("ann");
     let mut sneaky = profile(json!({"email": false, "sms": false, "push": false, "webhook": true}));
     for url in ["http://localhost@evil.example/hook", "http://localhost.evil.example/hook"] {
@@ -951,7 +963,13 @@ async fn transient_failures_give_up_after_the_retry_window() {
 /// Senders on several threads (as several replicas run them) share the queue: each message
 /// goes out exactly once.
 async fn concurrent_senders_send_each_message_once(backend: common::Backend) {
-    let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };
+    // One customer places every order: the per-customer limits are lifted for it.
+    let settings = [
+        ("WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("LIMIT_OPEN_ORDERS_PER_CUSTOMER", "0"),
+        ("LIMIT_UNITS_PER_SKU_PER_CUSTOMER", "0"),
+    ];
+    let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
     let hook = receiver(vec![]);
     app.stocked_store("S1", json!({}), "A", 500).await;
     let ann = app.customer("ann");

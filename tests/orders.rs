@@ -16,6 +16,8 @@ async fn setup(app: &TestApp) {
     app.put_product("B").await;
     app.count("S1", "A", 10).await;
     app.count("S1", "B", 4).await;
+    let web = json!({"name": "Web shop", "buffer": 0, "locations": []});
+    app.put("/v1/channels/web", Some(&app.admin()), &web).await.ok();
 }
 
 async fn post(app: &TestApp, path: &str, token: &str) -> common::Reply {
@@ -65,9 +67,10 @@ async fn the_pickup_flow_from_hold_to_handover(app: TestApp) {
     app.post("/v1/stores/S1/pickups", Some(&staff), &json!({"code": "0000000000"}))
         .await
         .assert_problem(404, "not-found");
-    app.post("/v1/stores/S2/pickups", Some(&app.staff("S2")), &json!({"code": code}))
-        .await
-        .assert_problem(404, "not-found");
+    // The right code at the wrong store: the customer is sent to the store that has it.
+    let elsewhere = app.post("/v1/stores/S2/pickups", Some(&app.staff("S2")), &json!({"code": code})).await;
+    elsewhere.assert_problem(404, "pickup-at-other-store");
+    assert_eq!(elsewhere.body["store"], json!({"code": "S1", "name": "Store S1"}));
     app.post("/v1/stores/S1/pickups", Some(&app.staff("S2")), &json!({"code": code}))
         .await
         .assert_problem(403, "forbidden");
@@ -93,7 +96,9 @@ async fn a_direct_delivery_order_ships_and_is_delivered(app: TestApp) {
     assert_eq!(order.status, 201, "{}", order.text);
     let id = order.body["id"].as_str().unwrap().to_string();
     assert_eq!(app.level("S1", "B").await["reserved"], 2);
-    app.post("/v1/orders", Some(&erp), &body).await.assert_problem(409, "conflict");
+    let again = app.post("/v1/orders", Some(&erp), &body).await;
+    assert_eq!((again.status, again.header("idempotent-replayed")), (200, Some("true")), "{}", again.text);
+    assert_eq!(again.body["id"], id.as_str(), "a repeated import answers the original order");
     assert_eq!(app.level("S1", "B").await["reserved"], 2, "the repeated import held nothing");
 
     let admin = app.admin();
@@ -251,7 +256,7 @@ async fn wrong_codes_are_throttled(app: TestApp) {
             .assert_problem(404, "not-found");
     }
     let reply = app.post("/v1/stores/S1/pickups", Some(&staff), &json!({"code": "WRONGCODE1"})).await;
-    reply.assert_problem(429, "too-many-requests");
+    reply.assert_problem(429, "rate-limited");
     assert!(reply.header("retry-after").is_some());
     assert_eq!(
         app.post("/v1/stores/S2/pickups", Some(&app.staff("S2")), &json!({"code": "X"})).await.status,

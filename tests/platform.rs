@@ -111,6 +111,7 @@ async fn tokens_are_checked(app: TestApp) {
             iat: None,
             iss: None,
             aud: None,
+            nbf: None,
         })
         .unwrap();
     app.put("/v1/products/P1", Some(&forged), &body).await.assert_problem(401, "unauthorized");

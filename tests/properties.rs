@@ -12,7 +12,8 @@ use clickcollect::auth::{Principal, Role};
 use clickcollect::db::{write_tx, DbConn};
 use clickcollect::error::ApiError;
 use clickcollect::orders::status::{Action, Fulfilment};
-use clickcollect::orders::{self, Details};
+use clickcollect::limits::CustomerLimits;
+use clickcollect::orders::{self, Details, OrderSettings, Placed};
 use clickcollect::reservations::{self, model::HoldLine, model::NewHold};
 use clickcollect::stock::ledger::find_drift;
 use clickcollect::stock::levels;
@@ -55,6 +56,16 @@ fn admin() -> Principal {
     Principal { sub: "ops".into(), role: Role::Admin, store: None, scopes: vec![] }
 }
 
+fn settings() -> OrderSettings {
+    OrderSettings::for_jobs(b"k")
+}
+
+fn order_id(placed: Placed) -> String {
+    match placed {
+        Placed::New(order) | Placed::Repeated(order) => order.id,
+    }
+}
+
 fn shopper() -> Principal {
     Principal { sub: "shopper".into(), role: Role::Customer, store: None, scopes: vec![] }
 }
@@ -88,7 +99,7 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
             }
             let form = NewHold { location, lines, ttl_seconds: None };
             let who = shopper();
-            if let Some(hold) = allowed(write_tx(conn, |c| reservations::hold(c, &who, &form, TimeDelta::minutes(15))))?
+            if let Some(hold) = allowed(write_tx(conn, |c| reservations::hold(c, &who, &form, TimeDelta::minutes(15), &CustomerLimits::NONE)))?
             {
                 world.holds.push(hold.id);
             }
@@ -121,8 +132,8 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
                     channel: None,
                     external_ref: None,
                 };
-                if let Some(order) = allowed(write_tx(conn, |c| orders::create(c, &shopper(), &form)))? {
-                    world.orders.push(order.id);
+                if let Some(placed) = allowed(write_tx(conn, |c| orders::create(c, &shopper(), &form, &settings())))? {
+                    world.orders.push(order_id(placed));
                 }
             }
         }
@@ -136,8 +147,8 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
                 channel: None,
                 external_ref: None,
             };
-            if let Some(order) = allowed(write_tx(conn, |c| orders::create(c, &shopper(), &form)))? {
-                world.orders.push(order.id);
+            if let Some(placed) = allowed(write_tx(conn, |c| orders::create(c, &shopper(), &form, &settings())))? {
+                world.orders.push(order_id(placed));
             }
         }
         Op::Advance(i) => {
@@ -145,7 +156,7 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
                 // Whatever comes next on the counter path: picking, ready, collected.
                 for action in [Action::StartPicking, Action::MarkReady, Action::Collect] {
                     let moved = allowed(write_tx(conn, |c| {
-                        orders::transition(c, &admin(), &id, action, &Details::default(), b"k")
+                        orders::transition(c, &admin(), &id, action, &Details::default(), &settings())
                     }))?;
                     if moved.is_some() {
                         break;
@@ -156,7 +167,7 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
         Op::Cancel(i) => {
             if let Some(id) = pick(&world.orders, *i) {
                 allowed(write_tx(conn, |c| {
-                    orders::transition(c, &admin(), &id, Action::Cancel, &Details::default(), b"k")
+                    orders::transition(c, &admin(), &id, Action::Cancel, &Details::default(), &settings())
                 }))?;
             }
         }
@@ -164,7 +175,7 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
             if let Some(id) = pick(&world.orders, *order) {
                 for sku in SKUS {
                     let form = orders::model::ShortPick { sku: sku.into(), missing: *missing };
-                    allowed(write_tx(conn, |c| orders::short_pick(c, &admin(), &id, &form, b"k")))?;
+                    allowed(write_tx(conn, |c| orders::short_pick(c, &admin(), &id, &form, &settings())))?;
                 }
             }
         }

@@ -184,7 +184,7 @@ async fn push_messages_are_encrypted_signed_and_acknowledged(backend: Backend) {
     assert!(!request.body().contains("Zam"), "the push service sees only ciphertext");
 
     let message = browser.decrypt(&request.bytes);
-    let short = clickcollect::notify::sender::short_order_id(&id);
+    let short = clickcollect::orders::number_for(&id);
     assert_eq!(message["title"], format!("Zamówienie {short} przyjęte"), "{message}");
     assert_eq!((message["lang"].as_str(), message["dir"].as_str()), (Some("pl"), Some("ltr")));
     assert_eq!(message["tag"], format!("{id}:order_confirmed:push"));

@@ -29,9 +29,9 @@ async fn replicas_share_the_wrong_code_limit_through_redis() {
         scan(app, "WRONGCODE1").await.assert_problem(404, "not-found");
     }
     // Each replica saw only five, yet both know the store is over its limit.
-    scan(&first, "WRONGCODE1").await.assert_problem(429, "too-many-requests");
+    scan(&first, "WRONGCODE1").await.assert_problem(429, "rate-limited");
     let reply = scan(&second, "WRONGCODE1").await;
-    reply.assert_problem(429, "too-many-requests");
+    reply.assert_problem(429, "rate-limited");
     let wait: u64 = reply.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=300).contains(&wait), "{wait}");
 }
@@ -47,5 +47,5 @@ async fn without_redis_the_limit_holds_per_replica_and_the_store_keeps_working()
     for _ in 0..10 {
         scan(&app, "WRONGCODE1").await.assert_problem(404, "not-found");
     }
-    scan(&app, "WRONGCODE1").await.assert_problem(429, "too-many-requests");
+    scan(&app, "WRONGCODE1").await.assert_problem(429, "rate-limited");
 }

@@ -197,7 +197,7 @@ async fn unknown_location_or_product_is_404(app: TestApp) {
     let level = app.level("S1", "B").await;
     assert_eq!(
         level,
-        json!({"location": "S1", "sku": "B", "on_hand": 0, "reserved": 0, "safety_stock": 0, "available": 0, "updated_at": null})
+        json!({"location": "S1", "sku": "B", "on_hand": 0, "reserved": 0, "safety_stock": 0, "available": 0, "shortfall": 0, "updated_at": null})
     );
 }
 

@@ -66,8 +66,8 @@ pub fn list_locations(
                 .limit(page.limit + 1)
                 .select(LocationRow::as_select())
                 .into_boxed();
-            if let Some(after) = &page.cursor {
-                query = query.filter(locations::code.gt(after.clone()));
+            if let Some(after) = code_cursor(page)? {
+                query = query.filter(locations::code.gt(after));
             }
             let rows: Vec<Location> = query.load(conn)?.into_iter().map(Location::from).collect();
             Ok(Paginated::from_rows(rows, page.limit, |l| l.code.clone()))
@@ -88,16 +88,23 @@ pub fn list_locations(
                 let (da, db) = (a.distance_km.unwrap_or(f64::INFINITY), b.distance_km.unwrap_or(f64::INFINITY));
                 da.total_cmp(&db).then_with(|| a.code.cmp(&b.code))
             });
-            let offset: usize = match &page.cursor {
-                None => 0,
-                Some(c) => c.parse().map_err(|_| ApiError::validation("cursor", "is not a cursor for this list"))?,
-            };
+            let offset = page.offset()? as usize;
             let limit = page.limit as usize;
             let more = located.len() > offset + limit;
             let items: Vec<Location> = located.into_iter().skip(offset).take(limit).collect();
             let next_cursor = more.then(|| encode_cursor(&(offset + limit).to_string()));
             Ok(Paginated { items, next_cursor })
         }
+    }
+}
+
+/// A cursor of a list ordered by code: the last code of the previous page.
+fn code_cursor(page: &Page) -> Result<Option<String>, ApiError> {
+    match &page.cursor {
+        Some(code) if crate::error::code_problem(code).is_some() => {
+            Err(ApiError::validation("cursor", "is not a cursor for this list"))
+        }
+        other => Ok(other.clone()),
     }
 }
 
@@ -132,8 +139,8 @@ pub fn find_product(conn: &mut DbConn, sku: &str) -> Result<Product, ApiError> {
 pub fn list_products(conn: &mut DbConn, page: &Page) -> Result<Paginated<Product>, ApiError> {
     let mut query =
         products::table.order(products::sku.asc()).limit(page.limit + 1).select(ProductRow::as_select()).into_boxed();
-    if let Some(after) = &page.cursor {
-        query = query.filter(products::sku.gt(after.clone()));
+    if let Some(after) = code_cursor(page)? {
+        query = query.filter(products::sku.gt(after));
     }
     let rows: Vec<Product> = query.load(conn)?.into_iter().map(Product::from).collect();
     Ok(Paginated::from_rows(rows, page.limit, |p| p.sku.clone()))

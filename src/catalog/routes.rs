@@ -1,16 +1,17 @@
 //! HTTP for the catalog: extract, authorize, call, respond.
 
-use actix_web::{get, put, web, HttpResponse};
+use actix_web::{get, put, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::geo::Coordinates;
 use super::model::{Location, LocationForm, Product, ProductForm};
 use crate::auth::Principal;
-use crate::db::{read_tx, write_tx};
+use crate::db::read_tx;
 use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
-use crate::http::created_or_ok;
+use crate::http::idempotency::{self, fingerprint, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::Json;
+use crate::http::query::Query;
 use crate::http::pagination::{PageQuery, Paginated};
 use crate::state::AppState;
 
@@ -25,10 +26,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// Create or replace a location.
 ///
-/// Who may call: admin.
+/// Who may call: admin. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    put, path = "/v1/locations/{code}", tag = "locations",
-    params(("code" = String, Path, description = "Location code: 1-64 of [A-Za-z0-9._-]")),
+    put, path = "/v1/locations/{code}", tag = "locations", operation_id = "put_location",
+    params(("code" = String, Path, description = "Location code: 1-64 of [A-Za-z0-9._-]"), IdempotencyKeyHeader),
     request_body = LocationForm,
     responses(
         (status = 200, description = "Replaced", body = Location),
@@ -41,16 +42,19 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[put("/v1/locations/{code}")]
 async fn put_location(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     code: web::Path<String>,
     body: Json<LocationForm>,
 ) -> Result<HttpResponse, ApiError> {
     who.require_admin()?;
     path_code("code", &code)?;
     let (code, form) = (code.into_inner(), body.0);
-    let (created, location) =
-        state.db(move |conn| write_tx(conn, |conn| super::put_location(conn, &code, &form))).await?;
-    Ok(created_or_ok(created, location))
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
+        Answer::created_or_ok(super::put_location(conn, &code, &form)?)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -68,18 +72,18 @@ pub struct LocationsQuery {
 ///
 /// Who may call: anyone (public).
 #[utoipa::path(
-    get, path = "/v1/locations", tag = "locations",
+    get, path = "/v1/locations", tag = "locations", operation_id = "list_locations",
     params(LocationsQuery),
     responses(
-        (status = 200, body = Paginated<Location>),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "One page of active locations", body = Paginated<Location>),
+        (status = 422, description = "An invalid `near`, limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
 #[get("/v1/locations")]
 async fn list_locations(
     state: web::Data<AppState>,
-    query: web::Query<LocationsQuery>,
+    query: Query<LocationsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.page()?;
     let near = query.near.as_deref().map(Coordinates::parse_near).transpose()?;
@@ -91,12 +95,12 @@ async fn list_locations(
 ///
 /// Who may call: anyone (public).
 #[utoipa::path(
-    get, path = "/v1/locations/{code}", tag = "locations",
+    get, path = "/v1/locations/{code}", tag = "locations", operation_id = "get_location",
     params(("code" = String, Path, description = "Location code")),
     responses(
-        (status = 200, body = Location),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The location", body = Location),
+        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid code", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -110,10 +114,10 @@ async fn get_location(state: web::Data<AppState>, code: web::Path<String>) -> Re
 
 /// Create or replace a product and its one price.
 ///
-/// Who may call: admin; integration with `catalog:write`.
+/// Who may call: admin; integration with `catalog:write`. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    put, path = "/v1/products/{sku}", tag = "products",
-    params(("sku" = String, Path, description = "SKU: 1-64 of [A-Za-z0-9._-]")),
+    put, path = "/v1/products/{sku}", tag = "products", operation_id = "put_product",
+    params(("sku" = String, Path, description = "SKU: 1-64 of [A-Za-z0-9._-]"), IdempotencyKeyHeader),
     request_body = ProductForm,
     responses(
         (status = 200, description = "Replaced", body = Product),
@@ -126,31 +130,35 @@ async fn get_location(state: web::Data<AppState>, code: web::Path<String>) -> Re
 #[put("/v1/products/{sku}")]
 async fn put_product(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     sku: web::Path<String>,
     body: Json<ProductForm>,
 ) -> Result<HttpResponse, ApiError> {
     who.require_admin_or_scope("catalog:write")?;
     path_code("sku", &sku)?;
     let (sku, form) = (sku.into_inner(), body.0);
-    let (created, product) = state.db(move |conn| write_tx(conn, |conn| super::put_product(conn, &sku, &form))).await?;
-    Ok(created_or_ok(created, product))
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
+        Answer::created_or_ok(super::put_product(conn, &sku, &form)?)
+    })
+    .await
 }
 
 /// List products by SKU.
 ///
 /// Who may call: anyone (public).
 #[utoipa::path(
-    get, path = "/v1/products", tag = "products",
+    get, path = "/v1/products", tag = "products", operation_id = "list_products",
     params(PageQuery),
     responses(
-        (status = 200, body = Paginated<Product>),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "One page of products, by SKU", body = Paginated<Product>),
+        (status = 422, description = "An invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
 #[get("/v1/products")]
-async fn list_products(state: web::Data<AppState>, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
+async fn list_products(state: web::Data<AppState>, query: Query<PageQuery>) -> Result<HttpResponse, ApiError> {
     let page = query.page()?;
     let list = state.db(move |conn| read_tx(conn, |conn| super::list_products(conn, &page))).await?;
     Ok(HttpResponse::Ok().json(list))
@@ -160,12 +168,12 @@ async fn list_products(state: web::Data<AppState>, query: web::Query<PageQuery>)
 ///
 /// Who may call: anyone (public).
 #[utoipa::path(
-    get, path = "/v1/products/{sku}", tag = "products",
+    get, path = "/v1/products/{sku}", tag = "products", operation_id = "get_product",
     params(("sku" = String, Path, description = "SKU")),
     responses(
-        (status = 200, body = Product),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The product", body = Product),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid SKU", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]

@@ -114,8 +114,11 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Customer, ApiError> {
 /// the oldest.
 pub const MAX_PUSH_SUBSCRIPTIONS: i64 = 10;
 
-/// Adds a browser's push subscription; the same endpoint again replaces its keys.
-/// `true` when it was new.
+/// Adds a browser's push subscription; `true` when it was new. The same endpoint again from
+/// the same customer replaces its keys (the browser renewed them). An endpoint registered by
+/// another customer moves to this one only with the same keys, which only the browser that
+/// holds the subscription has: the same browser, signed in to another account. Different
+/// keys are 409, or anyone who learned an endpoint could take another customer's messages.
 pub fn subscribe(
     conn: &mut DbConn,
     id: &str,
@@ -123,20 +126,32 @@ pub fn subscribe(
 ) -> Result<(bool, PushSubscription), ApiError> {
     find_row(conn, id)?.ok_or_else(|| ApiError::NotFound(format!("no customer {id}; create the profile first")))?;
     let now = Utc::now().naive_utc();
-    let existing: Option<(String, String)> = push_subscriptions::table
+    // Keys are kept unpadded, as browsers give them; padded ones are accepted all the same.
+    let (p256dh, auth) = (form.keys.p256dh.trim_end_matches('='), form.keys.auth.trim_end_matches('='));
+    let existing: Option<(String, String, String, String)> = push_subscriptions::table
         .filter(push_subscriptions::endpoint.eq(&form.endpoint))
-        .select((push_subscriptions::id, push_subscriptions::customer_id))
+        .select((
+            push_subscriptions::id,
+            push_subscriptions::customer_id,
+            push_subscriptions::p256dh,
+            push_subscriptions::auth,
+        ))
         .first(conn)
         .optional()?;
     let created = existing.is_none();
     let sub_id = match existing {
-        Some((sub_id, _previous_owner)) => {
-            // A browser moves to another account: the subscription follows the new one.
+        Some((sub_id, owner, known_p256dh, known_auth)) => {
+            let same_keys = known_p256dh.trim_end_matches('=') == p256dh && known_auth.trim_end_matches('=') == auth;
+            if owner != id && !same_keys {
+                return Err(ApiError::Conflict(
+                    "this push endpoint is registered with other keys; subscribe again from the browser".into(),
+                ));
+            }
             diesel::update(push_subscriptions::table.find(&sub_id))
                 .set((
                     push_subscriptions::customer_id.eq(id),
-                    push_subscriptions::p256dh.eq(&form.keys.p256dh),
-                    push_subscriptions::auth.eq(&form.keys.auth),
+                    push_subscriptions::p256dh.eq(p256dh),
+                    push_subscriptions::auth.eq(auth),
                     // A browser that subscribes again is in use: it is not the oldest to drop.
                     push_subscriptions::created_at.eq(now),
                 ))
@@ -150,8 +165,8 @@ pub fn subscribe(
                     push_subscriptions::id.eq(&sub_id),
                     push_subscriptions::customer_id.eq(id),
                     push_subscriptions::endpoint.eq(&form.endpoint),
-                    push_subscriptions::p256dh.eq(&form.keys.p256dh),
-                    push_subscriptions::auth.eq(&form.keys.auth),
+                    push_subscriptions::p256dh.eq(p256dh),
+                    push_subscriptions::auth.eq(auth),
                     push_subscriptions::created_at.eq(now),
                 ))
                 .execute(conn)?;

@@ -176,10 +176,16 @@ pub fn write_tx<T>(conn: &mut DbConn, mut f: impl FnMut(&mut DbConn) -> Result<T
 /// succeed: a serialization failure, or PostgreSQL breaking a deadlock (40P01; diesel has no
 /// kind for it, so its message is matched). Every path locks rows in one global order, so
 /// deadlocks are not expected; if one happens, the loser is retried instead of answering 500.
+///
+/// A unique violation is retried too: it means a concurrent transaction inserted the same key
+/// between this one's look-up and its insert (the first PUT of a resource, a push endpoint, a
+/// marketplace reference). Run again, the look-up sees the winner's row and the request takes
+/// the "already exists" path; if the key is still taken on the last attempt, the answer is
+/// 409 `conflict`, never 500.
 fn worth_retrying(error: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     match error {
-        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UniqueViolation, _) => true,
         Error::DatabaseError(DatabaseErrorKind::Unknown, info) => info.message().starts_with("deadlock detected"),
         _ => false,
     }

@@ -104,6 +104,8 @@ diesel::table! {
         reservation_id -> Text,
         sku -> Text,
         quantity -> BigInt,
+        short -> BigInt,
+        short_since -> Nullable<Timestamp>,
     }
 }
 
@@ -123,6 +125,8 @@ diesel::table! {
         pickup_deadline -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        number -> Text,
+        import_hash -> Nullable<Text>,
     }
 }
 
@@ -131,6 +135,8 @@ diesel::table! {
         order_id -> Text,
         sku -> Text,
         quantity -> BigInt,
+        short -> BigInt,
+        short_since -> Nullable<Timestamp>,
     }
 }
 

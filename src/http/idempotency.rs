@@ -10,6 +10,7 @@ use chrono::{NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
 
 use crate::auth::Principal;
 use crate::db::schema::idempotency_keys as keys;
@@ -27,6 +28,18 @@ pub const RETENTION: TimeDelta = TimeDelta::hours(24);
 
 /// The optional `Idempotency-Key` header: 1 to 255 visible ASCII characters.
 pub struct IdempotencyKey(pub Option<String>);
+
+/// The `Idempotency-Key` header as every write documents it.
+#[derive(IntoParams)]
+#[into_params(names("Idempotency-Key"), parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKeyHeader(
+    /// Replays the first answer for a repeated request (same key, same body) with
+    /// `Idempotent-Replayed: true`; a different body is 422, a repeat while the first runs 409.
+    /// Kept 24 hours. 1 to 255 visible ASCII characters.
+    #[param(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
+    Option<String>,
+);
 
 impl FromRequest for IdempotencyKey {
     type Error = ApiError;
@@ -59,27 +72,76 @@ struct NewKey<'a> {
 
 enum Claim {
     Fresh,
-    Replay { status: u16, body: String },
+    Replay(Answer),
+}
+
+/// What a write answers: a status and a JSON body, or no body (204). An operation may say its
+/// answer repeats an earlier one (a marketplace order imported again), which sets
+/// `Idempotent-Replayed: true` as a replayed key does.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Option<String>,
+    pub replayed: bool,
+}
+
+impl Answer {
+    pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Answer, ApiError> {
+        let body = serde_json::to_string(value).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Answer { status, body: Some(body), replayed: false })
+    }
+
+    pub fn ok<T: Serialize>(value: &T) -> Result<Answer, ApiError> {
+        Self::json(StatusCode::OK, value)
+    }
+
+    pub fn created<T: Serialize>(value: &T) -> Result<Answer, ApiError> {
+        Self::json(StatusCode::CREATED, value)
+    }
+
+    /// 201 when a PUT created the resource, 200 when it replaced it.
+    pub fn created_or_ok<T: Serialize>((created, value): (bool, T)) -> Result<Answer, ApiError> {
+        Self::json(if created { StatusCode::CREATED } else { StatusCode::OK }, &value)
+    }
+
+    pub fn no_content() -> Result<Answer, ApiError> {
+        Ok(Answer { status: StatusCode::NO_CONTENT, body: None, replayed: false })
+    }
+
+    pub fn replayed(mut self) -> Answer {
+        self.replayed = true;
+        self
+    }
+
+    pub fn into_response(self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.replayed {
+            response.insert_header((REPLAYED_HEADER, "true"));
+        }
+        match self.body {
+            Some(body) => response.insert_header((header::CONTENT_TYPE, "application/json")).body(body),
+            None => response.finish(),
+        }
+    }
 }
 
 /// Runs a write once per `Idempotency-Key`. `fingerprint` identifies the request (method,
-/// path and body); `op` runs inside one write transaction and its result becomes the body.
-pub async fn run<T, F>(
+/// path and body); `op` runs inside one write transaction and its answer is stored with the
+/// change. Without a key, `op` simply runs in its transaction.
+pub async fn run<F>(
     state: &AppState,
     who: &Principal,
     key: IdempotencyKey,
     fingerprint: String,
-    status: StatusCode,
     op: F,
 ) -> Result<HttpResponse, ApiError>
 where
-    T: Serialize + Send + 'static,
-    F: FnMut(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    F: FnMut(&mut DbConn) -> Result<Answer, ApiError> + Send + 'static,
 {
     let mut op = op;
     let Some(key) = key.0 else {
-        let value = state.db(move |conn| write_tx(conn, &mut op)).await?;
-        return Ok(HttpResponse::build(status).json(value));
+        let answer = state.db(move |conn| write_tx(conn, &mut op)).await?;
+        return Ok(answer.into_response());
     };
     // Keys are per caller: two integrations choosing the same key never collide.
     let owner = who.actor();
@@ -89,11 +151,8 @@ where
         let (owner, key, hash) = (owner.clone(), key.clone(), hash.clone());
         state.db(move |conn| write_tx(conn, |conn| claim(conn, &owner, &key, &hash))).await?
     };
-    if let Claim::Replay { status, body } = claim {
-        return Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
-            .insert_header((header::CONTENT_TYPE, "application/json"))
-            .insert_header((REPLAYED_HEADER, "true"))
-            .body(body));
+    if let Claim::Replay(answer) = claim {
+        return Ok(answer.replayed().into_response());
     }
 
     let result = {
@@ -101,20 +160,21 @@ where
         state
             .db(move |conn| {
                 write_tx(conn, |conn| {
-                    let value = op(conn)?;
-                    let body = serde_json::to_string(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    let answer = op(conn)?;
                     diesel::update(keys::table.find((&owner, &key)))
-                        .set((keys::response_status.eq(status.as_u16() as i32), keys::response_body.eq(&body)))
+                        .set((
+                            keys::response_status.eq(answer.status.as_u16() as i32),
+                            // A bodiless answer (204) is stored as an empty body.
+                            keys::response_body.eq(answer.body.as_deref().unwrap_or("")),
+                        ))
                         .execute(conn)?;
-                    Ok(body)
+                    Ok(answer)
                 })
             })
             .await
     };
     match result {
-        Ok(body) => {
-            Ok(HttpResponse::build(status).insert_header((header::CONTENT_TYPE, "application/json")).body(body))
-        }
+        Ok(answer) => Ok(answer.into_response()),
         Err(error) => {
             // A refused request changed nothing, so the key is free for a corrected retry.
             let release = state
@@ -160,7 +220,11 @@ fn claim(conn: &mut DbConn, owner: &str, key: &str, hash: &str) -> Result<Claim,
         return Err(ApiError::IdempotencyKeyReused);
     }
     match (stored_status, stored_body) {
-        (Some(status), Some(body)) => Ok(Claim::Replay { status: status as u16, body }),
+        (Some(status), Some(body)) => Ok(Claim::Replay(Answer {
+            status: StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK),
+            body: (!body.is_empty()).then_some(body),
+            replayed: true,
+        })),
         _ => Err(ApiError::IdempotencyInFlight),
     }
 }
@@ -174,6 +238,11 @@ pub fn purge_expired(conn: &mut DbConn) -> Result<usize, ApiError> {
 /// What makes two requests "the same": method, path and the parsed body.
 pub fn fingerprint<B: Serialize>(req: &HttpRequest, body: &B) -> String {
     format!("{} {}\n{}", req.method(), req.path(), serde_json::to_string(body).unwrap_or_default())
+}
+
+/// The fingerprint of a request without a body.
+pub fn fingerprint_bodiless(req: &HttpRequest) -> String {
+    format!("{} {}\n", req.method(), req.path())
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {

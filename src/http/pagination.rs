@@ -14,6 +14,7 @@ pub const MAX_LIMIT: i64 = 500;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// How many items to return (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -43,6 +44,34 @@ impl PageQuery {
             ),
         };
         Ok(Page { limit, cursor })
+    }
+}
+
+impl Page {
+    /// The cursor as a position in an offset list: a whole number, zero or more. Anything
+    /// else (a negative number, another list's cursor) is refused, not guessed at.
+    pub fn offset(&self) -> Result<i64, ApiError> {
+        match &self.cursor {
+            None => Ok(0),
+            Some(c) => c
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::validation("cursor", "is not a cursor for this list")),
+        }
+    }
+
+    /// The cursor as an id to continue after (or before): a whole number above zero.
+    pub fn id_position(&self) -> Result<Option<i64>, ApiError> {
+        match &self.cursor {
+            None => Ok(None),
+            Some(c) => c
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Some)
+                .ok_or_else(|| ApiError::validation("cursor", "is not a cursor for this list")),
+        }
     }
 }
 
@@ -89,6 +118,17 @@ mod tests {
         let page = PageQuery { limit: None, cursor: Some(encode_cursor("SKU-9")) }.page().unwrap();
         assert_eq!(page.cursor.as_deref(), Some("SKU-9"));
         assert!(PageQuery { limit: None, cursor: Some("***".into()) }.page().is_err());
+    }
+
+    #[test]
+    fn numeric_cursors_must_be_positions() {
+        let page = |raw: &str| PageQuery { limit: None, cursor: Some(encode_cursor(raw)) }.page().unwrap();
+        assert_eq!(page("40").offset().unwrap(), 40);
+        assert!(page("-1").offset().is_err());
+        assert!(page("SKU-9").offset().is_err());
+        assert!(page("0").id_position().is_err());
+        assert!(page("-5").id_position().is_err());
+        assert_eq!(page("7").id_position().unwrap(), Some(7));
     }
 
     #[test]

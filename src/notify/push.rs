@@ -131,10 +131,12 @@ fn encrypt_with(
     if plaintext.len() > MAX_PLAINTEXT {
         return Err(format!("the message is {} bytes; a push record holds {MAX_PLAINTEXT}", plaintext.len()));
     }
-    let ua_public_bytes = B64.decode(p256dh).map_err(|_| "the subscription's p256dh is not base64url")?;
+    // Browsers hand out keys unpadded, but some client libraries pad them: both are read.
+    let ua_public_bytes =
+        B64.decode(p256dh.trim_end_matches('=')).map_err(|_| "the subscription's p256dh is not base64url")?;
     let ua_public =
         PublicKey::from_sec1_bytes(&ua_public_bytes).map_err(|_| "the subscription's p256dh is not a P-256 key")?;
-    let auth = B64.decode(auth).map_err(|_| "the subscription's auth is not base64url")?;
+    let auth = B64.decode(auth.trim_end_matches('=')).map_err(|_| "the subscription's auth is not base64url")?;
     let as_public = as_secret.public_key().to_encoded_point(false);
     let ecdh = p256::ecdh::diffie_hellman(as_secret.to_nonzero_scalar(), ua_public.as_affine());
     let keys = derive_keys(ecdh.raw_secret_bytes(), &auth, &ua_public_bytes, as_public.as_bytes(), &salt);
@@ -242,7 +244,12 @@ impl WebPush {
                 status @ (408 | 429 | 500..=599) => Delivery::Transient(format!("the push service answered {status}")),
                 status => Delivery::Permanent(format!("the push service refused with {status}")),
             },
-            Err(error) => Delivery::Transient(format!("could not reach the push service: {error}")),
+            Err(error) => {
+                // What the network said stays in the log: the customer sees one reason for
+                // every push service that cannot be reached.
+                tracing::warn!(%error, "a push service could not be reached");
+                Delivery::Transient(super::targets::UNREACHABLE.into())
+            }
         })
     }
 }
@@ -278,6 +285,16 @@ mod tests {
         );
         assert_eq!(B64.encode(keys.cek), "oIhVW04MRdy2XN9CiKLxTg");
         assert!(B64.encode(keys.nonce).starts_with("4h_95klXJ5E"), "{}", B64.encode(keys.nonce));
+    }
+
+    #[test]
+    fn padded_keys_encrypt_like_unpadded_ones() {
+        let as_secret = SecretKey::from_slice(&B64.decode(AS_PRIVATE).unwrap()).unwrap();
+        let salt: [u8; 16] = B64.decode(SALT).unwrap().try_into().unwrap();
+        let padded_auth = format!("{AUTH}==");
+        let padded_key = format!("{UA_PUBLIC}=");
+        let plain = encrypt_with(UA_PUBLIC, AUTH, b"hello", &as_secret, salt).unwrap();
+        assert_eq!(encrypt_with(&padded_key, &padded_auth, b"hello", &as_secret, salt).unwrap(), plain);
     }
 
     #[test]

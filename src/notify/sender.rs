@@ -317,9 +317,11 @@ pub fn deliver(message: &Message, claimed: &Claimed, channels: &Channels) -> (De
             None => off("email"),
         },
         Message::Webhook { url, body } => match &channels.webhook {
-            Some(webhook) => match super::targets::refusal(url, channels.private_targets) {
-                Some(refused) => Delivery::Permanent(refused),
-                None => webhook.send(url, body, &idempotency_key(claimed)),
+            // A refused address fails like an unreachable one, retried and with the same reason:
+            // the customer cannot probe which internal names resolve.
+            Some(webhook) => match super::targets::refused(url, channels.private_targets) {
+                true => Delivery::Transient(super::targets::UNREACHABLE.into()),
+                false => webhook.send(url, body, &idempotency_key(claimed)),
             },
             None => off("webhook"),
         },
@@ -404,7 +406,7 @@ fn context(
     let shipment = crate::orders::shipment_of(conn, &order.id)?;
     Ok(Context {
         lang,
-        order: short_order_id(&order.id),
+        order: order.number.clone(),
         store: location.name,
         address: location.address,
         hours,
@@ -442,8 +444,9 @@ fn send_push(
             .iter()
             .map(|row| {
                 scope.spawn(move || {
-                    if let Some(refused) = super::targets::refusal(&row.endpoint, private_targets) {
-                        return (row.id.clone(), PushAnswer::Delivery(Delivery::Permanent(refused)));
+                    if super::targets::refused(&row.endpoint, private_targets) {
+                        let unreachable = Delivery::Transient(super::targets::UNREACHABLE.into());
+                        return (row.id.clone(), PushAnswer::Delivery(unreachable));
                     }
                     let subscription = Subscription { endpoint: &row.endpoint, p256dh: &row.p256dh, auth: &row.auth };
                     (row.id.clone(), push.send(&subscription, payload, PUSH_TTL_SECS, urgent))
@@ -485,13 +488,6 @@ fn email_data(context: Context, customer_name: Option<String>) -> templates::Ema
         carrier: context.carrier,
         tracking: context.tracking,
     }
-}
-
-/// The last eight characters of the order id, upper case: enough to tell a customer's orders
-/// apart in a text message (the first ones of a time-ordered id are shared by neighbours).
-pub fn short_order_id(id: &str) -> String {
-    let plain: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
-    plain[plain.len().saturating_sub(8)..].to_uppercase()
 }
 
 /// Quiet hours, in the customer's local time: reminders wait for the morning. (Messages

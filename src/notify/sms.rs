@@ -238,30 +238,116 @@ fn shortened(store: &str) -> Vec<String> {
         .collect()
 }
 
-/// The SMS for an event, in one segment: the first template that fits, with the store name
-/// shortened if that is what it takes. Latin-script languages are folded into GSM-7.
+/// The parts a message can do without, cut in this order when no template fits whole: the
+/// tracking number, then the carrier, then the store name. Each keeps its start and ends in
+/// "…"; the email carries them whole. The order number, the pickup code and the deadline are
+/// never cut.
+const CUT_ORDER: [Part; 3] = [Part::Tracking, Part::Carrier, Part::Store];
+
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Tracking,
+    Carrier,
+    Store,
+}
+
+impl Part {
+    fn value(self, data: &SmsData) -> Option<&str> {
+        match self {
+            Part::Tracking => data.tracking.as_deref(),
+            Part::Carrier => data.carrier.as_deref(),
+            Part::Store => Some(data.store.as_str()),
+        }
+    }
+
+    fn set(self, data: &mut SmsData, value: String) {
+        match self {
+            Part::Tracking => data.tracking = Some(value),
+            Part::Carrier => data.carrier = Some(value),
+            Part::Store => data.store = value,
+        }
+    }
+}
+
+/// `text` cut to its first `n` characters, with "…" when anything was cut.
+fn cut(text: &str, n: usize) -> String {
+    let total = text.chars().count();
+    if n >= total {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(n).collect();
+    format!("{}…", kept.trim_end())
+}
+
+/// The longest `n` in `0..=max` for which `fits(n)`, given that fitting only gets harder as
+/// `n` grows (a longer prefix never takes fewer septets or units).
+fn longest(max: usize, fits: impl Fn(usize) -> bool) -> Option<usize> {
+    if !fits(0) {
+        return None;
+    }
+    let (mut lo, mut hi) = (0, max);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Some(lo)
+}
+
+/// The SMS for an event, in one segment, always: the first template that fits, with the store
+/// name shortened at word boundaries if that is what it takes; failing that, the last
+/// template with its variable parts cut in `CUT_ORDER`; failing even that, the text itself
+/// cut. Latin-script languages are folded into GSM-7.
 pub fn render(lang: Lang, event: Event, data: &SmsData) -> String {
     let finish = |text: String| if lang.is_latin() { fold_to_gsm(&text) } else { text };
+    let fits = |text: &str| segments(text) == 1;
     let options = templates(lang, event);
     for template in options {
         if template.contains("{carrier}") && data.carrier.is_none() {
             continue;
         }
         let full = finish(fill(template, data, &data.store));
-        if segments(&full) == 1 {
+        if fits(&full) {
             return full;
         }
         if template.contains("{store}") {
             for short in shortened(&data.store) {
                 let text = finish(fill(template, data, &short));
-                if segments(&text) == 1 {
+                if fits(&text) {
                     return text;
                 }
             }
         }
     }
-    // The last template leaves out everything that can be left out.
-    finish(fill(options[options.len() - 1], data, &data.store))
+    // The last template leaves out everything that can be left out; what it keeps is cut.
+    let last = options[options.len() - 1];
+    let mut data = data.clone();
+    for part in CUT_ORDER {
+        let Some(value) = part.value(&data).map(String::from) else { continue };
+        if !last.contains(match part {
+            Part::Tracking => "{tracking}",
+            Part::Carrier => "{carrier}",
+            Part::Store => "{store}",
+        }) {
+            continue;
+        }
+        let with = |n: usize| {
+            let mut trial = data.clone();
+            part.set(&mut trial, cut(&value, n));
+            finish(fill(last, &trial, &trial.store))
+        };
+        match longest(value.chars().count(), |n| fits(&with(n))) {
+            Some(n) => return with(n),
+            None => part.set(&mut data, cut(&value, 0)),
+        }
+    }
+    let text = finish(fill(last, &data, &data.store));
+    let chars = text.chars().count();
+    let n = longest(chars, |n| fits(&cut(&text, n))).unwrap_or(0);
+    cut(&text, n)
 }
 
 #[cfg(test)]
@@ -339,6 +425,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The longest values the API accepts: a 200-character store name, and a carrier and a
+    /// tracking number of 100 characters each, in an alphabet that forces UCS-2. Every message
+    /// is still one segment and keeps what the customer needs at the counter.
+    #[test]
+    fn every_sms_fits_in_one_segment_with_the_longest_values_the_api_accepts() {
+        let cyrillic = |n: usize| "Ж".repeat(n);
+        let variants = [
+            SmsData {
+                order: "01A2B3C4".into(),
+                store: "Галерея ".repeat(25).trim_end().to_string(),
+                code: Some("ABCDEFGHJK".into()),
+                deadline: Some("Wed 25 Nov 21:30".into()),
+                carrier: Some(cyrillic(100)),
+                tracking: Some(cyrillic(100)),
+            },
+            SmsData {
+                order: "01A2B3C4".into(),
+                store: "S".repeat(200),
+                code: Some("ABCDEFGHJK".into()),
+                deadline: Some("25.11 21:30".into()),
+                carrier: Some("C".repeat(100)),
+                tracking: Some("T".repeat(100)),
+            },
+        ];
+        for data in &variants {
+            for lang in [Lang::En, Lang::Pl, Lang::Ru, Lang::Ar, Lang::Es] {
+                for event in EVENTS {
+                    let text = render(lang, event, data);
+                    assert_eq!(segments(&text), 1, "{lang:?} {event:?}: {text} ({} chars)", text.chars().count());
+                    assert!(text.contains("01A2B3C4"), "{lang:?} {event:?}: {text}");
+                    if matches!(event, Event::ReadyForPickup | Event::PickupReminder) {
+                        assert!(text.contains("ABCDEFGHJK"), "{lang:?} {event:?}: {text}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cut_tracking_number_keeps_its_start() {
+        let data = SmsData {
+            order: "01A2B3C4".into(),
+            carrier: Some("DHL".into()),
+            tracking: Some(format!("JJD{}", "Ж".repeat(97))),
+            ..Default::default()
+        };
+        let text = render(Lang::En, Event::Shipped, &data);
+        assert_eq!(segments(&text), 1);
+        assert!(text.contains("tracking JJD") && !text.contains(&"Ж".repeat(97)), "{text}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Where customer-supplied URLs may point. A webhook URL and a push endpoint come from the
 //! customer, so without a check any customer could make this server POST to the machines
 //! around it (a metadata service, an admin port): server-side request forgery. The URL's
-//! form is checked when it is stored (`parse`); before each request `refusal` resolves the
+//! form is checked when it is stored (`parse`); before each request `refused` resolves the
 //! host to fail the message with a clear, final reason; and the HTTP client for customers'
 //! URLs (`channels::customer_agent`) connects only to the public addresses its own resolver
 //! returns, so a host whose DNS answer changes in between gains nothing. Providers' own URLs
@@ -111,28 +111,35 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || (a == 198 && (18..20).contains(&b))) // benchmarking, 198.18.0.0/15
 }
 
-/// Why this server will not call `url`, if it will not: its host resolves to an address that
-/// is not public. `allow_private` (`NOTIFY_PRIVATE_TARGETS=allow`) lifts the check, for
-/// development and for receivers inside the operator's own network.
-pub fn refusal(url: &str, allow_private: bool) -> Option<String> {
+/// The one reason a customer is given for a webhook or push endpoint that was not reached,
+/// whether the network failed or this server refused the address: telling the two apart
+/// would tell a customer what the operator's internal names resolve to.
+pub const UNREACHABLE: &str = "could not reach the receiver";
+
+/// Whether this server refuses to call `url`: its host resolves to an address that is not
+/// public. `allow_private` (`NOTIFY_PRIVATE_TARGETS=allow`) lifts the check, for development
+/// and for receivers inside the operator's own network. The address goes to the log only.
+pub fn refused(url: &str, allow_private: bool) -> bool {
     if allow_private {
-        return None;
+        return false;
     }
-    let Some(target) = parse(url) else { return Some(format!("{url} is not an http(s) URL")) };
+    let Some(target) = parse(url) else { return true };
     let addresses = match (target.host, target.port).to_socket_addrs() {
         Ok(addresses) => addresses.collect::<Vec<_>>(),
         // Not known (yet): the request fails on its own, as a network error that is retried.
-        Err(_) => return None,
+        Err(_) => return false,
     };
-    let private = addresses.iter().find(|a| !is_public(a.ip()))?;
-    // The address itself goes to the log only: the reason is shown to the customer, who
-    // should not learn what the operator's internal names resolve to.
-    tracing::warn!(host = target.host, address = %private.ip(), "refused a customer URL that resolves to a private address");
-    Some(format!(
-        "{} does not resolve to a public address; this server calls only public addresses for \
-         customers (NOTIFY_PRIVATE_TARGETS=allow lifts this)",
-        target.host
-    ))
+    match addresses.iter().find(|a| !is_public(a.ip())) {
+        Some(private) => {
+            tracing::warn!(
+                host = target.host,
+                address = %private.ip(),
+                "refused a customer URL that resolves to a private address (NOTIFY_PRIVATE_TARGETS=allow lifts this)"
+            );
+            true
+        }
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -208,11 +215,10 @@ mod tests {
 
     #[test]
     fn private_targets_are_refused_unless_allowed() {
-        let refused = refusal("http://127.0.0.1:9/hook", false).expect("loopback is refused");
-        assert!(refused.contains("NOTIFY_PRIVATE_TARGETS"), "{refused}");
-        assert!(refusal("http://localhost:9/hook", false).is_some());
-        assert!(refusal("https://[fe80::1]/hook", false).is_some());
-        assert_eq!(refusal("http://127.0.0.1:9/hook", true), None);
-        assert_eq!(refusal("https://93.184.216.34/hook", false), None);
+        assert!(refused("http://127.0.0.1:9/hook", false), "loopback is refused");
+        assert!(refused("http://localhost:9/hook", false));
+        assert!(refused("https://[fe80::1]/hook", false));
+        assert!(!refused("http://127.0.0.1:9/hook", true));
+        assert!(!refused("https://93.184.216.34/hook", false));
     }
 }

@@ -75,7 +75,12 @@ impl Webhook {
                 status @ (408 | 429 | 500..=599) => Delivery::Transient(format!("the receiver answered {status}")),
                 status => Delivery::Permanent(format!("the receiver refused with {status}")),
             },
-            Err(error) => Delivery::Transient(format!("could not reach the receiver: {error}")),
+            Err(error) => {
+                // What the network said stays in the log: the customer sees one reason for
+                // every receiver that cannot be reached, refused or not.
+                tracing::warn!(%error, "a customer's webhook could not be reached");
+                Delivery::Transient(super::targets::UNREACHABLE.into())
+            }
         }
     }
 }

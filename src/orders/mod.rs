@@ -9,21 +9,24 @@ pub mod status;
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::{NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
 use crate::auth::{Principal, Role};
 use crate::catalog;
 use crate::db::schema::{
-    order_arrivals, order_events, order_lines, order_shipments, orders, products, reservation_lines, reservations,
+    locations, order_arrivals, order_events, order_lines, order_shipments, orders, products, reservation_lines,
+    reservations,
 };
 use crate::db::{insert_rows, locking, DbConn};
-use crate::error::ApiError;
+use crate::error::{ApiError, Shortfall, StoreRef};
+use crate::limits::{self, CustomerLimits};
 use crate::notify::events::Event;
 use crate::notify::outbox;
 use crate::reservations::model::{HoldLine, HoldStatus, ReservationRow};
 use crate::stock::reserve::{self, Entry, Line};
+use crate::stock::{channels, risk};
 use model::*;
 use status::{Action, Fulfilment, Status, StockEffect};
 
@@ -33,7 +36,35 @@ pub struct Details {
     pub shipment: Option<Shipment>,
 }
 
+/// What handling an order needs from the configuration.
+#[derive(Clone)]
+pub struct OrderSettings {
+    /// The key pickup codes are derived from.
+    pub pickup_key: Vec<u8>,
+    /// A confirmed order not picked within this is overdue.
+    pub overdue_after: TimeDelta,
+    pub limits: CustomerLimits,
+}
+
+impl OrderSettings {
+    /// For jobs and tools that only move orders along: no limits, a day to be overdue.
+    pub fn for_jobs(pickup_key: &[u8]) -> OrderSettings {
+        OrderSettings {
+            pickup_key: pickup_key.to_vec(),
+            overdue_after: TimeDelta::days(1),
+            limits: CustomerLimits::NONE,
+        }
+    }
+}
+
+/// An order placed, or the original answered again for a repeated marketplace import.
+pub enum Placed {
+    New(Order),
+    Repeated(Order),
+}
+
 /// The caller's rights on one order.
+#[derive(Clone, Copy)]
 enum Access {
     /// Staff of the order's store, or an admin.
     Store,
@@ -82,11 +113,19 @@ fn lines_of(conn: &mut DbConn, id: &str) -> Result<Vec<Line>, ApiError> {
         .filter(order_lines::order_id.eq(id))
         .filter(order_lines::quantity.gt(0))
         .order(order_lines::sku.asc())
-        .select((order_lines::sku, order_lines::quantity))
-        .load::<(String, i64)>(conn)?
+        .select((order_lines::sku, order_lines::quantity, order_lines::short))
+        .load::<(String, i64, i64)>(conn)?
         .into_iter()
-        .map(|(sku, quantity)| Line { sku, quantity })
+        .map(|(sku, quantity, short)| Line { sku, quantity, short })
         .collect())
+}
+
+/// The short number an order is known by in messages and at the counter: the last eight hex
+/// digits of its id, upper case (the first ones of a time-ordered id are shared by
+/// neighbours). Unique: the rare clash fails the insert, and the retry draws a new id.
+pub fn number_for(id: &str) -> String {
+    let plain: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
+    plain[plain.len().saturating_sub(8)..].to_uppercase()
 }
 
 fn record_event(
@@ -110,10 +149,49 @@ fn record_event(
 }
 
 /// Places an order: the hold's units become the order's, or `lines` are held now, in the same
-/// transaction (409 `insufficient-stock` as for holds).
-pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder) -> Result<Order, ApiError> {
+/// transaction (409 `insufficient-stock` as for holds). A marketplace import (`channel` and
+/// `external_ref`) that repeats one already made by the same caller answers the original.
+pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder, settings: &OrderSettings) -> Result<Placed, ApiError> {
     if who.role == Role::Customer && form.customer_id != who.sub {
         return Err(ApiError::Forbidden("customers place orders for themselves only".into()));
+    }
+    if (form.channel.is_some() || form.external_ref.is_some()) && !matches!(who.role, Role::Admin | Role::Integration)
+    {
+        // A customer could otherwise take a marketplace's reference first and make its real
+        // import fail.
+        return Err(ApiError::Forbidden("only admins and integrations set channel and external_ref".into()));
+    }
+    let actor = who.actor();
+    let import_hash = form.external_ref.as_ref().map(|_| form.import_hash());
+    if let (Some(channel), Some(reference)) = (&form.channel, &form.external_ref) {
+        let earlier = orders::table
+            .filter(orders::channel.eq(channel))
+            .filter(orders::external_ref.eq(reference))
+            .select(OrderRow::as_select())
+            .first(conn)
+            .optional()?;
+        if let Some(row) = earlier {
+            if row.created_by == actor && row.import_hash == import_hash {
+                return view(conn, row, who, settings).map(Placed::Repeated);
+            }
+            // Naming no order: the caller may not be allowed to see the one that has it.
+            return Err(ApiError::Conflict(format!(
+                "external_ref {reference} on channel {channel} was already imported with other content"
+            )));
+        }
+    }
+    let now = Utc::now().naive_utc();
+    if who.role == Role::Customer {
+        let lines: Vec<(String, i64)> =
+            form.lines.iter().flatten().map(|l| (l.sku.clone(), l.quantity)).collect();
+        let request = limits::Request {
+            customer: &who.sub,
+            new_hold: false,
+            new_order: true,
+            lines: &lines,
+            converting_hold: form.reservation_id.as_deref(),
+        };
+        limits::check(conn, &settings.limits, &request, now)?;
     }
     let location = catalog::find_location(conn, &form.location)?;
     let offered = match form.fulfilment {
@@ -127,40 +205,29 @@ pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder) -> Result<Ord
             format!("{} does not offer {} now", form.location, form.fulfilment.as_str()),
         ));
     }
-    if let (Some(channel), Some(reference)) = (&form.channel, &form.external_ref) {
-        let taken = orders::table
-            .filter(orders::channel.eq(channel))
-            .filter(orders::external_ref.eq(reference))
-            .select(orders::id)
-            .first::<String>(conn)
-            .optional()?;
-        if let Some(existing) = taken {
-            return Err(ApiError::Conflict(format!(
-                "order {existing} already has external_ref {reference} on channel {channel}"
-            )));
-        }
-    }
-    let now = Utc::now().naive_utc();
     let id = uuid::Uuid::now_v7().to_string();
-    let actor = who.actor();
     let lines: Vec<HoldLine> = match (&form.reservation_id, &form.lines) {
         (Some(hold_id), _) => take_over_hold(conn, who, hold_id, &form.location, now)?,
-        (None, Some(lines)) => {
-            let wanted: Vec<Line> = lines.iter().map(|l| Line { sku: l.sku.clone(), quantity: l.quantity }).collect();
-            crate::reservations::known_skus(conn, &wanted)?;
-            reserve::reserve_all(
-                conn,
-                &form.location,
-                &wanted,
-                &Entry { reason: "order", reference: &id, actor: &actor, at: now },
-            )?;
-            lines.clone()
-        }
+        (None, Some(lines)) => lines.clone(),
         (None, None) => return Err(ApiError::validation("lines", "give lines, or the reservation_id of a hold")),
     };
+    if let Some(channel) = &form.channel {
+        keep_channel_buffer(conn, channel, &form.location, &lines, form.reservation_id.is_none())?;
+    }
+    if form.reservation_id.is_none() {
+        let wanted: Vec<Line> = lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
+        crate::reservations::known_skus(conn, &wanted)?;
+        reserve::reserve_all(
+            conn,
+            &form.location,
+            &wanted,
+            &Entry { reason: "order", reference: &id, actor: &actor, at: now },
+        )?;
+    }
     diesel::insert_into(orders::table)
         .values((
             orders::id.eq(&id),
+            orders::number.eq(number_for(&id)),
             orders::location.eq(&form.location),
             orders::fulfilment.eq(form.fulfilment.as_str()),
             orders::status.eq(Status::Confirmed.as_str()),
@@ -168,6 +235,7 @@ pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder) -> Result<Ord
             orders::created_by.eq(&actor),
             orders::channel.eq(&form.channel),
             orders::external_ref.eq(&form.external_ref),
+            orders::import_hash.eq(&import_hash),
             orders::reservation_id.eq(&form.reservation_id),
             orders::created_at.eq(now),
             orders::updated_at.eq(now),
@@ -186,7 +254,42 @@ pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder) -> Result<Ord
     record_event(conn, &id, &actor, "confirmed", None, now)?;
     outbox::enqueue(conn, &id, &form.customer_id, Event::OrderConfirmed, now)?;
     let row = find_row(conn, &id)?;
-    view(conn, row, who, &[])
+    view(conn, row, who, settings).map(Placed::New)
+}
+
+/// A channel's buffer is stock the channel must not sell: an order for the channel may take
+/// only what is left above it, across the channel's locations. `reserving`: the lines are
+/// about to be reserved (a direct order); otherwise a hold already reserved them.
+fn keep_channel_buffer(
+    conn: &mut DbConn,
+    channel: &str,
+    location: &str,
+    lines: &[HoldLine],
+    reserving: bool,
+) -> Result<(), ApiError> {
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let sellable = channels::lock_sellable(conn, channel, location, &skus)?;
+    if !sellable.includes_location {
+        return Err(ApiError::validation("location", format!("channel {channel} does not sell from {location}")));
+    }
+    let short: Vec<Shortfall> = lines
+        .iter()
+        .filter_map(|line| {
+            let total = sellable.available.get(&line.sku).copied().unwrap_or(0);
+            let sellable_now = if reserving { total - sellable.buffer } else { total + line.quantity - sellable.buffer };
+            (sellable_now < line.quantity).then(|| Shortfall {
+                sku: line.sku.clone(),
+                requested: line.quantity,
+                available: sellable_now.max(0),
+                alternatives: vec![],
+            })
+        })
+        .collect();
+    if short.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InsufficientStock(short))
+    }
 }
 
 /// The hold's units pass to the order without touching stock: they stay reserved.
@@ -215,15 +318,27 @@ fn take_over_hold(
             return Err(ApiError::Conflict(format!("reservation {hold_id} already belongs to an order")))
         }
     }
-    let lines: Vec<HoldLine> = reservation_lines::table
+    let lines: Vec<(String, i64, i64)> = reservation_lines::table
         .filter(reservation_lines::reservation_id.eq(hold_id))
         .order(reservation_lines::sku.asc())
-        .select((reservation_lines::sku, reservation_lines::quantity))
-        .load::<(String, i64)>(conn)?
-        .into_iter()
-        .map(|(sku, quantity)| HoldLine { sku, quantity })
+        .select((reservation_lines::sku, reservation_lines::quantity, reservation_lines::short))
+        .load(conn)?;
+    // A hold a recount left uncovered must not become an order: that would promise a pickup
+    // of units that are not there.
+    let short: Vec<Shortfall> = lines
+        .iter()
+        .filter(|(_, _, short)| *short > 0)
+        .map(|(sku, quantity, short)| Shortfall {
+            sku: sku.clone(),
+            requested: *quantity,
+            available: quantity - short,
+            alternatives: vec![],
+        })
         .collect();
-    Ok(lines)
+    if !short.is_empty() {
+        return Err(ApiError::InsufficientStock(short));
+    }
+    Ok(lines.into_iter().map(|(sku, quantity, _)| HoldLine { sku, quantity }).collect())
 }
 
 fn arrival_of(conn: &mut DbConn, order_id: &str) -> Result<Option<Arrival>, ApiError> {
@@ -252,7 +367,7 @@ pub fn shipment_of(conn: &mut DbConn, order_id: &str) -> Result<Option<Shipment>
 }
 
 /// The order as its caller may see it: the pickup code only for its customer.
-pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, pickup_key: &[u8]) -> Result<Order, ApiError> {
+pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderSettings) -> Result<Order, ApiError> {
     let lines: Vec<OrderLine> = order_lines::table
         .inner_join(products::table)
         .filter(order_lines::order_id.eq(&row.id))
@@ -276,12 +391,15 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, pickup_key: &[u8]
         })
         .collect();
     let owner = who.role == Role::Customer && who.sub == row.customer_id;
+    let key = &settings.pickup_key;
     let pickup_code = match (&row.pickup_code_nonce, owner && row.status() == Status::ReadyForPickup) {
-        (Some(nonce), true) if !pickup_key.is_empty() => Some(pickup::code(pickup_key, &row.id, nonce)),
+        (Some(nonce), true) if !key.is_empty() => Some(pickup::code(key, &row.id, nonce)),
         _ => None,
     };
     let shipment = shipment_of(conn, &row.id)?;
     let arrival = arrival_of(conn, &row.id)?;
+    let at_risk = risk::of_order(conn, &row.id, &row.location)?;
+    let overdue = row.overdue(settings.overdue_after, Utc::now().naive_utc());
     Ok(Order {
         status: row.status(),
         fulfilment: row.fulfilment(),
@@ -290,6 +408,7 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, pickup_key: &[u8]
         pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
+        number: row.number,
         id: row.id,
         location: row.location,
         lines,
@@ -298,14 +417,46 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, pickup_key: &[u8]
         external_ref: row.external_ref,
         reservation_id: row.reservation_id,
         pickup_code,
+        at_risk,
+        overdue,
         events,
     })
 }
 
-pub fn get(conn: &mut DbConn, who: &Principal, id: &str, pickup_key: &[u8]) -> Result<Order, ApiError> {
+pub fn get(conn: &mut DbConn, who: &Principal, id: &str, settings: &OrderSettings) -> Result<Order, ApiError> {
     let row = find_row(conn, id)?;
     access(who, &row)?;
-    view(conn, row, who, pickup_key)
+    view(conn, row, who, settings)
+}
+
+/// Orders found by their number, or by their marketplace reference (`channel` with or without
+/// `external_ref`), newest first: for admins and integrations.
+pub fn search(
+    conn: &mut DbConn,
+    who: &Principal,
+    filter: &OrderFilter,
+    settings: &OrderSettings,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Order>, bool), ApiError> {
+    let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
+    if let Some(number) = &filter.number {
+        query = query.filter(orders::number.eq(number.to_uppercase()));
+    }
+    if let Some(channel) = &filter.channel {
+        query = query.filter(orders::channel.eq(channel));
+    }
+    if let Some(reference) = &filter.external_ref {
+        query = query.filter(orders::external_ref.eq(reference));
+    }
+    let rows: Vec<OrderRow> =
+        query.order((orders::created_at.desc(), orders::id.desc())).offset(offset).limit(limit + 1).load(conn)?;
+    let more = rows.len() as i64 > limit;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows.into_iter().take(limit as usize) {
+        items.push(view(conn, row, who, settings)?);
+    }
+    Ok((items, more))
 }
 
 /// Applies one action through the transition table: the status, the stock effect, the
@@ -316,7 +467,7 @@ pub fn transition(
     id: &str,
     action: Action,
     details: &Details,
-    pickup_key: &[u8],
+    settings: &OrderSettings,
 ) -> Result<Order, ApiError> {
     let row = lock_row(conn, id)?;
     let rights = access(who, &row)?;
@@ -324,14 +475,24 @@ pub fn transition(
         (Access::Store, _) => true,
         // A customer may cancel their own order until it is ready.
         (Access::Owner, Action::Cancel) => matches!(row.status(), Status::Confirmed | Status::Picking),
+        // A marketplace cancels what it imported.
+        (Access::Integration, Action::Cancel) => {
+            who.scopes.iter().any(|s| s == "orders:write") && row.created_by == who.actor()
+        }
         _ => false,
     };
     if !allowed {
-        return Err(ApiError::Forbidden("this is for the order's store".into()));
+        return Err(ApiError::Forbidden(match (rights, action) {
+            (Access::Owner, Action::Cancel) => "a customer may cancel only until the order is ready".into(),
+            (Access::Integration, Action::Cancel) => {
+                "an integration cancels only orders it imported, with the orders:write scope".into()
+            }
+            _ => "this is for the order's store".into(),
+        }));
     }
-    apply(conn, row, &who.actor(), action, details, pickup_key)?;
+    apply(conn, row, &who.actor(), action, details, &settings.pickup_key)?;
     let row = find_row(conn, id)?;
-    view(conn, row, who, pickup_key)
+    view(conn, row, who, settings)
 }
 
 /// The transition itself, for handlers and background jobs alike.
@@ -344,15 +505,35 @@ pub fn apply(
     pickup_key: &[u8],
 ) -> Result<(), ApiError> {
     let from = row.status();
-    let to = status::next(from, row.fulfilment(), action).ok_or_else(|| {
-        ApiError::Conflict(format!("an order that is {} cannot be {:?}", from.as_str(), action).to_lowercase())
-    })?;
+    let to = status::next(from, row.fulfilment(), action)
+        .ok_or_else(|| ApiError::Conflict(status::refusal(&row.number, from, row.fulfilment(), action)))?;
     let now = Utc::now().naive_utc();
     let lines = lines_of(conn, &row.id)?;
+    if action == Action::MarkReady && lines.iter().any(|l| l.short > 0) {
+        // "Ready" tells the customer to come: not while units are missing from the books.
+        let short: Vec<risk::ShortLine> = lines
+            .iter()
+            .filter(|l| l.short > 0)
+            .map(|l| risk::ShortLine { sku: l.sku.clone(), short: l.short })
+            .collect();
+        return Err(ApiError::AtRisk(format!(
+            "order {} cannot be marked ready: {}",
+            row.number,
+            risk::reason(&row.location, &short)
+        )));
+    }
+    // The status moves first: a level that is short is then reassessed without this order.
+    diesel::update(orders::table.find(&row.id))
+        .set((orders::status.eq(to.as_str()), orders::updated_at.eq(now)))
+        .execute(conn)?;
+    if !to.holds_stock() {
+        risk::clear_order(conn, &row.id)?;
+    }
     let entry = |reason| Entry { reason, reference: &row.id, actor, at: now };
+    let mut corrected = Vec::new();
     match status::stock_effect(action) {
         StockEffect::None => {}
-        StockEffect::Consume => reserve::consume(conn, &row.location, &lines, &entry(to.as_str()))?,
+        StockEffect::Consume => corrected = reserve::consume(conn, &row.location, &lines, &entry(to.as_str()))?,
         StockEffect::Release => reserve::unreserve(conn, &row.location, &lines, &entry(to.as_str()))?,
     }
     let mut detail = None;
@@ -393,9 +574,13 @@ pub fn apply(
         }
         _ => {}
     }
-    diesel::update(orders::table.find(&row.id))
-        .set((orders::status.eq(to.as_str()), orders::updated_at.eq(now)))
-        .execute(conn)?;
+    if !corrected.is_empty() {
+        // The handover proved units a recount had missed: the count was corrected.
+        let corrected: Vec<_> = corrected.iter().map(|(sku, units)| json!({"sku": sku, "units": units})).collect();
+        let mut with = detail.unwrap_or_else(|| json!({}));
+        with["count_corrected"] = json!(corrected);
+        detail = Some(with);
+    }
     record_event(conn, &row.id, actor, to.as_str(), detail, now)?;
     // The customer hears about it through the outbox, written in this same transaction.
     if let Some(event) = Event::on_reaching(to) {
@@ -408,16 +593,17 @@ pub fn apply(
 }
 
 /// A store scans a customer's code: the matching ready order at that store is collected.
-/// Unknown codes and other stores' codes are both 404.
+/// An unknown code is 404 `not-found`; the code of an order to be collected at another store
+/// is 404 `pickup-at-other-store`, naming that store so the customer can be sent there.
 pub fn collect(
     conn: &mut DbConn,
     who: &Principal,
     store: &str,
     code: &str,
-    pickup_key: &[u8],
+    settings: &OrderSettings,
 ) -> Result<Order, ApiError> {
     let hash = pickup::code_hash(store, code);
-    let row = locking!(
+    let found = locking!(
         conn,
         orders::table
             .filter(orders::location.eq(store))
@@ -425,15 +611,45 @@ pub fn collect(
             .select(OrderRow::as_select()),
         first
     )
-    .optional()?
-    .ok_or_else(|| ApiError::NotFound("no order with this code at this store".into()))?;
+    .optional()?;
+    let Some(row) = found else {
+        return Err(match elsewhere(conn, store, code)? {
+            Some(other) => ApiError::PickupAtOtherStore(other),
+            None => ApiError::NotFound("no order with this code at this store".into()),
+        });
+    };
     if row.status() != Status::ReadyForPickup {
-        return Err(ApiError::Conflict(format!("the order is {}, not ready for pickup", row.status().as_str())));
+        return Err(ApiError::Conflict(format!(
+            "order {} is {}, not ready for pickup",
+            row.number,
+            status::words(row.status())
+        )));
     }
     let id = row.id.clone();
-    apply(conn, row, &who.actor(), Action::Collect, &Details::default(), pickup_key)?;
+    apply(conn, row, &who.actor(), Action::Collect, &Details::default(), &settings.pickup_key)?;
     let row = find_row(conn, &id)?;
-    view(conn, row, who, pickup_key)
+    view(conn, row, who, settings)
+}
+
+/// Codes are looked up per store (the database keeps a per-store hash), so a code that is not
+/// this store's is tried against the others', a chunk of stores per query.
+fn elsewhere(conn: &mut DbConn, store: &str, code: &str) -> Result<Option<StoreRef>, ApiError> {
+    let others: Vec<String> =
+        locations::table.filter(locations::code.ne(store)).select(locations::code).load(conn)?;
+    for chunk in others.chunks(500) {
+        let hashes: Vec<String> = chunk.iter().map(|l| pickup::code_hash(l, code)).collect();
+        let found: Option<String> = orders::table
+            .filter(orders::pickup_code_hash.eq_any(&hashes))
+            .filter(orders::status.eq(Status::ReadyForPickup.as_str()))
+            .select(orders::location)
+            .first(conn)
+            .optional()?;
+        if let Some(location) = found {
+            let name = catalog::find_location(conn, &location)?.name;
+            return Ok(Some(StoreRef { code: location, name }));
+        }
+    }
+    Ok(None)
 }
 
 /// A store's orders: arrived curbside customers first (longest waiting first), then the rest
@@ -441,16 +657,31 @@ pub fn collect(
 pub fn store_orders(
     conn: &mut DbConn,
     store: &str,
-    status: Option<Status>,
+    filter: &StoreFilter,
+    settings: &OrderSettings,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<StoreOrder>, bool), ApiError> {
     catalog::find_location(conn, store)?;
+    let now = Utc::now().naive_utc();
     let mut query = orders::table.left_join(order_arrivals::table).filter(orders::location.eq(store)).into_boxed();
-    query = match status {
+    query = match filter.status {
         Some(s) => query.filter(orders::status.eq(s.as_str())),
-        None => query.filter(orders::status.eq_any(["confirmed", "picking", "ready_for_pickup"])),
+        None if filter.number.is_some() => query,
+        None => query.filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str()))),
     };
+    if let Some(number) = &filter.number {
+        query = query.filter(orders::number.eq(number.to_uppercase()));
+    }
+    if let Some(overdue) = filter.overdue {
+        let cutoff = now - settings.overdue_after;
+        let is_overdue = orders::status.eq(Status::Confirmed.as_str()).and(orders::created_at.lt(cutoff));
+        query = if overdue { query.filter(is_overdue) } else { query.filter(diesel::dsl::not(is_overdue)) };
+    }
+    if let Some(at_risk) = filter.at_risk {
+        let short = order_lines::table.filter(order_lines::short.gt(0)).select(order_lines::order_id);
+        query = if at_risk { query.filter(orders::id.eq_any(short)) } else { query.filter(orders::id.ne_all(short)) };
+    }
     let rows: Vec<(OrderRow, Option<ArrivalRow>)> = query
         .order((
             order_arrivals::arrived_at.is_null().asc(),
@@ -478,10 +709,10 @@ pub fn store_orders(
     {
         lines.entry(order_id).or_default().push(OrderLine { sku, name, quantity });
     }
-    let now = Utc::now().naive_utc();
-    let items = rows
-        .into_iter()
-        .map(|(row, arrival)| StoreOrder {
+    let mut items = Vec::with_capacity(rows.len());
+    for (row, arrival) in rows {
+        let at_risk = risk::of_order(conn, &row.id, &row.location)?;
+        items.push(StoreOrder {
             waiting_seconds: arrival.as_ref().map(|(at, _, _, _)| (now - *at).num_seconds().max(0)),
             arrival: arrival.map(arrival_from),
             lines: lines.remove(&row.id).unwrap_or_default(),
@@ -489,10 +720,13 @@ pub fn store_orders(
             fulfilment: row.fulfilment(),
             created_at: row.created_at.and_utc(),
             pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
+            overdue: row.overdue(settings.overdue_after, now),
+            at_risk,
             customer_id: row.customer_id,
+            number: row.number,
             id: row.id,
-        })
-        .collect();
+        });
+    }
     Ok((items, more))
 }
 
@@ -503,7 +737,7 @@ pub fn arrive(
     who: &Principal,
     id: &str,
     form: &ArrivalForm,
-    pickup_key: &[u8],
+    settings: &OrderSettings,
 ) -> Result<Order, ApiError> {
     let row = lock_row(conn, id)?;
     match access(who, &row)? {
@@ -511,10 +745,14 @@ pub fn arrive(
         _ => return Err(ApiError::Forbidden("only the order's customer announces their arrival".into())),
     }
     if row.fulfilment() != Fulfilment::Curbside {
-        return Err(ApiError::Conflict("this is not a curbside order".into()));
+        return Err(ApiError::Conflict(format!("order {} is not a curbside order", row.number)));
     }
     if !row.status().holds_stock() {
-        return Err(ApiError::Conflict(format!("the order is {}", row.status().as_str())));
+        return Err(ApiError::Conflict(format!(
+            "order {} is {}: there is nothing left to collect",
+            row.number,
+            status::words(row.status())
+        )));
     }
     let now = Utc::now().naive_utc();
     let updated = diesel::update(order_arrivals::table.find(id))
@@ -538,17 +776,19 @@ pub fn arrive(
     let detail = json!({"bay": form.bay, "vehicle": form.vehicle, "note": form.note});
     record_event(conn, id, &who.actor(), "arrived", Some(detail), now)?;
     let row = find_row(conn, id)?;
-    view(conn, row, who, pickup_key)
+    view(conn, row, who, settings)
 }
 
-/// While picking, staff find units missing: the stock count is corrected (the units were
-/// never there), the line shrinks, and an order with nothing left is cancelled.
+/// While picking, staff find units missing: the line shrinks, the reservation goes, and the
+/// stock count is corrected for units the books still showed (units a recount had already
+/// taken off, on an at-risk line, are not taken twice). An order with nothing left is
+/// cancelled.
 pub fn short_pick(
     conn: &mut DbConn,
     who: &Principal,
     id: &str,
     form: &ShortPick,
-    pickup_key: &[u8],
+    settings: &OrderSettings,
 ) -> Result<Order, ApiError> {
     let row = lock_row(conn, id)?;
     match access(who, &row)? {
@@ -557,13 +797,14 @@ pub fn short_pick(
     }
     if row.status() != Status::Picking {
         return Err(ApiError::Conflict(format!(
-            "short picks are reported while picking; the order is {}",
-            row.status().as_str()
+            "short picks are reported while picking; order {} is {}",
+            row.number,
+            status::words(row.status())
         )));
     }
-    let quantity: i64 = order_lines::table
+    let (quantity, short): (i64, i64) = order_lines::table
         .find((id, &form.sku))
-        .select(order_lines::quantity)
+        .select((order_lines::quantity, order_lines::short))
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::validation("sku", format!("the order has no line for {}", form.sku)))?;
@@ -572,24 +813,26 @@ pub fn short_pick(
     }
     let now = Utc::now().naive_utc();
     let actor = who.actor();
-    let missing = [Line { sku: form.sku.clone(), quantity: form.missing }];
-    reserve::consume(
-        conn,
-        &row.location,
-        &missing,
-        &Entry { reason: "short_pick", reference: id, actor: &actor, at: now },
-    )?;
+    // The line shrinks first, so the level is reassessed with what the order still wants.
     diesel::update(order_lines::table.find((id, &form.sku)))
         .set(order_lines::quantity.eq(quantity - form.missing))
         .execute(conn)?;
+    reserve::short_pick(
+        conn,
+        &row.location,
+        &form.sku,
+        form.missing,
+        short,
+        &Entry { reason: "short_pick", reference: id, actor: &actor, at: now },
+    )?;
     diesel::update(orders::table.find(id)).set(orders::updated_at.eq(now)).execute(conn)?;
     record_event(conn, id, &actor, "short_pick", Some(json!({"sku": form.sku, "missing": form.missing})), now)?;
     if lines_of(conn, id)?.is_empty() {
         let row = find_row(conn, id)?;
-        apply(conn, row, &actor, Action::Cancel, &Details::default(), pickup_key)?;
+        apply(conn, row, &actor, Action::Cancel, &Details::default(), &settings.pickup_key)?;
     }
     let row = find_row(conn, id)?;
-    view(conn, row, who, pickup_key)
+    view(conn, row, who, settings)
 }
 
 /// The owning customer's pickup pass for a ready order.
@@ -601,12 +844,19 @@ pub fn pickup_pass(conn: &mut DbConn, who: &Principal, id: &str, pickup_key: &[u
     }
     let nonce = match (&row.pickup_code_nonce, row.status()) {
         (Some(nonce), Status::ReadyForPickup) => nonce.clone(),
-        _ => return Err(ApiError::Conflict(format!("the order is {}, not ready for pickup", row.status().as_str()))),
+        _ => {
+            return Err(ApiError::Conflict(format!(
+                "order {} is {}, not ready for pickup",
+                row.number,
+                status::words(row.status())
+            )))
+        }
     };
     let code = pickup::code(pickup_key, &row.id, &nonce);
     Ok(PickupPass {
         qr_svg: pickup::qr_svg(&code)?,
         order_id: row.id,
+        number: row.number,
         location: row.location,
         code,
         pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),

@@ -9,6 +9,7 @@ use super::status::{Fulfilment, Status};
 use crate::db::schema::orders;
 use crate::error::{ApiError, Validator};
 use crate::http::json::Validate;
+use crate::stock::risk::AtRisk;
 use crate::reservations::model::{validate_lines, HoldLine};
 
 /// `POST /v1/orders`: from a hold (`reservation_id`) or with `lines` held now.
@@ -20,10 +21,29 @@ pub struct NewOrder {
     pub fulfilment: Fulfilment,
     pub lines: Option<Vec<HoldLine>>,
     pub customer_id: String,
-    /// The sales channel the order came from (a code), for `external_ref`.
+    /// The sales channel the order came from (a channel's code). Admins and integrations
+    /// only; the order then respects the channel's buffer.
     pub channel: Option<String>,
-    /// The order's id in the channel's own system; unique per channel.
+    /// The order's id in the channel's own system; unique per channel. Admins and
+    /// integrations only. Importing the same reference again answers the original order.
     pub external_ref: Option<String>,
+}
+
+impl NewOrder {
+    /// What a marketplace import says, to tell a repeated import from a different one.
+    pub fn import_hash(&self) -> String {
+        let mut lines: Vec<(&str, i64)> =
+            self.lines.iter().flatten().map(|l| (l.sku.as_str(), l.quantity)).collect();
+        lines.sort();
+        let canonical = serde_json::json!({
+            "location": self.location,
+            "fulfilment": self.fulfilment,
+            "customer_id": self.customer_id,
+            "reservation_id": self.reservation_id,
+            "lines": lines,
+        });
+        crate::http::idempotency::hex_sha256(canonical.to_string().as_bytes())
+    }
 }
 
 impl Validate for NewOrder {
@@ -104,6 +124,8 @@ pub struct Arrival {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PickupPass {
     pub order_id: String,
+    /// The order's short number, as messages show it.
+    pub number: String,
     pub location: String,
     /// What staff type or scan into `POST /v1/stores/{code}/pickups`.
     pub code: String,
@@ -147,9 +169,16 @@ pub struct OrderRow {
     pub pickup_deadline: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub number: String,
+    pub import_hash: Option<String>,
 }
 
 impl OrderRow {
+    /// Confirmed, and nobody has started picking it within `overdue_after` of its placing.
+    pub fn overdue(&self, overdue_after: chrono::TimeDelta, now: NaiveDateTime) -> bool {
+        self.status() == Status::Confirmed && self.created_at + overdue_after < now
+    }
+
     pub fn status(&self) -> Status {
         Status::parse(&self.status).unwrap_or(Status::Confirmed)
     }
@@ -172,7 +201,8 @@ pub struct OrderEvent {
     pub at: DateTime<Utc>,
     pub actor: String,
     /// The status reached (`confirmed`, `picking`, `ready_for_pickup`, `collected`, …),
-    /// `short_pick` or `arrived`.
+    /// `short_pick`, `arrived`, `at_risk` (stock stopped covering a line) or
+    /// `at_risk_cleared`.
     pub kind: String,
     pub detail: Option<serde_json::Value>,
 }
@@ -180,6 +210,8 @@ pub struct OrderEvent {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Order {
     pub id: String,
+    /// The short number messages show and customers quote; unique.
+    pub number: String,
     pub status: Status,
     pub location: String,
     pub fulfilment: Fulfilment,
@@ -200,6 +232,11 @@ pub struct Order {
     pub arrival: Option<Arrival>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set while stock no longer covers every line (a recount or a till sale left fewer units
+    /// than are reserved): which lines, by how much, and since when.
+    pub at_risk: Option<AtRisk>,
+    /// Confirmed, and no one has started picking it within `PICKING_OVERDUE_SECONDS`.
+    pub overdue: bool,
     pub events: Vec<OrderEvent>,
 }
 
@@ -207,6 +244,7 @@ pub struct Order {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StoreOrder {
     pub id: String,
+    pub number: String,
     pub status: Status,
     pub fulfilment: Fulfilment,
     pub customer_id: String,
@@ -216,6 +254,26 @@ pub struct StoreOrder {
     pub arrival: Option<Arrival>,
     /// How long an arrived curbside customer has been waiting, in seconds.
     pub waiting_seconds: Option<i64>,
+    pub at_risk: Option<AtRisk>,
+    pub overdue: bool,
+}
+
+/// Which of a store's orders to list.
+#[derive(Debug, Clone, Default)]
+pub struct StoreFilter {
+    /// One status; by default the open ones (or any, when looking a number up).
+    pub status: Option<Status>,
+    pub number: Option<String>,
+    pub overdue: Option<bool>,
+    pub at_risk: Option<bool>,
+}
+
+/// How admins and integrations find orders.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub number: Option<String>,
+    pub channel: Option<String>,
+    pub external_ref: Option<String>,
 }
 
 /// `POST /v1/stores/{code}/pickups`: the code the customer shows.

@@ -1,24 +1,30 @@
-//! HTTP for orders and the store's counter: extract, authorize, call, respond.
+//! HTTP for orders and the store's counter: extract, authorize, call, respond. Every step
+//! that changes an order accepts `Idempotency-Key`, so a store tablet on a flaky network can
+//! retry without picking, cancelling or short-picking twice.
 
 use actix_web::http::header;
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::model::{ArrivalForm, NewOrder, Order, PickupPass, PickupScan, Shipment, ShortPick, StoreOrder};
+use super::model::{
+    ArrivalForm, NewOrder, Order, OrderFilter, PickupPass, PickupScan, Shipment, ShortPick, StoreFilter, StoreOrder,
+};
 use super::status::{Action, Status};
-use super::Details;
+use super::{Details, Placed};
 use crate::auth::{Principal, Role};
-use crate::db::{read_tx, write_tx};
-use crate::error::{path_code, ApiError, BadBody, Denied, Problem, Transition};
-use crate::http::idempotency::{self, fingerprint, IdempotencyKey};
+use crate::db::read_tx;
+use crate::error::{path_code, ApiError, BadBody, Denied, Problem, RatePolicy, Transition};
+use crate::http::idempotency::{self, fingerprint, fingerprint_bodiless, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::Json;
-use crate::http::pagination::{encode_cursor, PageQuery, Paginated};
-use crate::state::AppState;
+use crate::http::pagination::{encode_cursor, Page, PageQuery, Paginated};
+use crate::http::query::Query;
+use crate::state::{AppState, PICKUP_THROTTLE_LIMIT, PICKUP_THROTTLE_WINDOW};
+use crate::throttle::Blocked;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create)
+        .service(find_orders)
         .service(read)
         .service(start_picking)
         .service(mark_ready)
@@ -34,16 +40,22 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// Place an order from a hold (`reservation_id`) or with `lines` held now.
 ///
-/// Who may call: customer (for themselves); admin; integration with `orders:write`.
-/// `external_ref` is unique per `channel` (409 on a repeat). Accepts `Idempotency-Key`.
+/// Who may call: customer (for themselves); admin; integration with `orders:write`. Only
+/// admins and integrations may set `channel` and `external_ref`; the channel must exist, the
+/// order must come from one of its locations, and it may not take what the channel's buffer
+/// keeps back. `external_ref` is unique per channel: the same caller importing it again with
+/// the same content gets the original order (200, `Idempotent-Replayed: true`), anything else
+/// 409. Customers are held to the per-customer limits (409 `limit-exceeded`). Accepts
+/// `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/orders", tag = "orders",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a repeated request")),
+    post, path = "/v1/orders", tag = "orders", operation_id = "create_order",
+    params(IdempotencyKeyHeader),
     request_body = NewOrder,
     responses(
-        (status = 201, body = Order),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Insufficient stock, a used hold, or a repeated external_ref", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The order, confirmed", body = Order),
+        (status = 200, description = "A repeated import: the original order", body = Order),
+        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Insufficient stock (`shortfalls`), a used hold, an external_ref imported with other content, or a customer limit (`limit-exceeded`)", body = Problem, content_type = "application/problem+json"),
         Denied,
         BadBody,
     ),
@@ -62,11 +74,73 @@ async fn create(
         _ => who.require_admin_or_scope("orders:write")?,
     }
     let form = body.0;
-    let buyer = who.clone();
-    idempotency::run(&state, &who, key, fingerprint(&req, &form), StatusCode::CREATED, move |conn| {
-        super::create(conn, &buyer, &form)
+    let (buyer, settings) = (who.clone(), state.order_settings());
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
+        match super::create(conn, &buyer, &form, &settings)? {
+            Placed::New(order) => Answer::created(&order),
+            Placed::Repeated(order) => Ok(Answer::ok(&order)?.replayed()),
+        }
     })
     .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FindOrdersQuery {
+    /// An order's short number, as messages show it (case does not matter).
+    #[param(min_length = 1, max_length = 32)]
+    pub number: Option<String>,
+    /// A sales channel's code: its orders, or with `external_ref` the one imported under it.
+    #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
+    pub channel: Option<String>,
+    /// The order's id in the channel's own system; needs `channel`.
+    #[param(min_length = 1, max_length = 128)]
+    pub external_ref: Option<String>,
+    /// How many items to return (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Find orders by number, or by marketplace reference, newest first.
+///
+/// Who may call: admin; integration with `orders:read` or `orders:write`. Give `number`, or
+/// `channel` (with or without `external_ref`).
+#[utoipa::path(
+    get, path = "/v1/orders", tag = "orders", operation_id = "find_orders",
+    params(FindOrdersQuery),
+    responses(
+        (status = 200, description = "The matching orders", body = Paginated<Order>),
+        (status = 422, description = "No filter, or an invalid one", body = Problem, content_type = "application/problem+json"),
+        Denied,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/orders")]
+async fn find_orders(
+    state: web::Data<AppState>,
+    who: Principal,
+    query: Query<FindOrdersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    who.require_admin_or_scope("orders:read").or_else(|_| who.require_admin_or_scope("orders:write"))?;
+    let query = query.0;
+    let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
+    let filter = OrderFilter { number: query.number, channel: query.channel, external_ref: query.external_ref };
+    match (&filter.number, &filter.channel, &filter.external_ref) {
+        (None, None, _) => return Err(ApiError::validation("number", "give number, or channel (and external_ref)")),
+        (_, None, Some(_)) => return Err(ApiError::validation("channel", "external_ref is unique per channel")),
+        _ => {}
+    }
+    if let Some(channel) = &filter.channel {
+        path_code("channel", channel)?;
+    }
+    let offset = page.offset()?;
+    let (limit, settings) = (page.limit, state.order_settings());
+    let (items, more) = state
+        .db(move |conn| read_tx(conn, |conn| super::search(conn, &who, &filter, &settings, offset, limit)))
+        .await?;
+    Ok(HttpResponse::Ok().json(Paginated { items, next_cursor: more.then(|| encode_cursor(&(offset + limit).to_string())) }))
 }
 
 /// An order with its timeline. The pickup code is shown to the order's customer only.
@@ -74,44 +148,52 @@ async fn create(
 /// Who may call: the order's customer; staff of its store; admin; integration with
 /// `orders:read` or `orders:write`. Other customers and stores get 404.
 #[utoipa::path(
-    get, path = "/v1/orders/{id}", tag = "orders",
+    get, path = "/v1/orders/{id}", tag = "orders", operation_id = "get_order",
     params(("id" = String, Path, description = "Order id")),
     responses(
-        (status = 200, body = Order),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The order", body = Order),
+        (status = 404, description = "No such order, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
         Denied,
     ),
     security(("bearer" = []))
 )]
 #[get("/v1/orders/{id}")]
 async fn read(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let key = state.keys.pickup_key.clone();
-    let order = state.db(move |conn| read_tx(conn, |conn| super::get(conn, &who, &id, &key))).await?;
+    let (id, settings) = (id.into_inner(), state.order_settings());
+    let order = state.db(move |conn| read_tx(conn, |conn| super::get(conn, &who, &id, &settings))).await?;
     Ok(HttpResponse::Ok().json(order))
 }
 
+/// One step of an order's life, once per `Idempotency-Key`.
 async fn act(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     id: String,
     action: Action,
     details: Details,
 ) -> Result<HttpResponse, ApiError> {
-    let key = state.keys.pickup_key.clone();
-    let order =
-        state.db(move |conn| write_tx(conn, |conn| super::transition(conn, &who, &id, action, &details, &key))).await?;
-    Ok(HttpResponse::Ok().json(order))
+    let print = match &details.shipment {
+        Some(shipment) => fingerprint(&req, shipment),
+        None => fingerprint_bodiless(&req),
+    };
+    let (actor, settings) = (who.clone(), state.order_settings());
+    idempotency::run(&state, &who, key, print, move |conn| {
+        Answer::ok(&super::transition(conn, &actor, &id, action, &details, &settings)?)
+    })
+    .await
 }
 
 /// Start picking an order.
 ///
 /// Who may call: staff of the order's store; admin. An illegal transition answers 409.
+/// Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/picking", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    post, path = "/v1/orders/{id}/picking", tag = "orders", operation_id = "start_picking",
+    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
     responses(
-        (status = 200, body = Order),
+        (status = 200, description = "The order, now picking", body = Order),
         Transition,
         Denied,
     ),
@@ -120,21 +202,25 @@ async fn act(
 #[post("/v1/orders/{id}/picking")]
 async fn start_picking(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(state, who, id.into_inner(), Action::StartPicking, Details::default()).await
+    act(state, req, who, key, id.into_inner(), Action::StartPicking, Details::default()).await
 }
 
 /// Mark a picked pickup or curbside order ready: it gets its pickup code and deadline.
 ///
 /// Who may call: staff of the order's store; admin. The deadline is closing time at the
-/// store, `pickup_hold_days` later, in the store's time zone.
+/// store, `pickup_hold_days` later, in the store's time zone. An order at risk (stock no
+/// longer covers a line) answers 409 `at-risk`: short-pick the missing units, or recount the
+/// level if they are there. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/ready", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    post, path = "/v1/orders/{id}/ready", tag = "orders", operation_id = "mark_ready",
+    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
     responses(
-        (status = 200, body = Order),
+        (status = 200, description = "The order, ready for pickup", body = Order),
         Transition,
         Denied,
     ),
@@ -143,40 +229,51 @@ async fn start_picking(
 #[post("/v1/orders/{id}/ready")]
 async fn mark_ready(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    act(state, who, id.into_inner(), Action::MarkReady, Details::default()).await
+    act(state, req, who, key, id.into_inner(), Action::MarkReady, Details::default()).await
 }
 
 /// Cancel an order; its stock goes back on sale.
 ///
 /// Who may call: staff of the order's store; admin; the order's customer while it is
-/// `confirmed` or `picking`. Not after `collected` or `shipped` (409).
+/// `confirmed` or `picking`; an integration with `orders:write`, for orders it imported. Not
+/// after `collected` or `shipped` (409). Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/cancel", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    post, path = "/v1/orders/{id}/cancel", tag = "orders", operation_id = "cancel_order",
+    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
     responses(
-        (status = 200, body = Order),
+        (status = 200, description = "The order, cancelled", body = Order),
         Transition,
         Denied,
     ),
     security(("bearer" = []))
 )]
 #[post("/v1/orders/{id}/cancel")]
-async fn cancel(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    act(state, who, id.into_inner(), Action::Cancel, Details::default()).await
+async fn cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Principal,
+    key: IdempotencyKey,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    act(state, req, who, key, id.into_inner(), Action::Cancel, Details::default()).await
 }
 
 /// Ship a delivery order: its units leave the location's stock.
 ///
-/// Who may call: staff of the order's store; admin.
+/// Who may call: staff of the order's store; admin. If a recount had taken some of its units
+/// off the books, shipping them proves they were there: the count is corrected with a
+/// `correction` movement. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/ship", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    post, path = "/v1/orders/{id}/ship", tag = "orders", operation_id = "ship_order",
+    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
     request_body = Shipment,
     responses(
-        (status = 200, body = Order),
+        (status = 200, description = "The order, shipped", body = Order),
         Transition,
         Denied,
         BadBody,
@@ -186,37 +283,54 @@ async fn cancel(state: web::Data<AppState>, who: Principal, id: web::Path<String
 #[post("/v1/orders/{id}/ship")]
 async fn ship(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     id: web::Path<String>,
     body: Json<Shipment>,
 ) -> Result<HttpResponse, ApiError> {
-    act(state, who, id.into_inner(), Action::Ship, Details { shipment: Some(body.0) }).await
+    act(state, req, who, key, id.into_inner(), Action::Ship, Details { shipment: Some(body.0) }).await
 }
 
 /// Mark a shipped order delivered.
 ///
-/// Who may call: staff of the order's store; admin.
+/// Who may call: staff of the order's store; admin. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/deliver", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    post, path = "/v1/orders/{id}/deliver", tag = "orders", operation_id = "deliver_order",
+    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
     responses(
-        (status = 200, body = Order),
+        (status = 200, description = "The order, delivered", body = Order),
         Transition,
         Denied,
     ),
     security(("bearer" = []))
 )]
 #[post("/v1/orders/{id}/deliver")]
-async fn deliver(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    act(state, who, id.into_inner(), Action::Deliver, Details::default()).await
+async fn deliver(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Principal,
+    key: IdempotencyKey,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    act(state, req, who, key, id.into_inner(), Action::Deliver, Details::default()).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StoreOrdersQuery {
-    /// One status; by default the open ones (`confirmed`, `picking`, `ready_for_pickup`).
+    /// One status; by default the open ones (`confirmed`, `picking`, `ready_for_pickup`), or
+    /// any status when `number` is given.
     pub status: Option<Status>,
+    /// An order's short number (case does not matter).
+    #[param(min_length = 1, max_length = 32)]
+    pub number: Option<String>,
+    /// Only orders that are (`true`) or are not (`false`) overdue for picking.
+    pub overdue: Option<bool>,
+    /// Only orders that are (`true`) or are not (`false`) at risk.
+    pub at_risk: Option<bool>,
     /// How many items to return (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -231,16 +345,18 @@ fn require_store_staff(who: &Principal, store: &str) -> Result<(), ApiError> {
     }
 }
 
-/// A store's orders, oldest first, each with its lines and product names.
+/// A store's orders, each with its lines and product names: arrived curbside customers first
+/// (longest waiting first), then the rest oldest first. Overdue and at-risk orders are
+/// flagged, and can be filtered on.
 ///
 /// Who may call: staff of that store; admin.
 #[utoipa::path(
-    get, path = "/v1/stores/{code}/orders", tag = "orders",
+    get, path = "/v1/stores/{code}/orders", tag = "orders", operation_id = "list_store_orders",
     params(("code" = String, Path, description = "Store code"), StoreOrdersQuery),
     responses(
-        (status = 200, body = Paginated<StoreOrder>),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "One page of the store's orders", body = Paginated<StoreOrder>),
+        (status = 404, description = "No such store", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid parameter", body = Problem, content_type = "application/problem+json"),
         Denied,
     ),
     security(("bearer" = []))
@@ -250,20 +366,20 @@ async fn store_orders(
     state: web::Data<AppState>,
     who: Principal,
     code: web::Path<String>,
-    query: web::Query<StoreOrdersQuery>,
+    query: Query<StoreOrdersQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let store = code.into_inner();
     path_code("code", &store)?;
     require_store_staff(&who, &store)?;
-    let page = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.page()?;
-    let offset: i64 = match &page.cursor {
-        None => 0,
-        Some(c) => c.parse().map_err(|_| ApiError::validation("cursor", "is not a cursor for this list"))?,
-    };
-    let status = query.status;
-    let limit = page.limit;
-    let (items, more) =
-        state.db(move |conn| read_tx(conn, |conn| super::store_orders(conn, &store, status, offset, limit))).await?;
+    let query = query.0;
+    let page: Page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
+    let offset = page.offset()?;
+    let filter =
+        StoreFilter { status: query.status, number: query.number, overdue: query.overdue, at_risk: query.at_risk };
+    let (limit, settings) = (page.limit, state.order_settings());
+    let (items, more) = state
+        .db(move |conn| read_tx(conn, |conn| super::store_orders(conn, &store, &filter, &settings, offset, limit)))
+        .await?;
     let next_cursor = more.then(|| encode_cursor(&(offset + limit).to_string()));
     Ok(HttpResponse::Ok().json(Paginated { items, next_cursor }))
 }
@@ -271,16 +387,19 @@ async fn store_orders(
 /// Hand over an order: staff scan the customer's pickup code; the order is collected and its
 /// units leave the store's stock.
 ///
-/// Who may call: staff of that store; admin. An unknown code, or another store's, answers
-/// 404; after 10 wrong codes in 5 minutes the store gets 429 until the window passes.
+/// Who may call: staff of that store; admin. An unknown code answers 404 `not-found`; the
+/// code of an order to be collected at another store answers 404 `pickup-at-other-store`
+/// naming that store. At most 10 wrong codes count per store in 5 minutes: each scan takes
+/// its slot before it is tried, so a burst gets no more; then 429 `rate-limited` until the
+/// window passes. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/stores/{code}/pickups", tag = "orders",
-    params(("code" = String, Path, description = "Store code")),
+    post, path = "/v1/stores/{code}/pickups", tag = "orders", operation_id = "scan_pickup",
+    params(("code" = String, Path, description = "Store code"), IdempotencyKeyHeader),
     request_body = PickupScan,
     responses(
-        (status = 200, body = Order),
+        (status = 200, description = "The order, collected", body = Order),
         Transition,
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong codes at this store; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         Denied,
         BadBody,
     ),
@@ -289,38 +408,65 @@ async fn store_orders(
 #[post("/v1/stores/{code}/pickups")]
 async fn scan_pickup(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     code: web::Path<String>,
     body: Json<PickupScan>,
 ) -> Result<HttpResponse, ApiError> {
     let store = code.into_inner();
     path_code("code", &store)?;
     require_store_staff(&who, &store)?;
-    let (throttle, at) = (state.pickup_throttle.clone(), store.clone());
-    if let Some(retry_after) = web::block(move || throttle.blocked(&at)).await? {
-        return Err(ApiError::TooManyRequests { retry_after });
+    let slot = take_scan_slot(&state, &store).await?;
+    let form = body.0;
+    let (scanner, at, settings) = (who.clone(), store.clone(), state.order_settings());
+    let result = idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
+        Answer::ok(&super::collect(conn, &scanner, &at, &form.code, &settings)?)
+    })
+    .await;
+    // Only a wrong code counts; a right one, or another store's, does not.
+    let failed = matches!(result, Err(ApiError::NotFound(_)));
+    let throttle = state.pickup_throttle.clone();
+    web::block(move || throttle.release(slot, failed)).await?;
+    result
+}
+
+/// How long a scan waits for a slot held by other scans still in flight.
+const SCAN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Counts the scan before it is tried, so a burst cannot outrun the wrong-code limit. A scan
+/// that finds every slot held by scans in flight waits for one; a store whose window is full
+/// of wrong codes gets 429 until it ends.
+async fn take_scan_slot(state: &AppState, store: &str) -> Result<crate::throttle::Slot, ApiError> {
+    let policy = RatePolicy {
+        name: "pickup-codes",
+        quota: PICKUP_THROTTLE_LIMIT,
+        window_seconds: PICKUP_THROTTLE_WINDOW.as_secs(),
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let (throttle, at) = (state.pickup_throttle.clone(), store.to_string());
+        match web::block(move || throttle.acquire(&at)).await? {
+            Ok(slot) => return Ok(slot),
+            Err(Blocked::Failures { retry_after }) => return Err(ApiError::RateLimited { policy, retry_after }),
+            Err(Blocked::Busy) if started.elapsed() < SCAN_WAIT => {
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(Blocked::Busy) => return Err(ApiError::RateLimited { policy, retry_after: 1 }),
+        }
     }
-    let key = state.keys.pickup_key.clone();
-    let scanned = body.0.code;
-    let at = store.clone();
-    let result = state.db(move |conn| write_tx(conn, |conn| super::collect(conn, &who, &at, &scanned, &key))).await;
-    if let Err(ApiError::NotFound(_)) = &result {
-        let throttle = state.pickup_throttle.clone();
-        web::block(move || throttle.fail(&store)).await?;
-    }
-    Ok(HttpResponse::Ok().json(result?))
 }
 
 /// A curbside customer has arrived: staff see them at the top of the store's list.
 ///
 /// Who may call: the order's customer, for a curbside order that is not yet collected or
-/// cancelled. Saying it again updates bay, vehicle and note.
+/// cancelled. Saying it again updates bay, vehicle and note. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/arrival", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    post, path = "/v1/orders/{id}/arrival", tag = "orders", operation_id = "announce_arrival",
+    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
     request_body = ArrivalForm,
     responses(
-        (status = 200, body = Order),
+        (status = 200, description = "The order, with the arrival", body = Order),
         Transition,
         Denied,
         BadBody,
@@ -330,26 +476,34 @@ async fn scan_pickup(
 #[post("/v1/orders/{id}/arrival")]
 async fn arrive(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     id: web::Path<String>,
     body: Json<ArrivalForm>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, form) = (id.into_inner(), body.0);
-    let key = state.keys.pickup_key.clone();
-    let order = state.db(move |conn| write_tx(conn, |conn| super::arrive(conn, &who, &id, &form, &key))).await?;
-    Ok(HttpResponse::Ok().json(order))
+    let (customer, settings) = (who.clone(), state.order_settings());
+    let print = fingerprint(&req, &form);
+    idempotency::run(&state, &who, key, print, move |conn| {
+        Answer::ok(&super::arrive(conn, &customer, &id, &form, &settings)?)
+    })
+    .await
 }
 
-/// Report units of a line missing while picking: the stock count is corrected, the line
-/// shrinks, and an order with nothing left is cancelled. Each step is on the timeline.
+/// Report units of a line missing while picking: the line shrinks, its reservation goes, and
+/// the stock count is corrected for units the books still showed (units a recount already
+/// took off an at-risk line are not taken twice). An order with nothing left is cancelled.
+/// Each step is on the timeline.
 ///
 /// Who may call: staff of the order's store; admin. Only while `picking` (409 otherwise).
+/// Accepts `Idempotency-Key`: a retried short pick never takes stock twice.
 #[utoipa::path(
-    post, path = "/v1/orders/{id}/short-pick", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    post, path = "/v1/orders/{id}/short-pick", tag = "orders", operation_id = "short_pick",
+    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
     request_body = ShortPick,
     responses(
-        (status = 200, body = Order),
+        (status = 200, description = "The order, with the line shrunk", body = Order),
         Transition,
         Denied,
         BadBody,
@@ -359,14 +513,19 @@ async fn arrive(
 #[post("/v1/orders/{id}/short-pick")]
 async fn short_pick(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     id: web::Path<String>,
     body: Json<ShortPick>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, form) = (id.into_inner(), body.0);
-    let key = state.keys.pickup_key.clone();
-    let order = state.db(move |conn| write_tx(conn, |conn| super::short_pick(conn, &who, &id, &form, &key))).await?;
-    Ok(HttpResponse::Ok().json(order))
+    let (picker, settings) = (who.clone(), state.order_settings());
+    let print = fingerprint(&req, &form);
+    idempotency::run(&state, &who, key, print, move |conn| {
+        Answer::ok(&super::short_pick(conn, &picker, &id, &form, &settings)?)
+    })
+    .await
 }
 
 /// The pickup pass: the code and a QR code of it. With `Accept: image/svg+xml` the answer is
@@ -374,12 +533,16 @@ async fn short_pick(
 ///
 /// Who may call: the order's customer (others: 404). The order must be ready (409).
 #[utoipa::path(
-    get, path = "/v1/orders/{id}/pickup-pass", tag = "orders",
+    get, path = "/v1/orders/{id}/pickup-pass", tag = "orders", operation_id = "get_pickup_pass",
     params(("id" = String, Path, description = "Order id")),
     responses(
-        (status = 200, body = PickupPass, content_type = "application/json"),
-        (status = 200, description = "The QR code", body = String, content_type = "image/svg+xml"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The pass as JSON, or the QR code alone as SVG with `Accept: image/svg+xml`",
+            content(
+                (PickupPass = "application/json"),
+                (String = "image/svg+xml"),
+            )
+        ),
+        (status = 401, description = "No token, or a token that is expired, forged or malformed", body = Problem, content_type = "application/problem+json"),
         Transition,
     ),
     security(("bearer" = []))

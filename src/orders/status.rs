@@ -69,6 +69,47 @@ pub fn next(status: Status, fulfilment: Fulfilment, action: Action) -> Option<St
     }
 }
 
+/// The status in words, for sentences: "ready for pickup", not `ready_for_pickup`.
+pub fn words(status: Status) -> &'static str {
+    match status {
+        Status::Confirmed => "confirmed",
+        Status::Picking => "being picked",
+        Status::ReadyForPickup => "ready for pickup",
+        Status::Collected => "collected",
+        Status::Shipped => "shipped",
+        Status::Delivered => "delivered",
+        Status::Cancelled => "cancelled",
+        Status::Expired => "expired",
+    }
+}
+
+impl Action {
+    /// The step, as it follows "cannot": "be marked ready", "start picking".
+    pub fn step(&self) -> &'static str {
+        match self {
+            Action::StartPicking => "start picking",
+            Action::MarkReady => "be marked ready",
+            Action::Collect => "be collected",
+            Action::Ship => "be shipped",
+            Action::Deliver => "be marked delivered",
+            Action::Cancel => "be cancelled",
+            Action::Expire => "expire",
+        }
+    }
+}
+
+/// Why an action is refused from a status, in a plain sentence that names the step, e.g.
+/// "order 1A2B3C4D is ready for pickup, so it cannot be marked ready".
+pub fn refusal(number: &str, status: Status, fulfilment: Fulfilment, action: Action) -> String {
+    let in_person = matches!(fulfilment, Fulfilment::Pickup | Fulfilment::Curbside);
+    let hint = match (action, in_person) {
+        (Action::MarkReady | Action::Collect, false) => "; it is a delivery order: ship it instead",
+        (Action::Ship | Action::Deliver, true) => "; it is a pickup order: mark it ready for the customer instead",
+        _ => "",
+    };
+    format!("order {number} is {}, so it cannot {}{hint}", words(status), action.step())
+}
+
 pub fn stock_effect(action: Action) -> StockEffect {
     match action {
         Action::Collect | Action::Ship => StockEffect::Consume,
@@ -78,6 +119,9 @@ pub fn stock_effect(action: Action) -> StockEffect {
 }
 
 impl Status {
+    /// The statuses in which an order still holds stock: the one list every query uses.
+    pub const OPEN: [Status; 3] = [Status::Confirmed, Status::Picking, Status::ReadyForPickup];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::Confirmed => "confirmed",
@@ -107,7 +151,7 @@ impl Status {
 
     /// Statuses in which the order still holds stock.
     pub fn holds_stock(&self) -> bool {
-        matches!(self, Status::Confirmed | Status::Picking | Status::ReadyForPickup)
+        Status::OPEN.contains(self)
     }
 }
 
@@ -156,6 +200,22 @@ mod tests {
         assert_eq!(next(Shipped, f, Deliver), Some(Delivered));
         assert_eq!(next(Picking, f, MarkReady), None);
         assert_eq!(next(Shipped, f, Cancel), None, "nothing is cancelled once shipped");
+    }
+
+    #[test]
+    fn refusals_are_plain_sentences_that_name_the_step() {
+        assert_eq!(
+            refusal("1A2B3C4D", ReadyForPickup, Fulfilment::Pickup, MarkReady),
+            "order 1A2B3C4D is ready for pickup, so it cannot be marked ready"
+        );
+        assert_eq!(refusal("X", Collected, Fulfilment::Pickup, Cancel), "order X is collected, so it cannot be cancelled");
+        assert!(refusal("X", Picking, Fulfilment::Delivery, MarkReady).ends_with("ship it instead"));
+        for status in ALL {
+            for action in ACTIONS {
+                let text = refusal("X", status, Fulfilment::Pickup, action);
+                assert!(!text.contains('_') && !text.contains("Mark"), "{text}");
+            }
+        }
     }
 
     #[test]

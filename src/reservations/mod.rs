@@ -16,21 +16,35 @@ use crate::catalog;
 use crate::db::schema::{reservation_lines, reservations, stock_levels};
 use crate::db::{insert_rows, locking, DbConn};
 use crate::error::ApiError;
+use crate::limits::{self, CustomerLimits};
 use crate::stock::reserve::{self, Entry, Line};
+use crate::stock::risk;
 use model::*;
 
 /// Holds released per sweep transaction, so one sweep never holds locks for long.
 pub const SWEEP_BATCH: i64 = 200;
 
 /// Places a hold: every line reserved at `form.location`, or 409 with the shortfalls.
-pub fn hold(conn: &mut DbConn, who: &Principal, form: &NewHold, ttl: TimeDelta) -> Result<Reservation, ApiError> {
+pub fn hold(
+    conn: &mut DbConn,
+    who: &Principal,
+    form: &NewHold,
+    ttl: TimeDelta,
+    limits: &CustomerLimits,
+) -> Result<Reservation, ApiError> {
+    let now = Utc::now().naive_utc();
+    if who.role == Role::Customer {
+        let lines: Vec<(String, i64)> = form.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect();
+        let request =
+            limits::Request { customer: &who.sub, new_hold: true, new_order: false, lines: &lines, converting_hold: None };
+        limits::check(conn, limits, &request, now)?;
+    }
     let location = catalog::find_location(conn, &form.location)?;
     if !location.active {
         return Err(ApiError::validation("location", format!("location {} is not active", form.location)));
     }
-    let lines: Vec<Line> = form.lines.iter().map(|l| Line { sku: l.sku.clone(), quantity: l.quantity }).collect();
+    let lines: Vec<Line> = form.lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
     known_skus(conn, &lines)?;
-    let now = Utc::now().naive_utc();
     let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
     release_lapsed(conn, &form.location, &skus, now)?;
 
@@ -66,7 +80,7 @@ pub fn hold(conn: &mut DbConn, who: &Principal, form: &NewHold, ttl: TimeDelta) 
         .collect();
     insert_rows!(conn, reservation_lines::table, &rows)?;
     let row = find_row(conn, &id)?;
-    Ok(Reservation::from_row(row, form.lines.clone(), now))
+    Ok(Reservation::from_row(row, form.lines.clone(), None, now))
 }
 
 /// 422 naming every line whose SKU is not in the catalog.
@@ -113,7 +127,8 @@ pub fn get(conn: &mut DbConn, who: &Principal, id: &str) -> Result<Reservation, 
         return Err(ApiError::NotFound(format!("no reservation {id}")));
     }
     let lines = lines_of(conn, id)?;
-    Ok(Reservation::from_row(row, lines, Utc::now().naive_utc()))
+    let at_risk = risk::of_hold(conn, &row.id, &row.location)?;
+    Ok(Reservation::from_row(row, lines, at_risk, Utc::now().naive_utc()))
 }
 
 /// Releases a hold and returns its stock. Releasing one that is already released or expired
@@ -148,12 +163,13 @@ fn end_holds(
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     for hold in holds {
-        let lines: Vec<Line> =
-            lines_of(conn, &hold.id)?.into_iter().map(|l| Line { sku: l.sku, quantity: l.quantity }).collect();
-        reserve::unreserve(conn, &hold.location, &lines, &Entry { reason, reference: &hold.id, actor, at: now })?;
+        let lines: Vec<Line> = lines_of(conn, &hold.id)?.into_iter().map(|l| Line::new(l.sku, l.quantity)).collect();
+        // Closed first, so a short level is reassessed without it.
         diesel::update(reservations::table.find(&hold.id))
             .set((reservations::status.eq(status.as_str()), reservations::updated_at.eq(now)))
             .execute(conn)?;
+        risk::clear_hold(conn, &hold.id)?;
+        reserve::unreserve(conn, &hold.location, &lines, &Entry { reason, reference: &hold.id, actor, at: now })?;
     }
     Ok(())
 }
@@ -219,13 +235,17 @@ fn end_lapsed(
         let _: Option<String> =
             locking!(conn, stock_levels::table.find((location, sku)).select(stock_levels::sku), first).optional()?;
     }
-    for (location, sku, id, quantity) in lines {
-        let entry = Entry { reason: "expire", reference: &id, actor: "system:hold-sweeper", at: now };
-        reserve::unreserve(conn, &location, &[Line { sku, quantity }], &entry)?;
-    }
+    // Closed first, so short levels are reassessed without them.
     diesel::update(reservations::table.filter(reservations::id.eq_any(&ids)))
         .set((reservations::status.eq(HoldStatus::Expired.as_str()), reservations::updated_at.eq(now)))
         .execute(conn)?;
+    for id in &ids {
+        risk::clear_hold(conn, id)?;
+    }
+    for (location, sku, id, quantity) in lines {
+        let entry = Entry { reason: "expire", reference: &id, actor: "system:hold-sweeper", at: now };
+        reserve::unreserve(conn, &location, &[Line::new(sku, quantity)], &entry)?;
+    }
     Ok(())
 }
 

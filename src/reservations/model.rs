@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::db::schema::reservations;
 use crate::error::{code_problem, ApiError, Validator};
 use crate::http::json::Validate;
+use crate::stock::risk::AtRisk;
 
 /// Most lines one hold may carry.
 pub const MAX_LINES: usize = 100;
@@ -113,10 +114,13 @@ pub struct Reservation {
     pub lines: Vec<HoldLine>,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// Set while stock no longer covers every line (a recount found fewer units than are
+    /// reserved): turning the hold into an order is then refused.
+    pub at_risk: Option<AtRisk>,
 }
 
 impl Reservation {
-    pub fn from_row(row: ReservationRow, lines: Vec<HoldLine>, now: NaiveDateTime) -> Self {
+    pub fn from_row(row: ReservationRow, lines: Vec<HoldLine>, at_risk: Option<AtRisk>, now: NaiveDateTime) -> Self {
         let mut status = HoldStatus::parse(&row.status);
         if status == HoldStatus::Held && row.expires_at <= now {
             status = HoldStatus::Expired;
@@ -128,6 +132,7 @@ impl Reservation {
             lines,
             expires_at: row.expires_at.and_utc(),
             created_at: row.created_at.and_utc(),
+            at_risk,
         }
     }
 }

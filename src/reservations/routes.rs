@@ -1,14 +1,14 @@
 //! HTTP for holds: extract, authorize, call, respond.
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::TimeDelta;
 
 use super::model::{NewHold, Reservation};
 use crate::auth::{Principal, Role};
-use crate::db::{read_tx, write_tx};
+use crate::db::read_tx;
 use crate::error::{ApiError, BadBody, Denied, Problem};
-use crate::http::idempotency::{self, fingerprint, IdempotencyKey};
+use crate::http::idempotency::{self, fingerprint, fingerprint_bodiless, Answer, IdempotencyKey, IdempotencyKeyHeader};
+use crate::limits::CustomerLimits;
 use crate::http::json::Json;
 use crate::state::AppState;
 
@@ -28,15 +28,16 @@ fn require_holder(who: &Principal) -> Result<(), ApiError> {
 ///
 /// Who may call: customer; admin; integration with `orders:write`. Not enough stock answers
 /// 409 `insufficient-stock` with `shortfalls`, each listing the nearest other stores that
-/// could serve that line. Accepts `Idempotency-Key`.
+/// could serve that line. Customers are held to the per-customer limits (409
+/// `limit-exceeded`, naming the limit). Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/reservations", tag = "reservations",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a repeated request")),
+    post, path = "/v1/reservations", tag = "reservations", operation_id = "create_hold",
+    params(IdempotencyKeyHeader),
     request_body = NewHold,
     responses(
-        (status = 201, body = Reservation),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Insufficient stock (`shortfalls`), or the same Idempotency-Key in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "The hold", body = Reservation),
+        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Insufficient stock (`shortfalls`), a customer limit (`limit-exceeded`), or the same Idempotency-Key in flight", body = Problem, content_type = "application/problem+json"),
         Denied,
         BadBody,
     ),
@@ -57,9 +58,9 @@ async fn create(
     if ttl > max {
         return Err(ApiError::validation("ttl_seconds", format!("must be at most {max}")));
     }
-    let holder = who.clone();
-    idempotency::run(&state, &who, key, fingerprint(&req, &form), StatusCode::CREATED, move |conn| {
-        super::hold(conn, &holder, &form, TimeDelta::seconds(ttl))
+    let (holder, limits) = (who.clone(), CustomerLimits::from_settings(&state.settings));
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
+        Answer::created(&super::hold(conn, &holder, &form, TimeDelta::seconds(ttl), &limits)?)
     })
     .await
 }
@@ -68,11 +69,11 @@ async fn create(
 ///
 /// Who may call: the customer or integration that placed it; admin. Others get 404.
 #[utoipa::path(
-    get, path = "/v1/reservations/{id}", tag = "reservations",
+    get, path = "/v1/reservations/{id}", tag = "reservations", operation_id = "get_hold",
     params(("id" = String, Path, description = "Reservation id")),
     responses(
-        (status = 200, body = Reservation),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The hold", body = Reservation),
+        (status = 404, description = "No such hold, or not the caller's", body = Problem, content_type = "application/problem+json"),
         Denied,
     ),
     security(("bearer" = []))
@@ -89,21 +90,31 @@ async fn read(state: web::Data<AppState>, who: Principal, id: web::Path<String>)
 ///
 /// Who may call: the customer or integration that placed it; admin. Releasing a hold that is
 /// already released or expired answers 204 too; one that became an order answers 409.
+/// Accepts `Idempotency-Key`.
 #[utoipa::path(
-    delete, path = "/v1/reservations/{id}", tag = "reservations",
-    params(("id" = String, Path, description = "Reservation id")),
+    delete, path = "/v1/reservations/{id}", tag = "reservations", operation_id = "release_hold",
+    params(("id" = String, Path, description = "Reservation id"), IdempotencyKeyHeader),
     responses(
         (status = 204, description = "Released"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such hold, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The hold became an order: cancel the order instead", body = Problem, content_type = "application/problem+json"),
         Denied,
     ),
     security(("bearer" = []))
 )]
 #[delete("/v1/reservations/{id}")]
-async fn release(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn release(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Principal,
+    key: IdempotencyKey,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     require_holder(&who)?;
-    let id = id.into_inner();
-    state.db(move |conn| write_tx(conn, |conn| super::release(conn, &who, &id))).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let (id, holder) = (id.into_inner(), who.clone());
+    idempotency::run(&state, &who, key, fingerprint_bodiless(&req), move |conn| {
+        super::release(conn, &holder, &id)?;
+        Answer::no_content()
+    })
+    .await
 }

@@ -1,12 +1,14 @@
 //! Sales channels: a name, a buffer held back from the channel, and the locations whose stock
 //! it sells. A channel stores no stock of its own.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use diesel::prelude::*;
 
 use super::model::{Channel, ChannelForm};
-use crate::db::schema::{channel_locations, channels};
-use crate::db::{insert_rows, DbConn};
+use crate::db::schema::{channel_locations, channels, locations, stock_levels};
+use crate::db::{insert_rows, locking, DbConn};
 use crate::error::ApiError;
 
 /// Creates or replaces a channel and its location list; `true` when it was created.
@@ -64,4 +66,50 @@ pub fn get(conn: &mut DbConn, code: &str) -> Result<Channel, ApiError> {
         created_at: created_at.and_utc(),
         updated_at: updated_at.and_utc(),
     })
+}
+
+/// What a channel may sell of some SKUs, read with the levels behind it locked.
+pub struct Sellable {
+    pub buffer: i64,
+    /// Whether the channel sells from the location being ordered from.
+    pub includes_location: bool,
+    /// Per SKU, the sum of `available` over the channel's locations (before the buffer).
+    pub available: HashMap<String, i64>,
+}
+
+/// The channel's locations' availability of `skus`, with those levels locked in (location,
+/// sku) order, as every writer locks them: two marketplace orders racing for what the buffer
+/// keeps back take turns instead of both passing the check. Call before reserving.
+pub fn lock_sellable(conn: &mut DbConn, channel: &str, location: &str, skus: &[&str]) -> Result<Sellable, ApiError> {
+    let buffer: i64 = channels::table
+        .find(channel)
+        .select(channels::buffer)
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::validation("channel", format!("unknown channel {channel}")))?;
+    let listed: Vec<String> = channel_locations::table
+        .filter(channel_locations::channel.eq(channel))
+        .select(channel_locations::location)
+        .load(conn)?;
+    let mut pool = locations::table.filter(locations::active.eq(true)).select(locations::code).into_boxed();
+    pool = if listed.is_empty() {
+        pool.filter(locations::fulfils_online.eq(true))
+    } else {
+        pool.filter(locations::code.eq_any(listed))
+    };
+    let pool: Vec<String> = pool.load(conn)?;
+    let rows: Vec<(String, i64, i64, i64)> = locking!(
+        conn,
+        stock_levels::table
+            .filter(stock_levels::location.eq_any(&pool))
+            .filter(stock_levels::sku.eq_any(skus))
+            .order((stock_levels::location.asc(), stock_levels::sku.asc()))
+            .select((stock_levels::sku, stock_levels::on_hand, stock_levels::reserved, stock_levels::safety_stock)),
+        load
+    )?;
+    let mut available: HashMap<String, i64> = HashMap::new();
+    for (sku, on_hand, reserved, safety) in rows {
+        *available.entry(sku).or_default() += super::model::available(on_hand, reserved, safety);
+    }
+    Ok(Sellable { buffer, includes_location: pool.iter().any(|l| l == location), available })
 }

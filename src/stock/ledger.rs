@@ -33,9 +33,7 @@ pub fn list(conn: &mut DbConn, location: &str, sku: &str, page: &Page) -> Result
         .limit(page.limit + 1)
         .select(MovementRow::as_select())
         .into_boxed();
-    if let Some(cursor) = &page.cursor {
-        let before: i64 =
-            cursor.parse().map_err(|_| ApiError::validation("cursor", "is not a cursor for this list"))?;
+    if let Some(before) = page.id_position()? {
         query = query.filter(stock_movements::id.lt(before));
     }
     let rows: Vec<Movement> = query.load(conn)?.into_iter().map(Movement::from).collect();
@@ -80,6 +78,50 @@ pub fn find_drift(conn: &mut DbConn) -> Result<Vec<Drift>, ApiError> {
     Ok(drift)
 }
 
+/// A level where `reserved` exceeds `on_hand`: units promised that are not there. Not drift
+/// (the ledger adds up), but commitments at risk that staff should resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShortLevel {
+    pub location: String,
+    pub sku: String,
+    pub on_hand: i64,
+    pub reserved: i64,
+    /// Open orders and holds with a short line at this level.
+    pub orders_at_risk: i64,
+    pub holds_at_risk: i64,
+}
+
+/// Every level with `reserved > on_hand`, by (location, sku).
+pub fn find_short_levels(conn: &mut DbConn) -> Result<Vec<ShortLevel>, ApiError> {
+    use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
+    let rows: Vec<(String, String, i64, i64)> = stock_levels::table
+        .filter(stock_levels::reserved.gt(stock_levels::on_hand))
+        .order((stock_levels::location.asc(), stock_levels::sku.asc()))
+        .select((stock_levels::location, stock_levels::sku, stock_levels::on_hand, stock_levels::reserved))
+        .load(conn)?;
+    let mut short = Vec::with_capacity(rows.len());
+    for (location, sku, on_hand, reserved) in rows {
+        let orders_at_risk: i64 = order_lines::table
+            .inner_join(orders::table)
+            .filter(orders::location.eq(&location))
+            .filter(orders::status.eq_any(crate::orders::status::Status::OPEN.map(|s| s.as_str())))
+            .filter(order_lines::sku.eq(&sku))
+            .filter(order_lines::short.gt(0))
+            .count()
+            .get_result(conn)?;
+        let holds_at_risk: i64 = reservation_lines::table
+            .inner_join(reservations::table)
+            .filter(reservations::location.eq(&location))
+            .filter(reservations::status.eq("held"))
+            .filter(reservation_lines::sku.eq(&sku))
+            .filter(reservation_lines::short.gt(0))
+            .count()
+            .get_result(conn)?;
+        short.push(ShortLevel { location, sku, on_hand, reserved, orders_at_risk, holds_at_risk });
+    }
+    Ok(short)
+}
+
 /// Units that open holds and open orders account for, per (location, sku).
 fn open_reservations(conn: &mut DbConn) -> Result<HashMap<(String, String), i64>, ApiError> {
     use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
@@ -91,7 +133,7 @@ fn open_reservations(conn: &mut DbConn) -> Result<HashMap<(String, String), i64>
         .load(conn)?;
     let ordered: Vec<(String, String, i64)> = order_lines::table
         .inner_join(orders::table)
-        .filter(orders::status.eq_any(["confirmed", "picking", "ready_for_pickup"]))
+        .filter(orders::status.eq_any(crate::orders::status::Status::OPEN.map(|s| s.as_str())))
         .select((orders::location, order_lines::sku, order_lines::quantity))
         .load(conn)?;
     for (location, sku, quantity) in held.into_iter().chain(ordered) {

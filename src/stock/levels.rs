@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::ledger;
+use super::{ledger, risk};
 use super::model::*;
 use crate::catalog::{self, Catalog};
 use crate::db::schema::stock_levels;
@@ -76,6 +76,7 @@ pub fn get(conn: &mut DbConn, location: &str, sku: &str) -> Result<StockLevel, A
         reserved: 0,
         safety_stock: 0,
         available: 0,
+        shortfall: 0,
         updated_at: None,
     })
 }
@@ -137,14 +138,19 @@ pub fn count(
     if delta != 0 {
         let reason = form.reason.unwrap_or(Reason::Count).as_str();
         ledger::record(conn, &[movement(location, sku, delta, reason, form.reference.as_deref(), actor, now)])?;
+        // A count is the physical truth even below what is reserved: the commitments it no
+        // longer covers are flagged at risk instead.
+        if level.reserved > level.on_hand.min(form.on_hand) {
+            risk::reassess(conn, location, sku, reason, actor, now)?;
+        }
     }
     let level = lock_level(conn, location, sku)?;
     Ok(CountResult { level: level.into(), applied: true })
 }
 
-/// Unknown codes among `wanted`, as field errors, in one query per chunk.
 /// Applies a batch of deltas, all or nothing. Lines that would drive `on_hand` below zero
-/// fail the whole batch with 409, listing each of them.
+/// fail the whole batch with 409, listing each of them; going below what is reserved is
+/// accepted, and flags the commitments left uncovered.
 pub fn adjust(conn: &mut DbConn, batch: &AdjustmentBatch, actor: &str) -> Result<AdjustmentResult, ApiError> {
     let lines = batch.adjustments.iter().enumerate();
     let mut unknown = catalog::unknown_codes(
@@ -200,9 +206,17 @@ pub fn adjust(conn: &mut DbConn, batch: &AdjustmentBatch, actor: &str) -> Result
     ledger::record(conn, &movements)?;
     let mut levels = Vec::with_capacity(unique_keys.len());
     for (location, sku) in unique_keys {
-        if let Some(row) = find_level(conn, location, sku)? {
-            levels.push(row.into());
+        let Some(row) = find_level(conn, location, sku)? else { continue };
+        // Stock may fall below what is reserved (a till sale of a unit promised online): the
+        // sale happened, and the commitments it uncovers are flagged at risk.
+        let lines = order.iter().filter(|a| a.location == location && a.sku == sku);
+        let delta: i64 = lines.clone().map(|a| a.delta).sum();
+        if row.reserved > row.on_hand.min(row.on_hand - delta) {
+            let cause = lines.map(|a| a.reason.as_str()).next().unwrap_or("adjustment");
+            risk::reassess(conn, location, sku, cause, actor, now)?;
         }
+        let row = find_level(conn, location, sku)?.unwrap_or(row);
+        levels.push(row.into());
     }
     Ok(AdjustmentResult { levels })
 }
@@ -303,6 +317,14 @@ pub fn snapshot(
     set_counts(conn, location, &counts, as_of, now)?;
     summary.movements = movements.len();
     ledger::record(conn, &movements)?;
+    // Levels that are or were below what is reserved: their commitments are reassessed. The
+    // others (almost all of a big snapshot) cost nothing more.
+    for count in &counts {
+        let before = &current[count.sku];
+        if before.reserved > before.on_hand.min(count.on_hand) {
+            risk::reassess(conn, location, count.sku, Reason::Count.as_str(), actor, now)?;
+        }
+    }
     Ok(summary)
 }
 

@@ -8,4 +8,5 @@ pub mod ledger;
 pub mod levels;
 pub mod model;
 pub mod reserve;
+pub mod risk;
 pub mod routes;

@@ -255,6 +255,9 @@ pub struct StockLevel {
     pub safety_stock: i64,
     /// `max(0, on_hand - reserved - safety_stock)`.
     pub available: i64,
+    /// How far `reserved` exceeds `on_hand` (0 when it does not): units promised to holds and
+    /// orders that are not there. The newest of those commitments are flagged at risk.
+    pub shortfall: i64,
     /// Last change; `null` when the level has never been written.
     pub updated_at: Option<DateTime<Utc>>,
 }
@@ -263,6 +266,7 @@ impl From<LevelRow> for StockLevel {
     fn from(row: LevelRow) -> Self {
         StockLevel {
             available: available(row.on_hand, row.reserved, row.safety_stock),
+            shortfall: super::risk::shortfall(row.on_hand, row.reserved),
             location: row.location,
             sku: row.sku,
             on_hand: row.on_hand,

@@ -7,7 +7,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::ledger;
+use super::{ledger, risk};
 use super::model::{available, NewMovement};
 use crate::catalog::geo::{coordinates, Coordinates};
 use crate::db::schema::{locations, stock_levels};
@@ -17,11 +17,19 @@ use crate::error::{Alternative, ApiError, Shortfall};
 /// How many alternative locations a shortfall suggests.
 const ALTERNATIVES: usize = 3;
 
-/// One (sku, quantity) at the location being acted on.
+/// One (sku, quantity) at the location being acted on. `short` is how many of its units a
+/// recount left uncovered (see `stock::risk`); zero for new lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub sku: String,
     pub quantity: i64,
+    pub short: i64,
+}
+
+impl Line {
+    pub fn new(sku: impl Into<String>, quantity: i64) -> Line {
+        Line { sku: sku.into(), quantity, short: 0 }
+    }
 }
 
 /// Who and why, for the ledger.
@@ -149,6 +157,8 @@ fn alternatives(
 }
 
 /// Gives reserved units back to the shelf: a hold released or expired, an order cancelled.
+/// The commitment must already be closed (its status changed) so that, where the level is
+/// short, what remains open is reassessed without it.
 pub fn unreserve(conn: &mut DbConn, location: &str, lines: &[Line], entry: &Entry) -> Result<(), ApiError> {
     let lines = sorted(lines);
     for line in &lines {
@@ -159,14 +169,49 @@ pub fn unreserve(conn: &mut DbConn, location: &str, lines: &[Line], entry: &Entr
             ))
             .execute(conn)?;
     }
-    ledger::record(conn, &movements(location, &lines, 0, -1, entry))
+    ledger::record(conn, &movements(location, &lines, 0, -1, entry))?;
+    for line in &lines {
+        // Was short before if reserved (before) = reserved (now) + quantity exceeded on_hand.
+        let was_short = level_of(conn, location, &line.sku)?.is_some_and(|(o, r)| r + line.quantity > o);
+        risk::reassess_if_short(conn, location, &line.sku, was_short, entry.reason, entry.actor, entry.at)?;
+    }
+    Ok(())
 }
 
 /// Reserved units leave the building: collected at the counter or shipped. `on_hand` and
 /// `reserved` drop together.
-pub fn consume(conn: &mut DbConn, location: &str, lines: &[Line], entry: &Entry) -> Result<(), ApiError> {
+///
+/// A handover is physical proof that the units were there. Where a recount had put fewer on
+/// the books than the order holds (the order was at risk, `short` units uncovered), the count
+/// is corrected first with a `correction` movement of those units, so `on_hand` never goes
+/// below zero and the ledger says why it rose. The commitment must already be closed.
+/// Returns the corrections made: (sku, units).
+pub fn consume(
+    conn: &mut DbConn,
+    location: &str,
+    lines: &[Line],
+    entry: &Entry,
+) -> Result<Vec<(String, i64)>, ApiError> {
     let lines = sorted(lines);
+    let mut corrections = Vec::new();
     for line in &lines {
+        let on_hand = level_of(conn, location, &line.sku)?.map(|(o, _)| o).unwrap_or(0);
+        let missing = (line.quantity - on_hand).max(line.short).max(0);
+        if missing > 0 {
+            diesel::update(stock_levels::table.find((location, &line.sku)))
+                .set(stock_levels::on_hand.eq(stock_levels::on_hand + missing))
+                .execute(conn)?;
+            corrections.push(NewMovement {
+                location: location.to_string(),
+                sku: line.sku.clone(),
+                delta_on_hand: missing,
+                delta_reserved: 0,
+                reason: "correction".to_string(),
+                reference: Some(entry.reference.to_string()),
+                actor: entry.actor.to_string(),
+                at: entry.at,
+            });
+        }
         diesel::update(stock_levels::table.find((location, &line.sku)))
             .set((
                 stock_levels::on_hand.eq(stock_levels::on_hand - line.quantity),
@@ -175,5 +220,58 @@ pub fn consume(conn: &mut DbConn, location: &str, lines: &[Line], entry: &Entry)
             ))
             .execute(conn)?;
     }
-    ledger::record(conn, &movements(location, &lines, -1, -1, entry))
+    ledger::record(conn, &corrections)?;
+    ledger::record(conn, &movements(location, &lines, -1, -1, entry))?;
+    for line in &lines {
+        // Consuming moves on_hand and reserved together: short now means short before.
+        risk::reassess_if_short(conn, location, &line.sku, false, entry.reason, entry.actor, entry.at)?;
+    }
+    Ok(corrections.into_iter().map(|m| (m.sku, m.delta_on_hand)).collect())
+}
+
+/// Units of an order's line found missing while picking. The units a recount already took
+/// off the books (`already_short`) only give up their reservation; the rest were believed on
+/// the shelf and leave `on_hand` too. One ledger movement says both.
+pub fn short_pick(
+    conn: &mut DbConn,
+    location: &str,
+    sku: &str,
+    missing: i64,
+    already_short: i64,
+    entry: &Entry,
+) -> Result<(), ApiError> {
+    let on_hand = level_of(conn, location, sku)?.map(|(o, _)| o).unwrap_or(0);
+    let known = already_short.clamp(0, missing);
+    // Never below zero, even if the books were stale.
+    let newly_missing = (missing - known).min(on_hand);
+    diesel::update(stock_levels::table.find((location, sku)))
+        .set((
+            stock_levels::on_hand.eq(stock_levels::on_hand - newly_missing),
+            stock_levels::reserved.eq(stock_levels::reserved - missing),
+            stock_levels::updated_at.eq(entry.at),
+        ))
+        .execute(conn)?;
+    ledger::record(
+        conn,
+        &[NewMovement {
+            location: location.to_string(),
+            sku: sku.to_string(),
+            delta_on_hand: -newly_missing,
+            delta_reserved: -missing,
+            reason: entry.reason.to_string(),
+            reference: Some(entry.reference.to_string()),
+            actor: entry.actor.to_string(),
+            at: entry.at,
+        }],
+    )?;
+    risk::reassess_if_short(conn, location, sku, true, entry.reason, entry.actor, entry.at)
+}
+
+/// A level's `on_hand` and `reserved`.
+fn level_of(conn: &mut DbConn, location: &str, sku: &str) -> Result<Option<(i64, i64)>, ApiError> {
+    Ok(stock_levels::table
+        .find((location, sku))
+        .select((stock_levels::on_hand, stock_levels::reserved))
+        .first(conn)
+        .optional()?)
 }

@@ -1,6 +1,5 @@
 //! HTTP for stock, availability and sales channels: extract, authorize, call, respond.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -9,11 +8,11 @@ use super::model::*;
 use super::{availability, channels, ledger, levels};
 use crate::auth::Principal;
 use crate::catalog::geo::Coordinates;
-use crate::db::{read_tx, write_tx};
+use crate::db::read_tx;
 use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
-use crate::http::created_or_ok;
-use crate::http::idempotency::{self, fingerprint, IdempotencyKey};
+use crate::http::idempotency::{self, fingerprint, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::{BulkJson, Json};
+use crate::http::query::Query;
 use crate::http::pagination::{PageQuery, Paginated, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::state::AppState;
 
@@ -41,18 +40,20 @@ fn level_path(path: web::Path<(String, String)>) -> Result<(String, String), Api
 ///
 /// Who may call: admin; integration with `stock:write`; staff of that store.
 /// A count whose `as_of` is older than the last applied count answers 200 with
-/// `applied: false`; a mismatched `expected_on_hand` answers 409. Accepts `Idempotency-Key`.
+/// `applied: false`; a mismatched `expected_on_hand` answers 409. A count is the physical
+/// truth and is applied even below what is reserved: the holds and orders it no longer covers
+/// are flagged at risk (the level shows the `shortfall`). Accepts `Idempotency-Key`.
 #[utoipa::path(
-    put, path = "/v1/stock/{location}/{sku}", tag = "stock",
+    put, path = "/v1/stock/{location}/{sku}", tag = "stock", operation_id = "set_stock_count",
     params(
         ("location" = String, Path, description = "Location code"),
         ("sku" = String, Path, description = "SKU"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a repeated request"),
+        IdempotencyKeyHeader,
     ),
     request_body = CountForm,
     responses(
-        (status = 200, body = CountResult),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The level after the count, and whether it was applied", body = CountResult),
+        (status = 404, description = "No such location or product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`expected_on_hand` mismatch, or the same Idempotency-Key in flight", body = Problem, content_type = "application/problem+json"),
         Denied,
         BadBody,
@@ -72,8 +73,8 @@ async fn put_count(
     who.require_location_access(&location, "stock:write")?;
     let form = body.0;
     let actor = who.actor();
-    idempotency::run(&state, &who, key, fingerprint(&req, &form), StatusCode::OK, move |conn| {
-        levels::count(conn, &location, &sku, &form, &actor)
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
+        Answer::ok(&levels::count(conn, &location, &sku, &form, &actor)?)
     })
     .await
 }
@@ -81,14 +82,15 @@ async fn put_count(
 /// Apply a batch of stock deltas, all or nothing.
 ///
 /// Who may call: admin; integration with `stock:write`; staff, for their own store's lines
-/// only. A batch that would drive any `on_hand` below zero answers 409 and changes nothing.
-/// Accepts `Idempotency-Key`.
+/// only. A batch that would drive any `on_hand` below zero answers 409 and changes nothing;
+/// going below what is reserved is accepted (a till sale happened) and flags the holds and
+/// orders it uncovers at risk. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/stock/adjustments", tag = "stock",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a repeated request")),
+    post, path = "/v1/stock/adjustments", tag = "stock", operation_id = "adjust_stock",
+    params(IdempotencyKeyHeader),
     request_body = AdjustmentBatch,
     responses(
-        (status = 200, body = AdjustmentResult),
+        (status = 200, description = "The levels after the batch", body = AdjustmentResult),
         (status = 409, description = "Stock would go negative (`lines`), or the same Idempotency-Key in flight", body = Problem, content_type = "application/problem+json"),
         Denied,
         BadBody,
@@ -108,8 +110,8 @@ async fn adjust(
         who.require_location_access(&a.location, "stock:write")?;
     }
     let actor = who.actor();
-    idempotency::run(&state, &who, key, fingerprint(&req, &batch), StatusCode::OK, move |conn| {
-        levels::adjust(conn, &batch, &actor)
+    idempotency::run(&state, &who, key, fingerprint(&req, &batch), move |conn| {
+        Answer::ok(&levels::adjust(conn, &batch, &actor)?)
     })
     .await
 }
@@ -118,18 +120,19 @@ async fn adjust(
 ///
 /// Who may call: admin; integration with `stock:write`; staff of that store. Answers with a
 /// summary of what changed. Unknown SKUs fail the whole snapshot (422). Bodies may be up to
-/// `MAX_SNAPSHOT_BYTES`. Accepts `Idempotency-Key`.
+/// `MAX_SNAPSHOT_BYTES`. Counts below what is reserved are applied, and flag the holds and
+/// orders they no longer cover. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/stock/{location}/snapshot", tag = "stock",
+    post, path = "/v1/stock/{location}/snapshot", tag = "stock", operation_id = "apply_stock_snapshot",
     params(
         ("location" = String, Path, description = "Location code"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for a repeated request"),
+        IdempotencyKeyHeader,
     ),
     request_body = SnapshotForm,
     responses(
-        (status = 200, body = SnapshotSummary),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "What the snapshot changed", body = SnapshotSummary),
+        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The same Idempotency-Key in flight", body = Problem, content_type = "application/problem+json"),
         Denied,
         BadBody,
     ),
@@ -149,8 +152,8 @@ async fn post_snapshot(
     who.require_location_access(&location, "stock:write")?;
     let form = body.0;
     let actor = who.actor();
-    idempotency::run(&state, &who, key, fingerprint(&req, &form), StatusCode::OK, move |conn| {
-        levels::snapshot(conn, &location, &form, &actor)
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
+        Answer::ok(&levels::snapshot(conn, &location, &form, &actor)?)
     })
     .await
 }
@@ -159,12 +162,12 @@ async fn post_snapshot(
 ///
 /// Who may call: admin; integration with `stock:read`; staff of that store.
 #[utoipa::path(
-    get, path = "/v1/stock/{location}/{sku}", tag = "stock",
+    get, path = "/v1/stock/{location}/{sku}", tag = "stock", operation_id = "get_stock_level",
     params(("location" = String, Path, description = "Location code"), ("sku" = String, Path, description = "SKU")),
     responses(
-        (status = 200, body = StockLevel),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The level", body = StockLevel),
+        (status = 404, description = "No such location or product", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid code", body = Problem, content_type = "application/problem+json"),
         Denied,
     ),
     security(("bearer" = []))
@@ -185,12 +188,12 @@ async fn get_level(
 ///
 /// Who may call: admin; integration with `stock:read`; staff of that store.
 #[utoipa::path(
-    get, path = "/v1/stock/{location}/{sku}/movements", tag = "stock",
+    get, path = "/v1/stock/{location}/{sku}/movements", tag = "stock", operation_id = "list_stock_movements",
     params(("location" = String, Path, description = "Location code"), ("sku" = String, Path, description = "SKU"), PageQuery),
     responses(
-        (status = 200, body = Paginated<Movement>),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "One page of the ledger, newest first", body = Paginated<Movement>),
+        (status = 404, description = "No such location or product", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid code, limit or cursor", body = Problem, content_type = "application/problem+json"),
         Denied,
     ),
     security(("bearer" = []))
@@ -200,7 +203,7 @@ async fn list_movements(
     state: web::Data<AppState>,
     who: Principal,
     path: web::Path<(String, String)>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (location, sku) = level_path(path)?;
     who.require_location_access(&location, "stock:read")?;
@@ -230,12 +233,12 @@ pub struct AvailabilityQuery {
 /// Who may call: anyone (public). `online.available` sums the stores and warehouses that
 /// fulfil online orders; `locations` lists stores.
 #[utoipa::path(
-    get, path = "/v1/availability/{sku}", tag = "availability",
+    get, path = "/v1/availability/{sku}", tag = "availability", operation_id = "get_availability",
     params(("sku" = String, Path, description = "SKU"), AvailabilityQuery),
     responses(
-        (status = 200, body = Availability),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Availability online and per store", body = Availability),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid SKU, `near` or limit", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -243,7 +246,7 @@ pub struct AvailabilityQuery {
 async fn sku_availability(
     state: web::Data<AppState>,
     sku: web::Path<String>,
-    query: web::Query<AvailabilityQuery>,
+    query: Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let sku = sku.into_inner();
     path_code("sku", &sku)?;
@@ -260,11 +263,11 @@ async fn sku_availability(
 ///
 /// Who may call: anyone (public).
 #[utoipa::path(
-    post, path = "/v1/availability/check", tag = "availability",
+    post, path = "/v1/availability/check", tag = "availability", operation_id = "check_availability",
     request_body = CheckForm,
     responses(
-        (status = 200, body = CheckResult),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Whether each line, and the whole cart, can be served", body = CheckResult),
+        (status = 404, description = "No such location, or not an active one", body = Problem, content_type = "application/problem+json"),
         BadBody,
     ),
     security(())
@@ -278,10 +281,10 @@ async fn check_availability(state: web::Data<AppState>, body: Json<CheckForm>) -
 
 /// Create or replace a sales channel.
 ///
-/// Who may call: admin.
+/// Who may call: admin. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    put, path = "/v1/channels/{code}", tag = "channels",
-    params(("code" = String, Path, description = "Channel code")),
+    put, path = "/v1/channels/{code}", tag = "channels", operation_id = "put_channel",
+    params(("code" = String, Path, description = "Channel code"), IdempotencyKeyHeader),
     request_body = ChannelForm,
     responses(
         (status = 200, description = "Replaced", body = Channel),
@@ -294,7 +297,9 @@ async fn check_availability(state: web::Data<AppState>, body: Json<CheckForm>) -
 #[put("/v1/channels/{code}")]
 async fn put_channel(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     code: web::Path<String>,
     body: Json<ChannelForm>,
 ) -> Result<HttpResponse, ApiError> {
@@ -302,20 +307,22 @@ async fn put_channel(
     let code = code.into_inner();
     path_code("code", &code)?;
     let form = body.0;
-    let (created, channel) = state.db(move |conn| write_tx(conn, |conn| channels::put(conn, &code, &form))).await?;
-    Ok(created_or_ok(created, channel))
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
+        Answer::created_or_ok(channels::put(conn, &code, &form)?)
+    })
+    .await
 }
 
 /// One sales channel.
 ///
 /// Who may call: admin; integration with `stock:read`.
 #[utoipa::path(
-    get, path = "/v1/channels/{code}", tag = "channels",
+    get, path = "/v1/channels/{code}", tag = "channels", operation_id = "get_channel",
     params(("code" = String, Path, description = "Channel code")),
     responses(
-        (status = 200, body = Channel),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The channel", body = Channel),
+        (status = 404, description = "No such channel", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid code", body = Problem, content_type = "application/problem+json"),
         Denied,
     ),
     security(("bearer" = []))
@@ -337,13 +344,13 @@ async fn get_channel(
 ///
 /// Who may call: any authenticated caller.
 #[utoipa::path(
-    get, path = "/v1/channels/{code}/availability/{sku}", tag = "channels",
+    get, path = "/v1/channels/{code}/availability/{sku}", tag = "channels", operation_id = "get_channel_availability",
     params(("code" = String, Path, description = "Channel code"), ("sku" = String, Path, description = "SKU")),
     responses(
-        (status = 200, body = ChannelAvailability),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "What the channel may sell", body = ChannelAvailability),
+        (status = 401, description = "No token, or a token that is expired, forged or malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such channel or product", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid code", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -233,8 +233,10 @@ impl TestApp {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             exp: chrono::Utc::now().timestamp() + 600,
             iat: None,
-            iss: None,
-            aud: None,
+            // Configured issuer and audience are required claims: minted tokens carry them.
+            iss: self.state.settings.jwt.issuer.clone(),
+            aud: self.state.settings.jwt.audience.clone().map(clickcollect::auth::Audience::One),
+            nbf: None,
         };
         self.keys.mint(&claims).expect("mint")
     }

@@ -1,0 +1,147 @@
+//! Business limits per customer, so one shopper cannot take a SKU's whole stock with holds
+//! and direct orders: open holds, open orders, and units of one SKU across both. Each refusal
+//! is 409 `limit-exceeded` naming the limit and its value. The limits apply to customers
+//! acting for themselves; admins and integrations (a marketplace importing a large order)
+//! are trusted callers and are not limited.
+//!
+//! Counting and acting must be one step, or a burst of parallel holds would all count the
+//! same "below the limit": on PostgreSQL the customer's transactions take turns on an
+//! advisory lock taken before any stock row is locked; SQLite has one writer at a time.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+
+use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
+use crate::db::DbConn;
+use crate::error::ApiError;
+use crate::orders::status::Status;
+
+/// The limits, from the configuration; 0 turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerLimits {
+    pub open_holds: i64,
+    pub open_orders: i64,
+    pub units_per_sku: i64,
+}
+
+impl CustomerLimits {
+    pub const NONE: CustomerLimits = CustomerLimits { open_holds: 0, open_orders: 0, units_per_sku: 0 };
+
+    pub fn from_settings(settings: &crate::config::Settings) -> CustomerLimits {
+        CustomerLimits {
+            open_holds: settings.limit_open_holds_per_customer,
+            open_orders: settings.limit_open_orders_per_customer,
+            units_per_sku: settings.limit_units_per_sku_per_customer,
+        }
+    }
+}
+
+/// What the customer is about to add.
+pub struct Request<'a> {
+    /// The customer's id (a customer token's `sub`).
+    pub customer: &'a str,
+    pub new_hold: bool,
+    pub new_order: bool,
+    /// Units per SKU the request adds.
+    pub lines: &'a [(String, i64)],
+    /// A hold becoming an order: its units are already counted and move, not add.
+    pub converting_hold: Option<&'a str>,
+}
+
+/// Namespace of the advisory locks taken per customer ("cc" + 1).
+const ADVISORY_NAMESPACE: i32 = 0x6363_0001;
+
+/// Refuses the request with 409 `limit-exceeded` if it would take the customer past a limit.
+/// Call it first in the transaction, before any stock row is locked.
+pub fn check(
+    conn: &mut DbConn,
+    limits: &CustomerLimits,
+    request: &Request,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    if *limits == CustomerLimits::NONE {
+        return Ok(());
+    }
+    if let DbConn::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind::<Integer, _>(ADVISORY_NAMESPACE)
+            .bind::<Text, _>(request.customer)
+            .execute(pg)?;
+    }
+    let owner = format!("customer:{}", request.customer);
+    let open_holds = || {
+        reservations::table
+            .filter(reservations::owner.eq(owner.clone()))
+            .filter(reservations::status.eq("held"))
+            .filter(reservations::expires_at.gt(now))
+    };
+    if request.new_hold && limits.open_holds > 0 {
+        let count: i64 = open_holds().count().get_result(conn)?;
+        if count >= limits.open_holds {
+            return Err(ApiError::LimitExceeded {
+                limit: "open_holds_per_customer",
+                max: limits.open_holds,
+                message: format!(
+                    "you have {count} open holds, the most allowed; order or release one before holding more"
+                ),
+            });
+        }
+    }
+    let open_orders = || {
+        orders::table
+            .filter(orders::customer_id.eq(request.customer))
+            .filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str())))
+    };
+    if request.new_order && limits.open_orders > 0 {
+        let count: i64 = open_orders().count().get_result(conn)?;
+        if count >= limits.open_orders {
+            return Err(ApiError::LimitExceeded {
+                limit: "open_orders_per_customer",
+                max: limits.open_orders,
+                message: format!("you have {count} open orders, the most allowed; collect or cancel one first"),
+            });
+        }
+    }
+    if limits.units_per_sku > 0 && !request.lines.is_empty() {
+        let skus: Vec<&str> = request.lines.iter().map(|(sku, _)| sku.as_str()).collect();
+        let mut taken: HashMap<String, i64> = HashMap::new();
+        // A customer's open lines are few: summed here rather than with SUM, which is NUMERIC
+        // on PostgreSQL.
+        let held: Vec<(String, i64)> = reservation_lines::table
+            .inner_join(reservations::table)
+            .filter(reservations::owner.eq(owner.clone()))
+            .filter(reservations::status.eq("held"))
+            .filter(reservations::expires_at.gt(now))
+            .filter(reservations::id.ne(request.converting_hold.unwrap_or("")))
+            .filter(reservation_lines::sku.eq_any(&skus))
+            .select((reservation_lines::sku, reservation_lines::quantity))
+            .load(conn)?;
+        let ordered: Vec<(String, i64)> = order_lines::table
+            .inner_join(orders::table)
+            .filter(orders::customer_id.eq(request.customer))
+            .filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str())))
+            .filter(order_lines::sku.eq_any(&skus))
+            .select((order_lines::sku, order_lines::quantity))
+            .load(conn)?;
+        for (sku, units) in held.into_iter().chain(ordered) {
+            *taken.entry(sku).or_default() += units;
+        }
+        for (sku, quantity) in request.lines {
+            let already = taken.get(sku).copied().unwrap_or(0);
+            if already + quantity > limits.units_per_sku {
+                return Err(ApiError::LimitExceeded {
+                    limit: "units_per_sku_per_customer",
+                    max: limits.units_per_sku,
+                    message: format!(
+                        "{sku}: you hold or ordered {already} and ask for {quantity} more; at most {} per customer",
+                        limits.units_per_sku
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
