@@ -171,6 +171,7 @@ fn main() {
             iat: None,
             iss: None,
             aud: None,
+            nbf: None,
         })
         .unwrap()
     };

@@ -95,7 +95,8 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Largest JSON body accepted by ordinary endpoints.
     pub max_body_bytes: usize,
-    /// Largest body of a bulk stock snapshot (thousands of SKUs in one request).
+    /// Largest body of a bulk write: a stock snapshot (up to 100,000 items), an adjustment
+    /// batch, a channel's location list.
     pub max_snapshot_bytes: usize,
     pub log_format: LogFormat,
     /// Derives pickup codes; defaults to a key derived from the HS256 secret.
@@ -201,7 +202,7 @@ impl Settings {
 
         let max_body_bytes = parse_number(get("MAX_BODY_BYTES"), "MAX_BODY_BYTES", 64 * 1024, 1024, 64 << 20)? as usize;
         let max_snapshot_bytes =
-            parse_number(get("MAX_SNAPSHOT_BYTES"), "MAX_SNAPSHOT_BYTES", 8 << 20, 1024, 256 << 20)? as usize;
+            parse_number(get("MAX_SNAPSHOT_BYTES"), "MAX_SNAPSHOT_BYTES", 16 << 20, 1024, 256 << 20)? as usize;
 
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,

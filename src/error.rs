@@ -37,7 +37,8 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// `validation`: each invalid field (at most 100 are listed).
+    /// `validation`: each invalid field; `not-found`: each field naming something that does
+    /// not exist (at most 100 are listed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
     /// `validation`: how many fields were invalid, when more than were listed.
@@ -173,6 +174,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The body names things that do not exist (a SKU, a location): 404 with each field.
+    #[error("not found")]
+    Unknown(Vec<FieldError>),
     #[error("the code belongs to an order to be collected at {} ({})", .0.name, .0.code)]
     PickupAtOtherStore(StoreRef),
     #[error("this path does not accept that method; it accepts {}", allowed.join(", "))]
@@ -224,7 +228,7 @@ impl ApiError {
             }
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::NotFound(_) | ApiError::Unknown(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::PickupAtOtherStore(_) => {
                 (StatusCode::NOT_FOUND, "pickup-at-other-store", "The order is collected at another store")
             }
@@ -281,12 +285,8 @@ impl ApiError {
             }
             ApiError::Database(_) | ApiError::Internal(_) => "an internal error occurred; it has been logged".into(),
             ApiError::Pool(_) => "the database is not reachable right now; retry shortly".into(),
-            ApiError::Validation(errors) => {
-                let fields: Vec<&str> = errors.iter().take(5).map(|e| e.field.as_str()).collect();
-                let more = errors.len().saturating_sub(fields.len());
-                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-                format!("invalid field(s): {}{more}", fields.join(", "))
-            }
+            ApiError::Validation(errors) => format!("invalid field(s): {}", list_fields(errors)),
+            ApiError::Unknown(errors) => format!("unknown: {}", list_fields(errors)),
             other => other.to_string(),
         };
         let mut problem = Problem {
@@ -297,7 +297,7 @@ impl ApiError {
             ..Problem::default()
         };
         match self {
-            ApiError::Validation(errors) => {
+            ApiError::Validation(errors) | ApiError::Unknown(errors) => {
                 problem.errors = Some(errors.iter().take(MAX_LISTED_ERRORS).cloned().collect());
                 if errors.len() > MAX_LISTED_ERRORS {
                     problem.errors_total = Some(errors.len());
@@ -321,6 +321,14 @@ impl ApiError {
         }
         problem
     }
+}
+
+/// The first few fields of a list, and how many more there are.
+fn list_fields(errors: &[FieldError]) -> String {
+    let fields: Vec<&str> = errors.iter().take(5).map(|e| e.field.as_str()).collect();
+    let more = errors.len().saturating_sub(fields.len());
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    format!("{}{more}", fields.join(", "))
 }
 
 impl ResponseError for ApiError {
@@ -374,13 +382,13 @@ pub struct Validator {
 
 /// Codes (location codes, SKUs): 1 to 64 characters from `[A-Za-z0-9._-]`.
 pub fn code_problem(value: &str) -> Option<&'static str> {
-    if value.is_empty() || value.len() > 64 {
-        return Some("must be 1 to 64 characters long");
+    if crate::http::formats::is_code(value) {
+        None
+    } else if value.is_empty() || value.len() > 64 {
+        Some("must be 1 to 64 characters long")
+    } else {
+        Some("may only contain A-Z, a-z, 0-9, '.', '_' and '-'")
     }
-    if !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
-        return Some("may only contain A-Z, a-z, 0-9, '.', '_' and '-'");
-    }
-    None
 }
 
 impl Validator {
@@ -411,14 +419,17 @@ impl Validator {
     }
 
     pub fn text(&mut self, field: impl Into<String>, value: &str, max_chars: usize) {
-        let len = value.trim().chars().count();
-        if len == 0 {
-            self.add(field, "must not be empty");
-        } else if value.chars().count() > max_chars {
-            self.add(field, format!("must be at most {max_chars} characters"));
-        } else if value.chars().any(|c| c.is_control()) {
-            self.add(field, "must not contain control characters");
+        if let Some(message) = crate::http::formats::text_problem(value, max_chars) {
+            self.add(field, message);
         }
+    }
+
+    pub fn customer_id(&mut self, field: impl Into<String>, value: &str) {
+        self.check(
+            crate::http::formats::is_customer_id(value),
+            field,
+            "must be 1 to 128 characters, none of them a space or a control character",
+        );
     }
 
     pub fn finish(self) -> Result<(), ApiError> {

@@ -37,11 +37,12 @@ use crate::state::AppState;
 
 /// Registers every API route on `app` and returns it with the OpenAPI document collected
 /// from the same registrations.
-pub fn routes_and_document<T>(app: App<T>) -> (App<T>, utoipa::openapi::OpenApi)
+pub fn routes_and_document<T>(app: App<T>) -> (App<T>, serde_json::Value)
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
-    app.into_utoipa_app()
+    let (app, document) = app
+        .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())
         .configure(ops::routes::configure)
         .configure(catalog::routes::configure)
@@ -50,7 +51,8 @@ where
         .configure(orders::routes::configure)
         .configure(customers::routes::configure)
         .configure(notify::routes::configure)
-        .split_for_parts()
+        .split_for_parts();
+    (app, openapi::finish(document))
 }
 
 /// The whole application: routes, middleware, the OpenAPI document held as the contract
@@ -73,7 +75,7 @@ pub fn build_app(
     let (app, document) = routes_and_document(app);
     let routes = web::Data::new(RouteTable::from_openapi(&document));
     app.app_data(routes)
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document))
+        .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", document))
         .service(web::redirect("/docs", "/docs/"))
         .default_service(web::to(contract::not_matched))
         .wrap(from_fn(contract::enforce))

@@ -165,7 +165,9 @@ impl Throttle {
             });
             match asked {
                 Ok((1, _)) => return Ok(Slot { key: key.to_string(), in_redis: true }),
-                Ok((0, left_ms)) => return Err(Blocked::Failures { retry_after: (left_ms.max(1) as u64).div_ceil(1000) }),
+                Ok((0, left_ms)) => {
+                    return Err(Blocked::Failures { retry_after: (left_ms.max(1) as u64).div_ceil(1000) })
+                }
                 Ok(_) => return Err(Blocked::Busy),
                 Err(error) => self.redis_failed(&error),
             }
@@ -186,9 +188,11 @@ impl Throttle {
 
     /// The key's local counts, with a window that has ended started afresh.
     fn local_entry<'a>(&self, local: &'a mut HashMap<String, Local>, key: &str) -> &'a mut Local {
-        let entry = local
-            .entry(key.to_string())
-            .or_insert(Local { window_start: Instant::now(), failures: 0, in_flight: Vec::new() });
+        let entry = local.entry(key.to_string()).or_insert(Local {
+            window_start: Instant::now(),
+            failures: 0,
+            in_flight: Vec::new(),
+        });
         if entry.window_start.elapsed() >= self.window {
             entry.window_start = Instant::now();
             entry.failures = 0;

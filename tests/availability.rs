@@ -120,8 +120,8 @@ async fn channels_sum_their_locations_less_a_buffer(app: TestApp) {
     let reply = app
         .put("/v1/channels/bad", Some(&admin), &json!({"name": "B", "buffer": 0, "locations": ["KRK", "NOPE"]}))
         .await;
-    reply.assert_problem(422, "validation");
-    assert_eq!(reply.error_fields(), vec!["locations[1]"]);
+    reply.assert_problem(404, "not-found");
+    assert_eq!(reply.error_fields(), vec!["locations[1]"], "the unknown location is named");
     app.get("/v1/channels/bad", Some(&admin)).await.assert_problem(404, "not-found");
     let reply = app.put("/v1/channels/bad", Some(&admin), &json!({"name": "B", "buffer": -1, "locations": []})).await;
     assert_eq!(reply.error_fields(), vec!["buffer"]);

@@ -171,6 +171,13 @@ async fn order_denials_and_bad_requests(app: TestApp) {
             json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}], "external_ref": "X"}),
             "channel",
         ),
+    ] {
+        let reply = app.post("/v1/orders", Some(&ann), &body).await;
+        reply.assert_problem(422, "validation");
+        assert_eq!(reply.error_fields(), vec![field.to_string()], "{body}");
+    }
+    // What the body names but does not exist is a 404 naming the field.
+    for (body, field) in [
         (
             json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "reservation_id": "nope"}),
             "reservation_id",
@@ -181,12 +188,14 @@ async fn order_denials_and_bad_requests(app: TestApp) {
         ),
     ] {
         let reply = app.post("/v1/orders", Some(&ann), &body).await;
-        reply.assert_problem(422, "validation");
+        reply.assert_problem(404, "not-found");
         assert_eq!(reply.error_fields(), vec![field.to_string()], "{body}");
     }
+    // A warehouse offers no pickup: a conflict with what the location is, not a bad request.
     app.put_location("WH", json!({"kind": "warehouse", "pickup": {"in_store": false, "curbside": false}})).await;
     let reply = app.post("/v1/orders", Some(&ann), &json!({"location": "WH", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]})).await;
-    assert_eq!(reply.error_fields(), vec!["fulfilment"]);
+    reply.assert_problem(409, "conflict");
+    assert!(reply.body["detail"].as_str().unwrap().contains("does not offer pickup"), "{}", reply.text);
     assert_eq!(app.level("S1", "A").await["reserved"], 0);
     assert_eq!(app.level("S1", "B").await["reserved"], 0);
 
@@ -233,9 +242,11 @@ async fn orders_from_holds_are_checked(app: TestApp) {
     let hold_id = hold.ok()["id"].as_str().unwrap().to_string();
     let from_hold = |customer: &str, location: &str| json!({"reservation_id": hold_id, "location": location, "fulfilment": "pickup", "customer_id": customer});
     let reply = app.post("/v1/orders", Some(&app.customer("bob")), &from_hold("bob", "S1")).await;
+    reply.assert_problem(404, "not-found");
     assert_eq!(reply.error_fields(), vec!["reservation_id"], "someone else's hold is not found");
     let reply = app.post("/v1/orders", Some(&ann), &from_hold("ann", "S2")).await;
-    assert_eq!(reply.error_fields(), vec!["location"]);
+    reply.assert_problem(409, "conflict");
+    assert!(reply.body["detail"].as_str().unwrap().contains("the hold is at S1"), "{}", reply.text);
     assert_eq!(app.post("/v1/orders", Some(&ann), &from_hold("ann", "S1")).await.status, 201);
     app.post("/v1/orders", Some(&ann), &from_hold("ann", "S1")).await.assert_problem(409, "conflict");
     let released = app.request(Method::DELETE, &format!("/v1/reservations/{hold_id}")).bearer(&ann).send().await;
@@ -377,8 +388,10 @@ async fn a_short_pick_corrects_stock_and_shrinks_the_order(app: TestApp) {
     post(&app, &format!("/v1/orders/{id}/picking"), &staff).await.ok();
     app.post(&path, Some(&ann), &json!({"sku": "A", "missing": 1})).await.assert_problem(403, "forbidden");
     app.post(&path, Some(&app.staff("S2")), &json!({"sku": "A", "missing": 1})).await.assert_problem(404, "not-found");
-    assert_eq!(app.post(&path, Some(&staff), &json!({"sku": "A", "missing": 4})).await.error_fields(), vec!["missing"]);
-    assert_eq!(app.post(&path, Some(&staff), &json!({"sku": "C", "missing": 1})).await.error_fields(), vec!["sku"]);
+    app.post(&path, Some(&staff), &json!({"sku": "A", "missing": 4})).await.assert_problem(409, "conflict");
+    let no_line = app.post(&path, Some(&staff), &json!({"sku": "C", "missing": 1})).await;
+    no_line.assert_problem(404, "not-found");
+    assert_eq!(no_line.error_fields(), vec!["sku"]);
 
     let shrunk = app.post(&path, Some(&staff), &json!({"sku": "A", "missing": 2})).await.ok().clone();
     assert_eq!(shrunk["status"], "picking");

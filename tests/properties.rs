@@ -11,8 +11,8 @@ use chrono::TimeDelta;
 use clickcollect::auth::{Principal, Role};
 use clickcollect::db::{write_tx, DbConn};
 use clickcollect::error::ApiError;
-use clickcollect::orders::status::{Action, Fulfilment};
 use clickcollect::limits::CustomerLimits;
+use clickcollect::orders::status::{Action, Fulfilment};
 use clickcollect::orders::{self, Details, OrderSettings, Placed};
 use clickcollect::reservations::{self, model::HoldLine, model::NewHold};
 use clickcollect::stock::ledger::find_drift;
@@ -76,7 +76,11 @@ fn allowed<T>(result: Result<T, ApiError>) -> Result<Option<T>, TestCaseError> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(
-            ApiError::InsufficientStock(_) | ApiError::Conflict(_) | ApiError::Validation(_) | ApiError::NotFound(_),
+            ApiError::InsufficientStock(_)
+            | ApiError::Conflict(_)
+            | ApiError::Validation(_)
+            | ApiError::NotFound(_)
+            | ApiError::Unknown(_),
         ) => Ok(None),
         Err(other) => Err(TestCaseError::fail(format!("unexpected error: {other:?}"))),
     }
@@ -99,8 +103,9 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
             }
             let form = NewHold { location, lines, ttl_seconds: None };
             let who = shopper();
-            if let Some(hold) = allowed(write_tx(conn, |c| reservations::hold(c, &who, &form, TimeDelta::minutes(15), &CustomerLimits::NONE)))?
-            {
+            if let Some(hold) = allowed(write_tx(conn, |c| {
+                reservations::hold(c, &who, &form, TimeDelta::minutes(15), &CustomerLimits::NONE)
+            }))? {
                 world.holds.push(hold.id);
             }
         }

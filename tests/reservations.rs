@@ -60,7 +60,10 @@ async fn a_hold_reserves_and_its_release_returns_the_stock(app: TestApp) {
     let released = app.request(Method::DELETE, &format!("/v1/reservations/{id}")).bearer(&shopper).send().await;
     assert_eq!(released.status, 204);
     assert_eq!(app.level("S1", "A").await["reserved"], 0);
-    assert_eq!(app.get(&format!("/v1/reservations/{id}"), Some(&shopper)).await.body["status"], "released");
+    // Released is gone, as after any DELETE; the problem says so.
+    let gone = app.get(&format!("/v1/reservations/{id}"), Some(&shopper)).await;
+    gone.assert_problem(404, "not-found");
+    assert!(gone.body["detail"].as_str().unwrap().contains("was released"), "{}", gone.text);
     let again = app.request(Method::DELETE, &format!("/v1/reservations/{id}")).bearer(&shopper).send().await;
     assert_eq!(again.status, 204, "releasing twice changes nothing");
     assert_eq!(app.movements("S1", "A").await.len(), 3);
@@ -181,7 +184,7 @@ async fn hold_input_is_validated(app: TestApp) {
     app.put_location("SHUT", json!({"active": false})).await;
     let shopper = app.customer("ann");
     for (body, field) in [
-        (json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 3601}), "ttl_seconds"),
+        (json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 86_401}), "ttl_seconds"),
         (json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 5}), "ttl_seconds"),
         (json!({"location": "S1", "lines": []}), "lines"),
         (json!({"location": "S1", "lines": [{"sku": "A", "quantity": 0}]}), "lines[0].quantity"),
@@ -190,14 +193,19 @@ async fn hold_input_is_validated(app: TestApp) {
             json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}, {"sku": "A", "quantity": 1}]}),
             "lines[1].sku",
         ),
-        (json!({"location": "S1", "lines": [{"sku": "GHOST", "quantity": 1}]}), "lines[0].sku"),
-        (json!({"location": "SHUT", "lines": [{"sku": "A", "quantity": 1}]}), "location"),
         (json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "note": "x"}), "note"),
     ] {
         let reply = hold(&app, &shopper, body.clone()).await;
         reply.assert_problem(422, "validation");
         assert_eq!(reply.error_fields(), vec![field.to_string()], "{body}");
     }
+    // A SKU that does not exist is named, as a 404; a location that is closed is a conflict.
+    let ghost = hold(&app, &shopper, json!({"location": "S1", "lines": [{"sku": "GHOST", "quantity": 1}]})).await;
+    ghost.assert_problem(404, "not-found");
+    assert_eq!(ghost.error_fields(), vec!["lines[0].sku"]);
+    hold(&app, &shopper, json!({"location": "SHUT", "lines": [{"sku": "A", "quantity": 1}]}))
+        .await
+        .assert_problem(409, "conflict");
     hold(&app, &shopper, json!({"location": "NOPE", "lines": [{"sku": "A", "quantity": 1}]}))
         .await
         .assert_problem(404, "not-found");
@@ -207,6 +215,13 @@ async fn hold_input_is_validated(app: TestApp) {
             .await;
     let expires = chrono::DateTime::parse_from_rfc3339(custom.ok()["expires_at"].as_str().unwrap()).unwrap();
     assert!(expires.signed_duration_since(chrono::Utc::now()).num_seconds() <= 60);
+    // Longer than HOLD_TTL_MAX_SECONDS (an hour here) is held for an hour, as expires_at says.
+    let long =
+        hold(&app, &shopper, json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 7200}))
+            .await;
+    let expires = chrono::DateTime::parse_from_rfc3339(long.ok()["expires_at"].as_str().unwrap()).unwrap();
+    let seconds = expires.signed_duration_since(chrono::Utc::now()).num_seconds();
+    assert!((3590..=3600).contains(&seconds), "held for the maximum, got {seconds}s");
 }
 
 async fn hold_creation_is_idempotent(app: TestApp) {

@@ -89,7 +89,8 @@ fn writes() -> Vec<Write> {
                     "adjustments[0].delta",
                 ),
             ],
-            too_large: 100 * 1024,
+            // Batches of up to 1,000 lines are bulk writes, with the bulk body limit.
+            too_large: 17 * 1024 * 1024,
             denied: Denied::Customer,
         },
         Write {
@@ -104,7 +105,7 @@ fn writes() -> Vec<Write> {
                     "items[0].safety_stock",
                 ),
             ],
-            too_large: 9 * 1024 * 1024,
+            too_large: 17 * 1024 * 1024,
             denied: Denied::Customer,
         },
         Write {
@@ -116,7 +117,8 @@ fn writes() -> Vec<Write> {
                 (json!({"name": "New", "buffer": -1, "locations": []}), "buffer"),
                 (json!({"name": "New", "buffer": 1e20, "locations": []}), "buffer"),
             ],
-            too_large: 100 * 1024,
+            // Up to 1,000 locations: a bulk write, with the bulk body limit.
+            too_large: 17 * 1024 * 1024,
             denied: Denied::Customer,
         },
         Write {

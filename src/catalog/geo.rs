@@ -11,13 +11,9 @@ pub struct Coordinates {
 impl Coordinates {
     /// Parses the `near=LAT,LNG` query parameter.
     pub fn parse_near(raw: &str) -> Result<Self, ApiError> {
-        let bad = || ApiError::validation("near", "must be LAT,LNG in degrees, e.g. 52.2297,21.0122");
-        let (lat, lng) = raw.split_once(',').ok_or_else(bad)?;
-        let latitude: f64 = lat.trim().parse().map_err(|_| bad())?;
-        let longitude: f64 = lng.trim().parse().map_err(|_| bad())?;
-        if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
-            return Err(bad());
-        }
+        let (latitude, longitude) = crate::http::formats::parse_near(raw).ok_or_else(|| {
+            ApiError::validation("near", "must be LAT,LNG in plain decimal degrees, e.g. 52.2297,21.0122")
+        })?;
         Ok(Coordinates { latitude, longitude })
     }
 

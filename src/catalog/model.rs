@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::db::schema::{locations, products};
 use crate::error::Validator;
+use crate::http::formats::{clock_minutes, is_currency, is_language_tag};
 use crate::http::json::Validate;
 
 pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -110,28 +111,6 @@ impl Validate for LocationForm {
     }
 }
 
-/// A light BCP 47 check: a 2-3 letter language, then 1-8 character alphanumeric subtags.
-pub fn is_language_tag(tag: &str) -> bool {
-    let mut parts = tag.split('-');
-    let language = parts.next().unwrap_or("");
-    (2..=3).contains(&language.len())
-        && language.bytes().all(|b| b.is_ascii_alphabetic())
-        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
-fn minutes(hhmm: &str) -> Option<u32> {
-    let (h, m) = hhmm.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    match (h, m) {
-        (24, 0) => Some(24 * 60),
-        (0..=23, 0..=59) => Some(h * 60 + m),
-        _ => None,
-    }
-}
-
 fn opening_hours_problems(hours: &OpeningHours) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     for (day, intervals) in &hours.0 {
@@ -142,7 +121,7 @@ fn opening_hours_problems(hours: &OpeningHours) -> Vec<(String, String)> {
         }
         let mut previous_close = 0;
         for (i, [open, close]) in intervals.iter().enumerate() {
-            match (minutes(open), minutes(close)) {
+            match (clock_minutes(open), clock_minutes(close)) {
                 (Some(o), Some(c)) if o < c && (i == 0 || o >= previous_close) => previous_close = c,
                 (Some(_), Some(_)) => problems.push((
                     format!("{field}[{i}]"),
@@ -268,11 +247,7 @@ impl Validate for ProductForm {
         let mut v = Validator::new();
         v.text("name", &self.name, 300);
         v.range("price.amount_minor", self.price.amount_minor, 0, MAX_PRICE_MINOR);
-        v.check(
-            self.price.currency.len() == 3 && self.price.currency.bytes().all(|b| b.is_ascii_uppercase()),
-            "price.currency",
-            "must be an ISO 4217 code such as EUR",
-        );
+        v.check(is_currency(&self.price.currency), "price.currency", "must be an ISO 4217 code such as EUR");
         v.finish()
     }
 }
@@ -337,14 +312,5 @@ mod tests {
         assert_eq!(opening_hours_problems(&bad_day)[0].0, "opening_hours.funday");
         let bad_time = OpeningHours([("wed".to_string(), vec![["9:00".into(), "25:00".into()]])].into());
         assert_eq!(opening_hours_problems(&bad_time).len(), 1);
-    }
-
-    #[test]
-    fn language_tags() {
-        assert!(is_language_tag("pl-PL"));
-        assert!(is_language_tag("en"));
-        assert!(is_language_tag("zh-Hant-TW"));
-        assert!(!is_language_tag("english"));
-        assert!(!is_language_tag("pl_PL"));
     }
 }

@@ -11,8 +11,8 @@ use crate::db::read_tx;
 use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::Json;
-use crate::http::query::Query;
 use crate::http::pagination::{PageQuery, Paginated};
+use crate::http::query::Query;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -81,10 +81,7 @@ pub struct LocationsQuery {
     security(())
 )]
 #[get("/v1/locations")]
-async fn list_locations(
-    state: web::Data<AppState>,
-    query: Query<LocationsQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn list_locations(state: web::Data<AppState>, query: Query<LocationsQuery>) -> Result<HttpResponse, ApiError> {
     let page = PageQuery { limit: query.limit, cursor: query.cursor.clone() }.page()?;
     let near = query.near.as_deref().map(Coordinates::parse_near).transpose()?;
     let list = state.db(move |conn| read_tx(conn, |conn| super::list_locations(conn, near, &page))).await?;

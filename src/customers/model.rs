@@ -5,9 +5,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::catalog::model::is_language_tag;
 use crate::db::schema::customers;
 use crate::error::{ApiError, Validator};
+use crate::http::formats::{base64url_len, is_customer_url, is_email, is_language_tag, is_phone};
 use crate::http::json::Validate;
 
 /// Which channels a customer wants to hear from.
@@ -44,36 +44,6 @@ pub struct CustomerForm {
     pub webhook_url: Option<String>,
 }
 
-/// `+` and 7 to 15 digits, the first not zero.
-pub fn is_e164(phone: &str) -> bool {
-    let digits = phone.strip_prefix('+').unwrap_or("");
-    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
-}
-
-fn is_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-/// Webhooks and push endpoints go over TLS, except to this machine (development and tests).
-/// The host is read as a URL parser reads it: `http://localhost@evil.example` is refused, not
-/// taken for localhost. Where the host's addresses may point is checked at send time
-/// (`notify::targets::refusal`).
-pub fn is_webhook_url(url: &str) -> bool {
-    if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return false;
-    }
-    match crate::notify::targets::parse(url) {
-        Some(target) => target.https || crate::notify::targets::is_loopback_name(target.host),
-        None => false,
-    }
-}
-
 impl Validate for CustomerForm {
     fn validate(&self) -> Result<(), ApiError> {
         let mut v = Validator::new();
@@ -84,7 +54,7 @@ impl Validate for CustomerForm {
             v.check(is_email(email), "email", "must be an email address");
         }
         if let Some(phone) = &self.phone {
-            v.check(is_e164(phone), "phone", "must be E.164, e.g. +48601234567");
+            v.check(is_phone(phone), "phone", "must be E.164, e.g. +48601234567");
         }
         if let Some(locale) = &self.locale {
             v.check(is_language_tag(locale), "locale", "must be a BCP 47 language tag such as pl-PL");
@@ -97,7 +67,7 @@ impl Validate for CustomerForm {
             );
         }
         if let Some(url) = &self.webhook_url {
-            v.check(is_webhook_url(url), "webhook_url", "must be an https:// URL (http:// only on localhost)");
+            v.check(is_customer_url(url), "webhook_url", "must be an https:// URL (http:// only to localhost)");
         }
         v.check(!self.channels.email || self.email.is_some(), "channels.email", "needs an email address");
         v.check(!self.channels.sms || self.phone.is_some(), "channels.sms", "needs a phone number");
@@ -180,15 +150,10 @@ pub struct PushSubscriptionForm {
     pub keys: PushKeys,
 }
 
-fn base64url_len(value: &str) -> Option<usize> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.trim_end_matches('=')).ok().map(|b| b.len())
-}
-
 impl Validate for PushSubscriptionForm {
     fn validate(&self) -> Result<(), ApiError> {
         let mut v = Validator::new();
-        v.check(is_webhook_url(&self.endpoint), "endpoint", "must be the push service's https:// URL");
+        v.check(is_customer_url(&self.endpoint), "endpoint", "must be the push service's https:// URL");
         v.check(base64url_len(&self.keys.p256dh) == Some(65), "keys.p256dh", "must be a 65-byte P-256 key, base64url");
         v.check(base64url_len(&self.keys.auth) == Some(16), "keys.auth", "must be 16 bytes, base64url");
         v.finish()
@@ -208,22 +173,22 @@ mod tests {
 
     #[test]
     fn contacts_are_checked() {
-        assert!(is_e164("+48601234567"));
-        assert!(!is_e164("0048601234567"));
-        assert!(!is_e164("+0123456789"));
-        assert!(!is_e164("+48 601 234 567"));
+        assert!(is_phone("+48601234567"));
+        assert!(!is_phone("0048601234567"));
+        assert!(!is_phone("+0123456789"));
+        assert!(!is_phone("+48 601 234 567"));
         assert!(is_email("ann@example.com"));
         assert!(!is_email("ann@localhost"));
         assert!(!is_email("ann example.com"));
-        assert!(is_webhook_url("https://hooks.example.com/cc"));
-        assert!(is_webhook_url("http://127.0.0.1:9000/hook"));
-        assert!(!is_webhook_url("http://hooks.example.com/cc"));
-        assert!(!is_webhook_url("ftp://x"));
-        assert!(!is_webhook_url("http://localhost.evil.example/cc"));
-        assert!(!is_webhook_url("http://127.0.0.1.nip.io/cc"));
-        assert!(!is_webhook_url("http://localhost@evil.example/cc"));
-        assert!(!is_webhook_url("https://user:pass@hooks.example.com/cc"));
-        assert!(is_webhook_url("http://localhost:8080/cc"));
-        assert!(is_webhook_url("http://[::1]:8080/cc"));
+        assert!(is_customer_url("https://hooks.example.com/cc"));
+        assert!(is_customer_url("http://127.0.0.1:9000/hook"));
+        assert!(!is_customer_url("http://hooks.example.com/cc"));
+        assert!(!is_customer_url("ftp://x"));
+        assert!(!is_customer_url("http://localhost.evil.example/cc"));
+        assert!(!is_customer_url("http://127.0.0.1.nip.io/cc"));
+        assert!(!is_customer_url("http://localhost@evil.example/cc"));
+        assert!(!is_customer_url("https://user:pass@hooks.example.com/cc"));
+        assert!(is_customer_url("http://localhost:8080/cc"));
+        assert!(is_customer_url("http://[::1]:8080/cc"));
     }
 }

@@ -14,13 +14,12 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(put_customer).service(get_customer).service(add_push_subscription);
 }
 
-/// Customer ids are the identity provider's `sub`: 1 to 128 visible characters.
+/// Customer ids are the identity provider's `sub`: 1 to 128 characters, none a space or a
+/// control character.
 fn customer_id(id: &str) -> Result<(), ApiError> {
-    if (1..=128).contains(&id.len()) && id.chars().all(|c| !c.is_whitespace() && !c.is_control()) {
-        Ok(())
-    } else {
-        Err(ApiError::validation("id", "must be 1 to 128 visible characters"))
-    }
+    let mut v = crate::error::Validator::new();
+    v.customer_id("id", id);
+    v.finish()
 }
 
 /// Create or replace a customer's profile: contacts, locale, time zone and channel choices.

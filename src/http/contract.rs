@@ -36,10 +36,9 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
-        let routes = doc
-            .paths
-            .paths
+    pub fn from_openapi(doc: &serde_json::Value) -> Self {
+        let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+        let routes = paths
             .iter()
             .map(|(path, item)| {
                 let segments = path
@@ -47,7 +46,7 @@ impl RouteTable {
                     .split('/')
                     .map(|s| if s.starts_with('{') { Segment::Parameter } else { Segment::Literal(s.to_string()) })
                     .collect();
-                let value = serde_json::to_value(item).unwrap_or_default();
+                let value = item;
                 let shared = query_names(&value["parameters"]);
                 let operations = METHODS
                     .iter()
@@ -77,9 +76,7 @@ impl RouteTable {
                         Segment::Parameter => !part.is_empty(),
                     })
             })
-            .max_by_key(|r| {
-                r.segments.iter().map(|s| matches!(s, Segment::Literal(_))).collect::<Vec<bool>>()
-            })
+            .max_by_key(|r| r.segments.iter().map(|s| matches!(s, Segment::Literal(_))).collect::<Vec<bool>>())
     }
 
     /// What the document says of this request: `Ok` to serve it, or the error to answer.

@@ -49,9 +49,7 @@ impl FromRequest for IdempotencyKey {
         let parsed = match req.headers().get(HEADER) {
             None => Ok(IdempotencyKey(None)),
             Some(value) => match value.to_str() {
-                Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
-                    Ok(IdempotencyKey(Some(key.to_string())))
-                }
+                Ok(key) if crate::http::formats::is_idempotency_key(key) => Ok(IdempotencyKey(Some(key.to_string()))),
                 _ => Err(ApiError::validation(HEADER, "must be 1 to 255 visible ASCII characters")),
             },
         };

@@ -92,22 +92,59 @@ fn read_json<T: DeserializeOwned + Validate + 'static>(
 }
 
 /// Parses with the failing field's path: syntax errors are 400, shape errors 422.
+///
+/// JSON has one number type, and JSON Schema counts `2.0` as an integer: a client whose
+/// language writes every number as a float (JavaScript's, often) must not be refused. When a
+/// document fails as written, whole-number floats are read as integers and it is tried again;
+/// the common case pays nothing for this.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        match inner.classify() {
-            // serde stops at the first mismatch, which can come before a syntax error later
-            // in the document: only a well-formed document gets a field-level answer.
-            serde_json::error::Category::Data if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
-                let message = inner.to_string();
-                let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-                ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)])
+    let first = serde_path_to_error::deserialize(deserializer);
+    let error = match first {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    if error.inner().classify() == serde_json::error::Category::Data {
+        if let Ok(mut document) = serde_json::from_slice::<serde_json::Value>(body) {
+            if integers_from_whole_floats(&mut document) {
+                if let Ok(value) = serde_json::from_value(document) {
+                    return Ok(value);
+                }
             }
-            _ => ApiError::MalformedJson(inner.to_string()),
         }
+    }
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    Err(match inner.classify() {
+        // serde stops at the first mismatch, which can come before a syntax error later
+        // in the document: only a well-formed document gets a field-level answer.
+        serde_json::error::Category::Data if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
+            let message = inner.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)])
+        }
+        _ => ApiError::MalformedJson(inner.to_string()),
     })
+}
+
+/// Rewrites every float with no fractional part (within the exactly representable range) as
+/// an integer; `true` when it changed anything.
+fn integers_from_whole_floats(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
+                *value = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items.iter_mut().fold(false, |changed, item| integers_from_whole_floats(item) | changed),
+        Value::Object(fields) => {
+            fields.values_mut().fold(false, |changed, item| integers_from_whole_floats(item) | changed)
+        }
+        _ => false,
+    }
 }
 
 /// The field a serde error is about; the document itself when the path is empty.
@@ -157,6 +194,14 @@ mod tests {
     #[test]
     fn names_the_field_of_a_wrong_type() {
         let err = parse_json::<Body>(br#"{"lines":[{"sku":"A","quantity":"many"}]}"#).unwrap_err();
+        assert_eq!(errors(err)[0].field, "lines[0].quantity");
+    }
+
+    #[test]
+    fn whole_number_floats_are_integers() {
+        let body = parse_json::<Body>(br#"{"lines":[{"sku":"A","quantity":2.0}]}"#).unwrap();
+        assert_eq!(body.lines[0].quantity, 2);
+        let err = parse_json::<Body>(br#"{"lines":[{"sku":"A","quantity":2.5}]}"#).unwrap_err();
         assert_eq!(errors(err)[0].field, "lines[0].quantity");
     }
 

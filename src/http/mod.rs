@@ -3,6 +3,7 @@
 //! matched.
 
 pub mod contract;
+pub mod formats;
 pub mod idempotency;
 pub mod json;
 pub mod metrics;

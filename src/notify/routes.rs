@@ -8,10 +8,13 @@ use super::outbox::{self, DeliveryStatus, Notification};
 use crate::auth::Principal;
 use crate::db::read_tx;
 use crate::error::{ApiError, Denied, Problem};
+use crate::http::idempotency::{self, fingerprint_bodiless, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list).service(resend).service(callback).service(push_key);
+    // The callbacks before the resend route: `/v1/notifications/callbacks/resend` is a
+    // provider's path, as the document reads it (concrete segments win).
+    cfg.service(list).service(callback).service(resend).service(push_key);
 }
 
 /// The server's VAPID public key, for `pushManager.subscribe({applicationServerKey})`.
@@ -25,9 +28,9 @@ pub struct PushKey {
 ///
 /// Who may call: anyone (it is public by design).
 #[utoipa::path(
-    get, path = "/v1/notifications/push-key", tag = "notifications",
+    get, path = "/v1/notifications/push-key", tag = "notifications", operation_id = "get_push_key",
     responses(
-        (status = 200, body = PushKey),
+        (status = 200, description = "The VAPID public key", body = PushKey),
         (status = 404, description = "Web Push is not configured", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
@@ -66,11 +69,11 @@ pub struct NotificationList {
 /// Who may call: the order's customer; staff of its store; admin; integration with
 /// `orders:read`. Others get 404.
 #[utoipa::path(
-    get, path = "/v1/orders/{id}/notifications", tag = "notifications",
+    get, path = "/v1/orders/{id}/notifications", tag = "notifications", operation_id = "list_order_notifications",
     params(("id" = String, Path, description = "Order id")),
     responses(
-        (status = 200, body = NotificationList),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The order's notifications, oldest first", body = NotificationList),
+        (status = 404, description = "No such order, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
         Denied,
     ),
     security(("bearer" = []))
@@ -92,32 +95,34 @@ async fn list(state: web::Data<AppState>, who: Principal, id: web::Path<String>)
 
 /// Send a failed (or suppressed) notification again, now, with a fresh retry window.
 ///
-/// Who may call: admin. Answers the order's notifications.
+/// Who may call: admin. Answers the order's notifications. Accepts `Idempotency-Key`.
 #[utoipa::path(
-    post, path = "/v1/notifications/{id}/resend", tag = "notifications",
-    params(("id" = String, Path, description = "Notification id")),
+    post, path = "/v1/notifications/{id}/resend", tag = "notifications", operation_id = "resend_notification",
+    params(("id" = String, Path, description = "Notification id"), IdempotencyKeyHeader),
     responses(
-        (status = 200, body = NotificationList),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The order's notifications, the resent one queued again", body = NotificationList),
+        (status = 404, description = "No such notification", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The notification was sent or delivered: nothing to resend", body = Problem, content_type = "application/problem+json"),
         Denied,
     ),
     security(("bearer" = []))
 )]
 #[post("/v1/notifications/{id}/resend")]
-async fn resend(state: web::Data<AppState>, who: Principal, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn resend(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Principal,
+    key: IdempotencyKey,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     who.require_admin()?;
     let id = id.into_inner();
-    let items = state
-        .db(move |conn| {
-            crate::db::write_tx(conn, |conn| {
-                outbox::resend(conn, &id)?;
-                let order = outbox::order_of(conn, &id)?;
-                outbox::list(conn, &order)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(NotificationList { items }))
+    idempotency::run(&state, &who, key, fingerprint_bodiless(&req), move |conn| {
+        outbox::resend(conn, &id)?;
+        let order = outbox::order_of(conn, &id)?;
+        Answer::ok(&NotificationList { items: outbox::list(conn, &order)? })
+    })
+    .await
 }
 
 /// A delivery receipt. Twilio status callbacks are form-encoded and signed with
@@ -130,7 +135,7 @@ async fn resend(state: web::Data<AppState>, who: Principal, id: web::Path<String
 /// Who may call: the provider or service worker (its signature or token is checked; no
 /// bearer token).
 #[utoipa::path(
-    post, path = "/v1/notifications/callbacks/{provider}", tag = "notifications",
+    post, path = "/v1/notifications/callbacks/{provider}", tag = "notifications", operation_id = "take_delivery_receipt",
     params(
         ("provider" = String, Path, description = "`twilio`, `infobip` or `push`"),
         ("token" = Option<String>, Query, description = "Infobip: the report token"),
@@ -144,10 +149,10 @@ async fn resend(state: web::Data<AppState>, who: Principal, id: web::Path<String
     ),
     responses(
         (status = 204, description = "Receipt taken"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A body that is not the provider's format", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong signature or token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown provider, or its receipts are not configured", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A receipt without the fields it needs", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]

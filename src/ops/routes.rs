@@ -29,7 +29,11 @@ pub struct Health {
 /// Liveness: the process is up.
 ///
 /// Who may call: anyone (public).
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)), security(()))]
+#[utoipa::path(
+    get, path = "/health", tag = "operations", operation_id = "health",
+    responses((status = 200, description = "The process is up", body = Health)),
+    security(())
+)]
 #[get("/health")]
 async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok".into(), database: None, redis: None })
@@ -40,10 +44,10 @@ async fn health() -> HttpResponse {
 ///
 /// Who may call: anyone (public).
 #[utoipa::path(
-    get, path = "/ready", tag = "operations",
+    get, path = "/ready", tag = "operations", operation_id = "ready",
     responses(
-        (status = 200, body = Health),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The database answers; Redis is reported", body = Health),
+        (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -68,7 +72,7 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 ///
 /// Who may call: admin; integration with `metrics:read`.
 #[utoipa::path(
-    get, path = "/metrics", tag = "operations",
+    get, path = "/metrics", tag = "operations", operation_id = "metrics",
     responses(
         (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
         Denied,

@@ -20,7 +20,7 @@ use crate::db::schema::{
     reservations,
 };
 use crate::db::{insert_rows, locking, DbConn};
-use crate::error::{ApiError, Shortfall, StoreRef};
+use crate::error::{ApiError, FieldError, Shortfall, StoreRef};
 use crate::limits::{self, CustomerLimits};
 use crate::notify::events::Event;
 use crate::notify::outbox;
@@ -151,12 +151,16 @@ fn record_event(
 /// Places an order: the hold's units become the order's, or `lines` are held now, in the same
 /// transaction (409 `insufficient-stock` as for holds). A marketplace import (`channel` and
 /// `external_ref`) that repeats one already made by the same caller answers the original.
-pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder, settings: &OrderSettings) -> Result<Placed, ApiError> {
+pub fn create(
+    conn: &mut DbConn,
+    who: &Principal,
+    form: &NewOrder,
+    settings: &OrderSettings,
+) -> Result<Placed, ApiError> {
     if who.role == Role::Customer && form.customer_id != who.sub {
         return Err(ApiError::Forbidden("customers place orders for themselves only".into()));
     }
-    if (form.channel.is_some() || form.external_ref.is_some()) && !matches!(who.role, Role::Admin | Role::Integration)
-    {
+    if (form.channel.is_some() || form.external_ref.is_some()) && !matches!(who.role, Role::Admin | Role::Integration) {
         // A customer could otherwise take a marketplace's reference first and make its real
         // import fail.
         return Err(ApiError::Forbidden("only admins and integrations set channel and external_ref".into()));
@@ -182,8 +186,7 @@ pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder, settings: &Or
     }
     let now = Utc::now().naive_utc();
     if who.role == Role::Customer {
-        let lines: Vec<(String, i64)> =
-            form.lines.iter().flatten().map(|l| (l.sku.clone(), l.quantity)).collect();
+        let lines: Vec<(String, i64)> = form.lines.iter().flatten().map(|l| (l.sku.clone(), l.quantity)).collect();
         let request = limits::Request {
             customer: &who.sub,
             new_hold: false,
@@ -200,10 +203,7 @@ pub fn create(conn: &mut DbConn, who: &Principal, form: &NewOrder, settings: &Or
         Fulfilment::Delivery => true,
     };
     if !location.active || !offered {
-        return Err(ApiError::validation(
-            "fulfilment",
-            format!("{} does not offer {} now", form.location, form.fulfilment.as_str()),
-        ));
+        return Err(ApiError::Conflict(format!("{} does not offer {} now", form.location, form.fulfilment.as_str())));
     }
     let id = uuid::Uuid::now_v7().to_string();
     let lines: Vec<HoldLine> = match (&form.reservation_id, &form.lines) {
@@ -270,13 +270,14 @@ fn keep_channel_buffer(
     let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
     let sellable = channels::lock_sellable(conn, channel, location, &skus)?;
     if !sellable.includes_location {
-        return Err(ApiError::validation("location", format!("channel {channel} does not sell from {location}")));
+        return Err(ApiError::Conflict(format!("channel {channel} does not sell from {location}")));
     }
     let short: Vec<Shortfall> = lines
         .iter()
         .filter_map(|line| {
             let total = sellable.available.get(&line.sku).copied().unwrap_or(0);
-            let sellable_now = if reserving { total - sellable.buffer } else { total + line.quantity - sellable.buffer };
+            let sellable_now =
+                if reserving { total - sellable.buffer } else { total + line.quantity - sellable.buffer };
             (sellable_now < line.quantity).then(|| Shortfall {
                 sku: line.sku.clone(),
                 requested: line.quantity,
@@ -300,13 +301,14 @@ fn take_over_hold(
     location: &str,
     now: NaiveDateTime,
 ) -> Result<Vec<HoldLine>, ApiError> {
-    let not_found = || ApiError::validation("reservation_id", format!("no reservation {hold_id} of yours"));
+    let not_found =
+        || ApiError::Unknown(vec![FieldError::new("reservation_id", format!("no reservation {hold_id} of yours"))]);
     let hold = locking!(conn, reservations::table.find(hold_id).select(ReservationRow::as_select()), first)
         .optional()?
         .filter(|h| who.role == Role::Admin || h.owner == who.actor())
         .ok_or_else(not_found)?;
     if hold.location != location {
-        return Err(ApiError::validation("location", format!("the hold is at {}, not {location}", hold.location)));
+        return Err(ApiError::Conflict(format!("the hold is at {}, not {location}", hold.location)));
     }
     match HoldStatus::parse(&hold.status) {
         HoldStatus::Held if hold.expires_at > now => {}
@@ -429,8 +431,8 @@ pub fn get(conn: &mut DbConn, who: &Principal, id: &str, settings: &OrderSetting
     view(conn, row, who, settings)
 }
 
-/// Orders found by their number, or by their marketplace reference (`channel` with or without
-/// `external_ref`), newest first: for admins and integrations.
+/// Orders newest first, all of them or found by their number, or by their marketplace
+/// reference (`channel` with or without `external_ref`): for admins and integrations.
 pub fn search(
     conn: &mut DbConn,
     who: &Principal,
@@ -634,8 +636,7 @@ pub fn collect(
 /// Codes are looked up per store (the database keeps a per-store hash), so a code that is not
 /// this store's is tried against the others', a chunk of stores per query.
 fn elsewhere(conn: &mut DbConn, store: &str, code: &str) -> Result<Option<StoreRef>, ApiError> {
-    let others: Vec<String> =
-        locations::table.filter(locations::code.ne(store)).select(locations::code).load(conn)?;
+    let others: Vec<String> = locations::table.filter(locations::code.ne(store)).select(locations::code).load(conn)?;
     for chunk in others.chunks(500) {
         let hashes: Vec<String> = chunk.iter().map(|l| pickup::code_hash(l, code)).collect();
         let found: Option<String> = orders::table
@@ -807,9 +808,11 @@ pub fn short_pick(
         .select((order_lines::quantity, order_lines::short))
         .first(conn)
         .optional()?
-        .ok_or_else(|| ApiError::validation("sku", format!("the order has no line for {}", form.sku)))?;
+        .ok_or_else(|| {
+            ApiError::Unknown(vec![FieldError::new("sku", format!("the order has no line for {}", form.sku))])
+        })?;
     if form.missing > quantity {
-        return Err(ApiError::validation("missing", format!("the line has only {quantity}")));
+        return Err(ApiError::Conflict(format!("the line for {} has only {quantity} left", form.sku)));
     }
     let now = Utc::now().naive_utc();
     let actor = who.actor();

@@ -9,8 +9,8 @@ use super::status::{Fulfilment, Status};
 use crate::db::schema::orders;
 use crate::error::{ApiError, Validator};
 use crate::http::json::Validate;
-use crate::stock::risk::AtRisk;
 use crate::reservations::model::{validate_lines, HoldLine};
+use crate::stock::risk::AtRisk;
 
 /// `POST /v1/orders`: from a hold (`reservation_id`) or with `lines` held now.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -32,8 +32,7 @@ pub struct NewOrder {
 impl NewOrder {
     /// What a marketplace import says, to tell a repeated import from a different one.
     pub fn import_hash(&self) -> String {
-        let mut lines: Vec<(&str, i64)> =
-            self.lines.iter().flatten().map(|l| (l.sku.as_str(), l.quantity)).collect();
+        let mut lines: Vec<(&str, i64)> = self.lines.iter().flatten().map(|l| (l.sku.as_str(), l.quantity)).collect();
         lines.sort();
         let canonical = serde_json::json!({
             "location": self.location,
@@ -50,7 +49,7 @@ impl Validate for NewOrder {
     fn validate(&self) -> Result<(), ApiError> {
         let mut v = Validator::new();
         v.code("location", &self.location);
-        v.text("customer_id", &self.customer_id, 128);
+        v.customer_id("customer_id", &self.customer_id);
         match (&self.reservation_id, &self.lines) {
             (Some(_), Some(_)) => v.add("lines", "give either reservation_id or lines, not both"),
             (None, None) => v.add("lines", "give lines, or the reservation_id of a hold"),

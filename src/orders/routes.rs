@@ -93,7 +93,7 @@ pub struct FindOrdersQuery {
     /// A sales channel's code: its orders, or with `external_ref` the one imported under it.
     #[param(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub channel: Option<String>,
-    /// The order's id in the channel's own system; needs `channel`.
+    /// The order's id in the channel's own system (unique per channel).
     #[param(min_length = 1, max_length = 128)]
     pub external_ref: Option<String>,
     /// How many items to return (1 to 500, default 50).
@@ -103,16 +103,17 @@ pub struct FindOrdersQuery {
     pub cursor: Option<String>,
 }
 
-/// Find orders by number, or by marketplace reference, newest first.
+/// Orders, newest first: all of them, or found by number, or by marketplace reference.
 ///
-/// Who may call: admin; integration with `orders:read` or `orders:write`. Give `number`, or
-/// `channel` (with or without `external_ref`).
+/// Who may call: admin; integration with `orders:read` or `orders:write`. `number` finds one
+/// order by its short number; `channel` lists a channel's orders; `external_ref` finds what was
+/// imported under that reference (one order per channel); with none, every order is listed.
 #[utoipa::path(
     get, path = "/v1/orders", tag = "orders", operation_id = "find_orders",
     params(FindOrdersQuery),
     responses(
-        (status = 200, description = "The matching orders", body = Paginated<Order>),
-        (status = 422, description = "No filter, or an invalid one", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The matching orders, newest first", body = Paginated<Order>),
+        (status = 422, description = "An invalid filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
         Denied,
     ),
     security(("bearer" = []))
@@ -127,20 +128,14 @@ async fn find_orders(
     let query = query.0;
     let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
     let filter = OrderFilter { number: query.number, channel: query.channel, external_ref: query.external_ref };
-    match (&filter.number, &filter.channel, &filter.external_ref) {
-        (None, None, _) => return Err(ApiError::validation("number", "give number, or channel (and external_ref)")),
-        (_, None, Some(_)) => return Err(ApiError::validation("channel", "external_ref is unique per channel")),
-        _ => {}
-    }
-    if let Some(channel) = &filter.channel {
-        path_code("channel", channel)?;
-    }
+    check_lookups(filter.number.as_deref(), filter.channel.as_deref(), filter.external_ref.as_deref())?;
     let offset = page.offset()?;
     let (limit, settings) = (page.limit, state.order_settings());
     let (items, more) = state
         .db(move |conn| read_tx(conn, |conn| super::search(conn, &who, &filter, &settings, offset, limit)))
         .await?;
-    Ok(HttpResponse::Ok().json(Paginated { items, next_cursor: more.then(|| encode_cursor(&(offset + limit).to_string())) }))
+    Ok(HttpResponse::Ok()
+        .json(Paginated { items, next_cursor: more.then(|| encode_cursor(&(offset + limit).to_string())) }))
 }
 
 /// An order with its timeline. The pickup code is shown to the order's customer only.
@@ -336,6 +331,21 @@ pub struct StoreOrdersQuery {
     pub cursor: Option<String>,
 }
 
+/// The look-up parameters, in the formats the document gives them.
+fn check_lookups(number: Option<&str>, channel: Option<&str>, external_ref: Option<&str>) -> Result<(), ApiError> {
+    let mut v = crate::error::Validator::new();
+    if let Some(number) = number {
+        v.check(crate::http::formats::is_order_number(number), "number", "must be 1 to 32 letters and digits");
+    }
+    if let Some(channel) = channel {
+        v.code("channel", channel);
+    }
+    if let Some(reference) = external_ref {
+        v.text("external_ref", reference, 128);
+    }
+    v.finish()
+}
+
 fn require_store_staff(who: &Principal, store: &str) -> Result<(), ApiError> {
     match who.role {
         Role::Admin => Ok(()),
@@ -372,6 +382,7 @@ async fn store_orders(
     path_code("code", &store)?;
     require_store_staff(&who, &store)?;
     let query = query.0;
+    check_lookups(query.number.as_deref(), None, None)?;
     let page: Page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
     let offset = page.offset()?;
     let filter =

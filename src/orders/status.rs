@@ -208,7 +208,10 @@ mod tests {
             refusal("1A2B3C4D", ReadyForPickup, Fulfilment::Pickup, MarkReady),
             "order 1A2B3C4D is ready for pickup, so it cannot be marked ready"
         );
-        assert_eq!(refusal("X", Collected, Fulfilment::Pickup, Cancel), "order X is collected, so it cannot be cancelled");
+        assert_eq!(
+            refusal("X", Collected, Fulfilment::Pickup, Cancel),
+            "order X is collected, so it cannot be cancelled"
+        );
         assert!(refusal("X", Picking, Fulfilment::Delivery, MarkReady).ends_with("ship it instead"));
         for status in ALL {
             for action in ACTIONS {

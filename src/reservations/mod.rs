@@ -35,13 +35,18 @@ pub fn hold(
     let now = Utc::now().naive_utc();
     if who.role == Role::Customer {
         let lines: Vec<(String, i64)> = form.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect();
-        let request =
-            limits::Request { customer: &who.sub, new_hold: true, new_order: false, lines: &lines, converting_hold: None };
+        let request = limits::Request {
+            customer: &who.sub,
+            new_hold: true,
+            new_order: false,
+            lines: &lines,
+            converting_hold: None,
+        };
         limits::check(conn, limits, &request, now)?;
     }
     let location = catalog::find_location(conn, &form.location)?;
     if !location.active {
-        return Err(ApiError::validation("location", format!("location {} is not active", form.location)));
+        return Err(ApiError::Conflict(format!("location {} is not active", form.location)));
     }
     let lines: Vec<Line> = form.lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
     known_skus(conn, &lines)?;
@@ -83,7 +88,7 @@ pub fn hold(
     Ok(Reservation::from_row(row, form.lines.clone(), None, now))
 }
 
-/// 422 naming every line whose SKU is not in the catalog.
+/// 404 naming every line whose SKU is not in the catalog.
 pub fn known_skus(conn: &mut DbConn, lines: &[Line]) -> Result<(), ApiError> {
     use crate::catalog::{unknown_codes, Catalog};
     let skus = lines.iter().enumerate().map(|(i, l)| (format!("lines[{i}].sku"), l.sku.as_str()));
@@ -91,7 +96,7 @@ pub fn known_skus(conn: &mut DbConn, lines: &[Line]) -> Result<(), ApiError> {
     if unknown.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Validation(unknown))
+        Err(ApiError::Unknown(unknown))
     }
 }
 
@@ -121,10 +126,15 @@ fn visible(who: &Principal, row: &ReservationRow) -> bool {
     who.role == Role::Admin || row.owner == who.actor()
 }
 
+/// A hold its caller may see. A released hold is gone, as after any `DELETE`: 404, saying
+/// so. (Expired and converted holds stay readable: nobody deleted them.)
 pub fn get(conn: &mut DbConn, who: &Principal, id: &str) -> Result<Reservation, ApiError> {
     let row = find_row(conn, id)?;
     if !visible(who, &row) {
         return Err(ApiError::NotFound(format!("no reservation {id}")));
+    }
+    if HoldStatus::parse(&row.status) == HoldStatus::Released {
+        return Err(ApiError::NotFound(format!("reservation {id} was released")));
     }
     let lines = lines_of(conn, id)?;
     let at_risk = risk::of_hold(conn, &row.id, &row.location)?;

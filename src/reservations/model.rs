@@ -28,8 +28,9 @@ pub struct HoldLine {
 pub struct NewHold {
     pub location: String,
     pub lines: Vec<HoldLine>,
-    /// How long to hold, in seconds; defaults to `HOLD_TTL_SECONDS` (15 minutes) and may not
-    /// exceed `HOLD_TTL_MAX_SECONDS`.
+    /// How long to hold, in seconds (30 to 86400); defaults to `HOLD_TTL_SECONDS` (15 minutes).
+    /// Longer than this deployment's `HOLD_TTL_MAX_SECONDS` (an hour by default) is held for
+    /// that long: `expires_at` says when the hold ends.
     pub ttl_seconds: Option<i64>,
 }
 

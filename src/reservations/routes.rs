@@ -8,8 +8,8 @@ use crate::auth::{Principal, Role};
 use crate::db::read_tx;
 use crate::error::{ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, fingerprint_bodiless, Answer, IdempotencyKey, IdempotencyKeyHeader};
-use crate::limits::CustomerLimits;
 use crate::http::json::Json;
+use crate::limits::CustomerLimits;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -53,11 +53,8 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     require_holder(&who)?;
     let form = body.0;
-    let max = state.settings.hold_ttl_max_seconds;
-    let ttl = form.ttl_seconds.unwrap_or(state.settings.hold_ttl_seconds);
-    if ttl > max {
-        return Err(ApiError::validation("ttl_seconds", format!("must be at most {max}")));
-    }
+    // Longer than this deployment allows is held for as long as it allows: `expires_at` says.
+    let ttl = form.ttl_seconds.unwrap_or(state.settings.hold_ttl_seconds).min(state.settings.hold_ttl_max_seconds);
     let (holder, limits) = (who.clone(), CustomerLimits::from_settings(&state.settings));
     idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
         Answer::created(&super::hold(conn, &holder, &form, TimeDelta::seconds(ttl), &limits)?)

@@ -16,7 +16,7 @@ pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, C
     let named = form.locations.iter().enumerate().map(|(i, c)| (format!("locations[{i}]"), c.as_str()));
     let unknown = crate::catalog::unknown_codes(conn, crate::catalog::Catalog::Locations, named)?;
     if !unknown.is_empty() {
-        return Err(ApiError::Validation(unknown));
+        return Err(ApiError::Unknown(unknown));
     }
     let now = Utc::now().naive_utc();
     let updated = diesel::update(channels::table.find(code))

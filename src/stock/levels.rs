@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::{ledger, risk};
 use super::model::*;
+use super::{ledger, risk};
 use crate::catalog::{self, Catalog};
 use crate::db::schema::stock_levels;
 use crate::db::{insert_or_ignore, locking, DbConn};
@@ -102,6 +102,13 @@ fn movement(
     }
 }
 
+/// When a count was taken: its `as_of`, but never later than now. A device whose clock runs
+/// ahead must not date its count past every later one (which would then be ignored as
+/// stale), and refusing it would lose a real count: it is taken as made now.
+fn counted_at(as_of: Option<DateTime<Utc>>, now: NaiveDateTime) -> NaiveDateTime {
+    as_of.map(|t| t.naive_utc().min(now)).unwrap_or(now)
+}
+
 /// Applies an absolute count. Ignored (not applied) when `as_of` is older than the last
 /// applied count; refused with 409 when `expected_on_hand` does not match.
 pub fn count(
@@ -116,7 +123,7 @@ pub fn count(
     let now = Utc::now().naive_utc();
     ensure_levels(conn, &[(location, sku)], now)?;
     let level = lock_level(conn, location, sku)?;
-    let as_of = form.as_of.map(|t| t.naive_utc()).unwrap_or(now);
+    let as_of = counted_at(form.as_of, now);
     if level.last_counted_at.is_some_and(|last| as_of < last) {
         return Ok(CountResult { level: level.into(), applied: false });
     }
@@ -164,7 +171,7 @@ pub fn adjust(conn: &mut DbConn, batch: &AdjustmentBatch, actor: &str) -> Result
         lines.map(|(i, a)| (format!("adjustments[{i}].sku"), a.sku.as_str())),
     )?);
     if !unknown.is_empty() {
-        return Err(ApiError::Validation(unknown));
+        return Err(ApiError::Unknown(unknown));
     }
 
     let now = Utc::now().naive_utc();
@@ -232,11 +239,11 @@ pub fn snapshot(
     let skus = form.items.iter().enumerate().map(|(i, item)| (format!("items[{i}].sku"), item.sku.as_str()));
     let unknown = catalog::unknown_codes(conn, Catalog::Products, skus)?;
     if !unknown.is_empty() {
-        return Err(ApiError::Validation(unknown));
+        return Err(ApiError::Unknown(unknown));
     }
 
     let now = Utc::now().naive_utc();
-    let as_of = form.as_of.map(|t| t.naive_utc()).unwrap_or(now);
+    let as_of = counted_at(form.as_of, now);
     let distinct: BTreeSet<&str> = form.items.iter().map(|item| item.sku.as_str()).collect();
     let keys: Vec<(&str, &str)> = distinct.into_iter().map(|sku| (location, sku)).collect();
     let created = ensure_levels(conn, &keys, now)?;

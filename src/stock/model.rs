@@ -56,7 +56,7 @@ impl Reason {
 fn check_reference(v: &mut Validator, field: String, reference: &Option<String>) {
     if let Some(reference) = reference {
         v.check(
-            (1..=200).contains(&reference.chars().count()) && !reference.chars().any(char::is_control),
+            crate::http::formats::is_reference(reference),
             field,
             "must be 1 to 200 characters without control characters",
         );
@@ -69,7 +69,8 @@ fn check_reference(v: &mut Validator, field: String, reference: &Option<String>)
 pub struct CountForm {
     pub on_hand: i64,
     pub safety_stock: Option<i64>,
-    /// When the count was taken; a count older than the last applied one is ignored.
+    /// When the count was taken; a count older than the last applied one is ignored. A time
+    /// ahead of the server's clock is taken as now.
     pub as_of: Option<DateTime<Utc>>,
     /// Compare-and-set: apply only if `on_hand` is currently this (else 409).
     pub expected_on_hand: Option<i64>,
@@ -77,10 +78,6 @@ pub struct CountForm {
     pub reason: Option<Reason>,
     pub reference: Option<String>,
 }
-
-/// How far ahead of the server's clock an `as_of` may be: a device with a wrong clock must
-/// not lock a level against every later count.
-pub const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 impl Validate for CountForm {
     fn validate(&self) -> Result<(), ApiError> {
@@ -91,9 +88,6 @@ impl Validate for CountForm {
         }
         if let Some(e) = self.expected_on_hand {
             v.range("expected_on_hand", e, 0, MAX_QUANTITY);
-        }
-        if let Some(as_of) = self.as_of {
-            v.check(as_of <= Utc::now() + MAX_CLOCK_SKEW, "as_of", "must not be in the future");
         }
         check_reference(&mut v, "reference".into(), &self.reference);
         v.finish()
@@ -167,7 +161,8 @@ pub struct SnapshotItem {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotForm {
-    /// When the snapshot was taken; levels counted later than this are left alone.
+    /// When the snapshot was taken; levels counted later than this are left alone. A time
+    /// ahead of the server's clock is taken as now.
     pub as_of: Option<DateTime<Utc>>,
     #[serde(default)]
     pub missing: MissingSkus,
@@ -180,9 +175,6 @@ impl Validate for SnapshotForm {
         let mut v = Validator::new();
         if self.items.len() > MAX_SNAPSHOT_ITEMS {
             v.add("items", format!("must hold at most {MAX_SNAPSHOT_ITEMS} items"));
-        }
-        if let Some(as_of) = self.as_of {
-            v.check(as_of <= Utc::now() + MAX_CLOCK_SKEW, "as_of", "must not be in the future");
         }
         check_reference(&mut v, "reference".into(), &self.reference);
         let mut seen = std::collections::HashSet::with_capacity(self.items.len());

@@ -7,8 +7,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{ledger, risk};
 use super::model::{available, NewMovement};
+use super::{ledger, risk};
 use crate::catalog::geo::{coordinates, Coordinates};
 use crate::db::schema::{locations, stock_levels};
 use crate::db::DbConn;

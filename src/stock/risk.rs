@@ -91,11 +91,8 @@ pub fn reassess(
     actor: &str,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    let Some(on_hand) = stock_levels::table
-        .find((location, sku))
-        .select(stock_levels::on_hand)
-        .first::<i64>(conn)
-        .optional()?
+    let Some(on_hand) =
+        stock_levels::table.find((location, sku)).select(stock_levels::on_hand).first::<i64>(conn).optional()?
     else {
         return Ok(());
     };

@@ -12,8 +12,8 @@ use crate::db::read_tx;
 use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::{BulkJson, Json};
-use crate::http::query::Query;
 use crate::http::pagination::{PageQuery, Paginated, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::http::query::Query;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -91,6 +91,7 @@ async fn put_count(
     request_body = AdjustmentBatch,
     responses(
         (status = 200, description = "The levels after the batch", body = AdjustmentResult),
+        (status = 404, description = "Lines name locations or products that do not exist (`errors`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Stock would go negative (`lines`), or the same Idempotency-Key in flight", body = Problem, content_type = "application/problem+json"),
         Denied,
         BadBody,
@@ -103,7 +104,7 @@ async fn adjust(
     req: HttpRequest,
     who: Principal,
     key: IdempotencyKey,
-    body: Json<AdjustmentBatch>,
+    body: BulkJson<AdjustmentBatch>,
 ) -> Result<HttpResponse, ApiError> {
     let batch = body.0;
     for a in &batch.adjustments {
@@ -289,6 +290,7 @@ async fn check_availability(state: web::Data<AppState>, body: Json<CheckForm>) -
     responses(
         (status = 200, description = "Replaced", body = Channel),
         (status = 201, description = "Created", body = Channel),
+        (status = 404, description = "`locations` names locations that do not exist (`errors`)", body = Problem, content_type = "application/problem+json"),
         Denied,
         BadBody,
     ),
@@ -301,7 +303,7 @@ async fn put_channel(
     who: Principal,
     key: IdempotencyKey,
     code: web::Path<String>,
-    body: Json<ChannelForm>,
+    body: BulkJson<ChannelForm>,
 ) -> Result<HttpResponse, ApiError> {
     who.require_admin()?;
     let code = code.into_inner();

@@ -1,5 +1,10 @@
 //! The OpenAPI document: generated from the handlers that serve the routes (utoipa), so the
-//! document and the server cannot disagree. `openapi/openapi.json` is this, committed.
+//! document and the server cannot disagree, then completed with what the attributes cannot
+//! say (`rules`: formats, ranges, rules between fields; `links`: how resources lead to the
+//! operations on them). `openapi/openapi.json` is this, committed.
+
+mod links;
+mod rules;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -46,14 +51,23 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Completes a document generated from the routes: the rules and the links. It stays JSON
+/// from here on: JSON Schema says more (`if`/`then`, `prefixItems`) than utoipa's model holds.
+pub fn finish(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut value = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
+    rules::apply(&mut value);
+    links::apply(&mut value);
+    value
+}
+
 /// The document, as served at `/openapi.json` and printed by `clickcollect openapi`.
-pub fn document() -> utoipa::openapi::OpenApi {
+pub fn document() -> serde_json::Value {
     crate::routes_and_document(actix_web::App::new()).1
 }
 
 /// The committed form: pretty JSON with a final newline.
 pub fn document_json() -> String {
-    let mut text = document().to_pretty_json().expect("the OpenAPI document serializes");
+    let mut text = serde_json::to_string_pretty(&document()).expect("the OpenAPI document serializes");
     text.push('\n');
     text
 }

@@ -1,0 +1,81 @@
+"""What JSON Schema cannot say about clickcollect's requests, said to Schemathesis.
+
+Everything the server checks that a schema can state is in openapi/openapi.json. These hooks
+cover the few rules no schema keyword expresses, so generated requests are not refused for
+them (positive_data_acceptance); every other value is sent as generated, and a value that is
+invalid on purpose (negative testing) is left invalid:
+
+- an Idempotency-Key is the client's promise that two requests are the same one: Schemathesis
+  reuses generated values across different requests, so each valid key is made unique (in the
+  auth provider, which also sends the bearer token, so the header edit does not disturb how
+  Schemathesis tells positive cases from negative ones);
+- a cursor is opaque, made only by the server: a made-up one is refused (422) by design;
+- one line per SKU (holds, orders, cart checks, snapshots): `uniqueItems` compares whole
+  objects, not their `sku`;
+- opening hours open before they close, in order, without overlap: no keyword compares values.
+
+The token comes from CC_TOKEN (an admin token).
+"""
+import os
+import re
+import uuid
+
+import schemathesis
+
+KEY = re.compile(r"^[!-~]{1,255}$")
+
+
+@schemathesis.auth()
+class AdminToken:
+    def get(self, case, context):
+        return os.environ["CC_TOKEN"]
+
+    def set(self, case, data, context):
+        headers = case.headers if case.headers is not None else {}
+        headers["Authorization"] = f"Bearer {data}"
+        for name in list(headers):
+            value = headers[name]
+            if name.lower() == "idempotency-key" and isinstance(value, str) and KEY.match(value):
+                headers[name] = str(uuid.uuid4())
+        case.headers = headers
+
+
+def _one_per_sku(items):
+    seen, kept = set(), []
+    for item in items:
+        sku = item.get("sku") if isinstance(item, dict) else None
+        if isinstance(sku, str):
+            if sku in seen:
+                continue
+            seen.add(sku)
+        kept.append(item)
+    return kept
+
+
+def _well_formed_interval(interval):
+    return isinstance(interval, list) and len(interval) == 2 and all(isinstance(t, str) for t in interval)
+
+
+def _ordered_hours(hours):
+    fixed = {}
+    for day, intervals in hours.items():
+        if not isinstance(intervals, list) or not all(_well_formed_interval(i) for i in intervals):
+            fixed[day] = intervals
+            continue
+        times = sorted({t for interval in intervals for t in interval})
+        # Distinct times, sorted and paired: each opens before it closes, in order, no overlap.
+        fixed[day] = [[times[i], times[i + 1]] for i in range(0, len(times) - 1, 2)]
+    return fixed
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    if case.query and "cursor" in case.query:
+        case.query = {k: v for k, v in case.query.items() if k != "cursor"}
+    body = case.body
+    if isinstance(body, dict):
+        for field in ("lines", "items"):
+            if isinstance(body.get(field), list):
+                body[field] = _one_per_sku(body[field])
+        if isinstance(body.get("opening_hours"), dict):
+            body["opening_hours"] = _ordered_hours(body["opening_hours"])
