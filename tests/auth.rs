@@ -75,3 +75,59 @@ async fn rs256_tokens_from_the_provider_are_accepted() {
     reply.assert_problem(401, "unauthorized");
     assert!(reply.body["detail"].as_str().unwrap().contains("expired"));
 }
+
+/// A configured issuer and audience are required claims, `nbf` is honoured with the same small
+/// leeway as `exp`, and `aud` may be one string or an array (RFC 7519), for each algorithm an
+/// identity provider may use.
+async fn configured_claims_are_required_and_nbf_and_aud_arrays_honoured(alg: Algorithm, private: &str, public: &str) {
+    let name = if alg == Algorithm::RS256 { "RS256" } else { "EdDSA" };
+    let app = provider_app(name, public).await;
+    let now = chrono::Utc::now().timestamp();
+    let with = |changes: serde_json::Value| {
+        let mut claims = admin_claims("https://id.example.test/", "clickcollect");
+        for (k, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                claims.as_object_mut().unwrap().remove(k);
+            } else {
+                claims[k] = v.clone();
+            }
+        }
+        sign(alg, private, claims)
+    };
+    let refused = |token: String, why: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({"name": "Mug", "price": {"amount_minor": 100, "currency": "EUR"}});
+            let reply = app.put("/v1/products/MUG", Some(&token), &body).await;
+            reply.assert_problem(401, "unauthorized");
+            assert!(reply.body["detail"].as_str().unwrap().contains(why), "{}: {}", why, reply.text);
+        }
+    };
+    refused(with(json!({"iss": null})), "iss claim is required").await;
+    refused(with(json!({"aud": null})), "aud claim is required").await;
+    refused(with(json!({"nbf": now + 600})), "not valid yet").await;
+    refused(with(json!({"aud": ["other", "another"]})), "wrong audience").await;
+    assert_eq!(product_put(&app, &with(json!({"nbf": now + 10}))).await, 201, "within the leeway");
+    assert_eq!(product_put(&app, &with(json!({"aud": ["other", "clickcollect"]}))).await, 200, "one of an array");
+    assert_eq!(product_put(&app, &with(json!({"nbf": now - 60, "aud": "clickcollect"}))).await, 200);
+}
+
+#[actix_web::test]
+async fn rs256_tokens_need_the_configured_claims() {
+    configured_claims_are_required_and_nbf_and_aud_arrays_honoured(
+        Algorithm::RS256,
+        "rsa-test-only.pem",
+        "rsa-test-only.pub.pem",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn eddsa_tokens_need_the_configured_claims() {
+    configured_claims_are_required_and_nbf_and_aud_arrays_honoured(
+        Algorithm::EdDSA,
+        "ed25519-test-only.pem",
+        "ed25519-test-only.pub.pem",
+    )
+    .await;
+}

@@ -74,6 +74,36 @@ fn check_exits_non_zero_on_drift() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Less on hand than is reserved is a warning, apart from drift: the ledger adds up, but
+/// commitments are at risk. The exit code stays 0.
+#[test]
+fn check_warns_about_levels_below_what_is_reserved() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let dir = folder();
+    assert!(clickcollect(&dir, &["migrate"], &[]).status.success());
+    let mut conn = diesel::SqliteConnection::establish(dir.join("clickcollect.db").to_str().unwrap()).unwrap();
+    conn.batch_execute(
+        "INSERT INTO locations VALUES ('S1','S','store','UTC',NULL,NULL,NULL,1,1,3,1,1,NULL,NULL,'2026-01-01 00:00:00','2026-01-01 00:00:00');
+         INSERT INTO products VALUES ('A','A',100,'EUR','2026-01-01 00:00:00','2026-01-01 00:00:00');
+         INSERT INTO stock_levels VALUES ('S1','A',1,3,0,NULL,'2026-01-01 00:00:00');
+         INSERT INTO stock_movements (location, sku, delta_on_hand, delta_reserved, reason, reference, actor, at)
+             VALUES ('S1','A',4,0,'count',NULL,'t','2026-01-01 00:00:00'),
+                    ('S1','A',0,3,'order','O1','t','2026-01-01 00:00:01'),
+                    ('S1','A',-3,0,'sale',NULL,'t','2026-01-01 00:00:02');
+         INSERT INTO orders (id, location, fulfilment, status, customer_id, created_by, created_at, updated_at, number)
+             VALUES ('O1','S1','pickup','confirmed','ann','t','2026-01-01 00:00:01','2026-01-01 00:00:01','0000O001');
+         INSERT INTO order_lines (order_id, sku, quantity, short) VALUES ('O1','A',3,2);",
+    )
+    .unwrap();
+    let check = clickcollect(&dir, &["check"], &[]);
+    let out = stdout(&check);
+    assert_eq!(check.status.code(), Some(0), "{out}");
+    assert!(out.contains("warning: S1/A reserved 3 exceeds on_hand 1 by 2; 1 order(s) and 0 hold(s) at risk"), "{out}");
+    assert!(out.contains("ok:") && !out.contains("drift:"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn bad_configuration_names_the_variable() {
     let dir = folder();

@@ -156,3 +156,65 @@ async fn ready_is_503_when_the_database_is_gone() {
     app.get("/ready", None).await.assert_problem(503, "unavailable");
     assert_eq!(app.get("/health", None).await.status, 200);
 }
+
+/// What generators need of the document: a description on every response, one operationId
+/// per operation and no two alike, the pickup pass's JSON and SVG answers side by side, every
+/// extension member of `Problem` declared, list items by reference, and the
+/// `Idempotency-Key` header on every write.
+#[test]
+fn the_document_is_usable_by_generators() {
+    let doc = clickcollect::openapi::document();
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(ids.insert(id.to_string()), "operationId {id} is used twice");
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let description = response["description"].as_str().unwrap_or("");
+                assert!(!description.is_empty(), "{method} {path} {status} has no description");
+            }
+            let writes = matches!(method.as_str(), "put" | "post" | "delete");
+            let keyed =
+                operation["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == "Idempotency-Key");
+            // The cart check only reads (a POST for its body); receipts are the providers'.
+            let reads = ["/v1/availability/check", "/v1/notifications/callbacks/{provider}"].contains(&path.as_str());
+            if writes && !reads {
+                assert!(keyed, "{method} {path} takes no Idempotency-Key");
+            }
+        }
+    }
+    let pass = &doc["paths"]["/v1/orders/{id}/pickup-pass"]["get"]["responses"]["200"]["content"];
+    assert_eq!(pass["application/json"]["schema"]["$ref"], "#/components/schemas/PickupPass");
+    assert_eq!(pass["image/svg+xml"]["schema"]["type"], "string");
+    let problem = &doc["components"]["schemas"]["Problem"]["properties"];
+    for member in [
+        "errors",
+        "errors_total",
+        "shortfalls",
+        "lines",
+        "expected_on_hand",
+        "on_hand",
+        "limit_bytes",
+        "limit",
+        "max",
+        "retry_after",
+        "store",
+        "allowed",
+    ] {
+        assert!(problem.get(member).is_some(), "Problem does not declare {member}");
+    }
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        if let Some(item) = name.strip_prefix("Paginated_") {
+            assert_eq!(
+                schema["properties"]["items"]["items"]["$ref"],
+                format!("#/components/schemas/{item}"),
+                "{name}"
+            );
+        }
+    }
+    let created = &doc["paths"]["/v1/orders"]["post"]["responses"]["201"]["links"];
+    assert_eq!(created["StartPicking"]["operationId"], "start_picking");
+    assert_eq!(created["StartPicking"]["parameters"]["id"], "$response.body#/id");
+    let code = &doc["paths"]["/v1/locations/{code}"]["get"]["parameters"][0]["schema"]["pattern"];
+    assert_eq!(code, clickcollect::http::formats::CODE);
+}

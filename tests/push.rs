@@ -427,3 +427,75 @@ async fn a_busy_push_service_is_tried_again() {
     assert_eq!(busy.received().len(), 3);
     assert_eq!(browser.decrypt(&busy.received()[2].bytes)["tag"], format!("{id}:order_confirmed:push"));
 }
+
+/// Keys with base64 `=` padding, as some web-push libraries send them, are taken (stored
+/// without it) and every push to them is encrypted and read as usual.
+async fn padded_keys_are_taken_and_pushed_to(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, &PUSH_SETTINGS).await else { return };
+    let live = receiver(vec![201]);
+    store(&app).await;
+    customer(&app, "ann", json!({"email": false, "sms": false, "push": true, "webhook": false})).await;
+    let browser = Browser::new();
+    let padded = base64::engine::general_purpose::URL_SAFE;
+    let body = json!({"endpoint": format!("{}/phone", live.url),
+        "keys": {"p256dh": padded.encode(&browser.public), "auth": padded.encode(browser.auth)}});
+    assert!(body["keys"]["auth"].as_str().unwrap().ends_with("=="), "{body}");
+    let reply = app.post("/v1/customers/ann/push-subscriptions", Some(&app.customer("ann")), &body).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let id = order(&app, "ann").await;
+    assert_eq!(run_sender(&app).await, 1);
+    assert_eq!(notification(&app, &id, "order_confirmed", "push").await["status"], "sent");
+    let message = browser.decrypt(&live.received()[0].bytes);
+    assert_eq!(message["data"]["notification_id"], notification(&app, &id, "order_confirmed", "push").await["id"]);
+}
+
+/// An endpoint moves to another customer only with the keys it was registered with: the same
+/// browser, signed in to another account. Other keys are 409, and the first owner keeps it.
+async fn an_endpoint_moves_only_with_its_own_keys(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, &PUSH_SETTINGS).await else { return };
+    for who in ["ann", "bob", "mallory"] {
+        customer(&app, who, json!({"email": false, "sms": false, "push": true, "webhook": false})).await;
+    }
+    let browser = Browser::new();
+    let endpoint = "https://push.example.com/send/shared";
+    let subscribe = |who: &'static str, body: Value| {
+        let app = &app;
+        async move { app.post(&format!("/v1/customers/{who}/push-subscriptions"), Some(&app.customer(who)), &body).await }
+    };
+    assert_eq!(subscribe("ann", browser.subscription(endpoint)).await.status, 201);
+    let thief = Browser::new();
+    subscribe("mallory", thief.subscription(endpoint)).await.assert_problem(409, "conflict");
+    let count = |who: &'static str| {
+        let app = &app;
+        async move {
+            app.get(&format!("/v1/customers/{who}"), Some(&app.customer(who))).await.body["push_subscriptions"].clone()
+        }
+    };
+    assert_eq!((count("ann").await, count("mallory").await), (json!(1), json!(0)));
+    // The same browser, now signed in as bob: it moves.
+    assert_eq!(subscribe("bob", browser.subscription(endpoint)).await.status, 200);
+    assert_eq!((count("ann").await, count("bob").await), (json!(0), json!(1)));
+    // Its own owner may renew the keys.
+    let renewed = Browser::new();
+    assert_eq!(subscribe("bob", renewed.subscription(endpoint)).await.status, 200);
+}
+
+#[actix_web::test]
+async fn padded_keys_are_taken_and_pushed_to_on_sqlite() {
+    padded_keys_are_taken_and_pushed_to(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn padded_keys_are_taken_and_pushed_to_on_postgres() {
+    padded_keys_are_taken_and_pushed_to(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn an_endpoint_moves_only_with_its_own_keys_on_sqlite() {
+    an_endpoint_moves_only_with_its_own_keys(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn an_endpoint_moves_only_with_its_own_keys_on_postgres() {
+    an_endpoint_moves_only_with_its_own_keys(Backend::Postgres).await;
+}

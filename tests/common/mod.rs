@@ -192,6 +192,28 @@ impl TestApp {
         Some(TestApp { backend, state, call, keys, database })
     }
 
+    /// The same app on a real port, served by its own actix system on a thread, for clients
+    /// that speak HTTP over a socket; returns the base URL. It serves until the test process
+    /// ends.
+    pub fn serve(&self) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = self.state.clone();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                clickcollect::run_server(listener, state).expect("the server starts").await.expect("the server runs");
+            })
+        });
+        let agent = http_agent();
+        for _ in 0..100 {
+            if agent.get(format!("{base}/health")).call().is_ok_and(|r| r.status() == 200) {
+                return base;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("the server at {base} did not answer");
+    }
+
     /// The database this app runs on, for a child process to share.
     pub fn database_url(&self) -> &str {
         &self.database.url
@@ -338,6 +360,39 @@ impl TestApp {
         assert_eq!(level["on_hand"].as_i64().unwrap(), on_hand, "ledger on_hand of {location}/{sku}");
         assert_eq!(level["reserved"].as_i64().unwrap(), reserved, "ledger reserved of {location}/{sku}");
     }
+}
+
+/// A blocking HTTP client that hands back every answer, errors included.
+pub fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+/// One call over HTTP: the status and the body as JSON (`Null` when there is none).
+pub fn http_call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let request = ureq::http::Request::builder().method(method).uri(url);
+    let request = match token {
+        Some(token) => request.header("Authorization", format!("Bearer {token}")),
+        None => request,
+    };
+    let response = match body {
+        Some(body) => agent
+            .run(request.header("Content-Type", "application/json").body(body.to_string()).expect("a request"))
+            .expect("the server answers"),
+        None => agent.run(request.body(()).expect("a request")).expect("the server answers"),
+    };
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// A database that exists for one test and is removed after it.
