@@ -22,10 +22,10 @@ fn admin_claims(iss: &str, aud: &str) -> serde_json::Value {
     json!({"sub": "idp|alice", "role": "admin", "iss": iss, "aud": aud, "exp": chrono::Utc::now().timestamp() + 300})
 }
 
-async fn provider_app(alg: &str, public_pem: &str) -> TestApp {
+async fn provider_app(backend: Backend, alg: &str, public_pem: &str) -> Option<TestApp> {
     let key_file = format!("{FIXTURES}/{public_pem}");
     TestApp::spawn_with(
-        Backend::Sqlite,
+        backend,
         &[
             ("JWT_PUBLIC_KEY_FILE", key_file.as_str()),
             ("JWT_ALGORITHM", alg),
@@ -34,7 +34,6 @@ async fn provider_app(alg: &str, public_pem: &str) -> TestApp {
         ],
     )
     .await
-    .expect("SQLite is always available")
 }
 
 async fn product_put(app: &TestApp, token: &str) -> u16 {
@@ -42,9 +41,8 @@ async fn product_put(app: &TestApp, token: &str) -> u16 {
     app.put("/v1/products/MUG", Some(token), &body).await.status
 }
 
-#[actix_web::test]
-async fn eddsa_tokens_from_the_provider_are_accepted_and_checked() {
-    let app = provider_app("EdDSA", "ed25519-test-only.pub.pem").await;
+async fn eddsa_tokens_from_the_provider_are_accepted_and_checked(backend: Backend) {
+    let Some(app) = provider_app(backend, "EdDSA", "ed25519-test-only.pub.pem").await else { return };
     let good =
         sign(Algorithm::EdDSA, "ed25519-test-only.pem", admin_claims("https://id.example.test/", "clickcollect"));
     assert_eq!(product_put(&app, &good).await, 201);
@@ -61,9 +59,8 @@ async fn eddsa_tokens_from_the_provider_are_accepted_and_checked() {
     assert_eq!(product_put(&app, &app.admin()).await, 200);
 }
 
-#[actix_web::test]
-async fn rs256_tokens_from_the_provider_are_accepted() {
-    let app = provider_app("RS256", "rsa-test-only.pub.pem").await;
+async fn rs256_tokens_from_the_provider_are_accepted(backend: Backend) {
+    let Some(app) = provider_app(backend, "RS256", "rsa-test-only.pub.pem").await else { return };
     let good = sign(Algorithm::RS256, "rsa-test-only.pem", admin_claims("https://id.example.test/", "clickcollect"));
     assert_eq!(product_put(&app, &good).await, 201);
     let mut expired = admin_claims("https://id.example.test/", "clickcollect");
@@ -79,9 +76,14 @@ async fn rs256_tokens_from_the_provider_are_accepted() {
 /// A configured issuer and audience are required claims, `nbf` is honoured with the same small
 /// leeway as `exp`, and `aud` may be one string or an array (RFC 7519), for each algorithm an
 /// identity provider may use.
-async fn configured_claims_are_required_and_nbf_and_aud_arrays_honoured(alg: Algorithm, private: &str, public: &str) {
+async fn configured_claims_are_required_and_nbf_and_aud_arrays_honoured(
+    backend: Backend,
+    alg: Algorithm,
+    private: &str,
+    public: &str,
+) {
     let name = if alg == Algorithm::RS256 { "RS256" } else { "EdDSA" };
-    let app = provider_app(name, public).await;
+    let Some(app) = provider_app(backend, name, public).await else { return };
     let now = chrono::Utc::now().timestamp();
     let with = |changes: serde_json::Value| {
         let mut claims = admin_claims("https://id.example.test/", "clickcollect");
@@ -112,22 +114,19 @@ async fn configured_claims_are_required_and_nbf_and_aud_arrays_honoured(alg: Alg
     assert_eq!(product_put(&app, &with(json!({"nbf": now - 60, "aud": "clickcollect"}))).await, 200);
 }
 
-#[actix_web::test]
-async fn rs256_tokens_need_the_configured_claims() {
-    configured_claims_are_required_and_nbf_and_aud_arrays_honoured(
-        Algorithm::RS256,
-        "rsa-test-only.pem",
-        "rsa-test-only.pub.pem",
-    )
-    .await;
+async fn rs256_tokens_need_the_configured_claims(backend: Backend) {
+    let (private, public) = ("rsa-test-only.pem", "rsa-test-only.pub.pem");
+    configured_claims_are_required_and_nbf_and_aud_arrays_honoured(backend, Algorithm::RS256, private, public).await;
 }
 
-#[actix_web::test]
-async fn eddsa_tokens_need_the_configured_claims() {
-    configured_claims_are_required_and_nbf_and_aud_arrays_honoured(
-        Algorithm::EdDSA,
-        "ed25519-test-only.pem",
-        "ed25519-test-only.pub.pem",
-    )
-    .await;
+async fn eddsa_tokens_need_the_configured_claims(backend: Backend) {
+    let (private, public) = ("ed25519-test-only.pem", "ed25519-test-only.pub.pem");
+    configured_claims_are_required_and_nbf_and_aud_arrays_honoured(backend, Algorithm::EdDSA, private, public).await;
 }
+
+on_each_backend!(
+    eddsa_tokens_from_the_provider_are_accepted_and_checked,
+    rs256_tokens_from_the_provider_are_accepted,
+    rs256_tokens_need_the_configured_claims,
+    eddsa_tokens_need_the_configured_claims,
+);

@@ -116,10 +116,9 @@ async fn a_worker_killed_mid_send_loses_nothing_on_postgres() {
 
 /// A slow provider does not starve the API: while the sender waits on a receiver that does not
 /// answer, requests still get the one pooled connection.
-#[actix_web::test]
-async fn a_slow_provider_holds_no_database_connection() {
+async fn a_slow_provider_holds_no_database_connection(backend: Backend) {
     let settings = [("WEBHOOK_SECRET", WEBHOOK_SECRET), ("DATABASE_POOL_SIZE", "1")];
-    let Some(app) = TestApp::spawn_with(Backend::Sqlite, &settings).await else { return };
+    let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
     let hook = scripted(vec![Answer::Stall]);
     app.put_location("S1", json!({})).await;
     app.put_product("A").await;
@@ -141,4 +140,14 @@ async fn a_slow_provider_holds_no_database_connection() {
     assert_eq!(reply.status, 200);
     assert!(!round.is_finished(), "the API answered while the provider call was still waiting");
     round.join().unwrap().unwrap();
+}
+
+#[actix_web::test]
+async fn a_slow_provider_holds_no_database_connection_on_sqlite() {
+    a_slow_provider_holds_no_database_connection(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_slow_provider_holds_no_database_connection_on_postgres() {
+    a_slow_provider_holds_no_database_connection(Backend::Postgres).await;
 }

@@ -115,17 +115,6 @@ async fn unpicked_orders_surface_as_overdue(backend: Backend) {
         .is_empty());
 }
 
-macro_rules! on_each_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[actix_web::test] async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[actix_web::test] async fn $name() { super::$name(super::Backend::Postgres).await })*
-        }
-    };
-}
-
 on_each_backend!(
     each_limit_is_named_when_reached,
     a_burst_of_holds_meets_the_limit_exactly,

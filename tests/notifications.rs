@@ -4,7 +4,7 @@ mod common;
 
 use actix_web::http::Method;
 use common::receiver::{receiver, receiver_with};
-use common::{make_due, run_sender, TestApp};
+use common::{make_due, run_sender, Backend, TestApp};
 use serde_json::{json, Value};
 
 const P256DH: &str = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM";
@@ -706,12 +706,11 @@ async fn email_goes_out_over_smtp(backend: common::Backend) {
 }
 
 /// Wrong credentials are the operator's mistake, not the message's: it waits for a retry.
-#[actix_web::test]
-async fn refused_smtp_credentials_are_retried_not_failed() {
+async fn refused_smtp_credentials_are_retried_not_failed(backend: Backend) {
     let (port, messages) = smtp_server();
     let url = format!("smtp://{SMTP_USER}:not-the-password@127.0.0.1:{port}");
     let settings = [("SMTP_URL", url.as_str()), ("EMAIL_FROM", "shop@example.com")];
-    let app = TestApp::spawn_with(common::Backend::Sqlite, &settings).await.unwrap();
+    let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
     app.stocked_store("S1", json!({}), "A", 5).await;
     let ann = app.customer("ann");
     let body = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
@@ -831,8 +830,7 @@ async fn sms_goes_through_infobip_and_its_reports_are_checked_on_postgres() {
 
 /// Each SMS provider's 429 and 5xx are worth a retry: the message goes out once the provider
 /// recovers. (Refusals are final: see the Twilio and Infobip tests above.)
-#[actix_web::test]
-async fn sms_providers_are_retried_after_429_and_5xx() {
+async fn sms_providers_are_retried_after_429_and_5xx(backend: Backend) {
     for provider in ["twilio", "infobip"] {
         let accepted = match provider {
             "twilio" => (201, r#"{"sid": "SM0009", "status": "queued"}"#.to_string()),
@@ -849,7 +847,7 @@ async fn sms_providers_are_retried_after_429_and_5xx() {
             ]),
             _ => settings.extend([("INFOBIP_BASE_URL", base.as_str()), ("INFOBIP_API_KEY", "infobip-test-key")]),
         }
-        let app = TestApp::spawn_with(common::Backend::Sqlite, &settings).await.unwrap();
+        let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
         app.stocked_store("S1", json!({}), "A", 5).await;
         let ann = app.customer("ann");
         let body = profile(json!({"email": false, "sms": true, "push": false, "webhook": false}));
@@ -900,11 +898,10 @@ async fn only_notification(app: &TestApp, order: &str) -> Value {
 /// Customers choose where their webhooks go: the server must not become their way into the
 /// operator's network. Private addresses are refused unless the operator allows them, and
 /// redirects are not followed.
-#[actix_web::test]
-async fn webhooks_reach_only_public_addresses_and_follow_no_redirects() {
+async fn webhooks_reach_only_public_addresses_and_follow_no_redirects(backend: Backend) {
     let hook = receiver(vec![]);
     let deny = [("WEBHOOK_SECRET", WEBHOOK_SECRET), ("NOTIFY_PRIVATE_TARGETS", "deny")];
-    let app = TestApp::spawn_with(common::Backend::Sqlite, &deny).await.unwrap();
+    let Some(app) = TestApp::spawn_with(backend, &deny).await else { return };
     let id = webhook_order(&app, &hook.url).await;
     assert_eq!(run_sender(&app).await, 1);
     let refused = only_notification(&app, &id).await;
@@ -928,7 +925,7 @@ async fn webhooks_reach_only_public_addresses_and_follow_no_redirects() {
 
     let inside = receiver(vec![]);
     let redirecting = receiver_with(vec![(307, inside.url.clone())]);
-    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await.unwrap();
+    let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };
     let id = webhook_order(&app, &redirecting.url).await;
     assert_eq!(run_sender(&app).await, 1);
     let row = only_notification(&app, &id).await;
@@ -939,9 +936,8 @@ async fn webhooks_reach_only_public_addresses_and_follow_no_redirects() {
 }
 
 /// Transient failures past the retry window end as failed, visibly.
-#[actix_web::test]
-async fn transient_failures_give_up_after_the_retry_window() {
-    let app = TestApp::spawn_with(common::Backend::Sqlite, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await.unwrap();
+async fn transient_failures_give_up_after_the_retry_window(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };
     let hook = receiver(vec![500, 500]);
     let id = webhook_order(&app, &hook.url).await;
     let ann = app.customer("ann");
@@ -1016,3 +1012,43 @@ on_both_backends!(
     order_changes_queue_notifications_in_the_same_transaction,
     a_claimed_notification_is_not_claimed_twice,
 );
+
+#[actix_web::test]
+async fn refused_smtp_credentials_are_retried_not_failed_on_sqlite() {
+    refused_smtp_credentials_are_retried_not_failed(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn refused_smtp_credentials_are_retried_not_failed_on_postgres() {
+    refused_smtp_credentials_are_retried_not_failed(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn sms_providers_are_retried_after_429_and_5xx_on_sqlite() {
+    sms_providers_are_retried_after_429_and_5xx(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn sms_providers_are_retried_after_429_and_5xx_on_postgres() {
+    sms_providers_are_retried_after_429_and_5xx(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn webhooks_reach_only_public_addresses_and_follow_no_redirects_on_sqlite() {
+    webhooks_reach_only_public_addresses_and_follow_no_redirects(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn webhooks_reach_only_public_addresses_and_follow_no_redirects_on_postgres() {
+    webhooks_reach_only_public_addresses_and_follow_no_redirects(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn transient_failures_give_up_after_the_retry_window_on_sqlite() {
+    transient_failures_give_up_after_the_retry_window(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn transient_failures_give_up_after_the_retry_window_on_postgres() {
+    transient_failures_give_up_after_the_retry_window(Backend::Postgres).await;
+}

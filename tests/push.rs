@@ -358,9 +358,8 @@ async fn sms_follows_a_push_that_was_not_delivered_on_postgres() {
     sms_follows_a_push_that_was_not_delivered(Backend::Postgres).await;
 }
 
-#[actix_web::test]
-async fn without_vapid_settings_push_is_off_and_says_so() {
-    let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
+async fn without_vapid_settings_push_is_off_and_says_so(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
     app.get("/v1/notifications/push-key", None).await.assert_problem(404, "not-found");
     let receipt = json!({"notification_id": "x", "token": "y", "status": "delivered"});
     push_receipt(&app, receipt).await.assert_problem(404, "not-found");
@@ -405,9 +404,8 @@ async fn a_receipt_before_the_send_is_recorded_keeps_both_on_postgres() {
 }
 
 /// A push service's 429 and 5xx are worth a retry; the message goes when it recovers.
-#[actix_web::test]
-async fn a_busy_push_service_is_tried_again() {
-    let Some(app) = TestApp::spawn_with(Backend::Sqlite, &PUSH_SETTINGS).await else { return };
+async fn a_busy_push_service_is_tried_again(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, &PUSH_SETTINGS).await else { return };
     let busy = receiver(vec![429, 502, 201]);
     store(&app).await;
     customer(&app, "ann", json!({"email": false, "sms": false, "push": true, "webhook": false})).await;
@@ -498,4 +496,24 @@ async fn an_endpoint_moves_only_with_its_own_keys_on_sqlite() {
 #[actix_web::test]
 async fn an_endpoint_moves_only_with_its_own_keys_on_postgres() {
     an_endpoint_moves_only_with_its_own_keys(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn without_vapid_settings_push_is_off_and_says_so_on_sqlite() {
+    without_vapid_settings_push_is_off_and_says_so(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn without_vapid_settings_push_is_off_and_says_so_on_postgres() {
+    without_vapid_settings_push_is_off_and_says_so(Backend::Postgres).await;
+}
+
+#[actix_web::test]
+async fn a_busy_push_service_is_tried_again_on_sqlite() {
+    a_busy_push_service_is_tried_again(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_busy_push_service_is_tried_again_on_postgres() {
+    a_busy_push_service_is_tried_again(Backend::Postgres).await;
 }

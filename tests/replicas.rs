@@ -36,11 +36,10 @@ async fn replicas_share_the_wrong_code_limit_through_redis() {
     assert!((1..=300).contains(&wait), "{wait}");
 }
 
-#[actix_web::test]
-async fn without_redis_the_limit_holds_per_replica_and_the_store_keeps_working() {
+async fn without_redis_the_limit_holds_per_replica_and_the_store_keeps_working(backend: Backend) {
     // Nothing listens on port 1: Redis is "down".
     let settings = [("REDIS_URL", "redis://127.0.0.1:1")];
-    let Some(app) = TestApp::spawn_with(Backend::Sqlite, &settings).await else { return };
+    let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
     app.put_location("S1", json!({})).await;
     let ready = app.get("/ready", None).await;
     assert_eq!((ready.status, ready.body["redis"].as_str()), (200, Some("unreachable")));
@@ -48,4 +47,14 @@ async fn without_redis_the_limit_holds_per_replica_and_the_store_keeps_working()
         scan(&app, "WRONGCODE1").await.assert_problem(404, "not-found");
     }
     scan(&app, "WRONGCODE1").await.assert_problem(429, "rate-limited");
+}
+
+#[actix_web::test]
+async fn without_redis_the_limit_holds_per_replica_and_the_store_keeps_working_on_sqlite() {
+    without_redis_the_limit_holds_per_replica_and_the_store_keeps_working(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn without_redis_the_limit_holds_per_replica_and_the_store_keeps_working_on_postgres() {
+    without_redis_the_limit_holds_per_replica_and_the_store_keeps_working(Backend::Postgres).await;
 }

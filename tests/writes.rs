@@ -224,9 +224,8 @@ async fn hostile_writes_are_refused_and_change_nothing(app: TestApp) {
 on_both_backends!(hostile_writes_are_refused_and_change_nothing);
 
 /// The snapshot's own, larger body limit is enforced too.
-#[actix_web::test]
-async fn snapshots_have_their_own_body_limit() {
-    let app = TestApp::spawn_with(Backend::Sqlite, &[("MAX_SNAPSHOT_BYTES", "200000")]).await.unwrap();
+async fn snapshots_have_their_own_body_limit(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, &[("MAX_SNAPSHOT_BYTES", "200000")]).await else { return };
     app.put_location("S1", json!({})).await;
     app.put_product("A").await;
     let items: Vec<Value> = (0..8000).map(|n| json!({"sku": format!("SKU-{n:05}"), "on_hand": 1})).collect();
@@ -236,4 +235,14 @@ async fn snapshots_have_their_own_body_limit() {
     // Bigger than an ordinary body, within the snapshot limit: accepted.
     let body = json!({"items": [{"sku": "A", "on_hand": 3}], "reference": "x".repeat(150)});
     assert_eq!(app.post("/v1/stock/S1/snapshot", Some(&app.admin()), &body).await.status, 200);
+}
+
+#[actix_web::test]
+async fn snapshots_have_their_own_body_limit_on_sqlite() {
+    snapshots_have_their_own_body_limit(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn snapshots_have_their_own_body_limit_on_postgres() {
+    snapshots_have_their_own_body_limit(Backend::Postgres).await;
 }

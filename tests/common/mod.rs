@@ -57,6 +57,30 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Runs each named `async fn name(backend: Backend)` once per backend: for tests that spawn
+/// their app themselves, with settings of their own.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
 type Call =
     Rc<dyn Fn(actix_http::Request) -> LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, actix_web::Error>>>;
 
