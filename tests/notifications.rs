@@ -338,6 +338,9 @@ async fn webhooks_are_signed_retried_and_resent(backend: common::Backend) {
             (payload["event"].as_str(), payload["order"]["id"].as_str()),
             (Some("order_confirmed"), Some(id.as_str()))
         );
+        let number = clickcollect::orders::number_for(&id);
+        assert_eq!(payload["order"]["number"], number.as_str(), "the number the customer was told");
+        assert_eq!(payload["order"]["status"], "confirmed");
     }
 }
 

@@ -261,6 +261,7 @@ pub fn decide(
             let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
             let summary = json!({
                 "id": order.id,
+                "number": order.number,
                 "status": status.as_str(),
                 "location": order.location,
                 "fulfilment": order.fulfilment,
