@@ -8,7 +8,7 @@
 //! same "below the limit": on PostgreSQL the customer's transactions take turns on an
 //! advisory lock taken before any stock row is locked; SQLite has one writer at a time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -71,66 +71,51 @@ pub fn check(
             .bind::<Text, _>(request.customer)
             .execute(pg)?;
     }
+    // What the customer has open, line by line: a customer's open lines are few, so they are
+    // read whole (two queries) and counted here.
     let owner = format!("customer:{}", request.customer);
-    let open_holds = || {
-        reservations::table
-            .filter(reservations::owner.eq(owner.clone()))
-            .filter(reservations::status.eq("held"))
-            .filter(reservations::expires_at.gt(now))
-    };
-    if request.new_hold && limits.open_holds > 0 {
-        let count: i64 = open_holds().count().get_result(conn)?;
-        if count >= limits.open_holds {
-            return Err(ApiError::LimitExceeded {
-                limit: "open_holds_per_customer",
-                max: limits.open_holds,
-                message: format!(
-                    "you have {count} open holds, the most allowed; order or release one before holding more"
-                ),
-            });
-        }
+    let held: Vec<(String, String, i64)> = reservation_lines::table
+        .inner_join(reservations::table)
+        .filter(reservations::owner.eq(&owner))
+        .filter(reservations::status.eq("held"))
+        .filter(reservations::expires_at.gt(now))
+        .select((reservations::id, reservation_lines::sku, reservation_lines::quantity))
+        .load(conn)?;
+    let ordered: Vec<(String, String, i64)> = order_lines::table
+        .inner_join(orders::table)
+        .filter(orders::customer_id.eq(request.customer))
+        .filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str())))
+        .select((orders::id, order_lines::sku, order_lines::quantity))
+        .load(conn)?;
+    let distinct = |lines: &[(String, String, i64)]| lines.iter().map(|(id, _, _)| id).collect::<HashSet<_>>().len();
+
+    let open_holds = distinct(&held) as i64;
+    if request.new_hold && limits.open_holds > 0 && open_holds >= limits.open_holds {
+        return Err(ApiError::LimitExceeded {
+            limit: "open_holds_per_customer",
+            max: limits.open_holds,
+            message: format!(
+                "you have {open_holds} open holds, the most allowed; order or release one before holding more"
+            ),
+        });
     }
-    let open_orders = || {
-        orders::table
-            .filter(orders::customer_id.eq(request.customer))
-            .filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str())))
-    };
-    if request.new_order && limits.open_orders > 0 {
-        let count: i64 = open_orders().count().get_result(conn)?;
-        if count >= limits.open_orders {
-            return Err(ApiError::LimitExceeded {
-                limit: "open_orders_per_customer",
-                max: limits.open_orders,
-                message: format!("you have {count} open orders, the most allowed; collect or cancel one first"),
-            });
-        }
+    let open_orders = distinct(&ordered) as i64;
+    if request.new_order && limits.open_orders > 0 && open_orders >= limits.open_orders {
+        return Err(ApiError::LimitExceeded {
+            limit: "open_orders_per_customer",
+            max: limits.open_orders,
+            message: format!("you have {open_orders} open orders, the most allowed; collect or cancel one first"),
+        });
     }
-    if limits.units_per_sku > 0 && !request.lines.is_empty() {
-        let skus: Vec<&str> = request.lines.iter().map(|(sku, _)| sku.as_str()).collect();
-        let mut taken: HashMap<String, i64> = HashMap::new();
-        // A customer's open lines are few: summed here rather than with SUM, which is NUMERIC
-        // on PostgreSQL.
-        let held: Vec<(String, i64)> = reservation_lines::table
-            .inner_join(reservations::table)
-            .filter(reservations::owner.eq(owner.clone()))
-            .filter(reservations::status.eq("held"))
-            .filter(reservations::expires_at.gt(now))
-            .filter(reservations::id.ne(request.converting_hold.unwrap_or("")))
-            .filter(reservation_lines::sku.eq_any(&skus))
-            .select((reservation_lines::sku, reservation_lines::quantity))
-            .load(conn)?;
-        let ordered: Vec<(String, i64)> = order_lines::table
-            .inner_join(orders::table)
-            .filter(orders::customer_id.eq(request.customer))
-            .filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str())))
-            .filter(order_lines::sku.eq_any(&skus))
-            .select((order_lines::sku, order_lines::quantity))
-            .load(conn)?;
-        for (sku, units) in held.into_iter().chain(ordered) {
-            *taken.entry(sku).or_default() += units;
+    if limits.units_per_sku > 0 {
+        let mut taken: HashMap<&str, i64> = HashMap::new();
+        let converting = request.converting_hold.unwrap_or("");
+        let lines = held.iter().filter(|(id, _, _)| id != converting).chain(&ordered);
+        for (_, sku, units) in lines {
+            *taken.entry(sku.as_str()).or_default() += units;
         }
         for (sku, quantity) in request.lines {
-            let already = taken.get(sku).copied().unwrap_or(0);
+            let already = taken.get(sku.as_str()).copied().unwrap_or(0);
             if already + quantity > limits.units_per_sku {
                 return Err(ApiError::LimitExceeded {
                     limit: "units_per_sku_per_customer",

@@ -22,6 +22,9 @@ const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 /// One documented path: its segments and, per method, the query parameters it declares.
 struct Route {
     segments: Vec<Segment>,
+    /// How concrete the path is: a bit per literal segment, the first segment highest, so
+    /// that of two paths that fit, the larger number is the more concrete.
+    concreteness: u64,
     operations: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -41,11 +44,14 @@ impl RouteTable {
         let routes = paths
             .iter()
             .map(|(path, item)| {
-                let segments = path
+                let segments: Vec<Segment> = path
                     .trim_matches('/')
                     .split('/')
                     .map(|s| if s.starts_with('{') { Segment::Parameter } else { Segment::Literal(s.to_string()) })
                     .collect();
+                let concreteness = segments
+                    .iter()
+                    .fold(0u64, |bits, segment| (bits << 1) | u64::from(matches!(segment, Segment::Literal(_))));
                 let value = item;
                 let shared = query_names(&value["parameters"]);
                 let operations = METHODS
@@ -57,26 +63,27 @@ impl RouteTable {
                         Some((m.to_uppercase(), names))
                     })
                     .collect();
-                Route { segments, operations }
+                Route { segments, concreteness, operations }
             })
             .collect();
         RouteTable { routes }
     }
 
     /// The documented path `path` falls under: of those whose shape fits, the most concrete
-    /// (most literal segments, and literal earlier when tied).
+    /// (compared segment by segment from the start: a literal beats a parameter).
     fn route(&self, path: &str) -> Option<&Route> {
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let path = path.trim_matches('/');
+        let count = path.split('/').count();
         self.routes
             .iter()
             .filter(|r| {
-                r.segments.len() == parts.len()
-                    && r.segments.iter().zip(&parts).all(|(seg, part)| match seg {
+                r.segments.len() == count
+                    && r.segments.iter().zip(path.split('/')).all(|(seg, part)| match seg {
                         Segment::Literal(l) => l == part,
                         Segment::Parameter => !part.is_empty(),
                     })
             })
-            .max_by_key(|r| r.segments.iter().map(|s| matches!(s, Segment::Literal(_))).collect::<Vec<bool>>())
+            .max_by_key(|r| r.concreteness)
     }
 
     /// What the document says of this request: `Ok` to serve it, or the error to answer.
@@ -86,6 +93,9 @@ impl RouteTable {
         let Some(declared) = route.operations.get(method) else {
             return Err(ApiError::MethodNotAllowed { allowed: route.operations.keys().cloned().collect() });
         };
+        if query.is_empty() {
+            return Ok(());
+        }
         let given: Vec<(String, String)> = serde_urlencoded::from_str(query)
             .map_err(|e| ApiError::validation("query", format!("is not a valid query string: {e}")))?;
         let unknown: Vec<FieldError> = given

@@ -1,13 +1,20 @@
-//! Orders: from a hold or placed directly, through the status machine in `status`, with a
-//! timeline of who did what. Stock effects go through `stock::reserve`; each transition is
-//! one transaction with its ledger movements and its timeline entry.
+//! Orders: from a hold or placed directly (`place`), through the status machine in `status`,
+//! with a timeline of who did what. This module owns an order's row, its view and its
+//! transitions; the store's side (`counter`) and the lists (`lists`) build on them. Stock
+//! effects go through `stock::reserve`; each transition is one transaction with its ledger
+//! movements and its timeline entry.
 
+mod counter;
+mod lists;
 pub mod model;
 pub mod pickup;
+mod place;
 pub mod routes;
 pub mod status;
 
-use std::collections::HashMap;
+pub use counter::{arrive, collect, pickup_pass, short_pick};
+pub use lists::{search, store_orders};
+pub use place::{create, Placed};
 
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
@@ -15,20 +22,16 @@ use serde_json::json;
 
 use crate::auth::{Principal, Role};
 use crate::catalog;
-use crate::db::schema::{
-    locations, order_arrivals, order_events, order_lines, order_shipments, orders, products, reservation_lines,
-    reservations,
-};
-use crate::db::{insert_rows, locking, DbConn};
-use crate::error::{ApiError, FieldError, Shortfall, StoreRef};
-use crate::limits::{self, CustomerLimits};
+use crate::db::schema::{order_arrivals, order_events, order_lines, order_shipments, orders, products};
+use crate::db::{locking, DbConn};
+use crate::error::ApiError;
+use crate::limits::CustomerLimits;
 use crate::notify::events::Event;
 use crate::notify::outbox;
-use crate::reservations::model::{HoldLine, HoldStatus, ReservationRow};
 use crate::stock::reserve::{self, Entry, Line};
-use crate::stock::{channels, risk};
+use crate::stock::risk;
 use model::*;
-use status::{Action, Fulfilment, Status, StockEffect};
+use status::{Action, Status, StockEffect};
 
 /// Extra data some transitions carry.
 #[derive(Default)]
@@ -55,12 +58,6 @@ impl OrderSettings {
             limits: CustomerLimits::NONE,
         }
     }
-}
-
-/// An order placed, or the original answered again for a repeated marketplace import.
-pub enum Placed {
-    New(Order),
-    Repeated(Order),
 }
 
 /// The caller's rights on one order.
@@ -146,201 +143,6 @@ fn record_event(
         ))
         .execute(conn)?;
     Ok(())
-}
-
-/// Places an order: the hold's units become the order's, or `lines` are held now, in the same
-/// transaction (409 `insufficient-stock` as for holds). A marketplace import (`channel` and
-/// `external_ref`) that repeats one already made by the same caller answers the original.
-pub fn create(
-    conn: &mut DbConn,
-    who: &Principal,
-    form: &NewOrder,
-    settings: &OrderSettings,
-) -> Result<Placed, ApiError> {
-    if who.role == Role::Customer && form.customer_id != who.sub {
-        return Err(ApiError::Forbidden("customers place orders for themselves only".into()));
-    }
-    if (form.channel.is_some() || form.external_ref.is_some()) && !matches!(who.role, Role::Admin | Role::Integration) {
-        // A customer could otherwise take a marketplace's reference first and make its real
-        // import fail.
-        return Err(ApiError::Forbidden("only admins and integrations set channel and external_ref".into()));
-    }
-    let actor = who.actor();
-    let import_hash = form.external_ref.as_ref().map(|_| form.import_hash());
-    if let (Some(channel), Some(reference)) = (&form.channel, &form.external_ref) {
-        let earlier = orders::table
-            .filter(orders::channel.eq(channel))
-            .filter(orders::external_ref.eq(reference))
-            .select(OrderRow::as_select())
-            .first(conn)
-            .optional()?;
-        if let Some(row) = earlier {
-            if row.created_by == actor && row.import_hash == import_hash {
-                return view(conn, row, who, settings).map(Placed::Repeated);
-            }
-            // Naming no order: the caller may not be allowed to see the one that has it.
-            return Err(ApiError::Conflict(format!(
-                "external_ref {reference} on channel {channel} was already imported with other content"
-            )));
-        }
-    }
-    let now = Utc::now().naive_utc();
-    if who.role == Role::Customer {
-        let lines: Vec<(String, i64)> = form.lines.iter().flatten().map(|l| (l.sku.clone(), l.quantity)).collect();
-        let request = limits::Request {
-            customer: &who.sub,
-            new_hold: false,
-            new_order: true,
-            lines: &lines,
-            converting_hold: form.reservation_id.as_deref(),
-        };
-        limits::check(conn, &settings.limits, &request, now)?;
-    }
-    let location = catalog::find_location(conn, &form.location)?;
-    let offered = match form.fulfilment {
-        Fulfilment::Pickup => location.pickup_in_store,
-        Fulfilment::Curbside => location.pickup_curbside,
-        Fulfilment::Delivery => true,
-    };
-    if !location.active || !offered {
-        return Err(ApiError::Conflict(format!("{} does not offer {} now", form.location, form.fulfilment.as_str())));
-    }
-    let id = uuid::Uuid::now_v7().to_string();
-    let lines: Vec<HoldLine> = match (&form.reservation_id, &form.lines) {
-        (Some(hold_id), _) => take_over_hold(conn, who, hold_id, &form.location, now)?,
-        (None, Some(lines)) => lines.clone(),
-        (None, None) => return Err(ApiError::validation("lines", "give lines, or the reservation_id of a hold")),
-    };
-    if let Some(channel) = &form.channel {
-        keep_channel_buffer(conn, channel, &form.location, &lines, form.reservation_id.is_none())?;
-    }
-    if form.reservation_id.is_none() {
-        let wanted: Vec<Line> = lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
-        crate::reservations::known_skus(conn, &wanted)?;
-        reserve::reserve_all(
-            conn,
-            &form.location,
-            &wanted,
-            &Entry { reason: "order", reference: &id, actor: &actor, at: now },
-        )?;
-    }
-    diesel::insert_into(orders::table)
-        .values((
-            orders::id.eq(&id),
-            orders::number.eq(number_for(&id)),
-            orders::location.eq(&form.location),
-            orders::fulfilment.eq(form.fulfilment.as_str()),
-            orders::status.eq(Status::Confirmed.as_str()),
-            orders::customer_id.eq(&form.customer_id),
-            orders::created_by.eq(&actor),
-            orders::channel.eq(&form.channel),
-            orders::external_ref.eq(&form.external_ref),
-            orders::import_hash.eq(&import_hash),
-            orders::reservation_id.eq(&form.reservation_id),
-            orders::created_at.eq(now),
-            orders::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    let rows: Vec<_> = lines
-        .iter()
-        .map(|l| (order_lines::order_id.eq(&id), order_lines::sku.eq(&l.sku), order_lines::quantity.eq(l.quantity)))
-        .collect();
-    insert_rows!(conn, order_lines::table, &rows)?;
-    if let Some(hold_id) = &form.reservation_id {
-        diesel::update(reservations::table.find(hold_id))
-            .set((reservations::status.eq(HoldStatus::Converted.as_str()), reservations::updated_at.eq(now)))
-            .execute(conn)?;
-    }
-    record_event(conn, &id, &actor, "confirmed", None, now)?;
-    outbox::enqueue(conn, &id, &form.customer_id, Event::OrderConfirmed, now)?;
-    let row = find_row(conn, &id)?;
-    view(conn, row, who, settings).map(Placed::New)
-}
-
-/// A channel's buffer is stock the channel must not sell: an order for the channel may take
-/// only what is left above it, across the channel's locations. `reserving`: the lines are
-/// about to be reserved (a direct order); otherwise a hold already reserved them.
-fn keep_channel_buffer(
-    conn: &mut DbConn,
-    channel: &str,
-    location: &str,
-    lines: &[HoldLine],
-    reserving: bool,
-) -> Result<(), ApiError> {
-    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-    let sellable = channels::lock_sellable(conn, channel, location, &skus)?;
-    if !sellable.includes_location {
-        return Err(ApiError::Conflict(format!("channel {channel} does not sell from {location}")));
-    }
-    let short: Vec<Shortfall> = lines
-        .iter()
-        .filter_map(|line| {
-            let total = sellable.available.get(&line.sku).copied().unwrap_or(0);
-            let sellable_now =
-                if reserving { total - sellable.buffer } else { total + line.quantity - sellable.buffer };
-            (sellable_now < line.quantity).then(|| Shortfall {
-                sku: line.sku.clone(),
-                requested: line.quantity,
-                available: sellable_now.max(0),
-                alternatives: vec![],
-            })
-        })
-        .collect();
-    if short.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::InsufficientStock(short))
-    }
-}
-
-/// The hold's units pass to the order without touching stock: they stay reserved.
-fn take_over_hold(
-    conn: &mut DbConn,
-    who: &Principal,
-    hold_id: &str,
-    location: &str,
-    now: NaiveDateTime,
-) -> Result<Vec<HoldLine>, ApiError> {
-    let not_found =
-        || ApiError::Unknown(vec![FieldError::new("reservation_id", format!("no reservation {hold_id} of yours"))]);
-    let hold = locking!(conn, reservations::table.find(hold_id).select(ReservationRow::as_select()), first)
-        .optional()?
-        .filter(|h| who.role == Role::Admin || h.owner == who.actor())
-        .ok_or_else(not_found)?;
-    if hold.location != location {
-        return Err(ApiError::Conflict(format!("the hold is at {}, not {location}", hold.location)));
-    }
-    match HoldStatus::parse(&hold.status) {
-        HoldStatus::Held if hold.expires_at > now => {}
-        HoldStatus::Held | HoldStatus::Expired => {
-            return Err(ApiError::Conflict(format!("reservation {hold_id} has expired; hold the items again")))
-        }
-        HoldStatus::Released => return Err(ApiError::Conflict(format!("reservation {hold_id} was released"))),
-        HoldStatus::Converted => {
-            return Err(ApiError::Conflict(format!("reservation {hold_id} already belongs to an order")))
-        }
-    }
-    let lines: Vec<(String, i64, i64)> = reservation_lines::table
-        .filter(reservation_lines::reservation_id.eq(hold_id))
-        .order(reservation_lines::sku.asc())
-        .select((reservation_lines::sku, reservation_lines::quantity, reservation_lines::short))
-        .load(conn)?;
-    // A hold a recount left uncovered must not become an order: that would promise a pickup
-    // of units that are not there.
-    let short: Vec<Shortfall> = lines
-        .iter()
-        .filter(|(_, _, short)| *short > 0)
-        .map(|(sku, quantity, short)| Shortfall {
-            sku: sku.clone(),
-            requested: *quantity,
-            available: quantity - short,
-            alternatives: vec![],
-        })
-        .collect();
-    if !short.is_empty() {
-        return Err(ApiError::InsufficientStock(short));
-    }
-    Ok(lines.into_iter().map(|(sku, quantity, _)| HoldLine { sku, quantity }).collect())
 }
 
 fn arrival_of(conn: &mut DbConn, order_id: &str) -> Result<Option<Arrival>, ApiError> {
@@ -429,36 +231,6 @@ pub fn get(conn: &mut DbConn, who: &Principal, id: &str, settings: &OrderSetting
     let row = find_row(conn, id)?;
     access(who, &row)?;
     view(conn, row, who, settings)
-}
-
-/// Orders newest first, all of them or found by their number, or by their marketplace
-/// reference (`channel` with or without `external_ref`): for admins and integrations.
-pub fn search(
-    conn: &mut DbConn,
-    who: &Principal,
-    filter: &OrderFilter,
-    settings: &OrderSettings,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<Order>, bool), ApiError> {
-    let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
-    if let Some(number) = &filter.number {
-        query = query.filter(orders::number.eq(number.to_uppercase()));
-    }
-    if let Some(channel) = &filter.channel {
-        query = query.filter(orders::channel.eq(channel));
-    }
-    if let Some(reference) = &filter.external_ref {
-        query = query.filter(orders::external_ref.eq(reference));
-    }
-    let rows: Vec<OrderRow> =
-        query.order((orders::created_at.desc(), orders::id.desc())).offset(offset).limit(limit + 1).load(conn)?;
-    let more = rows.len() as i64 > limit;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows.into_iter().take(limit as usize) {
-        items.push(view(conn, row, who, settings)?);
-    }
-    Ok((items, more))
 }
 
 /// Applies one action through the transition table: the status, the stock effect, the
@@ -592,278 +364,6 @@ pub fn apply(
         outbox::enqueue(conn, &row.id, &row.customer_id, Event::PickupReminder, remind_at)?;
     }
     Ok(())
-}
-
-/// A store scans a customer's code: the matching ready order at that store is collected.
-/// An unknown code is 404 `not-found`; the code of an order to be collected at another store
-/// is 404 `pickup-at-other-store`, naming that store so the customer can be sent there.
-pub fn collect(
-    conn: &mut DbConn,
-    who: &Principal,
-    store: &str,
-    code: &str,
-    settings: &OrderSettings,
-) -> Result<Order, ApiError> {
-    let hash = pickup::code_hash(store, code);
-    let found = locking!(
-        conn,
-        orders::table
-            .filter(orders::location.eq(store))
-            .filter(orders::pickup_code_hash.eq(&hash))
-            .select(OrderRow::as_select()),
-        first
-    )
-    .optional()?;
-    let Some(row) = found else {
-        return Err(match elsewhere(conn, store, code)? {
-            Some(other) => ApiError::PickupAtOtherStore(other),
-            None => ApiError::NotFound("no order with this code at this store".into()),
-        });
-    };
-    if row.status() != Status::ReadyForPickup {
-        return Err(ApiError::Conflict(format!(
-            "order {} is {}, not ready for pickup",
-            row.number,
-            status::words(row.status())
-        )));
-    }
-    let id = row.id.clone();
-    apply(conn, row, &who.actor(), Action::Collect, &Details::default(), &settings.pickup_key)?;
-    let row = find_row(conn, &id)?;
-    view(conn, row, who, settings)
-}
-
-/// Codes are looked up per store (the database keeps a per-store hash), so a code that is not
-/// this store's is tried against the others', a chunk of stores per query.
-fn elsewhere(conn: &mut DbConn, store: &str, code: &str) -> Result<Option<StoreRef>, ApiError> {
-    let others: Vec<String> = locations::table.filter(locations::code.ne(store)).select(locations::code).load(conn)?;
-    for chunk in others.chunks(500) {
-        let hashes: Vec<String> = chunk.iter().map(|l| pickup::code_hash(l, code)).collect();
-        let found: Option<String> = orders::table
-            .filter(orders::pickup_code_hash.eq_any(&hashes))
-            .filter(orders::status.eq(Status::ReadyForPickup.as_str()))
-            .select(orders::location)
-            .first(conn)
-            .optional()?;
-        if let Some(location) = found {
-            let name = catalog::find_location(conn, &location)?.name;
-            return Ok(Some(StoreRef { code: location, name }));
-        }
-    }
-    Ok(None)
-}
-
-/// A store's orders: arrived curbside customers first (longest waiting first), then the rest
-/// oldest first.
-pub fn store_orders(
-    conn: &mut DbConn,
-    store: &str,
-    filter: &StoreFilter,
-    settings: &OrderSettings,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<StoreOrder>, bool), ApiError> {
-    catalog::find_location(conn, store)?;
-    let now = Utc::now().naive_utc();
-    let mut query = orders::table.left_join(order_arrivals::table).filter(orders::location.eq(store)).into_boxed();
-    query = match filter.status {
-        Some(s) => query.filter(orders::status.eq(s.as_str())),
-        None if filter.number.is_some() => query,
-        None => query.filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str()))),
-    };
-    if let Some(number) = &filter.number {
-        query = query.filter(orders::number.eq(number.to_uppercase()));
-    }
-    if let Some(overdue) = filter.overdue {
-        let cutoff = now - settings.overdue_after;
-        let is_overdue = orders::status.eq(Status::Confirmed.as_str()).and(orders::created_at.lt(cutoff));
-        query = if overdue { query.filter(is_overdue) } else { query.filter(diesel::dsl::not(is_overdue)) };
-    }
-    if let Some(at_risk) = filter.at_risk {
-        let short = order_lines::table.filter(order_lines::short.gt(0)).select(order_lines::order_id);
-        query = if at_risk { query.filter(orders::id.eq_any(short)) } else { query.filter(orders::id.ne_all(short)) };
-    }
-    let rows: Vec<(OrderRow, Option<ArrivalRow>)> = query
-        .order((
-            order_arrivals::arrived_at.is_null().asc(),
-            order_arrivals::arrived_at.asc(),
-            orders::created_at.asc(),
-            orders::id.asc(),
-        ))
-        .offset(offset)
-        .limit(limit + 1)
-        .select((
-            OrderRow::as_select(),
-            (order_arrivals::arrived_at, order_arrivals::bay, order_arrivals::vehicle, order_arrivals::note).nullable(),
-        ))
-        .load(conn)?;
-    let more = rows.len() as i64 > limit;
-    let rows: Vec<(OrderRow, Option<ArrivalRow>)> = rows.into_iter().take(limit as usize).collect();
-    let ids: Vec<&str> = rows.iter().map(|(r, _)| r.id.as_str()).collect();
-    let mut lines: HashMap<String, Vec<OrderLine>> = HashMap::new();
-    for (order_id, sku, name, quantity) in order_lines::table
-        .inner_join(products::table)
-        .filter(order_lines::order_id.eq_any(&ids))
-        .order((order_lines::order_id.asc(), order_lines::sku.asc()))
-        .select((order_lines::order_id, order_lines::sku, products::name, order_lines::quantity))
-        .load::<(String, String, String, i64)>(conn)?
-    {
-        lines.entry(order_id).or_default().push(OrderLine { sku, name, quantity });
-    }
-    let mut items = Vec::with_capacity(rows.len());
-    for (row, arrival) in rows {
-        let at_risk = risk::of_order(conn, &row.id, &row.location)?;
-        items.push(StoreOrder {
-            waiting_seconds: arrival.as_ref().map(|(at, _, _, _)| (now - *at).num_seconds().max(0)),
-            arrival: arrival.map(arrival_from),
-            lines: lines.remove(&row.id).unwrap_or_default(),
-            status: row.status(),
-            fulfilment: row.fulfilment(),
-            created_at: row.created_at.and_utc(),
-            pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
-            overdue: row.overdue(settings.overdue_after, now),
-            at_risk,
-            customer_id: row.customer_id,
-            number: row.number,
-            id: row.id,
-        });
-    }
-    Ok((items, more))
-}
-
-/// A curbside customer says they are here: staff see it at the top of the store's list.
-/// Saying it again updates the bay or vehicle and keeps the first arrival time.
-pub fn arrive(
-    conn: &mut DbConn,
-    who: &Principal,
-    id: &str,
-    form: &ArrivalForm,
-    settings: &OrderSettings,
-) -> Result<Order, ApiError> {
-    let row = lock_row(conn, id)?;
-    match access(who, &row)? {
-        Access::Owner => {}
-        _ => return Err(ApiError::Forbidden("only the order's customer announces their arrival".into())),
-    }
-    if row.fulfilment() != Fulfilment::Curbside {
-        return Err(ApiError::Conflict(format!("order {} is not a curbside order", row.number)));
-    }
-    if !row.status().holds_stock() {
-        return Err(ApiError::Conflict(format!(
-            "order {} is {}: there is nothing left to collect",
-            row.number,
-            status::words(row.status())
-        )));
-    }
-    let now = Utc::now().naive_utc();
-    let updated = diesel::update(order_arrivals::table.find(id))
-        .set((
-            order_arrivals::bay.eq(&form.bay),
-            order_arrivals::vehicle.eq(&form.vehicle),
-            order_arrivals::note.eq(&form.note),
-        ))
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(order_arrivals::table)
-            .values((
-                order_arrivals::order_id.eq(id),
-                order_arrivals::arrived_at.eq(now),
-                order_arrivals::bay.eq(&form.bay),
-                order_arrivals::vehicle.eq(&form.vehicle),
-                order_arrivals::note.eq(&form.note),
-            ))
-            .execute(conn)?;
-    }
-    let detail = json!({"bay": form.bay, "vehicle": form.vehicle, "note": form.note});
-    record_event(conn, id, &who.actor(), "arrived", Some(detail), now)?;
-    let row = find_row(conn, id)?;
-    view(conn, row, who, settings)
-}
-
-/// While picking, staff find units missing: the line shrinks, the reservation goes, and the
-/// stock count is corrected for units the books still showed (units a recount had already
-/// taken off, on an at-risk line, are not taken twice). An order with nothing left is
-/// cancelled.
-pub fn short_pick(
-    conn: &mut DbConn,
-    who: &Principal,
-    id: &str,
-    form: &ShortPick,
-    settings: &OrderSettings,
-) -> Result<Order, ApiError> {
-    let row = lock_row(conn, id)?;
-    match access(who, &row)? {
-        Access::Store => {}
-        _ => return Err(ApiError::Forbidden("this is for the order's store".into())),
-    }
-    if row.status() != Status::Picking {
-        return Err(ApiError::Conflict(format!(
-            "short picks are reported while picking; order {} is {}",
-            row.number,
-            status::words(row.status())
-        )));
-    }
-    let (quantity, short): (i64, i64) = order_lines::table
-        .find((id, &form.sku))
-        .select((order_lines::quantity, order_lines::short))
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| {
-            ApiError::Unknown(vec![FieldError::new("sku", format!("the order has no line for {}", form.sku))])
-        })?;
-    if form.missing > quantity {
-        return Err(ApiError::Conflict(format!("the line for {} has only {quantity} left", form.sku)));
-    }
-    let now = Utc::now().naive_utc();
-    let actor = who.actor();
-    // The line shrinks first, so the level is reassessed with what the order still wants.
-    diesel::update(order_lines::table.find((id, &form.sku)))
-        .set(order_lines::quantity.eq(quantity - form.missing))
-        .execute(conn)?;
-    reserve::short_pick(
-        conn,
-        &row.location,
-        &form.sku,
-        form.missing,
-        short,
-        &Entry { reason: "short_pick", reference: id, actor: &actor, at: now },
-    )?;
-    diesel::update(orders::table.find(id)).set(orders::updated_at.eq(now)).execute(conn)?;
-    record_event(conn, id, &actor, "short_pick", Some(json!({"sku": form.sku, "missing": form.missing})), now)?;
-    if lines_of(conn, id)?.is_empty() {
-        let row = find_row(conn, id)?;
-        apply(conn, row, &actor, Action::Cancel, &Details::default(), &settings.pickup_key)?;
-    }
-    let row = find_row(conn, id)?;
-    view(conn, row, who, settings)
-}
-
-/// The owning customer's pickup pass for a ready order.
-pub fn pickup_pass(conn: &mut DbConn, who: &Principal, id: &str, pickup_key: &[u8]) -> Result<PickupPass, ApiError> {
-    let row = find_row(conn, id)?;
-    match access(who, &row)? {
-        Access::Owner => {}
-        _ => return Err(ApiError::NotFound(format!("no pickup pass for order {id}"))),
-    }
-    let nonce = match (&row.pickup_code_nonce, row.status()) {
-        (Some(nonce), Status::ReadyForPickup) => nonce.clone(),
-        _ => {
-            return Err(ApiError::Conflict(format!(
-                "order {} is {}, not ready for pickup",
-                row.number,
-                status::words(row.status())
-            )))
-        }
-    };
-    let code = pickup::code(pickup_key, &row.id, &nonce);
-    Ok(PickupPass {
-        qr_svg: pickup::qr_svg(&code)?,
-        order_id: row.id,
-        number: row.number,
-        location: row.location,
-        code,
-        pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
-    })
 }
 
 /// The uncollected-order job's step: expires one ready order whose pickup deadline passed

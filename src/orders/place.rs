@@ -1,0 +1,223 @@
+//! Placing an order: from a hold, or with lines held now; and marketplace imports, whose
+//! references belong to integrations, repeat as the original, and respect the channel's
+//! buffer.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::model::Order;
+use super::model::{NewOrder, OrderRow};
+use super::status::{Fulfilment, Status};
+use super::{find_row, number_for, record_event, view, OrderSettings};
+use crate::auth::{Principal, Role};
+use crate::catalog;
+use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
+use crate::db::{insert_rows, locking, DbConn};
+use crate::error::{ApiError, FieldError, Shortfall};
+use crate::limits;
+use crate::notify::events::Event;
+use crate::notify::outbox;
+use crate::reservations::model::{HoldLine, HoldStatus, ReservationRow};
+use crate::stock::channels;
+use crate::stock::reserve::{self, Entry, Line};
+
+/// An order placed, or the original answered again for a repeated marketplace import.
+pub enum Placed {
+    New(Order),
+    Repeated(Order),
+}
+
+/// Places an order: the hold's units become the order's, or `lines` are held now, in the same
+/// transaction (409 `insufficient-stock` as for holds). A marketplace import (`channel` and
+/// `external_ref`) that repeats one already made by the same caller answers the original.
+pub fn create(
+    conn: &mut DbConn,
+    who: &Principal,
+    form: &NewOrder,
+    settings: &OrderSettings,
+) -> Result<Placed, ApiError> {
+    if who.role == Role::Customer && form.customer_id != who.sub {
+        return Err(ApiError::Forbidden("customers place orders for themselves only".into()));
+    }
+    if (form.channel.is_some() || form.external_ref.is_some()) && !matches!(who.role, Role::Admin | Role::Integration) {
+        // A customer could otherwise take a marketplace's reference first and make its real
+        // import fail.
+        return Err(ApiError::Forbidden("only admins and integrations set channel and external_ref".into()));
+    }
+    let actor = who.actor();
+    let import_hash = form.external_ref.as_ref().map(|_| form.import_hash());
+    if let (Some(channel), Some(reference)) = (&form.channel, &form.external_ref) {
+        let earlier = orders::table
+            .filter(orders::channel.eq(channel))
+            .filter(orders::external_ref.eq(reference))
+            .select(OrderRow::as_select())
+            .first(conn)
+            .optional()?;
+        if let Some(row) = earlier {
+            if row.created_by == actor && row.import_hash == import_hash {
+                return view(conn, row, who, settings).map(Placed::Repeated);
+            }
+            // Naming no order: the caller may not be allowed to see the one that has it.
+            return Err(ApiError::Conflict(format!(
+                "external_ref {reference} on channel {channel} was already imported with other content"
+            )));
+        }
+    }
+    let now = Utc::now().naive_utc();
+    if who.role == Role::Customer {
+        let lines: Vec<(String, i64)> = form.lines.iter().flatten().map(|l| (l.sku.clone(), l.quantity)).collect();
+        let request = limits::Request {
+            customer: &who.sub,
+            new_hold: false,
+            new_order: true,
+            lines: &lines,
+            converting_hold: form.reservation_id.as_deref(),
+        };
+        limits::check(conn, &settings.limits, &request, now)?;
+    }
+    let location = catalog::find_location(conn, &form.location)?;
+    let offered = match form.fulfilment {
+        Fulfilment::Pickup => location.pickup_in_store,
+        Fulfilment::Curbside => location.pickup_curbside,
+        Fulfilment::Delivery => true,
+    };
+    if !location.active || !offered {
+        return Err(ApiError::Conflict(format!("{} does not offer {} now", form.location, form.fulfilment.as_str())));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let lines: Vec<HoldLine> = match (&form.reservation_id, &form.lines) {
+        (Some(hold_id), _) => take_over_hold(conn, who, hold_id, &form.location, now)?,
+        (None, Some(lines)) => lines.clone(),
+        (None, None) => return Err(ApiError::validation("lines", "give lines, or the reservation_id of a hold")),
+    };
+    if let Some(channel) = &form.channel {
+        keep_channel_buffer(conn, channel, &form.location, &lines, form.reservation_id.is_none())?;
+    }
+    if form.reservation_id.is_none() {
+        let wanted: Vec<Line> = lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
+        crate::reservations::known_skus(conn, &wanted)?;
+        reserve::reserve_all(
+            conn,
+            &form.location,
+            &wanted,
+            &Entry { reason: "order", reference: &id, actor: &actor, at: now },
+        )?;
+    }
+    diesel::insert_into(orders::table)
+        .values((
+            orders::id.eq(&id),
+            orders::number.eq(number_for(&id)),
+            orders::location.eq(&form.location),
+            orders::fulfilment.eq(form.fulfilment.as_str()),
+            orders::status.eq(Status::Confirmed.as_str()),
+            orders::customer_id.eq(&form.customer_id),
+            orders::created_by.eq(&actor),
+            orders::channel.eq(&form.channel),
+            orders::external_ref.eq(&form.external_ref),
+            orders::import_hash.eq(&import_hash),
+            orders::reservation_id.eq(&form.reservation_id),
+            orders::created_at.eq(now),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let rows: Vec<_> = lines
+        .iter()
+        .map(|l| (order_lines::order_id.eq(&id), order_lines::sku.eq(&l.sku), order_lines::quantity.eq(l.quantity)))
+        .collect();
+    insert_rows!(conn, order_lines::table, &rows)?;
+    if let Some(hold_id) = &form.reservation_id {
+        diesel::update(reservations::table.find(hold_id))
+            .set((reservations::status.eq(HoldStatus::Converted.as_str()), reservations::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    record_event(conn, &id, &actor, "confirmed", None, now)?;
+    outbox::enqueue(conn, &id, &form.customer_id, Event::OrderConfirmed, now)?;
+    let row = find_row(conn, &id)?;
+    view(conn, row, who, settings).map(Placed::New)
+}
+
+/// A channel's buffer is stock the channel must not sell: an order for the channel may take
+/// only what is left above it, across the channel's locations. `reserving`: the lines are
+/// about to be reserved (a direct order); otherwise a hold already reserved them.
+fn keep_channel_buffer(
+    conn: &mut DbConn,
+    channel: &str,
+    location: &str,
+    lines: &[HoldLine],
+    reserving: bool,
+) -> Result<(), ApiError> {
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let sellable = channels::lock_sellable(conn, channel, location, &skus)?;
+    if !sellable.includes_location {
+        return Err(ApiError::Conflict(format!("channel {channel} does not sell from {location}")));
+    }
+    let short: Vec<Shortfall> = lines
+        .iter()
+        .filter_map(|line| {
+            let total = sellable.available.get(&line.sku).copied().unwrap_or(0);
+            let sellable_now =
+                if reserving { total - sellable.buffer } else { total + line.quantity - sellable.buffer };
+            (sellable_now < line.quantity).then(|| Shortfall {
+                sku: line.sku.clone(),
+                requested: line.quantity,
+                available: sellable_now.max(0),
+                alternatives: vec![],
+            })
+        })
+        .collect();
+    if short.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InsufficientStock(short))
+    }
+}
+
+/// The hold's units pass to the order without touching stock: they stay reserved.
+fn take_over_hold(
+    conn: &mut DbConn,
+    who: &Principal,
+    hold_id: &str,
+    location: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<HoldLine>, ApiError> {
+    let not_found =
+        || ApiError::Unknown(vec![FieldError::new("reservation_id", format!("no reservation {hold_id} of yours"))]);
+    let hold = locking!(conn, reservations::table.find(hold_id).select(ReservationRow::as_select()), first)
+        .optional()?
+        .filter(|h| who.role == Role::Admin || h.owner == who.actor())
+        .ok_or_else(not_found)?;
+    if hold.location != location {
+        return Err(ApiError::Conflict(format!("the hold is at {}, not {location}", hold.location)));
+    }
+    match HoldStatus::parse(&hold.status) {
+        HoldStatus::Held if hold.expires_at > now => {}
+        HoldStatus::Held | HoldStatus::Expired => {
+            return Err(ApiError::Conflict(format!("reservation {hold_id} has expired; hold the items again")))
+        }
+        HoldStatus::Released => return Err(ApiError::Conflict(format!("reservation {hold_id} was released"))),
+        HoldStatus::Converted => {
+            return Err(ApiError::Conflict(format!("reservation {hold_id} already belongs to an order")))
+        }
+    }
+    let lines: Vec<(String, i64, i64)> = reservation_lines::table
+        .filter(reservation_lines::reservation_id.eq(hold_id))
+        .order(reservation_lines::sku.asc())
+        .select((reservation_lines::sku, reservation_lines::quantity, reservation_lines::short))
+        .load(conn)?;
+    // A hold a recount left uncovered must not become an order: that would promise a pickup
+    // of units that are not there.
+    let short: Vec<Shortfall> = lines
+        .iter()
+        .filter(|(_, _, short)| *short > 0)
+        .map(|(sku, quantity, short)| Shortfall {
+            sku: sku.clone(),
+            requested: *quantity,
+            available: quantity - short,
+            alternatives: vec![],
+        })
+        .collect();
+    if !short.is_empty() {
+        return Err(ApiError::InsufficientStock(short));
+    }
+    Ok(lines.into_iter().map(|(sku, quantity, _)| HoldLine { sku, quantity }).collect())
+}
