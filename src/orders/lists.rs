@@ -102,9 +102,10 @@ pub fn store_orders(
     {
         lines.entry(order_id).or_default().push(OrderLine { sku, name, quantity });
     }
+    let mut risks = risk::of_orders(conn, &ids, store)?;
     let mut items = Vec::with_capacity(rows.len());
     for (row, arrival) in rows {
-        let at_risk = risk::of_order(conn, &row.id, &row.location)?;
+        let at_risk = risks.remove(&row.id);
         items.push(StoreOrder {
             waiting_seconds: arrival.as_ref().map(|(at, _, _, _)| (now - *at).num_seconds().max(0)),
             arrival: arrival.map(arrival_from),

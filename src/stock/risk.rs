@@ -253,6 +253,32 @@ pub fn of_order(conn: &mut DbConn, id: &str, location: &str) -> Result<Option<At
     Ok(at_risk(location, lines, since))
 }
 
+/// The at-risk state of several orders of one location, in one query: for lists.
+pub fn of_orders(
+    conn: &mut DbConn,
+    ids: &[&str],
+    location: &str,
+) -> Result<std::collections::HashMap<String, AtRisk>, ApiError> {
+    let rows: Vec<(String, String, i64, Option<NaiveDateTime>)> = order_lines::table
+        .filter(order_lines::order_id.eq_any(ids))
+        .filter(order_lines::short.gt(0))
+        .order((order_lines::order_id.asc(), order_lines::sku.asc()))
+        .select((order_lines::order_id, order_lines::sku, order_lines::short, order_lines::short_since))
+        .load(conn)?;
+    let mut by_order: std::collections::HashMap<String, Vec<(String, i64, Option<NaiveDateTime>)>> =
+        std::collections::HashMap::new();
+    for (id, sku, short, since) in rows {
+        by_order.entry(id).or_default().push((sku, short, since));
+    }
+    Ok(by_order
+        .into_iter()
+        .filter_map(|(id, rows)| {
+            let (lines, since) = shorts_of(rows);
+            at_risk(location, lines, since).map(|risk| (id, risk))
+        })
+        .collect())
+}
+
 /// A hold's at-risk state for its view.
 pub fn of_hold(conn: &mut DbConn, id: &str, location: &str) -> Result<Option<AtRisk>, ApiError> {
     let rows: Vec<(String, i64, Option<NaiveDateTime>)> = reservation_lines::table
