@@ -93,7 +93,8 @@ fn check_warns_about_levels_below_what_is_reserved() {
                     ('S1','A',-3,0,'sale',NULL,'t','2026-01-01 00:00:02');
          INSERT INTO orders (id, location, fulfilment, status, customer_id, created_by, created_at, updated_at, number)
              VALUES ('O1','S1','pickup','confirmed','ann','t','2026-01-01 00:00:01','2026-01-01 00:00:01','0000O001');
-         INSERT INTO order_lines (order_id, sku, quantity, short) VALUES ('O1','A',3,2);",
+         INSERT INTO order_lines (order_id, sku, quantity) VALUES ('O1','A',3);
+         INSERT INTO stock_shorts VALUES ('S1','A','order','O1',2,'2026-01-01 00:00:02');",
     )
     .unwrap();
     let check = clickcollect(&dir, &["check"], &[]);

@@ -258,7 +258,26 @@ pub(crate) use insert_rows;
 
 /// Runs the same query on whichever backend the connection speaks, adding `FOR UPDATE` on
 /// PostgreSQL (SQLite's `BEGIN IMMEDIATE` already holds the one write lock).
+///
+/// Orders are locked `FOR NO KEY UPDATE` (`no_key_update`): nothing changes an order's key,
+/// and the weaker lock lets a transaction that holds a stock level still add an entry to the
+/// order's timeline (its foreign key takes `FOR KEY SHARE`) instead of waiting on the order,
+/// which would invert the lock order (commitments first, then stock).
 macro_rules! locking {
+    ($conn:expr, $query:expr, $run:ident, no_key_update, skip_locked) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConn::Postgres(c) => $query.for_no_key_update().skip_locked().$run(c),
+            $crate::db::DbConn::Sqlite(c) => $query.$run(c),
+        }
+    }};
+    ($conn:expr, $query:expr, $run:ident, no_key_update) => {{
+        use diesel::RunQueryDsl as _;
+        match $conn {
+            $crate::db::DbConn::Postgres(c) => $query.for_no_key_update().$run(c),
+            $crate::db::DbConn::Sqlite(c) => $query.$run(c),
+        }
+    }};
     // `SKIP LOCKED`: for job claimers that share work rather than wait for each other.
     ($conn:expr, $query:expr, $run:ident, skip_locked) => {{
         use diesel::RunQueryDsl as _;

@@ -60,6 +60,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    stock_shorts (location, sku, holder, holder_id) {
+        location -> Text,
+        sku -> Text,
+        holder -> Text,
+        holder_id -> Text,
+        short -> BigInt,
+        since -> Timestamp,
+    }
+}
+
+diesel::table! {
     channels (code) {
         code -> Text,
         name -> Text,
@@ -104,8 +115,6 @@ diesel::table! {
         reservation_id -> Text,
         sku -> Text,
         quantity -> BigInt,
-        short -> BigInt,
-        short_since -> Nullable<Timestamp>,
     }
 }
 
@@ -135,8 +144,6 @@ diesel::table! {
         order_id -> Text,
         sku -> Text,
         quantity -> BigInt,
-        short -> BigInt,
-        short_since -> Nullable<Timestamp>,
     }
 }
 
@@ -249,6 +256,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     stock_levels,
     stock_movements,
+    stock_shorts,
     channels,
     channel_locations,
     idempotency_keys,

@@ -32,7 +32,8 @@ pub fn collect(
             .filter(orders::location.eq(store))
             .filter(orders::pickup_code_hash.eq(&hash))
             .select(OrderRow::as_select()),
-        first
+        first,
+        no_key_update
     )
     .optional()?;
     let Some(row) = found else {
@@ -146,14 +147,14 @@ pub fn short_pick(
             status::words(row.status())
         )));
     }
-    let (quantity, short): (i64, i64) = order_lines::table
-        .find((id, &form.sku))
-        .select((order_lines::quantity, order_lines::short))
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| {
-            ApiError::Unknown(vec![FieldError::new("sku", format!("the order has no line for {}", form.sku))])
-        })?;
+    let short = crate::stock::risk::short_units(conn, crate::stock::risk::Holder::Order, id)?
+        .get(&form.sku)
+        .copied()
+        .unwrap_or(0);
+    let quantity: i64 =
+        order_lines::table.find((id, &form.sku)).select(order_lines::quantity).first(conn).optional()?.ok_or_else(
+            || ApiError::Unknown(vec![FieldError::new("sku", format!("the order has no line for {}", form.sku))]),
+        )?;
     if form.missing > quantity {
         return Err(ApiError::Conflict(format!("the line for {} has only {quantity} left", form.sku)));
     }

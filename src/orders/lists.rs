@@ -10,7 +10,7 @@ use super::status::Status;
 use super::{arrival_from, view, ArrivalRow, OrderSettings};
 use crate::auth::Principal;
 use crate::catalog;
-use crate::db::schema::{order_arrivals, order_lines, orders, products};
+use crate::db::schema::{order_arrivals, order_lines, orders, products, stock_shorts};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::stock::risk;
@@ -72,7 +72,7 @@ pub fn store_orders(
         query = if overdue { query.filter(is_overdue) } else { query.filter(diesel::dsl::not(is_overdue)) };
     }
     if let Some(at_risk) = filter.at_risk {
-        let short = order_lines::table.filter(order_lines::short.gt(0)).select(order_lines::order_id);
+        let short = stock_shorts::table.filter(stock_shorts::holder.eq("order")).select(stock_shorts::holder_id);
         query = if at_risk { query.filter(orders::id.eq_any(short)) } else { query.filter(orders::id.ne_all(short)) };
     }
     let rows: Vec<(OrderRow, Option<ArrivalRow>)> = query

@@ -100,20 +100,22 @@ pub fn find_row(conn: &mut DbConn, id: &str) -> Result<OrderRow, ApiError> {
 }
 
 fn lock_row(conn: &mut DbConn, id: &str) -> Result<OrderRow, ApiError> {
-    locking!(conn, orders::table.find(id).select(OrderRow::as_select()), first)
+    locking!(conn, orders::table.find(id).select(OrderRow::as_select()), first, no_key_update)
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))
 }
 
+/// The order's lines still to serve, each with the units stock no longer covers.
 fn lines_of(conn: &mut DbConn, id: &str) -> Result<Vec<Line>, ApiError> {
+    let shorts = risk::short_units(conn, risk::Holder::Order, id)?;
     Ok(order_lines::table
         .filter(order_lines::order_id.eq(id))
         .filter(order_lines::quantity.gt(0))
         .order(order_lines::sku.asc())
-        .select((order_lines::sku, order_lines::quantity, order_lines::short))
-        .load::<(String, i64, i64)>(conn)?
+        .select((order_lines::sku, order_lines::quantity))
+        .load::<(String, i64)>(conn)?
         .into_iter()
-        .map(|(sku, quantity, short)| Line { sku, quantity, short })
+        .map(|(sku, quantity)| Line { short: shorts.get(&sku).copied().unwrap_or(0), sku, quantity })
         .collect())
 }
 
@@ -202,7 +204,7 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderS
     };
     let shipment = shipment_of(conn, &row.id)?;
     let arrival = arrival_of(conn, &row.id)?;
-    let at_risk = risk::of_order(conn, &row.id, &row.location)?;
+    let at_risk = risk::of(conn, risk::Holder::Order, &row.id, &row.location)?;
     let overdue = row.overdue(settings.overdue_after, Utc::now().naive_utc());
     Ok(Order {
         status: row.status(),
@@ -296,13 +298,11 @@ pub fn apply(
             risk::reason(&row.location, &short)
         )));
     }
-    // The status moves first: a level that is short is then reassessed without this order.
+    // The status moves first: a level that is short is then reassessed without this order
+    // (and the order's rows there go with it).
     diesel::update(orders::table.find(&row.id))
         .set((orders::status.eq(to.as_str()), orders::updated_at.eq(now)))
         .execute(conn)?;
-    if !to.holds_stock() {
-        risk::clear_order(conn, &row.id)?;
-    }
     let entry = |reason| Entry { reason, reference: &row.id, actor, at: now };
     let mut corrected = Vec::new();
     match status::stock_effect(action) {
@@ -379,6 +379,7 @@ pub fn expire_one_uncollected(conn: &mut DbConn, grace: chrono::TimeDelta) -> Re
             .order(orders::pickup_deadline.asc())
             .select(OrderRow::as_select()),
         first,
+        no_key_update,
         skip_locked
     )
     .optional()?;

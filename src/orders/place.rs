@@ -199,11 +199,16 @@ fn take_over_hold(
             return Err(ApiError::Conflict(format!("reservation {hold_id} already belongs to an order")))
         }
     }
+    let shorts = crate::stock::risk::short_units(conn, crate::stock::risk::Holder::Hold, hold_id)?;
     let lines: Vec<(String, i64, i64)> = reservation_lines::table
         .filter(reservation_lines::reservation_id.eq(hold_id))
         .order(reservation_lines::sku.asc())
-        .select((reservation_lines::sku, reservation_lines::quantity, reservation_lines::short))
-        .load(conn)?;
+        .select((reservation_lines::sku, reservation_lines::quantity))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .map(|(sku, quantity)| (shorts.get(&sku).copied().unwrap_or(0), sku, quantity))
+        .map(|(short, sku, quantity)| (sku, quantity, short))
+        .collect();
     // A hold a recount left uncovered must not become an order: that would promise a pickup
     // of units that are not there.
     let short: Vec<Shortfall> = lines

@@ -137,7 +137,7 @@ pub fn get(conn: &mut DbConn, who: &Principal, id: &str) -> Result<Reservation, 
         return Err(ApiError::NotFound(format!("reservation {id} was released")));
     }
     let lines = lines_of(conn, id)?;
-    let at_risk = risk::of_hold(conn, &row.id, &row.location)?;
+    let at_risk = risk::of(conn, risk::Holder::Hold, &row.id, &row.location)?;
     Ok(Reservation::from_row(row, lines, at_risk, Utc::now().naive_utc()))
 }
 
@@ -174,11 +174,10 @@ fn end_holds(
 ) -> Result<(), ApiError> {
     for hold in holds {
         let lines: Vec<Line> = lines_of(conn, &hold.id)?.into_iter().map(|l| Line::new(l.sku, l.quantity)).collect();
-        // Closed first, so a short level is reassessed without it.
+        // Closed first, so a short level is reassessed without it (and its rows there go).
         diesel::update(reservations::table.find(&hold.id))
             .set((reservations::status.eq(status.as_str()), reservations::updated_at.eq(now)))
             .execute(conn)?;
-        risk::clear_hold(conn, &hold.id)?;
         reserve::unreserve(conn, &hold.location, &lines, &Entry { reason, reference: &hold.id, actor, at: now })?;
     }
     Ok(())
@@ -249,9 +248,6 @@ fn end_lapsed(
     diesel::update(reservations::table.filter(reservations::id.eq_any(&ids)))
         .set((reservations::status.eq(HoldStatus::Expired.as_str()), reservations::updated_at.eq(now)))
         .execute(conn)?;
-    for id in &ids {
-        risk::clear_hold(conn, id)?;
-    }
     for (location, sku, id, quantity) in lines {
         let entry = Entry { reason: "expire", reference: &id, actor: "system:hold-sweeper", at: now };
         reserve::unreserve(conn, &location, &[Line::new(sku, quantity)], &entry)?;

@@ -93,7 +93,7 @@ pub struct ShortLevel {
 
 /// Every level with `reserved > on_hand`, by (location, sku).
 pub fn find_short_levels(conn: &mut DbConn) -> Result<Vec<ShortLevel>, ApiError> {
-    use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
+    use crate::db::schema::stock_shorts;
     let rows: Vec<(String, String, i64, i64)> = stock_levels::table
         .filter(stock_levels::reserved.gt(stock_levels::on_hand))
         .order((stock_levels::location.asc(), stock_levels::sku.asc()))
@@ -101,22 +101,13 @@ pub fn find_short_levels(conn: &mut DbConn) -> Result<Vec<ShortLevel>, ApiError>
         .load(conn)?;
     let mut short = Vec::with_capacity(rows.len());
     for (location, sku, on_hand, reserved) in rows {
-        let orders_at_risk: i64 = order_lines::table
-            .inner_join(orders::table)
-            .filter(orders::location.eq(&location))
-            .filter(orders::status.eq_any(crate::orders::status::Status::OPEN.map(|s| s.as_str())))
-            .filter(order_lines::sku.eq(&sku))
-            .filter(order_lines::short.gt(0))
-            .count()
-            .get_result(conn)?;
-        let holds_at_risk: i64 = reservation_lines::table
-            .inner_join(reservations::table)
-            .filter(reservations::location.eq(&location))
-            .filter(reservations::status.eq("held"))
-            .filter(reservation_lines::sku.eq(&sku))
-            .filter(reservation_lines::short.gt(0))
-            .count()
-            .get_result(conn)?;
+        let holders: Vec<String> = stock_shorts::table
+            .filter(stock_shorts::location.eq(&location))
+            .filter(stock_shorts::sku.eq(&sku))
+            .select(stock_shorts::holder)
+            .load(conn)?;
+        let orders_at_risk = holders.iter().filter(|h| *h == "order").count() as i64;
+        let holds_at_risk = holders.len() as i64 - orders_at_risk;
         short.push(ShortLevel { location, sku, on_hand, reserved, orders_at_risk, holds_at_risk });
     }
     Ok(short)

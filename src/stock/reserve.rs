@@ -171,9 +171,7 @@ pub fn unreserve(conn: &mut DbConn, location: &str, lines: &[Line], entry: &Entr
     }
     ledger::record(conn, &movements(location, &lines, 0, -1, entry))?;
     for line in &lines {
-        // Was short before if reserved (before) = reserved (now) + quantity exceeded on_hand.
-        let was_short = level_of(conn, location, &line.sku)?.is_some_and(|(o, r)| r + line.quantity > o);
-        risk::reassess_if_short(conn, location, &line.sku, was_short, entry.reason, entry.actor, entry.at)?;
+        risk::reassess_if_short(conn, location, &line.sku, entry.reason, entry.actor, entry.at)?;
     }
     Ok(())
 }
@@ -223,8 +221,7 @@ pub fn consume(
     ledger::record(conn, &corrections)?;
     ledger::record(conn, &movements(location, &lines, -1, -1, entry))?;
     for line in &lines {
-        // Consuming moves on_hand and reserved together: short now means short before.
-        risk::reassess_if_short(conn, location, &line.sku, false, entry.reason, entry.actor, entry.at)?;
+        risk::reassess_if_short(conn, location, &line.sku, entry.reason, entry.actor, entry.at)?;
     }
     Ok(corrections.into_iter().map(|m| (m.sku, m.delta_on_hand)).collect())
 }
@@ -264,7 +261,7 @@ pub fn short_pick(
             at: entry.at,
         }],
     )?;
-    risk::reassess_if_short(conn, location, sku, true, entry.reason, entry.actor, entry.at)
+    risk::reassess_if_short(conn, location, sku, entry.reason, entry.actor, entry.at)
 }
 
 /// A level's `on_hand` and `reserved`.

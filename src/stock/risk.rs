@@ -1,14 +1,19 @@
 //! Stock below what is reserved. A till sale, a recount or a snapshot may bring `on_hand`
 //! below `reserved`: the count is the physical truth, so it is accepted, and this module
 //! decides which open commitments at that level (held holds and open orders) can no longer
-//! all be served. They are served oldest first, so the newest lose first; each line keeps how
-//! many of its units are `short` and since when, and an order or hold with a short line is at
-//! risk (orders also get an entry on their timeline). When stock comes back (a receipt, a
-//! cancelled order), the flags clear the same way.
+//! all be served. They are served oldest first, so the newest lose first; each one the shelf
+//! no longer covers in full has a row in `stock_shorts` (how many units, since when), and is
+//! at risk; an order also gets an entry on its timeline. When stock comes back (a receipt, a
+//! cancelled order), the rows go the same way.
 //!
-//! It never changes `on_hand` or `reserved`: it only reads the level and the commitments and
-//! writes the flags. Callers run it in the transaction that changed the level, after the
-//! change, for levels that are or were short.
+//! It never changes `on_hand` or `reserved`. Its rows belong to the level: they are written
+//! only by a transaction holding the level's row lock, and they carry no foreign keys, so a
+//! reassessment never waits on an order's or a hold's row. (Every writer locks commitments
+//! first and stock second; waiting on a commitment while holding a level would invert that
+//! and deadlock against an order being moved.) Callers run it in the transaction that changed
+//! the level, after the change.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -16,7 +21,9 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::db::schema::{order_events, order_lines, orders, reservation_lines, reservations, stock_levels};
+use crate::db::schema::{
+    order_events, order_lines, orders, reservation_lines, reservations, stock_levels, stock_shorts,
+};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::orders::status::Status;
@@ -45,10 +52,20 @@ pub fn shortfall(on_hand: i64, reserved: i64) -> i64 {
     (reserved - on_hand).max(0)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Holder {
+/// Whose commitment a row of `stock_shorts` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Holder {
     Hold,
     Order,
+}
+
+impl Holder {
+    fn as_str(self) -> &'static str {
+        match self {
+            Holder::Hold => "hold",
+            Holder::Order => "order",
+        }
+    }
 }
 
 /// One open commitment's line at the level being reassessed.
@@ -60,10 +77,9 @@ struct Commitment {
     lapsed: bool,
     created_at: NaiveDateTime,
     quantity: i64,
-    short: i64,
 }
 
-/// Serves commitments oldest first from `on_hand` and returns each one's new `short`, in the
+/// Serves commitments oldest first from `on_hand` and returns each one's `short`, in the
 /// order given. Lapsed holds come last whatever their age.
 fn allocate(on_hand: i64, commitments: &[Commitment]) -> Vec<i64> {
     let mut order: Vec<usize> = (0..commitments.len()).collect();
@@ -81,8 +97,9 @@ fn allocate(on_hand: i64, commitments: &[Commitment]) -> Vec<i64> {
     shorts
 }
 
-/// Re-decides which commitments at (location, sku) stock covers, and flags or unflags them.
+/// Re-decides which commitments at (location, sku) stock covers, and writes their rows.
 /// `cause` names what changed the level (`count`, `sale`, `cancelled`…) for the timeline.
+/// The caller holds the level's row lock.
 pub fn reassess(
     conn: &mut DbConn,
     location: &str,
@@ -96,87 +113,106 @@ pub fn reassess(
     else {
         return Ok(());
     };
-    let holds: Vec<(String, NaiveDateTime, NaiveDateTime, i64, i64)> = reservation_lines::table
+    let holds: Vec<(String, NaiveDateTime, NaiveDateTime, i64)> = reservation_lines::table
         .inner_join(reservations::table)
         .filter(reservations::location.eq(location))
         .filter(reservations::status.eq("held"))
         .filter(reservation_lines::sku.eq(sku))
-        .select((
-            reservations::id,
-            reservations::created_at,
-            reservations::expires_at,
-            reservation_lines::quantity,
-            reservation_lines::short,
-        ))
+        .select((reservations::id, reservations::created_at, reservations::expires_at, reservation_lines::quantity))
         .load(conn)?;
-    // Lines short-picked down to nothing are included, so a stale short on them is cleared.
-    let open: Vec<(String, NaiveDateTime, i64, i64)> = order_lines::table
+    let open: Vec<(String, NaiveDateTime, i64)> = order_lines::table
         .inner_join(orders::table)
         .filter(orders::location.eq(location))
         .filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str())))
         .filter(order_lines::sku.eq(sku))
-        .select((orders::id, orders::created_at, order_lines::quantity, order_lines::short))
+        .filter(order_lines::quantity.gt(0))
+        .select((orders::id, orders::created_at, order_lines::quantity))
         .load(conn)?;
     let commitments: Vec<Commitment> = holds
         .into_iter()
-        .map(|(id, created_at, expires_at, quantity, short)| Commitment {
+        .map(|(id, created_at, expires_at, quantity)| Commitment {
             holder: Holder::Hold,
             id,
             lapsed: expires_at <= now,
             created_at,
             quantity,
-            short,
         })
-        .chain(open.into_iter().map(|(id, created_at, quantity, short)| Commitment {
+        .chain(open.into_iter().map(|(id, created_at, quantity)| Commitment {
             holder: Holder::Order,
             id,
             lapsed: false,
             created_at,
             quantity,
-            short,
         }))
         .collect();
-    let shorts = allocate(on_hand, &commitments);
-    for (commitment, short) in commitments.iter().zip(shorts) {
-        if commitment.short == short {
+    let wanted: HashMap<(Holder, String), i64> = commitments
+        .iter()
+        .zip(allocate(on_hand, &commitments))
+        .filter(|(_, short)| *short > 0)
+        .map(|(c, short)| ((c.holder, c.id.clone()), short))
+        .collect();
+    let existing: Vec<(String, String, i64)> = stock_shorts::table
+        .filter(stock_shorts::location.eq(location))
+        .filter(stock_shorts::sku.eq(sku))
+        .select((stock_shorts::holder, stock_shorts::holder_id, stock_shorts::short))
+        .load(conn)?;
+    let open_orders: std::collections::HashSet<&str> =
+        commitments.iter().filter(|c| c.holder == Holder::Order).map(|c| c.id.as_str()).collect();
+    let mut changed_orders: Vec<String> = Vec::new();
+    let mut existing_keys = std::collections::HashSet::new();
+    for (holder, id, short) in existing {
+        let holder = if holder == "order" { Holder::Order } else { Holder::Hold };
+        let row = stock_shorts::table.find((location, sku, holder.as_str(), &id));
+        match wanted.get(&(holder, id.clone())) {
+            Some(&same) if same == short => {}
+            // Still short, by another number: since stays when it first became short.
+            Some(&other) => {
+                diesel::update(row).set(stock_shorts::short.eq(other)).execute(conn)?;
+            }
+            None => {
+                diesel::delete(row).execute(conn)?;
+            }
+        }
+        // A closed commitment's rows just go: its timeline ended with its status.
+        if holder == Holder::Order
+            && wanted.get(&(holder, id.clone())) != Some(&short)
+            && open_orders.contains(id.as_str())
+        {
+            changed_orders.push(id.clone());
+        }
+        existing_keys.insert((holder, id));
+    }
+    for ((holder, id), short) in &wanted {
+        if existing_keys.contains(&(*holder, id.clone())) {
             continue;
         }
-        // The line has been short since it first became so; it stops being short at zero.
-        let since = (short > 0).then_some(now);
-        match commitment.holder {
-            Holder::Hold => {
-                let line = reservation_lines::table.find((&commitment.id, sku));
-                if commitment.short == 0 || short == 0 {
-                    diesel::update(line)
-                        .set((reservation_lines::short.eq(short), reservation_lines::short_since.eq(since)))
-                        .execute(conn)?;
-                } else {
-                    diesel::update(line).set(reservation_lines::short.eq(short)).execute(conn)?;
-                }
-            }
-            Holder::Order => {
-                let line = order_lines::table.find((&commitment.id, sku));
-                if commitment.short == 0 || short == 0 {
-                    diesel::update(line)
-                        .set((order_lines::short.eq(short), order_lines::short_since.eq(since)))
-                        .execute(conn)?;
-                } else {
-                    diesel::update(line).set(order_lines::short.eq(short)).execute(conn)?;
-                }
-                record_on_timeline(conn, &commitment.id, location, cause, actor, now)?;
-            }
+        diesel::insert_into(stock_shorts::table)
+            .values((
+                stock_shorts::location.eq(location),
+                stock_shorts::sku.eq(sku),
+                stock_shorts::holder.eq(holder.as_str()),
+                stock_shorts::holder_id.eq(id),
+                stock_shorts::short.eq(short),
+                stock_shorts::since.eq(now),
+            ))
+            .execute(conn)?;
+        if *holder == Holder::Order {
+            changed_orders.push(id.clone());
         }
+    }
+    changed_orders.sort();
+    for id in changed_orders {
+        record_on_timeline(conn, &id, location, cause, actor, now)?;
     }
     Ok(())
 }
 
-/// Reassesses a level when it is short now or was short before a change: only those can have
-/// commitments to flag or unflag. `was_short`: `reserved` exceeded `on_hand` before the change.
+/// Reassesses a level that is short now, or that has commitments flagged from before: only
+/// those can have rows to write or remove.
 pub fn reassess_if_short(
     conn: &mut DbConn,
     location: &str,
     sku: &str,
-    was_short: bool,
     cause: &str,
     actor: &str,
     now: NaiveDateTime,
@@ -186,12 +222,16 @@ pub fn reassess_if_short(
         .select((stock_levels::on_hand, stock_levels::reserved))
         .first(conn)
         .optional()?;
-    match level {
-        Some((on_hand, reserved)) if was_short || reserved > on_hand => {
-            reassess(conn, location, sku, cause, actor, now)
-        }
-        _ => Ok(()),
+    let short_now = level.is_some_and(|(on_hand, reserved)| reserved > on_hand);
+    let flagged = short_now
+        || diesel::select(diesel::dsl::exists(
+            stock_shorts::table.filter(stock_shorts::location.eq(location)).filter(stock_shorts::sku.eq(sku)),
+        ))
+        .get_result::<bool>(conn)?;
+    if flagged {
+        reassess(conn, location, sku, cause, actor, now)?;
     }
+    Ok(())
 }
 
 /// The sentence staff and customers' support read.
@@ -203,20 +243,22 @@ pub fn reason(location: &str, lines: &[ShortLine]) -> String {
     )
 }
 
-/// An order's short lines and the earliest time one became short.
-fn order_shorts(conn: &mut DbConn, id: &str) -> Result<(Vec<ShortLine>, Option<NaiveDateTime>), ApiError> {
-    let rows: Vec<(String, i64, Option<NaiveDateTime>)> = order_lines::table
-        .filter(order_lines::order_id.eq(id))
-        .filter(order_lines::short.gt(0))
-        .order(order_lines::sku.asc())
-        .select((order_lines::sku, order_lines::short, order_lines::short_since))
+/// A commitment's short lines (by SKU) and the earliest time one became short.
+fn shorts_of(conn: &mut DbConn, holder: Holder, id: &str) -> Result<(Vec<ShortLine>, Option<NaiveDateTime>), ApiError> {
+    let rows: Vec<(String, i64, NaiveDateTime)> = stock_shorts::table
+        .filter(stock_shorts::holder.eq(holder.as_str()))
+        .filter(stock_shorts::holder_id.eq(id))
+        .order(stock_shorts::sku.asc())
+        .select((stock_shorts::sku, stock_shorts::short, stock_shorts::since))
         .load(conn)?;
-    Ok(shorts_of(rows))
+    let since = rows.iter().map(|(_, _, since)| *since).min();
+    Ok((rows.into_iter().map(|(sku, short, _)| ShortLine { sku, short }).collect(), since))
 }
 
-fn shorts_of(rows: Vec<(String, i64, Option<NaiveDateTime>)>) -> (Vec<ShortLine>, Option<NaiveDateTime>) {
-    let since = rows.iter().filter_map(|(_, _, since)| *since).min();
-    (rows.into_iter().map(|(sku, short, _)| ShortLine { sku, short }).collect(), since)
+/// Units of each of a commitment's lines that stock no longer covers, by SKU.
+pub fn short_units(conn: &mut DbConn, holder: Holder, id: &str) -> Result<HashMap<String, i64>, ApiError> {
+    let (lines, _) = shorts_of(conn, holder, id)?;
+    Ok(lines.into_iter().map(|l| (l.sku, l.short)).collect())
 }
 
 /// Writes what the order now shows on its timeline: `at_risk` with the short lines, or
@@ -229,7 +271,7 @@ fn record_on_timeline(
     actor: &str,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    let (lines, _) = order_shorts(conn, id)?;
+    let (lines, _) = shorts_of(conn, Holder::Order, id)?;
     let (kind, detail) = if lines.is_empty() {
         ("at_risk_cleared", json!({"cause": cause}))
     } else {
@@ -247,48 +289,30 @@ fn record_on_timeline(
     Ok(())
 }
 
-/// An order's at-risk state for its views.
-pub fn of_order(conn: &mut DbConn, id: &str, location: &str) -> Result<Option<AtRisk>, ApiError> {
-    let (lines, since) = order_shorts(conn, id)?;
+/// An order's or a hold's at-risk state for its view.
+pub fn of(conn: &mut DbConn, holder: Holder, id: &str, location: &str) -> Result<Option<AtRisk>, ApiError> {
+    let (lines, since) = shorts_of(conn, holder, id)?;
     Ok(at_risk(location, lines, since))
 }
 
 /// The at-risk state of several orders of one location, in one query: for lists.
-pub fn of_orders(
-    conn: &mut DbConn,
-    ids: &[&str],
-    location: &str,
-) -> Result<std::collections::HashMap<String, AtRisk>, ApiError> {
-    let rows: Vec<(String, String, i64, Option<NaiveDateTime>)> = order_lines::table
-        .filter(order_lines::order_id.eq_any(ids))
-        .filter(order_lines::short.gt(0))
-        .order((order_lines::order_id.asc(), order_lines::sku.asc()))
-        .select((order_lines::order_id, order_lines::sku, order_lines::short, order_lines::short_since))
+pub fn of_orders(conn: &mut DbConn, ids: &[&str], location: &str) -> Result<HashMap<String, AtRisk>, ApiError> {
+    let rows: Vec<(String, String, i64, NaiveDateTime)> = stock_shorts::table
+        .filter(stock_shorts::holder.eq(Holder::Order.as_str()))
+        .filter(stock_shorts::holder_id.eq_any(ids))
+        .order((stock_shorts::holder_id.asc(), stock_shorts::sku.asc()))
+        .select((stock_shorts::holder_id, stock_shorts::sku, stock_shorts::short, stock_shorts::since))
         .load(conn)?;
-    let mut by_order: std::collections::HashMap<String, Vec<(String, i64, Option<NaiveDateTime>)>> =
-        std::collections::HashMap::new();
+    let mut by_order: HashMap<String, (Vec<ShortLine>, Option<NaiveDateTime>)> = HashMap::new();
     for (id, sku, short, since) in rows {
-        by_order.entry(id).or_default().push((sku, short, since));
+        let entry = by_order.entry(id).or_default();
+        entry.0.push(ShortLine { sku, short });
+        entry.1 = Some(entry.1.map_or(since, |earliest| earliest.min(since)));
     }
     Ok(by_order
         .into_iter()
-        .filter_map(|(id, rows)| {
-            let (lines, since) = shorts_of(rows);
-            at_risk(location, lines, since).map(|risk| (id, risk))
-        })
+        .filter_map(|(id, (lines, since))| at_risk(location, lines, since).map(|risk| (id, risk)))
         .collect())
-}
-
-/// A hold's at-risk state for its view.
-pub fn of_hold(conn: &mut DbConn, id: &str, location: &str) -> Result<Option<AtRisk>, ApiError> {
-    let rows: Vec<(String, i64, Option<NaiveDateTime>)> = reservation_lines::table
-        .filter(reservation_lines::reservation_id.eq(id))
-        .filter(reservation_lines::short.gt(0))
-        .order(reservation_lines::sku.asc())
-        .select((reservation_lines::sku, reservation_lines::short, reservation_lines::short_since))
-        .load(conn)?;
-    let (lines, since) = shorts_of(rows);
-    Ok(at_risk(location, lines, since))
 }
 
 fn at_risk(location: &str, lines: Vec<ShortLine>, since: Option<NaiveDateTime>) -> Option<AtRisk> {
@@ -297,26 +321,6 @@ fn at_risk(location: &str, lines: Vec<ShortLine>, since: Option<NaiveDateTime>) 
     }
     let since = since.unwrap_or_default().and_utc();
     Some(AtRisk { reason: reason(location, &lines), since, lines })
-}
-
-/// A commitment that closes (collected, shipped, cancelled, expired, released, converted)
-/// stops being at risk: its lines' shorts are cleared.
-pub fn clear_order(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
-    diesel::update(order_lines::table.filter(order_lines::order_id.eq(id)).filter(order_lines::short.gt(0)))
-        .set((order_lines::short.eq(0), order_lines::short_since.eq(None::<NaiveDateTime>)))
-        .execute(conn)?;
-    Ok(())
-}
-
-pub fn clear_hold(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
-    diesel::update(
-        reservation_lines::table
-            .filter(reservation_lines::reservation_id.eq(id))
-            .filter(reservation_lines::short.gt(0)),
-    )
-    .set((reservation_lines::short.eq(0), reservation_lines::short_since.eq(None::<NaiveDateTime>)))
-    .execute(conn)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -330,7 +334,6 @@ mod tests {
             lapsed,
             created_at: chrono::DateTime::from_timestamp(1_700_000_000 + minutes * 60, 0).unwrap().naive_utc(),
             quantity,
-            short: 0,
         }
     }
 

@@ -7,14 +7,21 @@ UPDATE orders SET number = upper(substr(replace(id, '-', ''), 25, 8));
 ALTER TABLE orders ALTER COLUMN number SET NOT NULL;
 CREATE UNIQUE INDEX orders_number ON orders (number);
 
--- Stock below what is reserved: the commitments that can no longer all be served. `short` is
--- how many units of a line on_hand no longer covers, since `short_since`; an order or hold
--- with a short line is at risk.
-ALTER TABLE order_lines ADD COLUMN short BIGINT NOT NULL DEFAULT 0 CHECK (short >= 0);
-ALTER TABLE order_lines ADD COLUMN short_since TIMESTAMP;
-CREATE INDEX order_lines_short ON order_lines (order_id) WHERE short > 0;
-ALTER TABLE reservation_lines ADD COLUMN short BIGINT NOT NULL DEFAULT 0 CHECK (short >= 0);
-ALTER TABLE reservation_lines ADD COLUMN short_since TIMESTAMP;
+-- Stock below what is reserved: the open commitments (orders and holds) at a level that its
+-- on_hand no longer covers, and by how many units, since when. Derived data owned by the
+-- level: only written while the level's row is locked, and without foreign keys, so writing it
+-- never waits on an order's or a hold's row (which would invert the lock order: commitments
+-- first, then stock).
+CREATE TABLE stock_shorts (
+    location  TEXT NOT NULL,
+    sku       TEXT NOT NULL,
+    holder    TEXT NOT NULL CHECK (holder IN ('order', 'hold')),
+    holder_id TEXT NOT NULL,
+    short     BIGINT NOT NULL CHECK (short > 0),
+    since     TIMESTAMP NOT NULL,
+    PRIMARY KEY (location, sku, holder, holder_id)
+);
+CREATE INDEX stock_shorts_by_holder ON stock_shorts (holder, holder_id);
 
 -- A marketplace import's content, to tell a repeated import from a different one.
 ALTER TABLE orders ADD COLUMN import_hash TEXT;
