@@ -1055,3 +1055,57 @@ async fn transient_failures_give_up_after_the_retry_window_on_sqlite() {
 async fn transient_failures_give_up_after_the_retry_window_on_postgres() {
     transient_failures_give_up_after_the_retry_window(Backend::Postgres).await;
 }
+
+/// The longest values the API accepts still make a one-segment SMS, through the whole path:
+/// a store name of 200 characters, a carrier and a tracking number of 100 characters each in
+/// an alphabet that forces UCS-2, a customer reading Russian. What Twilio receives is one
+/// segment and carries the order number.
+async fn the_longest_shipment_still_texts_in_one_segment(backend: Backend) {
+    let twilio = receiver_with(vec![
+        (201, r#"{"sid": "SM0001", "status": "queued"}"#.into()),
+        (201, r#"{"sid": "SM0002", "status": "queued"}"#.into()),
+    ]);
+    let base = twilio.url.trim_end_matches("/hook").to_string();
+    let settings = [
+        ("SMS_PROVIDER", "twilio"),
+        ("TWILIO_ACCOUNT_SID", "AC0123456789"),
+        ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
+        ("TWILIO_API_BASE", base.as_str()),
+        ("SMS_FROM", "+15005550006"),
+    ];
+    let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
+    let name = "Магазин ".repeat(25).trim_end().to_string();
+    assert_eq!(name.chars().count(), 199);
+    app.stocked_store("S1", json!({"name": name}), "A", 5).await;
+    let ivan = app.customer("ivan");
+    let mut body = profile(json!({"email": false, "sms": true, "push": false, "webhook": false}));
+    body["locale"] = json!("ru-RU");
+    app.put("/v1/customers/ivan", Some(&ivan), &body).await.ok();
+    let erp = app.integration(&["orders:write"]);
+    let order = json!({"location": "S1", "fulfilment": "delivery", "customer_id": "ivan", "lines": [{"sku": "A", "quantity": 1}]});
+    let placed = app.post("/v1/orders", Some(&erp), &order).await.ok().clone();
+    let (id, number) = (placed["id"].as_str().unwrap().to_string(), placed["number"].as_str().unwrap().to_string());
+    let admin = app.admin();
+    app.request(Method::POST, &format!("/v1/orders/{id}/picking")).bearer(&admin).send().await.ok();
+    let shipment = json!({"carrier": "Ж".repeat(100), "tracking_number": "Щ".repeat(100)});
+    app.post(&format!("/v1/orders/{id}/ship"), Some(&admin), &shipment).await.ok();
+    assert_eq!(run_sender(&app).await, 2, "confirmed and shipped");
+    let requests = twilio.received();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        let form: std::collections::HashMap<String, String> = serde_urlencoded::from_str(&request.body()).unwrap();
+        let text = &form["Body"];
+        assert_eq!(clickcollect::notify::sms::segments(text), 1, "{text} ({} chars)", text.chars().count());
+        assert!(text.contains(&number), "{text}");
+    }
+}
+
+#[actix_web::test]
+async fn the_longest_shipment_still_texts_in_one_segment_on_sqlite() {
+    the_longest_shipment_still_texts_in_one_segment(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn the_longest_shipment_still_texts_in_one_segment_on_postgres() {
+    the_longest_shipment_still_texts_in_one_segment(Backend::Postgres).await;
+}
