@@ -238,6 +238,7 @@ on_both_backends!(
     a_shipped_at_risk_order_corrects_the_count_and_a_cancel_rebalances,
     a_cancel_hands_its_units_to_the_commitments_that_lost_them,
     a_short_level_under_concurrent_writes_keeps_its_books,
+    a_handover_racing_a_till_sale_keeps_the_count_whole,
 );
 
 /// A short level under fire: recounts, till sales and receipts on it while its orders are
@@ -302,4 +303,56 @@ async fn a_short_level_under_concurrent_writes_keeps_its_books(app: TestApp) {
                 .unwrap();
         assert_eq!(stats.deadlocks, 0, "deadlocks broken by PostgreSQL");
     }
+}
+
+/// The last units on the shelf are promised to an order at the counter when the till sells
+/// one of them. Whichever lands first, the handover sees what the other did (it locks the
+/// level before reading the count and the order's at-risk units): no 5xx, never below zero,
+/// and the ledger explains every unit.
+async fn a_handover_racing_a_till_sale_keeps_the_count_whole(app: TestApp) {
+    const ORDERS: usize = 12;
+    app.put_location("S1", json!({})).await;
+    let mut codes = Vec::new();
+    for i in 0..ORDERS {
+        let (sku, customer) = (format!("R{i}"), format!("r{i}"));
+        app.put_product(&sku).await;
+        app.count("S1", &sku, 2).await;
+        let body = json!({"location": "S1", "fulfilment": "pickup", "customer_id": customer, "lines": [{"sku": sku, "quantity": 2}]});
+        let id = app.post("/v1/orders", Some(&app.customer(&customer)), &body).await.ok()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        step(&app, &id, "picking").await.ok();
+        step(&app, &id, "ready").await.ok();
+        let code = app.get(&format!("/v1/orders/{id}"), Some(&app.customer(&customer))).await.body["pickup_code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        codes.push((sku, code));
+    }
+    let (staff, admin) = (app.staff("S1"), app.admin());
+    let work = codes.iter().flat_map(|(sku, code)| {
+        let handover = {
+            let (app, staff) = (&app, staff.clone());
+            async move { app.post("/v1/stores/S1/pickups", Some(&staff), &json!({"code": code})).await }
+        };
+        let sale = {
+            let (app, admin) = (&app, admin.clone());
+            let sale = json!({"adjustments": [{"location": "S1", "sku": sku, "delta": -1, "reason": "sale"}]});
+            async move { app.post("/v1/stock/adjustments", Some(&admin), &sale).await }
+        };
+        [futures_util::future::Either::Left(handover), futures_util::future::Either::Right(sale)]
+    });
+    let replies = futures_util::future::join_all(work).await;
+    for reply in &replies {
+        assert!(reply.status < 500, "{}: {}", reply.status, reply.text);
+    }
+    for (i, (sku, _)) in codes.iter().enumerate() {
+        assert_eq!(replies[2 * i].ok()["status"], "collected", "a handover that happened is recorded");
+        let level = app.level("S1", sku).await;
+        assert!(level["on_hand"].as_i64().unwrap() >= 0, "{level}");
+        assert_eq!(level["reserved"], 0);
+        app.assert_ledger_balances("S1", sku).await;
+    }
+    assert_books_exact(&app);
 }

@@ -106,6 +106,19 @@ fn lock_row(conn: &mut DbConn, id: &str) -> Result<OrderRow, ApiError> {
 }
 
 /// The order's lines still to serve, each with the units stock no longer covers.
+/// Locks the levels of an order's lines, in SKU order. A transition that reads the order's
+/// at-risk units or the shelf's `on_hand` takes these first (after the order itself), so a
+/// count or sale cannot change them between the read and the write.
+fn lock_levels_of(conn: &mut DbConn, row: &OrderRow) -> Result<(), ApiError> {
+    let skus: Vec<String> = order_lines::table
+        .filter(order_lines::order_id.eq(&row.id))
+        .filter(order_lines::quantity.gt(0))
+        .select(order_lines::sku)
+        .load(conn)?;
+    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+    crate::stock::levels::lock_levels(conn, &row.location, &skus)
+}
+
 fn lines_of(conn: &mut DbConn, id: &str) -> Result<Vec<Line>, ApiError> {
     let shorts = risk::short_units(conn, risk::Holder::Order, id)?;
     Ok(order_lines::table
@@ -284,6 +297,9 @@ pub fn apply(
     let to = status::next(from, row.fulfilment(), action)
         .ok_or_else(|| ApiError::Conflict(status::refusal(&row.number, from, row.fulfilment(), action)))?;
     let now = Utc::now().naive_utc();
+    if action == Action::MarkReady || status::stock_effect(action) != StockEffect::None {
+        lock_levels_of(conn, &row)?;
+    }
     let lines = lines_of(conn, &row.id)?;
     if action == Action::MarkReady && lines.iter().any(|l| l.short > 0) {
         // "Ready" tells the customer to come: not while units are missing from the books.

@@ -199,6 +199,14 @@ fn take_over_hold(
             return Err(ApiError::Conflict(format!("reservation {hold_id} already belongs to an order")))
         }
     }
+    // The hold's levels are locked before its at-risk rows are read: a count could otherwise
+    // leave it short between the read and the order taking its units.
+    let skus: Vec<String> = reservation_lines::table
+        .filter(reservation_lines::reservation_id.eq(hold_id))
+        .select(reservation_lines::sku)
+        .load(conn)?;
+    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+    crate::stock::levels::lock_levels(conn, location, &skus)?;
     let shorts = crate::stock::risk::short_units(conn, crate::stock::risk::Holder::Hold, hold_id)?;
     let lines: Vec<(String, i64, i64)> = reservation_lines::table
         .filter(reservation_lines::reservation_id.eq(hold_id))

@@ -45,6 +45,25 @@ pub fn lock_level(conn: &mut DbConn, location: &str, sku: &str) -> Result<LevelR
     Ok(locking!(conn, stock_levels::table.find((location, sku)).select(LevelRow::as_select()), first)?)
 }
 
+/// Locks the levels of `skus` at a location, in SKU order (the order every writer takes
+/// them in), so that what is read next about them (`on_hand`, at-risk rows) cannot change
+/// before the transaction ends. Pairs never written have no row and lock nothing.
+pub fn lock_levels(conn: &mut DbConn, location: &str, skus: &[&str]) -> Result<(), ApiError> {
+    if skus.is_empty() {
+        return Ok(());
+    }
+    let _: Vec<String> = locking!(
+        conn,
+        stock_levels::table
+            .filter(stock_levels::location.eq(location))
+            .filter(stock_levels::sku.eq_any(skus))
+            .order(stock_levels::sku.asc())
+            .select(stock_levels::sku),
+        load
+    )?;
+    Ok(())
+}
+
 /// Reads and locks every level of a location, in SKU order.
 fn lock_location_levels(conn: &mut DbConn, location: &str) -> Result<Vec<LevelRow>, ApiError> {
     Ok(locking!(
