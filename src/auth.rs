@@ -90,7 +90,7 @@ impl Principal {
         format!("{role}:{}", self.sub)
     }
 
-    fn has_scope(&self, scope: &str) -> bool {
+    pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
 

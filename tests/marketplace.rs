@@ -123,7 +123,7 @@ async fn integrations_cancel_what_they_imported(app: TestApp) {
     let id = app.post("/v1/orders", Some(&erp), &import("MKT-8", 2)).await.ok()["id"].as_str().unwrap().to_string();
     let path = format!("/v1/orders/{id}/cancel");
     let other = app.token(clickcollect::auth::Role::Integration, "other-erp", None, &["orders:write"]);
-    app.request(Method::POST, &path).bearer(&other).send().await.assert_problem(403, "forbidden");
+    app.request(Method::POST, &path).bearer(&other).send().await.assert_problem(404, "not-found");
     let reader = app.integration(&["orders:read"]);
     app.request(Method::POST, &path).bearer(&reader).send().await.assert_problem(403, "forbidden");
     let picking = format!("/v1/orders/{id}/picking");
@@ -140,4 +140,39 @@ on_both_backends!(
     a_channel_cannot_take_what_its_buffer_keeps_back,
     racing_marketplace_orders_never_eat_the_buffer,
     integrations_cancel_what_they_imported,
+    an_importer_sees_only_its_own_orders_and_the_back_office_sees_all,
 );
+
+/// An integration with `orders:write` alone (a marketplace importer) finds and reads only the
+/// orders it placed; `orders:read` is the back office's feed and sees every order.
+async fn an_importer_sees_only_its_own_orders_and_the_back_office_sees_all(app: TestApp) {
+    setup(&app).await;
+    let market = app.integration(&["orders:write"]);
+    let other = app.token(clickcollect::auth::Role::Integration, "other-market", None, &["orders:write"]);
+    let mine = app.post("/v1/orders", Some(&market), &import("MKT-20", 1)).await.ok().clone();
+    let theirs = app.post("/v1/orders", Some(&other), &import("MKT-21", 1)).await.ok().clone();
+    let web =
+        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let shopper = app.post("/v1/orders", Some(&app.customer("ann")), &web).await.ok().clone();
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_string()).collect()
+    };
+    let id = |order: &Value| order["id"].as_str().unwrap().to_string();
+
+    let listed = app.get("/v1/orders", Some(&market)).await.ok().clone();
+    assert_eq!(ids(&listed), vec![id(&mine)]);
+    let by_ref = app.get("/v1/orders?channel=mkt&external_ref=MKT-21", Some(&market)).await.ok().clone();
+    assert!(ids(&by_ref).is_empty(), "another importer's reference is not found");
+    let number = shopper["number"].as_str().unwrap();
+    let by_number = app.get(&format!("/v1/orders?number={number}"), Some(&market)).await.ok().clone();
+    assert!(ids(&by_number).is_empty(), "a shopper's order is not found by its number");
+    for hidden in [&theirs, &shopper] {
+        app.get(&format!("/v1/orders/{}", id(hidden)), Some(&market)).await.assert_problem(404, "not-found");
+    }
+    app.get(&format!("/v1/orders/{}", id(&mine)), Some(&market)).await.ok();
+
+    let back_office = app.integration(&["orders:read"]);
+    let everything = app.get("/v1/orders", Some(&back_office)).await.ok().clone();
+    assert_eq!(ids(&everything), vec![id(&shopper), id(&theirs), id(&mine)], "newest first");
+    app.get(&format!("/v1/orders/{}", id(&shopper)), Some(&back_office)).await.ok();
+}

@@ -47,3 +47,86 @@ fn replicas_starting_together_migrate_once() {
     assert_eq!(applied.iter().map(Vec::len).sum::<usize>(), migration_names("postgres").len());
     admin.batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).unwrap();
 }
+
+/// Orders placed before numbers were stored get theirs from the id's last eight hex digits;
+/// two ids that share them must not fail the migration (the unique index): those orders get
+/// the whole id instead. Checked on both backends, from the migration before.
+#[test]
+fn numbering_existing_orders_survives_ids_that_share_their_last_digits() {
+    use clickcollect::db::{DbConn, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+    use diesel::migration::MigrationSource;
+    use diesel::pg::Pg;
+    use diesel::sqlite::Sqlite;
+    use diesel_migrations::MigrationHarness;
+
+    const BEFORE_NUMBERS: &str = "2026-11-30-000006";
+    fn migrate_up_to<DB: diesel::backend::Backend>(
+        conn: &mut impl MigrationHarness<DB>,
+        source: fn() -> diesel_migrations::EmbeddedMigrations,
+    ) {
+        let before = MigrationSource::<DB>::migrations(&source())
+            .unwrap()
+            .iter()
+            .take_while(|m| !m.name().to_string().starts_with(BEFORE_NUMBERS))
+            .count();
+        for _ in 0..before {
+            conn.run_next_migration(source()).unwrap();
+        }
+    }
+    let seed = "INSERT INTO locations (code, name, kind, timezone, pickup_in_store, pickup_curbside, \
+                pickup_hold_days, fulfils_online, active, created_at, updated_at) \
+                VALUES ('S1', 'S1', 'store', 'UTC', TRUE, FALSE, 3, TRUE, TRUE, '2026-11-01 00:00:00', '2026-11-01 00:00:00');
+                INSERT INTO orders (id, location, fulfilment, status, customer_id, created_by, created_at, updated_at) VALUES
+                ('0190a000-0000-7000-8000-00001234abcd', 'S1', 'pickup', 'confirmed', 'c', 'c', '2026-11-01 00:00:00', '2026-11-01 00:00:00'),
+                ('0190b000-0000-7000-8000-99991234abcd', 'S1', 'pickup', 'confirmed', 'c', 'c', '2026-11-01 00:00:00', '2026-11-01 00:00:00'),
+                ('0190c000-0000-7000-8000-00000000fe01', 'S1', 'pickup', 'confirmed', 'c', 'c', '2026-11-01 00:00:00', '2026-11-01 00:00:00');";
+    let expected = vec![
+        ("0190a000-0000-7000-8000-00001234abcd".to_string(), "0190A0000000700080000000".to_string() + "1234ABCD"),
+        ("0190b000-0000-7000-8000-99991234abcd".to_string(), "0190B0000000700080009999".to_string() + "1234ABCD"),
+        ("0190c000-0000-7000-8000-00000000fe01".to_string(), "0000FE01".to_string()),
+    ];
+    fn numbers(conn: &mut DbConn) -> Vec<(String, String)> {
+        use clickcollect::db::schema::orders;
+        use diesel::prelude::*;
+        let query = orders::table.order(orders::id.asc()).select((orders::id, orders::number));
+        match conn {
+            DbConn::Postgres(c) => query.load(c).unwrap(),
+            DbConn::Sqlite(c) => query.load(c).unwrap(),
+        }
+    }
+
+    // SQLite.
+    let path = std::env::temp_dir().join(format!("clickcollect-numbers-{}.db", uuid::Uuid::new_v4()));
+    {
+        let target = clickcollect::db::DatabaseTarget::Sqlite { path: path.display().to_string() };
+        let mut conn = target.connect().unwrap();
+        let DbConn::Sqlite(sqlite) = &mut conn else { unreachable!() };
+        migrate_up_to::<Sqlite>(sqlite, || SQLITE_MIGRATIONS);
+        sqlite.batch_execute(seed).unwrap();
+        drop(conn);
+        clickcollect::db::migrate(&target).expect("the numbering migration applies");
+        assert_eq!(numbers(&mut target.connect().unwrap()), expected, "SQLite");
+    }
+    let _ = std::fs::remove_file(&path);
+
+    // PostgreSQL.
+    let admin_url = common::postgres_admin_url();
+    let mut admin = match PgConnection::establish(&admin_url) {
+        Ok(conn) => conn,
+        Err(e) if !common::in_ci() => return eprintln!("skipping PostgreSQL: not reachable: {e}"),
+        Err(e) => panic!("PostgreSQL is required in CI: {e}"),
+    };
+    let name = format!("cc_numbers_{}", uuid::Uuid::new_v4().simple());
+    admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
+    let target =
+        clickcollect::db::DatabaseTarget::Postgres { url: format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0) };
+    {
+        let mut conn = target.connect().unwrap();
+        let DbConn::Postgres(pg) = &mut conn else { unreachable!() };
+        migrate_up_to::<Pg>(pg, || POSTGRES_MIGRATIONS);
+        pg.batch_execute(seed).unwrap();
+    }
+    clickcollect::db::migrate(&target).expect("the numbering migration applies");
+    assert_eq!(numbers(&mut target.connect().unwrap()), expected, "PostgreSQL");
+    admin.batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).unwrap();
+}

@@ -259,10 +259,13 @@ pub(crate) use insert_rows;
 /// Runs the same query on whichever backend the connection speaks, adding `FOR UPDATE` on
 /// PostgreSQL (SQLite's `BEGIN IMMEDIATE` already holds the one write lock).
 ///
-/// Orders are locked `FOR NO KEY UPDATE` (`no_key_update`): nothing changes an order's key,
-/// and the weaker lock lets a transaction that holds a stock level still add an entry to the
-/// order's timeline (its foreign key takes `FOR KEY SHARE`) instead of waiting on the order,
-/// which would invert the lock order (commitments first, then stock).
+/// Orders are locked `FOR NO KEY UPDATE` (`no_key_update`): the weaker lock lets a
+/// transaction that holds a stock level still add an entry to the order's timeline (its
+/// foreign key takes `FOR KEY SHARE`) instead of waiting on the order, which would invert the
+/// lock order (commitments first, then stock). One step does change a key column: "ready"
+/// writes the pickup code's hash (uniquely indexed), which takes the full row lock. It does so
+/// only after locking every level of the order, so no transaction holding one of them can be
+/// waiting to note this order's timeline.
 macro_rules! locking {
     ($conn:expr, $query:expr, $run:ident, no_key_update, skip_locked) => {{
         use diesel::RunQueryDsl as _;

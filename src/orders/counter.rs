@@ -7,7 +7,10 @@ use serde_json::json;
 
 use super::model::{ArrivalForm, Order, OrderRow, PickupPass, ShortPick};
 use super::status::{self, Action, Fulfilment, Status};
-use super::{access, apply, find_row, lines_of, lock_levels_of, lock_row, pickup, record_event, view, Access, Details, OrderSettings};
+use super::{
+    access, apply, find_row, lines_of, lock_levels_of, lock_row, pickup, record_event, view, Access, Details,
+    OrderSettings,
+};
 use crate::auth::Principal;
 use crate::catalog;
 use crate::db::schema::{locations, order_arrivals, order_lines, orders};

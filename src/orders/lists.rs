@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::model::{Order, OrderFilter, OrderLine, OrderRow, StoreFilter, StoreOrder};
 use super::status::Status;
 use super::{arrival_from, view, ArrivalRow, OrderSettings};
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use crate::catalog;
 use crate::db::schema::{order_arrivals, order_lines, orders, products, stock_shorts};
 use crate::db::DbConn;
@@ -16,7 +16,8 @@ use crate::error::ApiError;
 use crate::stock::risk;
 
 /// Orders newest first, all of them or found by their number, or by their marketplace
-/// reference (`channel` with or without `external_ref`): for admins and integrations.
+/// reference (`channel` with or without `external_ref`): for admins and integrations (an
+/// integration without `orders:read` finds only the orders it placed).
 pub fn search(
     conn: &mut DbConn,
     who: &Principal,
@@ -26,6 +27,10 @@ pub fn search(
     limit: i64,
 ) -> Result<(Vec<Order>, bool), ApiError> {
     let mut query = orders::table.select(OrderRow::as_select()).into_boxed();
+    if who.role == Role::Integration && !who.has_scope("orders:read") {
+        // An importer (`orders:write` alone) finds only what it placed.
+        query = query.filter(orders::created_by.eq(who.actor()));
+    }
     if let Some(number) = &filter.number {
         query = query.filter(orders::number.eq(number.to_uppercase()));
     }

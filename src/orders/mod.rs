@@ -78,9 +78,11 @@ fn access(who: &Principal, row: &OrderRow) -> Result<Access, ApiError> {
         Role::Staff if who.store.as_deref() == Some(row.location.as_str()) => Ok(Access::Store),
         Role::Customer if who.sub == row.customer_id => Ok(Access::Owner),
         Role::Staff | Role::Customer => Err(hidden()),
-        Role::Integration if who.scopes.iter().any(|s| s == "orders:read" || s == "orders:write") => {
-            Ok(Access::Integration)
-        }
+        // `orders:read` is the back office's feed (an ERP takes every order out); an importer
+        // with `orders:write` alone sees only the orders it placed.
+        Role::Integration if who.has_scope("orders:read") => Ok(Access::Integration),
+        Role::Integration if who.has_scope("orders:write") && row.created_by == who.actor() => Ok(Access::Integration),
+        Role::Integration if who.has_scope("orders:write") => Err(hidden()),
         Role::Integration => Err(ApiError::Forbidden("this needs the orders:read or orders:write scope".into())),
     }
 }

@@ -105,9 +105,10 @@ pub struct FindOrdersQuery {
 
 /// Orders, newest first: all of them, or found by number, or by marketplace reference.
 ///
-/// Who may call: admin; integration with `orders:read` or `orders:write`. `number` finds one
-/// order by its short number; `channel` lists a channel's orders; `external_ref` finds what was
-/// imported under that reference (one order per channel); with none, every order is listed.
+/// Who may call: admin; integration with `orders:read` (every order) or `orders:write` (only
+/// the orders it placed). `number` finds one order by its short number; `channel` lists a
+/// channel's orders; `external_ref` finds what was imported under that reference (one order
+/// per channel); with none, every order is listed.
 #[utoipa::path(
     get, path = "/v1/orders", tag = "orders", operation_id = "find_orders",
     params(FindOrdersQuery),
@@ -141,7 +142,7 @@ async fn find_orders(
 /// An order with its timeline. The pickup code is shown to the order's customer only.
 ///
 /// Who may call: the order's customer; staff of its store; admin; integration with
-/// `orders:read` or `orders:write`. Other customers and stores get 404.
+/// `orders:read`, or with `orders:write` for the orders it placed. Others get 404.
 #[utoipa::path(
     get, path = "/v1/orders/{id}", tag = "orders", operation_id = "get_order",
     params(("id" = String, Path, description = "Order id")),

@@ -5,6 +5,10 @@
 ALTER TABLE orders ADD COLUMN number TEXT;
 UPDATE orders SET number = upper(substr(replace(id, '-', ''), 25, 8));
 ALTER TABLE orders ALTER COLUMN number SET NOT NULL;
+-- Two ids may share their last eight digits; such orders get the whole id (32 hex digits)
+-- rather than failing the migration.
+UPDATE orders SET number = upper(replace(id, '-', ''))
+    WHERE number IN (SELECT number FROM orders GROUP BY number HAVING count(*) > 1);
 CREATE UNIQUE INDEX orders_number ON orders (number);
 
 -- Stock below what is reserved: the open commitments (orders and holds) at a level that its
