@@ -33,13 +33,22 @@ const REDIS_BACKOFF: Duration = Duration::from_secs(5);
 /// An in-flight slot of a replica that died mid-attempt frees itself after this.
 const IN_FLIGHT_TTL: Duration = Duration::from_secs(30);
 
-/// `KEYS[1]` failures in the window, `KEYS[2]` attempts in flight; `ARGV[1]` the limit,
-/// `ARGV[2]` the in-flight slots' time to live (ms). Returns `{1, 0}` with a slot taken,
-/// `{0, ms}` when failures fill the window (ms until it ends), `{2, 0}` when attempts in
-/// flight fill it.
+/// `KEYS[1]` failures in the window, `KEYS[2]` attempts in flight (a sorted set of slot ids
+/// scored by when they were taken, in Redis's own clock); `ARGV[1]` the limit, `ARGV[2]` the
+/// in-flight slots' time to live (ms), `ARGV[3]` the new slot's id. Returns `{1, 0}` with a
+/// slot taken, `{0, ms}` when failures fill the window (ms until it ends), `{2, 0}` when
+/// attempts in flight fill it.
+///
+/// Each slot ages on its own: one left behind by a replica that died mid-attempt is dropped
+/// `ARGV[2]` ms after it was taken, however busy the key stays. (A plain counter with a
+/// refreshed expiry would keep it for as long as attempts keep coming.)
 const ACQUIRE_SCRIPT: &str = r"
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ttl)
 local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
-local inflight = tonumber(redis.call('GET', KEYS[2]) or '0')
+local inflight = redis.call('ZCARD', KEYS[2])
 local limit = tonumber(ARGV[1])
 if failures >= limit then
   local left = redis.call('PTTL', KEYS[1])
@@ -48,13 +57,13 @@ if failures >= limit then
   failures = 0
 end
 if failures + inflight >= limit then return {2, 0} end
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[2], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ttl)
 return {1, 0}";
 
-/// Releases a slot; `ARGV[1]` is 1 when the attempt failed, `ARGV[2]` the window (ms).
+/// Releases slot `ARGV[3]`; `ARGV[1]` is 1 when the attempt failed, `ARGV[2]` the window (ms).
 const RELEASE_SCRIPT: &str = r"
-if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+redis.call('ZREM', KEYS[2], ARGV[3])
 if ARGV[1] == '1' then
   if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 end
@@ -93,6 +102,8 @@ pub enum Blocked {
 #[must_use = "a slot must be released, or it is held until it expires"]
 pub struct Slot {
     key: String,
+    /// Unique across replicas, so a release frees this slot and no other.
+    id: String,
     in_redis: bool,
 }
 
@@ -102,13 +113,14 @@ pub struct Slot {
 struct Local {
     window_start: Instant,
     failures: u32,
-    in_flight: Vec<Instant>,
+    in_flight: Vec<(String, Instant)>,
 }
 
 pub struct Throttle {
     name: &'static str,
     limit: u32,
     window: Duration,
+    in_flight_ttl: Duration,
     redis: Option<(RedisPool, String)>,
     local: Mutex<HashMap<String, Local>>,
     /// Redis is not asked again before this.
@@ -119,7 +131,22 @@ impl Throttle {
     /// A throttle called `name` (part of its Redis keys), shared through `redis` (a pool and
     /// the key prefix) when given.
     pub fn new(name: &'static str, limit: u32, window: Duration, redis: Option<(RedisPool, String)>) -> Self {
-        Throttle { name, limit, window, redis, local: Mutex::new(HashMap::new()), redis_down_until: Mutex::new(None) }
+        Throttle {
+            name,
+            limit,
+            window,
+            in_flight_ttl: IN_FLIGHT_TTL,
+            redis,
+            local: Mutex::new(HashMap::new()),
+            redis_down_until: Mutex::new(None),
+        }
+    }
+
+    /// How long an in-flight slot that is never released keeps its place (30 s unless a test
+    /// needs to watch one age).
+    pub fn with_in_flight_ttl(mut self, ttl: Duration) -> Self {
+        self.in_flight_ttl = ttl;
+        self
     }
 
     pub fn limit(&self) -> u32 {
@@ -146,12 +173,13 @@ impl Throttle {
     }
 
     fn redis_keys(&self, prefix: &str, key: &str) -> (String, String) {
-        (format!("{prefix}throttle:{}:{key}", self.name), format!("{prefix}throttle:{}:{key}:in-flight", self.name))
+        (format!("{prefix}throttle:{}:{key}", self.name), format!("{prefix}throttle:{}:{key}:slots", self.name))
     }
 
     /// Takes a slot for an attempt on `key`, or says why not. May talk to Redis: call it off
     /// the async executor (`web::block`).
     pub fn acquire(&self, key: &str) -> Result<Slot, Blocked> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
         if let Some((pool, prefix)) = self.shared() {
             let (failures, in_flight) = self.redis_keys(prefix, key);
             let asked = checkout(pool).and_then(|mut conn| {
@@ -159,12 +187,13 @@ impl Throttle {
                     .key(failures)
                     .key(in_flight)
                     .arg(self.limit)
-                    .arg(IN_FLIGHT_TTL.as_millis() as u64)
+                    .arg(self.in_flight_ttl.as_millis() as u64)
+                    .arg(&id)
                     .invoke::<(i64, i64)>(&mut *conn)
                     .map_err(|e| e.to_string())
             });
             match asked {
-                Ok((1, _)) => return Ok(Slot { key: key.to_string(), in_redis: true }),
+                Ok((1, _)) => return Ok(Slot { key: key.to_string(), id, in_redis: true }),
                 Ok((0, left_ms)) => {
                     return Err(Blocked::Failures { retry_after: (left_ms.max(1) as u64).div_ceil(1000) })
                 }
@@ -182,8 +211,8 @@ impl Throttle {
         if entry.failures + entry.in_flight.len() as u32 >= self.limit {
             return Err(Blocked::Busy);
         }
-        entry.in_flight.push(Instant::now());
-        Ok(Slot { key: key.to_string(), in_redis: false })
+        entry.in_flight.push((id.clone(), Instant::now()));
+        Ok(Slot { key: key.to_string(), id, in_redis: false })
     }
 
     /// The key's local counts, with a window that has ended started afresh.
@@ -197,7 +226,8 @@ impl Throttle {
             entry.window_start = Instant::now();
             entry.failures = 0;
         }
-        entry.in_flight.retain(|started| started.elapsed() < IN_FLIGHT_TTL);
+        let ttl = self.in_flight_ttl;
+        entry.in_flight.retain(|(_, started)| started.elapsed() < ttl);
         entry
     }
 
@@ -213,6 +243,7 @@ impl Throttle {
                         .key(in_flight)
                         .arg(u8::from(failed))
                         .arg(self.window.as_millis() as u64)
+                        .arg(&slot.id)
                         .invoke::<i64>(&mut *conn)
                         .map_err(|e| e.to_string())
                 });
@@ -225,8 +256,8 @@ impl Throttle {
         // down.
         let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
         let entry = self.local_entry(&mut local, &slot.key);
-        if !slot.in_redis && !entry.in_flight.is_empty() {
-            entry.in_flight.remove(0);
+        if !slot.in_redis {
+            entry.in_flight.retain(|(id, _)| *id != slot.id);
         }
         if failed {
             entry.failures += 1;

@@ -476,7 +476,7 @@ pub fn redis_url() -> String {
 
 /// Redis's URL when it answers. Outside CI a missing Redis only means the PostgreSQL tests
 /// run without it; in CI it fails the test.
-fn redis_for_tests() -> Option<String> {
+pub fn redis_for_tests() -> Option<String> {
     let url = redis_url();
     let answered = redis::Client::open(url.as_str())
         .and_then(|client| client.get_connection_with_timeout(std::time::Duration::from_secs(2)))
