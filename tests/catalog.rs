@@ -148,10 +148,28 @@ async fn products_carry_one_price(app: TestApp) {
     assert_eq!(skus, vec!["C", "MUG-1"]);
 }
 
+/// `check` and `snapshot` are words of other paths where a SKU could stand: a product by that
+/// SKU could never be read or counted, so it is refused up front. Other cases are SKUs.
+async fn skus_that_are_words_of_the_api_are_refused(app: TestApp) {
+    let admin = app.admin();
+    let body = json!({"name": "Mug", "price": {"amount_minor": 1299, "currency": "EUR"}});
+    for sku in ["check", "snapshot"] {
+        let reply = app.put(&format!("/v1/products/{sku}"), Some(&admin), &body).await;
+        reply.assert_problem(422, "validation");
+        assert_eq!(reply.error_fields(), vec!["sku".to_string()]);
+        app.get(&format!("/v1/products/{sku}"), None).await.assert_problem(404, "not-found");
+    }
+    assert_eq!(app.put("/v1/products/Check", Some(&admin), &body).await.status, 201);
+    app.put_location("S1", json!({})).await;
+    app.count("S1", "Check", 3).await;
+    assert_eq!(app.get("/v1/availability/Check", None).await.ok()["sku"], "Check");
+}
+
 on_both_backends!(
     locations_are_created_replaced_and_read,
     locations_list_nearest_first_and_paginate,
     location_input_is_validated,
     catalog_denials,
     products_carry_one_price,
+    skus_that_are_words_of_the_api_are_refused,
 );

@@ -141,7 +141,33 @@ on_both_backends!(
     racing_marketplace_orders_never_eat_the_buffer,
     integrations_cancel_what_they_imported,
     an_importer_sees_only_its_own_orders_and_the_back_office_sees_all,
+    an_import_from_before_content_hashes_repeats_by_its_content,
 );
+
+/// Imports made before their content hash was stored (the column is empty) still answer a
+/// repeat with the original, judged by the order's own content, and a different import 409.
+async fn an_import_from_before_content_hashes_repeats_by_its_content(app: TestApp) {
+    use diesel::RunQueryDsl;
+    setup(&app).await;
+    let erp = app.integration(&["orders:write"]);
+    let body = json!({"location": "S1", "fulfilment": "delivery", "customer_id": "m-ann", "channel": "mkt",
+        "external_ref": "OLD-1", "lines": [{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}]});
+    app.put_product("B").await;
+    app.count("S1", "B", 5).await;
+    let id = app.post("/v1/orders", Some(&erp), &body).await.ok()["id"].as_str().unwrap().to_string();
+    diesel::sql_query("UPDATE orders SET import_hash = NULL").execute(&mut *app.conn()).unwrap();
+
+    // The same lines in another order are the same import.
+    let mut again = body.clone();
+    again["lines"] = json!([{"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 2}]);
+    let repeated = app.post("/v1/orders", Some(&erp), &again).await;
+    assert_eq!((repeated.status, repeated.header("idempotent-replayed")), (200, Some("true")), "{}", repeated.text);
+    assert_eq!(repeated.body["id"], id.as_str());
+    let mut other = body.clone();
+    other["customer_id"] = json!("m-bob");
+    app.post("/v1/orders", Some(&erp), &other).await.assert_problem(409, "conflict");
+    assert_eq!(app.level("S1", "A").await["reserved"], 2, "held once");
+}
 
 /// An integration with `orders:write` alone (a marketplace importer) finds and reads only the
 /// orders it placed; `orders:read` is the back office's feed and sees every order.

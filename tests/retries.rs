@@ -129,3 +129,45 @@ async fn releases_profiles_subscriptions_and_catalog_writes_replay(app: TestApp)
 }
 
 on_both_backends!(every_order_step_replays, releases_profiles_subscriptions_and_catalog_writes_replay);
+
+/// A write held so long that its key was presumed abandoned and taken over by another request
+/// must not store its answer over the newcomer's claim, nor happen: it rolls back (409), and
+/// the newcomer's claim stays. The takeover is committed from another connection while the
+/// write runs, which only PostgreSQL allows (SQLite's writer holds the one write lock).
+#[actix_web::test]
+async fn a_write_whose_key_was_taken_over_rolls_back() {
+    let Some(app) = TestApp::spawn(common::Backend::Postgres).await else { return };
+    use clickcollect::auth::{Principal, Role};
+    use clickcollect::db::schema::{idempotency_keys as keys, locations};
+    use clickcollect::http::idempotency::{self, Answer, IdempotencyKey};
+    use diesel::prelude::*;
+    let who = Principal { sub: "root".into(), role: Role::Admin, store: None, scopes: vec![] };
+    let owner = who.actor();
+    let key = IdempotencyKey(Some("slow-1".into()));
+    let pool = app.state.pool.clone();
+    let result = idempotency::run(&app.state, &who, key, "PUT /v1/locations/SLOW".into(), move |conn| {
+        let mut newcomer = pool.get().expect("a second connection");
+        diesel::update(keys::table.find((&owner, "slow-1")))
+            .set(keys::request_hash.eq("the newcomer's request"))
+            .execute(&mut *newcomer)?;
+        diesel::sql_query(
+            "INSERT INTO locations (code, name, kind, timezone, pickup_in_store, pickup_curbside, pickup_hold_days, \
+             fulfils_online, active, created_at, updated_at) VALUES ('SLOW', 'Slow', 'store', 'UTC', TRUE, FALSE, 3, \
+             TRUE, TRUE, '2026-11-01 00:00:00', '2026-11-01 00:00:00')",
+        )
+        .execute(conn)?;
+        Answer::no_content()
+    })
+    .await;
+    let error = result.expect_err("the overtaken write is refused");
+    assert_eq!(actix_web::ResponseError::status_code(&error).as_u16(), 409);
+    let mut conn = app.conn();
+    let written: i64 = locations::table.filter(locations::code.eq("SLOW")).count().get_result(&mut *conn).unwrap();
+    assert_eq!(written, 0, "rolled back");
+    let claims: Vec<(String, Option<i32>)> = keys::table
+        .filter(keys::key.eq("slow-1"))
+        .select((keys::request_hash, keys::response_status))
+        .load(&mut *conn)
+        .unwrap();
+    assert_eq!(claims, vec![("the newcomer's request".to_string(), None)], "the newcomer's claim stays");
+}

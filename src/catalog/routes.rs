@@ -114,7 +114,7 @@ async fn get_location(state: web::Data<AppState>, code: web::Path<String>) -> Re
 /// Who may call: admin; integration with `catalog:write`. Accepts `Idempotency-Key`.
 #[utoipa::path(
     put, path = "/v1/products/{sku}", tag = "products", operation_id = "put_product",
-    params(("sku" = String, Path, description = "SKU: 1-64 of [A-Za-z0-9._-]"), IdempotencyKeyHeader),
+    params(("sku" = String, Path, description = "SKU: 1-64 of [A-Za-z0-9._-], not `check` or `snapshot` (words of other paths)"), IdempotencyKeyHeader),
     request_body = ProductForm,
     responses(
         (status = 200, description = "Replaced", body = Product),
@@ -135,6 +135,14 @@ async fn put_product(
 ) -> Result<HttpResponse, ApiError> {
     who.require_admin_or_scope("catalog:write")?;
     path_code("sku", &sku)?;
+    if crate::http::formats::RESERVED_SKUS.contains(&sku.as_str()) {
+        return Err(ApiError::validation(
+            "sku",
+            format!(
+                "{sku} is a word of the API's own paths (availability/check, stock/…/snapshot); choose another SKU"
+            ),
+        ));
+    }
     let (sku, form) = (sku.into_inner(), body.0);
     idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
         Answer::created_or_ok(super::put_product(conn, &sku, &form)?)

@@ -15,6 +15,11 @@ pub fn is_code(value: &str) -> bool {
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// Words that are paths of their own where a SKU could stand (`POST /v1/availability/check`,
+/// `POST /v1/stock/{location}/snapshot`): a product by that SKU could never be read at
+/// `/v1/availability/{sku}` or counted at `/v1/stock/{location}/{sku}`, so none is created.
+pub const RESERVED_SKUS: [&str; 2] = ["check", "snapshot"];
+
 /// Free text: at least one character that is not a space, and no control characters. Each
 /// field adds its own `maxLength`.
 pub const TEXT: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\x9F\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\x00-\x1F\x7F-\x9F]*$";

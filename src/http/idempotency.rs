@@ -154,18 +154,29 @@ where
     }
 
     let result = {
-        let (owner, key) = (owner.clone(), key.clone());
+        let (owner, key, hash) = (owner.clone(), key.clone(), hash.clone());
         state
             .db(move |conn| {
                 write_tx(conn, |conn| {
                     let answer = op(conn)?;
-                    diesel::update(keys::table.find((&owner, &key)))
-                        .set((
-                            keys::response_status.eq(answer.status.as_u16() as i32),
-                            // A bodiless answer (204) is stored as an empty body.
-                            keys::response_body.eq(answer.body.as_deref().unwrap_or("")),
-                        ))
-                        .execute(conn)?;
+                    // Only onto our own claim, still open: one held so long that another
+                    // request took the key over (or answered under it) must not be
+                    // overwritten, and this change rolls back instead of happening twice.
+                    let stored = diesel::update(
+                        keys::table
+                            .find((&owner, &key))
+                            .filter(keys::request_hash.eq(&hash))
+                            .filter(keys::response_status.is_null()),
+                    )
+                    .set((
+                        keys::response_status.eq(answer.status.as_u16() as i32),
+                        // A bodiless answer (204) is stored as an empty body.
+                        keys::response_body.eq(answer.body.as_deref().unwrap_or("")),
+                    ))
+                    .execute(conn)?;
+                    if stored == 0 {
+                        return Err(ApiError::IdempotencyInFlight);
+                    }
                     Ok(answer)
                 })
             })
@@ -177,9 +188,11 @@ where
             // A refused request changed nothing, so the key is free for a corrected retry.
             let release = state
                 .db(move |conn| {
-                    diesel::delete(keys::table.find((&owner, &key)).filter(keys::response_status.is_null()))
-                        .execute(conn)
-                        .map_err(ApiError::from)
+                    let ours = keys::table
+                        .find((&owner, &key))
+                        .filter(keys::request_hash.eq(&hash))
+                        .filter(keys::response_status.is_null());
+                    diesel::delete(ours).execute(conn).map_err(ApiError::from)
                 })
                 .await;
             if let Err(release_error) = release {

@@ -151,6 +151,11 @@ fn schema_rules() -> Vec<(&'static str, Value)> {
 /// Query, path and header parameters by name (and, for an ambiguous name, by path).
 fn parameter_rule(path: &str, place: &str, name: &str) -> Option<Value> {
     Some(match (place, name) {
+        ("path", "sku") if path == "/v1/products/{sku}" => {
+            let mut sku = code();
+            sku["not"] = json!({"enum": f::RESERVED_SKUS});
+            sku
+        }
         ("path", "code" | "location" | "sku") => code(),
         ("path", "id") if path.starts_with("/v1/customers/") => pattern(f::CUSTOMER_ID),
         ("query", "limit") => range(1, crate::http::pagination::MAX_LIMIT),

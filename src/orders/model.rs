@@ -32,17 +32,29 @@ pub struct NewOrder {
 impl NewOrder {
     /// What a marketplace import says, to tell a repeated import from a different one.
     pub fn import_hash(&self) -> String {
-        let mut lines: Vec<(&str, i64)> = self.lines.iter().flatten().map(|l| (l.sku.as_str(), l.quantity)).collect();
-        lines.sort();
-        let canonical = serde_json::json!({
-            "location": self.location,
-            "fulfilment": self.fulfilment,
-            "customer_id": self.customer_id,
-            "reservation_id": self.reservation_id,
-            "lines": lines,
-        });
-        crate::http::idempotency::hex_sha256(canonical.to_string().as_bytes())
+        let lines: Vec<(&str, i64)> = self.lines.iter().flatten().map(|l| (l.sku.as_str(), l.quantity)).collect();
+        import_hash(&self.location, self.fulfilment, &self.customer_id, self.reservation_id.as_deref(), lines)
     }
+}
+
+/// The hash of an import's content: where, how, for whom, and what (a hold, or lines in any
+/// order).
+pub fn import_hash(
+    location: &str,
+    fulfilment: Fulfilment,
+    customer_id: &str,
+    reservation_id: Option<&str>,
+    mut lines: Vec<(&str, i64)>,
+) -> String {
+    lines.sort();
+    let canonical = serde_json::json!({
+        "location": location,
+        "fulfilment": fulfilment,
+        "customer_id": customer_id,
+        "reservation_id": reservation_id,
+        "lines": lines,
+    });
+    crate::http::idempotency::hex_sha256(canonical.to_string().as_bytes())
 }
 
 impl Validate for NewOrder {

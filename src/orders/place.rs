@@ -54,7 +54,7 @@ pub fn create(
             .first(conn)
             .optional()?;
         if let Some(row) = earlier {
-            if row.created_by == actor && row.import_hash == import_hash {
+            if row.created_by == actor && stored_import_hash(conn, &row)? == import_hash {
                 return view(conn, row, who, settings).map(Placed::Repeated);
             }
             // Naming no order: the caller may not be allowed to see the one that has it.
@@ -90,12 +90,15 @@ pub fn create(
         (None, Some(lines)) => lines.clone(),
         (None, None) => return Err(ApiError::validation("lines", "give lines, or the reservation_id of a hold")),
     };
+    let wanted: Vec<Line> = lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
+    if form.reservation_id.is_none() {
+        // An unknown product is 404 before anything is weighed against a channel's buffer.
+        crate::reservations::known_skus(conn, &wanted)?;
+    }
     if let Some(channel) = &form.channel {
         keep_channel_buffer(conn, channel, &form.location, &lines, form.reservation_id.is_none())?;
     }
     if form.reservation_id.is_none() {
-        let wanted: Vec<Line> = lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
-        crate::reservations::known_skus(conn, &wanted)?;
         reserve::reserve_all(
             conn,
             &form.location,
@@ -134,6 +137,31 @@ pub fn create(
     outbox::enqueue(conn, &id, &form.customer_id, Event::OrderConfirmed, now)?;
     let row = find_row(conn, &id)?;
     view(conn, row, who, settings).map(Placed::New)
+}
+
+/// The content hash of an order made by an import. Imports made before the hash was stored
+/// have it worked out from the order as it stands (its lines now: one short-picked since
+/// counts as different content).
+fn stored_import_hash(conn: &mut DbConn, row: &OrderRow) -> Result<Option<String>, ApiError> {
+    if row.import_hash.is_some() {
+        return Ok(row.import_hash.clone());
+    }
+    let lines: Vec<(String, i64)> = if row.reservation_id.is_some() {
+        Vec::new()
+    } else {
+        order_lines::table
+            .filter(order_lines::order_id.eq(&row.id))
+            .select((order_lines::sku, order_lines::quantity))
+            .load(conn)?
+    };
+    let lines = lines.iter().map(|(sku, quantity)| (sku.as_str(), *quantity)).collect();
+    Ok(Some(super::model::import_hash(
+        &row.location,
+        row.fulfilment(),
+        &row.customer_id,
+        row.reservation_id.as_deref(),
+        lines,
+    )))
 }
 
 /// A channel's buffer is stock the channel must not sell: an order for the channel may take
