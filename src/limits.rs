@@ -18,6 +18,7 @@ use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::orders::status::Status;
+use crate::reservations::model::HoldStatus;
 
 /// The limits, from the configuration; 0 turns one off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,14 +78,14 @@ pub fn check(
     let held: Vec<(String, String, i64)> = reservation_lines::table
         .inner_join(reservations::table)
         .filter(reservations::owner.eq(&owner))
-        .filter(reservations::status.eq("held"))
+        .filter(reservations::status.eq(HoldStatus::Held.as_str()))
         .filter(reservations::expires_at.gt(now))
         .select((reservations::id, reservation_lines::sku, reservation_lines::quantity))
         .load(conn)?;
     let ordered: Vec<(String, String, i64)> = order_lines::table
         .inner_join(orders::table)
         .filter(orders::customer_id.eq(request.customer))
-        .filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str())))
+        .filter(orders::status.eq_any(Status::open_words()))
         .select((orders::id, order_lines::sku, order_lines::quantity))
         .load(conn)?;
     let distinct = |lines: &[(String, String, i64)]| lines.iter().map(|(id, _, _)| id).collect::<HashSet<_>>().len();

@@ -40,7 +40,7 @@ pub fn put_location(conn: &mut DbConn, code: &str, form: &LocationForm) -> Resul
     if created {
         diesel::insert_into(locations::table).values((&changes, locations::created_at.eq(now))).execute(conn)?;
     }
-    Ok((created, find_location(conn, code)?.into()))
+    Ok((created, find_location(conn, code)?.try_into()?))
 }
 
 pub fn find_location(conn: &mut DbConn, code: &str) -> Result<LocationRow, ApiError> {
@@ -69,7 +69,7 @@ pub fn list_locations(
             if let Some(after) = code_cursor(page)? {
                 query = query.filter(locations::code.gt(after));
             }
-            let rows: Vec<Location> = query.load(conn)?.into_iter().map(Location::from).collect();
+            let rows = query.load(conn)?.into_iter().map(Location::try_from).collect::<Result<Vec<_>, _>>()?;
             Ok(Paginated::from_rows(rows, page.limit, |l| l.code.clone()))
         }
         Some(origin) => {
@@ -81,9 +81,9 @@ pub fn list_locations(
                 .into_iter()
                 .map(|row| {
                     let distance = geo::coordinates(row.latitude, row.longitude).map(|c| origin.distance_km(&c));
-                    Location { distance_km: distance, ..row.into() }
+                    Ok(Location { distance_km: distance, ..row.try_into()? })
                 })
-                .collect();
+                .collect::<Result<_, ApiError>>()?;
             located.sort_by(|a, b| {
                 let (da, db) = (a.distance_km.unwrap_or(f64::INFINITY), b.distance_km.unwrap_or(f64::INFINITY));
                 da.total_cmp(&db).then_with(|| a.code.cmp(&b.code))

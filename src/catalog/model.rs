@@ -8,35 +8,32 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::{locations, products};
-use crate::error::Validator;
+use crate::error::{ApiError, Validator};
 use crate::http::formats::{clock_minutes, is_currency, is_language_tag};
 use crate::http::json::Validate;
 
 pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum LocationKind {
     Store,
     Warehouse,
 }
-
-impl LocationKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            LocationKind::Store => "store",
-            LocationKind::Warehouse => "warehouse",
-        }
-    }
-
-    pub fn parse(s: &str) -> LocationKind {
-        if s == "warehouse" {
-            LocationKind::Warehouse
-        } else {
-            LocationKind::Store
-        }
-    }
-}
+crate::db::stored::stored_enum!(LocationKind, "location kind");
 
 /// Which pickup services a location offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -198,10 +195,12 @@ pub struct Location {
     pub distance_km: Option<f64>,
 }
 
-impl From<LocationRow> for Location {
-    fn from(row: LocationRow) -> Self {
-        Location {
-            kind: LocationKind::parse(&row.kind),
+impl TryFrom<LocationRow> for Location {
+    type Error = ApiError;
+
+    fn try_from(row: LocationRow) -> Result<Self, ApiError> {
+        Ok(Location {
+            kind: LocationKind::from_stored(&row.kind)?,
             pickup: PickupOptions { in_store: row.pickup_in_store, curbside: row.pickup_curbside },
             opening_hours: row.opening_hours.as_deref().and_then(|json| serde_json::from_str(json).ok()),
             created_at: row.created_at.and_utc(),
@@ -217,7 +216,7 @@ impl From<LocationRow> for Location {
             active: row.active,
             locale: row.locale,
             distance_km: None,
-        }
+        })
     }
 }
 

@@ -106,7 +106,7 @@ async fn get_location(state: web::Data<AppState>, code: web::Path<String>) -> Re
     path_code("code", &code)?;
     let code = code.into_inner();
     let location = state.db(move |conn| super::find_location(conn, &code)).await?;
-    Ok(HttpResponse::Ok().json(Location::from(location)))
+    Ok(HttpResponse::Ok().json(Location::try_from(location)?))
 }
 
 /// Create or replace a product and its one price.

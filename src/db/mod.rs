@@ -3,6 +3,7 @@
 //! so functions compose inside one transaction.
 
 pub mod schema;
+pub mod stored;
 
 use std::time::Duration;
 

@@ -7,6 +7,7 @@ use chrono::TimeDelta;
 use super::email::Email;
 use super::fallback::FallbackPolicy;
 use super::infobip::Infobip;
+use super::outbox::ChannelName;
 use super::push::{VapidKey, WebPush};
 use super::twilio::Twilio;
 use super::webhook::Webhook;
@@ -153,19 +154,15 @@ impl Channels {
     }
 
     /// Why a channel cannot send here, naming the settings that would turn it on.
-    pub fn unavailable(&self, channel: &str) -> Option<String> {
-        let settings = match channel {
-            "webhook" if self.webhook.is_some() => return None,
-            "webhook" => "WEBHOOK_SECRET",
-            "sms" if self.sms.is_some() => return None,
-            "sms" => "SMS_PROVIDER=twilio or infobip, with its credentials",
-            "email" if self.email.is_some() => return None,
-            "email" => "SMTP_URL and EMAIL_FROM",
-            "push" if self.push.is_some() => return None,
-            "push" => "VAPID_PRIVATE_KEY and VAPID_SUBJECT",
-            other => return Some(format!("unknown channel {other}")),
+    pub fn unavailable(&self, channel: ChannelName) -> Option<String> {
+        let (configured, settings) = match channel {
+            ChannelName::Webhook => (self.webhook.is_some(), "WEBHOOK_SECRET"),
+            ChannelName::Sms => (self.sms.is_some(), "SMS_PROVIDER=twilio or infobip, with its credentials"),
+            ChannelName::Email => (self.email.is_some(), "SMTP_URL and EMAIL_FROM"),
+            ChannelName::Push => (self.push.is_some(), "VAPID_PRIVATE_KEY and VAPID_SUBJECT"),
         };
-        Some(format!("the {channel} channel is not configured on this server ({settings})"))
+        let channel = channel.as_str();
+        (!configured).then(|| format!("the {channel} channel is not configured on this server ({settings})"))
     }
 }
 

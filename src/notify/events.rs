@@ -5,8 +5,21 @@ use utoipa::ToSchema;
 
 use crate::orders::status::Status;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Event {
     OrderConfirmed,
     ReadyForPickup,
@@ -18,34 +31,9 @@ pub enum Event {
     Expired,
 }
 
+crate::db::stored::stored_enum!(Event, "notification event");
+
 impl Event {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Event::OrderConfirmed => "order_confirmed",
-            Event::ReadyForPickup => "ready_for_pickup",
-            Event::PickupReminder => "pickup_reminder",
-            Event::Collected => "collected",
-            Event::Shipped => "shipped",
-            Event::Delivered => "delivered",
-            Event::Cancelled => "cancelled",
-            Event::Expired => "expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Event> {
-        Some(match s {
-            "order_confirmed" => Event::OrderConfirmed,
-            "ready_for_pickup" => Event::ReadyForPickup,
-            "pickup_reminder" => Event::PickupReminder,
-            "collected" => Event::Collected,
-            "shipped" => Event::Shipped,
-            "delivered" => Event::Delivered,
-            "cancelled" => Event::Cancelled,
-            "expired" => Event::Expired,
-            _ => return None,
-        })
-    }
-
     /// The event an order's new status announces, if any.
     pub fn on_reaching(status: Status) -> Option<Event> {
         match status {
@@ -85,21 +73,5 @@ mod tests {
         assert!(!Event::OrderConfirmed.still_true(Status::Cancelled));
         assert!(Event::OrderConfirmed.still_true(Status::Picking));
         assert!(Event::Shipped.still_true(Status::Delivered));
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for event in [
-            Event::OrderConfirmed,
-            Event::ReadyForPickup,
-            Event::PickupReminder,
-            Event::Collected,
-            Event::Shipped,
-            Event::Delivered,
-            Event::Cancelled,
-            Event::Expired,
-        ] {
-            assert_eq!(Event::parse(event.as_str()), Some(event));
-        }
     }
 }

@@ -66,7 +66,7 @@ impl FallbackPolicy {
             let (event, rest) = text.split_once('=').ok_or_else(|| bad("no `=`"))?;
             let (pair, wait) = rest.split_once('@').ok_or_else(|| bad("no `@wait`"))?;
             let (first, then) = pair.split_once('>').ok_or_else(|| bad("no `>`"))?;
-            let event = Event::parse(event.trim()).ok_or_else(|| bad("unknown event"))?;
+            let event = event.trim().parse::<Event>().map_err(|_| bad("unknown event"))?;
             let first = channel(first.trim()).ok_or_else(|| bad("unknown first channel"))?;
             let then = channel(then.trim()).ok_or_else(|| bad("unknown fallback channel"))?;
             let after =

@@ -57,7 +57,7 @@ pub fn enqueue(
             customer_id,
             event: event.as_str(),
             channel,
-            status: "queued",
+            status: DeliveryStatus::Queued.as_str(),
             dedupe_key: format!("{order_id}:{}:{channel}", event.as_str()),
             attempts: 0,
             next_attempt_at: send_at,
@@ -112,13 +112,14 @@ pub fn first_message(
         .select((notifications::status, notifications::sent_at, notifications::error, notifications::attempts))
         .first(conn)
         .optional()?;
-    Ok(row.and_then(|(status, sent_at, error, attempts)| {
-        let status = DeliveryStatus::parse(&status)?;
+    row.map(|(status, sent_at, error, attempts)| {
+        let status = DeliveryStatus::from_stored(&status)?;
         // A failed attempt leaves its error; an attempt that never came back (a sender that
         // hung or died) leaves only a second claim.
         let retrying = status == DeliveryStatus::Queued && (error.is_some() || attempts > 1);
-        Some(First { status, sent_at, retrying })
-    }))
+        Ok(First { status, sent_at, retrying })
+    })
+    .transpose()
 }
 
 /// Makes the queued `channels` messages for an order's event due now: they were waiting for
@@ -141,7 +142,7 @@ pub fn hurry(
             .filter(notifications::order_id.eq(order_id))
             .filter(notifications::event.eq(event.as_str()))
             .filter(notifications::channel.eq_any(channels))
-            .filter(notifications::status.eq("queued"))
+            .filter(notifications::status.eq(DeliveryStatus::Queued.as_str()))
             .filter(notifications::next_attempt_at.gt(now + lease)),
     )
     .set(notifications::next_attempt_at.eq(now))
@@ -149,8 +150,11 @@ pub fn hurry(
 }
 
 /// Where a notification stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum DeliveryStatus {
     Queued,
     Sent,
@@ -160,31 +164,9 @@ pub enum DeliveryStatus {
     Suppressed,
 }
 
+crate::db::stored::stored_enum!(DeliveryStatus, "notification status");
+
 impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 6] = [
-        DeliveryStatus::Queued,
-        DeliveryStatus::Sent,
-        DeliveryStatus::Delivered,
-        DeliveryStatus::Opened,
-        DeliveryStatus::Failed,
-        DeliveryStatus::Suppressed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Queued => "queued",
-            DeliveryStatus::Sent => "sent",
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Opened => "opened",
-            DeliveryStatus::Failed => "failed",
-            DeliveryStatus::Suppressed => "suppressed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<DeliveryStatus> {
-        DeliveryStatus::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     /// How far along a notification is; a receipt only ever moves it forward. Nothing moves
     /// a suppressed one.
     fn progress(self) -> u8 {
@@ -199,26 +181,18 @@ impl DeliveryStatus {
 }
 
 /// The channels a notification goes out on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ChannelName {
     Email,
     Sms,
     Push,
     Webhook,
 }
-
-impl ChannelName {
-    pub fn parse(text: &str) -> Option<ChannelName> {
-        match text {
-            "email" => Some(ChannelName::Email),
-            "sms" => Some(ChannelName::Sms),
-            "push" => Some(ChannelName::Push),
-            "webhook" => Some(ChannelName::Webhook),
-            _ => None,
-        }
-    }
-}
+crate::db::stored::stored_enum!(ChannelName, "notification channel");
 
 /// One notification, as `GET /v1/orders/{id}/notifications` lists it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -253,21 +227,20 @@ pub fn list(conn: &mut DbConn, order_id: &str) -> Result<Vec<Notification>, ApiE
             notifications::error,
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, event, channel, status, attempts, created_at, sent_at, error)| {
-            Some(Notification {
+    rows.into_iter()
+        .map(|(id, event, channel, status, attempts, created_at, sent_at, error)| {
+            Ok(Notification {
                 id,
-                event: Event::parse(&event)?,
-                channel: ChannelName::parse(&channel)?,
-                status: DeliveryStatus::parse(&status)?,
+                event: Event::from_stored(&event)?,
+                channel: ChannelName::from_stored(&channel)?,
+                status: DeliveryStatus::from_stored(&status)?,
                 attempts,
                 created_at: created_at.and_utc(),
                 sent_at: sent_at.map(|t| t.and_utc()),
                 error,
             })
         })
-        .collect())
+        .collect()
 }
 
 /// An admin sends a failed (or suppressed) notification again: it is queued now, with a
@@ -285,18 +258,20 @@ pub fn resend(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
     // Only from failed or suppressed, in the same statement that changes it; the earlier
     // attempt's provider reference goes, so its late receipts find nothing to move.
     let requeued =
-        diesel::update(notifications::table.find(id).filter(notifications::status.eq_any(["failed", "suppressed"])))
-            .set((
-                notifications::status.eq("queued"),
-                notifications::next_attempt_at.eq(now),
-                notifications::retry_until.eq(now + RETRY_FOR),
-                notifications::error.eq(None::<String>),
-                notifications::attempts.eq(0),
-                notifications::resent_at.eq(Some(now)),
-                notifications::provider_ref.eq(None::<String>),
-                notifications::sent_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
+        diesel::update(notifications::table.find(id).filter(
+            notifications::status.eq_any([DeliveryStatus::Failed.as_str(), DeliveryStatus::Suppressed.as_str()]),
+        ))
+        .set((
+            notifications::status.eq(DeliveryStatus::Queued.as_str()),
+            notifications::next_attempt_at.eq(now),
+            notifications::retry_until.eq(now + RETRY_FOR),
+            notifications::error.eq(None::<String>),
+            notifications::attempts.eq(0),
+            notifications::resent_at.eq(Some(now)),
+            notifications::provider_ref.eq(None::<String>),
+            notifications::sent_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
     if requeued == 0 {
         return Err(ApiError::Conflict(format!(
             "the notification is {status}; only failed or suppressed ones are sent again"
@@ -356,8 +331,11 @@ fn advance(
     status: DeliveryStatus,
     error: Option<String>,
 ) -> Result<bool, ApiError> {
-    let behind: Vec<&str> =
-        DeliveryStatus::ALL.iter().filter(|s| s.progress() < status.progress()).map(|s| s.as_str()).collect();
+    let behind: Vec<&str> = <DeliveryStatus as strum::VariantArray>::VARIANTS
+        .iter()
+        .filter(|s| s.progress() < status.progress())
+        .map(|s| s.as_str())
+        .collect();
     let moved = diesel::update(
         notifications::table
             .filter(notifications::id.eq(id))

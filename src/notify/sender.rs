@@ -18,7 +18,7 @@ use super::channels::{Channels, Delivery};
 use super::events::Event;
 use super::fallback::{self, Verdict};
 use super::locale::Lang;
-use super::outbox;
+use super::outbox::{self, ChannelName, DeliveryStatus};
 use super::push::{PushAnswer, Subscription, WebPush};
 use super::sms::{self, SmsData};
 use super::templates;
@@ -84,7 +84,7 @@ pub fn claim_due(conn: &mut DbConn, lease: TimeDelta) -> Result<Vec<Claimed>, Ap
     let rows: Vec<ClaimRow> = locking!(
         conn,
         notifications::table
-            .filter(notifications::status.eq("queued"))
+            .filter(notifications::status.eq(DeliveryStatus::Queued.as_str()))
             .filter(notifications::next_attempt_at.le(now))
             .order(notifications::next_attempt_at.asc())
             .limit(BATCH)
@@ -144,7 +144,7 @@ pub fn renew_lease(conn: &mut DbConn, claimed: &Claimed, lease: TimeDelta) -> Re
     let renewed = diesel::update(
         notifications::table
             .filter(notifications::id.eq(&claimed.id))
-            .filter(notifications::status.eq("queued"))
+            .filter(notifications::status.eq(DeliveryStatus::Queued.as_str()))
             .filter(notifications::next_attempt_at.eq(claimed.leased_until)),
     )
     .set(notifications::next_attempt_at.eq(until))
@@ -204,8 +204,8 @@ pub fn decide(
 ) -> Result<Decision, ApiError> {
     let settled = |outcome| Ok(Decision::Settled(outcome));
     let order = crate::orders::find_row(conn, &claimed.order_id)?;
-    let status = order.status();
-    let event = Event::parse(&claimed.event).unwrap_or(Event::OrderConfirmed);
+    let status = order.status()?;
+    let event = Event::from_stored(&claimed.event)?;
     if !event.still_true(status) {
         return settled(Outcome::Suppressed(format!(
             "the order is {} now; this message is no longer true",
@@ -220,7 +220,8 @@ pub fn decide(
     if !still_chosen {
         return settled(Outcome::Suppressed(format!("the customer no longer wants {} messages", claimed.channel)));
     }
-    if let Some(reason) = channels.unavailable(&claimed.channel) {
+    let channel = ChannelName::from_stored(&claimed.channel)?;
+    if let Some(reason) = channels.unavailable(channel) {
         return settled(Outcome::Suppressed(reason));
     }
     if event == Event::PickupReminder {
@@ -243,19 +244,19 @@ pub fn decide(
         }
     }
     let missing = |what: &str| settled(Outcome::Suppressed(format!("the customer has no {what}")));
-    let message = match claimed.channel.as_str() {
-        "sms" => {
+    let message = match channel {
+        ChannelName::Sms => {
             let Some(phone) = customer.phone.clone() else { return missing("phone number") };
             let text = sms_text(context(conn, &order, location, &customer, event, pickup_key)?, event);
             Message::Sms { to: phone, text }
         }
-        "email" => {
+        ChannelName::Email => {
             let Some(address) = customer.email.clone() else { return missing("email address") };
             let context = context(conn, &order, location, &customer, event, pickup_key)?;
             let content = templates::render_email(context.lang, event, &email_data(context, customer.name.clone()));
             Message::Email { to: address, content }
         }
-        "webhook" => {
+        ChannelName::Webhook => {
             let Some(url) = customer.webhook_url.clone() else { return missing("webhook_url") };
             let context = context(conn, &order, location, &customer, event, pickup_key)?;
             let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
@@ -283,7 +284,7 @@ pub fn decide(
             );
             Message::Webhook { url, body }
         }
-        "push" => {
+        ChannelName::Push => {
             let subscriptions = outbox::push_subscriptions(conn, &claimed.customer_id)?;
             if subscriptions.is_empty() {
                 return missing("push subscription");
@@ -298,7 +299,6 @@ pub fn decide(
                 super::push::payload(&claimed.id, event, &claimed.order_id, &claimed.dedupe_key, &message, receipt);
             Message::Push { subscriptions, payload, urgent: event == Event::ReadyForPickup }
         }
-        other => return settled(Outcome::Suppressed(format!("unknown channel {other}"))),
     };
     Ok(Decision::Send(message))
 }
@@ -515,13 +515,17 @@ pub fn quiet_until(now: NaiveDateTime, zone: chrono_tz::Tz) -> Option<NaiveDateT
 /// hide it, and send its fallback too). A message that went out is recorded whoever holds it.
 pub fn record(conn: &mut DbConn, claimed: &Claimed, outcome: &Outcome, now: NaiveDateTime) -> Result<(), ApiError> {
     let id = claimed.id.as_str();
-    let queued = || notifications::table.filter(notifications::id.eq(id)).filter(notifications::status.eq("queued"));
+    let queued = || {
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::status.eq(DeliveryStatus::Queued.as_str()))
+    };
     let leased = || queued().filter(notifications::next_attempt_at.eq(claimed.leased_until));
     match outcome {
         Outcome::Sent { provider_ref } => {
             let changed = diesel::update(queued())
                 .set((
-                    notifications::status.eq("sent"),
+                    notifications::status.eq(DeliveryStatus::Sent.as_str()),
                     notifications::sent_at.eq(Some(now)),
                     notifications::provider_ref.eq(provider_ref),
                     notifications::error.eq(None::<String>),
@@ -533,7 +537,7 @@ pub fn record(conn: &mut DbConn, claimed: &Claimed, outcome: &Outcome, now: Naiv
                 diesel::update(
                     notifications::table
                         .filter(notifications::id.eq(id))
-                        .filter(notifications::status.ne("queued"))
+                        .filter(notifications::status.ne(DeliveryStatus::Queued.as_str()))
                         .filter(notifications::sent_at.is_null()),
                 )
                 .set((notifications::sent_at.eq(Some(now)), notifications::provider_ref.eq(provider_ref)))
@@ -542,7 +546,7 @@ pub fn record(conn: &mut DbConn, claimed: &Claimed, outcome: &Outcome, now: Naiv
             changed
         }
         Outcome::Suppressed(reason) => diesel::update(leased())
-            .set((notifications::status.eq("suppressed"), notifications::error.eq(Some(reason))))
+            .set((notifications::status.eq(DeliveryStatus::Suppressed.as_str()), notifications::error.eq(Some(reason))))
             .execute(conn)?,
         Outcome::Retry { error, at } => diesel::update(leased())
             .set((notifications::next_attempt_at.eq(at), notifications::error.eq(Some(error))))
@@ -551,7 +555,7 @@ pub fn record(conn: &mut DbConn, claimed: &Claimed, outcome: &Outcome, now: Naiv
             .set((notifications::next_attempt_at.eq(until), notifications::attempts.eq(notifications::attempts - 1)))
             .execute(conn)?,
         Outcome::Failed(error) => diesel::update(leased())
-            .set((notifications::status.eq("failed"), notifications::error.eq(Some(error))))
+            .set((notifications::status.eq(DeliveryStatus::Failed.as_str()), notifications::error.eq(Some(error))))
             .execute(conn)?,
     };
     Ok(())
@@ -590,10 +594,9 @@ pub fn run_round(pool: &Pool, channels: &Channels, pickup_key: &[u8]) -> Result<
             record(conn, &item, &outcome, now)?;
             // A channel waiting for this one need not wait for a message that will not come.
             if matches!(outcome, Outcome::Failed(_) | Outcome::Suppressed(_)) {
-                if let Some(event) = Event::parse(&item.event) {
-                    let waiting = channels.fallback.waiting_for(event, &item.channel);
-                    outbox::hurry(conn, &item.order_id, event, &waiting, now, channels.lease)?;
-                }
+                let event = Event::from_stored(&item.event)?;
+                let waiting = channels.fallback.waiting_for(event, &item.channel);
+                outbox::hurry(conn, &item.order_id, event, &waiting, now, channels.lease)?;
             }
             Ok(())
         })?;

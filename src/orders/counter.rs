@@ -45,11 +45,11 @@ pub fn collect(
             None => ApiError::NotFound("no order with this code at this store".into()),
         });
     };
-    if row.status() != Status::ReadyForPickup {
+    if row.status()? != Status::ReadyForPickup {
         return Err(ApiError::Conflict(format!(
             "order {} is {}, not ready for pickup",
             row.number,
-            status::words(row.status())
+            status::words(row.status()?)
         )));
     }
     let id = row.id.clone();
@@ -92,14 +92,14 @@ pub fn arrive(
         Access::Owner => {}
         _ => return Err(ApiError::Forbidden("only the order's customer announces their arrival".into())),
     }
-    if row.fulfilment() != Fulfilment::Curbside {
+    if row.fulfilment()? != Fulfilment::Curbside {
         return Err(ApiError::Conflict(format!("order {} is not a curbside order", row.number)));
     }
-    if !row.status().holds_stock() {
+    if !row.status()?.holds_stock() {
         return Err(ApiError::Conflict(format!(
             "order {} is {}: there is nothing left to collect",
             row.number,
-            status::words(row.status())
+            status::words(row.status()?)
         )));
     }
     let now = Utc::now().naive_utc();
@@ -143,11 +143,11 @@ pub fn short_pick(
         Access::Store => {}
         _ => return Err(ApiError::Forbidden("this is for the order's store".into())),
     }
-    if row.status() != Status::Picking {
+    if row.status()? != Status::Picking {
         return Err(ApiError::Conflict(format!(
             "short picks are reported while picking; order {} is {}",
             row.number,
-            status::words(row.status())
+            status::words(row.status()?)
         )));
     }
     lock_levels_of(conn, &row)?;
@@ -193,13 +193,13 @@ pub fn pickup_pass(conn: &mut DbConn, who: &Principal, id: &str, pickup_key: &[u
         Access::Owner => {}
         _ => return Err(ApiError::NotFound(format!("no pickup pass for order {id}"))),
     }
-    let nonce = match (&row.pickup_code_nonce, row.status()) {
+    let nonce = match (&row.pickup_code_nonce, row.status()?) {
         (Some(nonce), Status::ReadyForPickup) => nonce.clone(),
         _ => {
             return Err(ApiError::Conflict(format!(
                 "order {} is {}, not ready for pickup",
                 row.number,
-                status::words(row.status())
+                status::words(row.status()?)
             )))
         }
     };

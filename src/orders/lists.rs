@@ -66,7 +66,7 @@ pub fn store_orders(
     query = match filter.status {
         Some(s) => query.filter(orders::status.eq(s.as_str())),
         None if filter.number.is_some() => query,
-        None => query.filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str()))),
+        None => query.filter(orders::status.eq_any(Status::open_words())),
     };
     if let Some(number) = &filter.number {
         query = query.filter(orders::number.eq(number.to_uppercase()));
@@ -77,7 +77,9 @@ pub fn store_orders(
         query = if overdue { query.filter(is_overdue) } else { query.filter(diesel::dsl::not(is_overdue)) };
     }
     if let Some(at_risk) = filter.at_risk {
-        let short = stock_shorts::table.filter(stock_shorts::holder.eq("order")).select(stock_shorts::holder_id);
+        let short = stock_shorts::table
+            .filter(stock_shorts::holder.eq(risk::Holder::Order.as_str()))
+            .select(stock_shorts::holder_id);
         query = if at_risk { query.filter(orders::id.eq_any(short)) } else { query.filter(orders::id.ne_all(short)) };
     }
     let rows: Vec<(OrderRow, Option<ArrivalRow>)> = query
@@ -115,11 +117,11 @@ pub fn store_orders(
             waiting_seconds: arrival.as_ref().map(|(at, _, _, _)| (now - *at).num_seconds().max(0)),
             arrival: arrival.map(arrival_from),
             lines: lines.remove(&row.id).unwrap_or_default(),
-            status: row.status(),
-            fulfilment: row.fulfilment(),
+            status: row.status()?,
+            fulfilment: row.fulfilment()?,
             created_at: row.created_at.and_utc(),
             pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
-            overdue: row.overdue(settings.overdue_after, now),
+            overdue: row.overdue(settings.overdue_after, now)?,
             at_risk,
             customer_id: row.customer_id,
             number: row.number,

@@ -213,17 +213,17 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderS
         .collect();
     let owner = who.role == Role::Customer && who.sub == row.customer_id;
     let key = &settings.pickup_key;
-    let pickup_code = match (&row.pickup_code_nonce, owner && row.status() == Status::ReadyForPickup) {
+    let pickup_code = match (&row.pickup_code_nonce, owner && row.status()? == Status::ReadyForPickup) {
         (Some(nonce), true) if !key.is_empty() => Some(pickup::code(key, &row.id, nonce)),
         _ => None,
     };
     let shipment = shipment_of(conn, &row.id)?;
     let arrival = arrival_of(conn, &row.id)?;
     let at_risk = risk::of(conn, risk::Holder::Order, &row.id, &row.location)?;
-    let overdue = row.overdue(settings.overdue_after, Utc::now().naive_utc());
+    let overdue = row.overdue(settings.overdue_after, Utc::now().naive_utc())?;
     Ok(Order {
-        status: row.status(),
-        fulfilment: row.fulfilment(),
+        status: row.status()?,
+        fulfilment: row.fulfilment()?,
         shipment,
         arrival,
         pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
@@ -265,7 +265,7 @@ pub fn transition(
     let allowed = match (rights, action) {
         (Access::Store, _) => true,
         // A customer may cancel their own order until it is ready.
-        (Access::Owner, Action::Cancel) => matches!(row.status(), Status::Confirmed | Status::Picking),
+        (Access::Owner, Action::Cancel) => matches!(row.status()?, Status::Confirmed | Status::Picking),
         // A marketplace cancels what it imported.
         (Access::Integration, Action::Cancel) => {
             who.scopes.iter().any(|s| s == "orders:write") && row.created_by == who.actor()
@@ -295,9 +295,9 @@ pub fn apply(
     details: &Details,
     pickup_key: &[u8],
 ) -> Result<(), ApiError> {
-    let from = row.status();
-    let to = status::next(from, row.fulfilment(), action)
-        .ok_or_else(|| ApiError::Conflict(status::refusal(&row.number, from, row.fulfilment(), action)))?;
+    let (from, fulfilment) = (row.status()?, row.fulfilment()?);
+    let to = status::next(from, fulfilment, action)
+        .ok_or_else(|| ApiError::Conflict(status::refusal(&row.number, from, fulfilment, action)))?;
     let now = Utc::now().naive_utc();
     if action == Action::MarkReady || status::stock_effect(action) != StockEffect::None {
         lock_levels_of(conn, &row)?;

@@ -186,16 +186,16 @@ pub struct OrderRow {
 
 impl OrderRow {
     /// Confirmed, and nobody has started picking it within `overdue_after` of its placing.
-    pub fn overdue(&self, overdue_after: chrono::TimeDelta, now: NaiveDateTime) -> bool {
-        self.status() == Status::Confirmed && self.created_at + overdue_after < now
+    pub fn overdue(&self, overdue_after: chrono::TimeDelta, now: NaiveDateTime) -> Result<bool, ApiError> {
+        Ok(self.status()? == Status::Confirmed && self.created_at + overdue_after < now)
     }
 
-    pub fn status(&self) -> Status {
-        Status::parse(&self.status).unwrap_or(Status::Confirmed)
+    pub fn status(&self) -> Result<Status, ApiError> {
+        Status::from_stored(&self.status)
     }
 
-    pub fn fulfilment(&self) -> Fulfilment {
-        Fulfilment::parse(&self.fulfilment)
+    pub fn fulfilment(&self) -> Result<Fulfilment, ApiError> {
+        Fulfilment::from_stored(&self.fulfilment)
     }
 }
 

@@ -133,7 +133,7 @@ pub fn create(
             .set((reservations::status.eq(HoldStatus::Converted.as_str()), reservations::updated_at.eq(now)))
             .execute(conn)?;
     }
-    record_event(conn, &id, &actor, "confirmed", None, now)?;
+    record_event(conn, &id, &actor, Status::Confirmed.as_str(), None, now)?;
     outbox::enqueue(conn, &id, &form.customer_id, Event::OrderConfirmed, now)?;
     let row = find_row(conn, &id)?;
     view(conn, row, who, settings).map(Placed::New)
@@ -157,7 +157,7 @@ fn stored_import_hash(conn: &mut DbConn, row: &OrderRow) -> Result<Option<String
     let lines = lines.iter().map(|(sku, quantity)| (sku.as_str(), *quantity)).collect();
     Ok(Some(super::model::import_hash(
         &row.location,
-        row.fulfilment(),
+        row.fulfilment()?,
         &row.customer_id,
         row.reservation_id.as_deref(),
         lines,
@@ -217,7 +217,7 @@ fn take_over_hold(
     if hold.location != location {
         return Err(ApiError::Conflict(format!("the hold is at {}, not {location}", hold.location)));
     }
-    match HoldStatus::parse(&hold.status) {
+    match HoldStatus::from_stored(&hold.status)? {
         HoldStatus::Held if hold.expires_at > now => {}
         HoldStatus::Held | HoldStatus::Expired => {
             return Err(ApiError::Conflict(format!("reservation {hold_id} has expired; hold the items again")))

@@ -5,8 +5,21 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Fulfilment {
     /// Collected at the counter.
     Pickup,
@@ -15,9 +28,23 @@ pub enum Fulfilment {
     /// Shipped from the location.
     Delivery,
 }
+crate::db::stored::stored_enum!(Fulfilment, "fulfilment");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     Confirmed,
     Picking,
@@ -28,6 +55,7 @@ pub enum Status {
     Cancelled,
     Expired,
 }
+crate::db::stored::stored_enum!(Status, "order status");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -122,54 +150,14 @@ impl Status {
     /// The statuses in which an order still holds stock: the one list every query uses.
     pub const OPEN: [Status; 3] = [Status::Confirmed, Status::Picking, Status::ReadyForPickup];
 
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Status::Confirmed => "confirmed",
-            Status::Picking => "picking",
-            Status::ReadyForPickup => "ready_for_pickup",
-            Status::Collected => "collected",
-            Status::Shipped => "shipped",
-            Status::Delivered => "delivered",
-            Status::Cancelled => "cancelled",
-            Status::Expired => "expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Some(match s {
-            "confirmed" => Status::Confirmed,
-            "picking" => Status::Picking,
-            "ready_for_pickup" => Status::ReadyForPickup,
-            "collected" => Status::Collected,
-            "shipped" => Status::Shipped,
-            "delivered" => Status::Delivered,
-            "cancelled" => Status::Cancelled,
-            "expired" => Status::Expired,
-            _ => return None,
-        })
+    /// The open statuses as stored, for queries.
+    pub fn open_words() -> [&'static str; 3] {
+        Status::OPEN.map(|s| s.as_str())
     }
 
     /// Statuses in which the order still holds stock.
     pub fn holds_stock(&self) -> bool {
         Status::OPEN.contains(self)
-    }
-}
-
-impl Fulfilment {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Fulfilment::Pickup => "pickup",
-            Fulfilment::Curbside => "curbside",
-            Fulfilment::Delivery => "delivery",
-        }
-    }
-
-    pub fn parse(s: &str) -> Fulfilment {
-        match s {
-            "curbside" => Fulfilment::Curbside,
-            "delivery" => Fulfilment::Delivery,
-            _ => Fulfilment::Pickup,
-        }
     }
 }
 

@@ -85,7 +85,7 @@ pub fn hold(
         .collect();
     insert_rows!(conn, reservation_lines::table, &rows)?;
     let row = find_row(conn, &id)?;
-    Ok(Reservation::from_row(row, form.lines.clone(), None, now))
+    Reservation::from_row(row, form.lines.clone(), None, now)
 }
 
 /// 404 naming every line whose SKU is not in the catalog.
@@ -133,12 +133,12 @@ pub fn get(conn: &mut DbConn, who: &Principal, id: &str) -> Result<Reservation, 
     if !visible(who, &row) {
         return Err(ApiError::NotFound(format!("no reservation {id}")));
     }
-    if HoldStatus::parse(&row.status) == HoldStatus::Released {
+    if HoldStatus::from_stored(&row.status)? == HoldStatus::Released {
         return Err(ApiError::NotFound(format!("reservation {id} was released")));
     }
     let lines = lines_of(conn, id)?;
     let at_risk = risk::of(conn, risk::Holder::Hold, &row.id, &row.location)?;
-    Ok(Reservation::from_row(row, lines, at_risk, Utc::now().naive_utc()))
+    Reservation::from_row(row, lines, at_risk, Utc::now().naive_utc())
 }
 
 /// Releases a hold and returns its stock. Releasing one that is already released or expired
@@ -148,7 +148,7 @@ pub fn release(conn: &mut DbConn, who: &Principal, id: &str) -> Result<(), ApiEr
         .optional()?
         .filter(|row| visible(who, row))
         .ok_or_else(|| ApiError::NotFound(format!("no reservation {id}")))?;
-    match HoldStatus::parse(&row.status) {
+    match HoldStatus::from_stored(&row.status)? {
         HoldStatus::Held => {
             let now = Utc::now().naive_utc();
             let (status, reason) =

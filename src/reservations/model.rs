@@ -62,8 +62,21 @@ pub fn validate_lines(v: &mut Validator, lines: &[HoldLine]) {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum HoldStatus {
     Held,
     Released,
@@ -71,26 +84,7 @@ pub enum HoldStatus {
     /// The hold became an order's.
     Converted,
 }
-
-impl HoldStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            HoldStatus::Held => "held",
-            HoldStatus::Released => "released",
-            HoldStatus::Expired => "expired",
-            HoldStatus::Converted => "converted",
-        }
-    }
-
-    pub fn parse(s: &str) -> HoldStatus {
-        match s {
-            "released" => HoldStatus::Released,
-            "expired" => HoldStatus::Expired,
-            "converted" => HoldStatus::Converted,
-            _ => HoldStatus::Held,
-        }
-    }
-}
+crate::db::stored::stored_enum!(HoldStatus, "hold status");
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = reservations)]
@@ -121,12 +115,17 @@ pub struct Reservation {
 }
 
 impl Reservation {
-    pub fn from_row(row: ReservationRow, lines: Vec<HoldLine>, at_risk: Option<AtRisk>, now: NaiveDateTime) -> Self {
-        let mut status = HoldStatus::parse(&row.status);
+    pub fn from_row(
+        row: ReservationRow,
+        lines: Vec<HoldLine>,
+        at_risk: Option<AtRisk>,
+        now: NaiveDateTime,
+    ) -> Result<Self, ApiError> {
+        let mut status = HoldStatus::from_stored(&row.status)?;
         if status == HoldStatus::Held && row.expires_at <= now {
             status = HoldStatus::Expired;
         }
-        Reservation {
+        Ok(Reservation {
             id: row.id,
             status,
             location: row.location,
@@ -134,6 +133,6 @@ impl Reservation {
             expires_at: row.expires_at.and_utc(),
             created_at: row.created_at.and_utc(),
             at_risk,
-        }
+        })
     }
 }

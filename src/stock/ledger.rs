@@ -13,6 +13,7 @@ use crate::db::schema::{stock_levels, stock_movements};
 use crate::db::{insert_rows, DbConn};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, Paginated};
+use crate::reservations::model::HoldStatus;
 
 /// Movements per INSERT: 9 binds each keeps SQLite well under its bind limit.
 const INSERT_CHUNK: usize = 1_000;
@@ -119,12 +120,12 @@ fn open_reservations(conn: &mut DbConn) -> Result<HashMap<(String, String), i64>
     let mut open: HashMap<(String, String), i64> = HashMap::new();
     let held: Vec<(String, String, i64)> = reservation_lines::table
         .inner_join(reservations::table)
-        .filter(reservations::status.eq("held"))
+        .filter(reservations::status.eq(HoldStatus::Held.as_str()))
         .select((reservations::location, reservation_lines::sku, reservation_lines::quantity))
         .load(conn)?;
     let ordered: Vec<(String, String, i64)> = order_lines::table
         .inner_join(orders::table)
-        .filter(orders::status.eq_any(crate::orders::status::Status::OPEN.map(|s| s.as_str())))
+        .filter(orders::status.eq_any(crate::orders::status::Status::open_words()))
         .select((orders::location, order_lines::sku, order_lines::quantity))
         .load(conn)?;
     for (location, sku, quantity) in held.into_iter().chain(ordered) {

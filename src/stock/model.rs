@@ -25,8 +25,9 @@ pub fn available(on_hand: i64, reserved: i64, safety_stock: i64) -> i64 {
 }
 
 /// Why stock moved. Counts and adjustments take these; holds and orders add their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Reason {
     Count,
     Receipt,
@@ -39,17 +40,10 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The word the ledger records (movements also carry the reasons of holds and orders,
+    /// so the ledger's column is not read back as this type).
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Reason::Count => "count",
-            Reason::Receipt => "receipt",
-            Reason::Sale => "sale",
-            Reason::Return => "return",
-            Reason::Damage => "damage",
-            Reason::Correction => "correction",
-            Reason::TransferIn => "transfer_in",
-            Reason::TransferOut => "transfer_out",
-        }
+        (*self).into()
     }
 }
 

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use super::model::{available, NewMovement};
 use super::{ledger, risk};
 use crate::catalog::geo::{coordinates, Coordinates};
+use crate::catalog::model::LocationKind;
 use crate::db::schema::{locations, stock_levels};
 use crate::db::DbConn;
 use crate::error::{Alternative, ApiError, Shortfall};
@@ -128,7 +129,7 @@ fn alternatives(
         .filter(stock_levels::sku.eq(sku))
         .filter(stock_levels::location.ne(except))
         .filter(locations::active.eq(true))
-        .filter(locations::kind.eq("store"))
+        .filter(locations::kind.eq(LocationKind::Store.as_str()))
         .filter(locations::pickup_in_store.eq(true).or(locations::pickup_curbside.eq(true)))
         .filter((stock_levels::on_hand - stock_levels::reserved - stock_levels::safety_stock).ge(quantity))
         .select((

@@ -27,6 +27,7 @@ use crate::db::schema::{
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::orders::status::Status;
+use crate::reservations::model::HoldStatus;
 
 /// Why an order or hold may not be served in full.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -53,20 +54,13 @@ pub fn shortfall(on_hand: i64, reserved: i64) -> i64 {
 }
 
 /// Whose commitment a row of `stock_shorts` is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Holder {
     Hold,
     Order,
 }
-
-impl Holder {
-    fn as_str(self) -> &'static str {
-        match self {
-            Holder::Hold => "hold",
-            Holder::Order => "order",
-        }
-    }
-}
+crate::db::stored::stored_enum!(Holder, "at-risk holder");
 
 /// One open commitment's line at the level being reassessed.
 #[derive(Debug, Clone)]
@@ -116,14 +110,14 @@ pub fn reassess(
     let holds: Vec<(String, NaiveDateTime, NaiveDateTime, i64)> = reservation_lines::table
         .inner_join(reservations::table)
         .filter(reservations::location.eq(location))
-        .filter(reservations::status.eq("held"))
+        .filter(reservations::status.eq(HoldStatus::Held.as_str()))
         .filter(reservation_lines::sku.eq(sku))
         .select((reservations::id, reservations::created_at, reservations::expires_at, reservation_lines::quantity))
         .load(conn)?;
     let open: Vec<(String, NaiveDateTime, i64)> = order_lines::table
         .inner_join(orders::table)
         .filter(orders::location.eq(location))
-        .filter(orders::status.eq_any(Status::OPEN.map(|s| s.as_str())))
+        .filter(orders::status.eq_any(Status::open_words()))
         .filter(order_lines::sku.eq(sku))
         .filter(order_lines::quantity.gt(0))
         .select((orders::id, orders::created_at, order_lines::quantity))
