@@ -159,7 +159,7 @@ fn main() {
     let keys = Keys::from_settings(&settings).unwrap();
     let mint = Keys::from_settings(&settings).unwrap();
     let seed_pool = pool.clone();
-    let state = AppState::new(pool, settings, keys);
+    let state = AppState::new(pool, settings, keys).expect("settings build");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {

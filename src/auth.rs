@@ -144,8 +144,8 @@ impl Keys {
         };
         let mut keys = Self::new(&settings.jwt, secret.clone())?;
         // `new` derived the pickup key from the HS256 secret; a dedicated secret takes over.
-        match (&settings.pickup_code_secret, &secret) {
-            (Some(Secret(s)), _) => keys.pickup_key = derive(s.as_bytes(), PICKUP_KEY_PURPOSE),
+        match (&settings.orders.pickup_code_secret, &secret) {
+            (Some(s), _) => keys.pickup_key = derive(s.expose().as_bytes(), PICKUP_KEY_PURPOSE),
             (None, Some(_)) => {}
             (None, None) => {
                 return Err("PICKUP_CODE_SECRET: required when tokens are verified with a public key only".into())
@@ -156,15 +156,16 @@ impl Keys {
 
     pub fn new(jwt: &JwtSettings, secret: Option<Secret>) -> Result<Keys, String> {
         let pickup_key = match &secret {
-            Some(Secret(s)) => derive(s.as_bytes(), PICKUP_KEY_PURPOSE),
+            Some(s) => derive(s.expose().as_bytes(), PICKUP_KEY_PURPOSE),
             None => {
                 let mut random = vec![0u8; 32];
                 rand::rng().fill_bytes(&mut random);
                 random
             }
         };
-        let hs256 =
-            secret.map(|Secret(s)| (EncodingKey::from_secret(s.as_bytes()), DecodingKey::from_secret(s.as_bytes())));
+        let hs256 = secret.map(|s| {
+            (EncodingKey::from_secret(s.expose().as_bytes()), DecodingKey::from_secret(s.expose().as_bytes()))
+        });
         let public = match &jwt.public_key {
             None => None,
             Some((PublicKeyAlgorithm::Rs256, pem)) => Some((
@@ -262,14 +263,14 @@ fn load_or_create_secret(path: &Path) -> Result<Secret, String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let existing = existing.trim().to_string();
         if existing.len() >= 32 {
-            return Ok(Secret(existing));
+            return Ok(Secret::new(existing));
         }
     }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     write_private_file(path, &secret).map_err(|e| format!("cannot write the JWT secret to {}: {e}", path.display()))?;
-    Ok(Secret(secret))
+    Ok(Secret::new(secret))
 }
 
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -315,7 +316,7 @@ mod tests {
 
     fn keys() -> Keys {
         let jwt = JwtSettings { secret: None, public_key: None, issuer: None, audience: None };
-        Keys::new(&jwt, Some(Secret("x".repeat(40)))).unwrap()
+        Keys::new(&jwt, Some(Secret::new("x".repeat(40)))).unwrap()
     }
 
     fn claims(role: Role, store: Option<&str>, exp_offset: i64) -> Claims {

@@ -48,7 +48,7 @@ pub fn main(args: Vec<String>) -> i32 {
             return 2;
         }
     };
-    init_logging(settings.log_format);
+    init_logging(settings.server.log_format);
     let result = match command {
         "serve" => serve(settings, true),
         "worker" => serve(settings, false),
@@ -80,12 +80,12 @@ fn init_logging(format: LogFormat) {
 fn open_state(settings: Settings) -> Result<AppState, String> {
     let keys = Keys::from_settings(&settings)?;
     let pool = db::connect_pool(&settings.database, settings.pool_size)?;
-    Ok(AppState::new(pool, settings, keys))
+    AppState::new(pool, settings, keys).map_err(|e| e.to_string())
 }
 
 fn serve(settings: Settings, with_http: bool) -> Result<i32, String> {
-    tracing::info!(database = ?settings.database, bind = %settings.bind_addr, "starting");
-    let bind_addr = settings.bind_addr.clone();
+    tracing::info!(database = ?settings.database, bind = %settings.server.bind_addr, "starting");
+    let bind_addr = settings.server.bind_addr.clone();
     let state = open_state(settings)?;
     actix_web::rt::System::new().block_on(async move {
         actix_web::rt::spawn(jobs::run(state.clone()));
@@ -203,7 +203,7 @@ fn check(settings: &Settings) -> Result<i32, String> {
 }
 
 fn healthcheck(settings: &Settings) -> Result<i32, String> {
-    let addr: std::net::SocketAddr = settings.bind_addr.parse().map_err(|e| format!("BIND_ADDR: {e}"))?;
+    let addr: std::net::SocketAddr = settings.server.bind_addr.parse().map_err(|e| format!("BIND_ADDR: {e}"))?;
     // A server bound to every interface is reached on loopback.
     let target =
         if addr.ip().is_unspecified() { std::net::SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };

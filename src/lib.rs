@@ -86,7 +86,7 @@ pub fn build_app(
 
 /// Starts the HTTP server on an already bound listener.
 pub fn run_server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
-    let workers = state.settings.workers;
+    let workers = state.settings.server.workers;
     let state = web::Data::new(state);
     Ok(HttpServer::new(move || build_app(state.clone())).listen(listener)?.workers(workers).shutdown_timeout(10).run())
 }

@@ -31,11 +31,11 @@ pub struct CustomerLimits {
 impl CustomerLimits {
     pub const NONE: CustomerLimits = CustomerLimits { open_holds: 0, open_orders: 0, units_per_sku: 0 };
 
-    pub fn from_settings(settings: &crate::config::Settings) -> CustomerLimits {
+    pub fn from_settings(settings: &crate::config::LimitSettings) -> CustomerLimits {
         CustomerLimits {
-            open_holds: settings.limit_open_holds_per_customer,
-            open_orders: settings.limit_open_orders_per_customer,
-            units_per_sku: settings.limit_units_per_sku_per_customer,
+            open_holds: settings.open_holds_per_customer,
+            open_orders: settings.open_orders_per_customer,
+            units_per_sku: settings.units_per_sku_per_customer,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::auth::Keys;
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use crate::db::{DbConn, Pool};
 use crate::error::ApiError;
 use crate::http::metrics::Metrics;
@@ -31,16 +31,21 @@ pub const PICKUP_THROTTLE_LIMIT: u32 = 10;
 pub const PICKUP_THROTTLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl AppState {
-    pub fn new(pool: Pool, settings: Settings, keys: Keys) -> Self {
-        let channels = Arc::new(Channels::from_settings(&settings));
-        let redis = settings
-            .redis_url
-            .as_ref()
-            .map(|url| crate::throttle::connect(&url.0).expect("REDIS_URL is checked in Settings"));
-        let shared = redis.clone().map(|pool| (pool, settings.redis_key_prefix.clone()));
+    /// Builds what handlers share from checked settings. Fails, naming the variable, when a
+    /// channel cannot be built from its settings or Redis's URL is refused.
+    pub fn new(pool: Pool, settings: Settings, keys: Keys) -> Result<Self, ConfigError> {
+        let channels = Arc::new(Channels::build(&settings.notify)?);
+        let redis = match &settings.redis {
+            Some(redis) => Some(
+                crate::throttle::connect(redis.url.expose())
+                    .map_err(|message| ConfigError::new("REDIS_URL", message))?,
+            ),
+            None => None,
+        };
+        let shared = redis.clone().zip(settings.redis.as_ref().map(|redis| redis.key_prefix.clone()));
         let pickup_throttle =
             Arc::new(Throttle::new("pickup-codes", PICKUP_THROTTLE_LIMIT, PICKUP_THROTTLE_WINDOW, shared));
-        AppState {
+        Ok(AppState {
             redis,
             pool,
             settings: Arc::new(settings),
@@ -48,15 +53,15 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             pickup_throttle,
             channels,
-        }
+        })
     }
 
     /// What order handling needs from the configuration.
     pub fn order_settings(&self) -> crate::orders::OrderSettings {
         crate::orders::OrderSettings {
             pickup_key: self.keys.pickup_key.clone(),
-            overdue_after: chrono::TimeDelta::seconds(self.settings.picking_overdue_seconds),
-            limits: crate::limits::CustomerLimits::from_settings(&self.settings),
+            overdue_after: chrono::TimeDelta::seconds(self.settings.orders.picking_overdue_seconds),
+            limits: crate::limits::CustomerLimits::from_settings(&self.settings.limits),
         }
     }
 

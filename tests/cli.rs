@@ -41,7 +41,7 @@ fn migrate_token_and_check_work_on_the_default_sqlite_file() {
     // The generated key is kept beside the database, so later tokens use the same key.
     let secret = std::fs::read_to_string(dir.join("clickcollect.db.jwt-secret")).unwrap();
     let settings = clickcollect::config::JwtSettings { secret: None, public_key: None, issuer: None, audience: None };
-    let keys = clickcollect::auth::Keys::new(&settings, Some(clickcollect::config::Secret(secret))).unwrap();
+    let keys = clickcollect::auth::Keys::new(&settings, Some(clickcollect::config::Secret::new(secret))).unwrap();
     let who = keys.verify(&token).unwrap();
     assert_eq!(who.store.as_deref(), Some("S1"));
 

@@ -98,7 +98,7 @@ async fn tokens_are_checked(app: TestApp) {
     // Signed with another key.
     let other = clickcollect::auth::Keys::new(
         &clickcollect::config::JwtSettings { secret: None, public_key: None, issuer: None, audience: None },
-        Some(clickcollect::config::Secret("another-secret-of-enough-length-0123456789".into())),
+        Some(clickcollect::config::Secret::new("another-secret-of-enough-length-0123456789")),
     )
     .unwrap();
     let forged = other

@@ -57,8 +57,8 @@ fn read_json<T: DeserializeOwned + Validate + 'static>(
     let limit = req
         .app_data::<web::Data<AppState>>()
         .map(|state| match limit {
-            Limit::Body => state.settings.max_body_bytes,
-            Limit::Snapshot => state.settings.max_snapshot_bytes,
+            Limit::Body => state.settings.server.max_body_bytes,
+            Limit::Snapshot => state.settings.server.max_snapshot_bytes,
         })
         .unwrap_or(64 * 1024);
     let is_json = req

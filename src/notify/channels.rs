@@ -11,7 +11,7 @@ use super::outbox::ChannelName;
 use super::push::{VapidKey, WebPush};
 use super::twilio::Twilio;
 use super::webhook::Webhook;
-use crate::config::Settings;
+use crate::config::{ConfigError, NotifySettings, SmsProvider};
 
 /// The HTTP client every provider call uses: a 10-second limit on the whole exchange, error
 /// statuses returned as answers, since each channel decides what a status means, and no
@@ -108,49 +108,52 @@ pub struct Channels {
 }
 
 impl Channels {
-    pub fn from_settings(settings: &Settings) -> Channels {
-        let email = settings
-            .smtp
-            .as_ref()
-            .map(|(url, from)| Email::new(&url.0, from).expect("SMTP_URL and EMAIL_FROM are checked in Settings"));
-        let push = settings.vapid.as_ref().map(|vapid| {
-            let key = VapidKey::from_base64url(&vapid.private_key.0).expect("VAPID_PRIVATE_KEY is checked in Settings");
-            WebPush::new(key, &vapid.subject, customer_agent(settings.notify_private_targets))
+    /// Builds the configured channels once, at start-up: the email addresses, the VAPID key
+    /// and the fallback policy are parsed here, and a bad one stops the start-up naming its
+    /// variable.
+    pub fn build(settings: &NotifySettings) -> Result<Channels, ConfigError> {
+        let email = match &settings.smtp {
+            Some(smtp) => Some(Email::new(smtp.url.expose(), &smtp.from)?),
+            None => None,
+        };
+        let push = match &settings.vapid {
+            Some(vapid) => {
+                let key = VapidKey::from_base64url(vapid.private_key.expose())
+                    .map_err(|message| ConfigError::new("VAPID_PRIVATE_KEY", message))?;
+                Some(WebPush::new(key, &vapid.subject, customer_agent(settings.private_targets)))
+            }
+            None => None,
+        };
+        let fallback = FallbackPolicy::parse(settings.fallback.as_deref().unwrap_or(super::fallback::DEFAULT_POLICY))
+            .map_err(|message| ConfigError::new("NOTIFY_FALLBACK", message))?;
+        let base = settings.public_base_url.as_deref();
+        let sms = settings.sms.as_ref().map(|provider| match provider {
+            SmsProvider::Twilio(twilio) => Sms::Twilio(Twilio::new(twilio.clone(), base)),
+            SmsProvider::Infobip(infobip) => {
+                let reports = base
+                    .zip(infobip.report_token.as_ref())
+                    .map(|(base, token)| super::infobip::report_url(base, token.expose()));
+                Sms::Infobip(Infobip::new(
+                    &infobip.base_url,
+                    infobip.api_key.expose(),
+                    infobip.from.as_deref(),
+                    reports,
+                ))
+            }
         });
-        Channels {
+        Ok(Channels {
             push,
-            fallback: settings.notify_fallback.clone(),
-            lease: TimeDelta::seconds(settings.notify_lease_seconds),
-            private_targets: settings.notify_private_targets,
-            push_receipt_url: settings
-                .public_base_url
-                .as_ref()
-                .map(|base| format!("{base}/v1/notifications/callbacks/push")),
+            fallback,
+            lease: TimeDelta::seconds(settings.lease_seconds),
+            private_targets: settings.private_targets,
+            push_receipt_url: base.map(|base| format!("{base}/v1/notifications/callbacks/push")),
             email,
             webhook: settings
                 .webhook_secret
                 .as_ref()
-                .map(|secret| Webhook::new(&secret.0, customer_agent(settings.notify_private_targets))),
-            sms: match (&settings.twilio, &settings.infobip) {
-                (Some(twilio), _) => {
-                    Some(Sms::Twilio(Twilio::new(twilio.clone(), settings.public_base_url.as_deref())))
-                }
-                (None, Some(infobip)) => {
-                    let reports = settings
-                        .public_base_url
-                        .as_deref()
-                        .zip(infobip.report_token.as_ref())
-                        .map(|(base, token)| super::infobip::report_url(base, &token.0));
-                    Some(Sms::Infobip(Infobip::new(
-                        &infobip.base_url,
-                        &infobip.api_key.0,
-                        infobip.from.as_deref(),
-                        reports,
-                    )))
-                }
-                (None, None) => None,
-            },
-        }
+                .map(|secret| Webhook::new(secret.expose(), customer_agent(settings.private_targets))),
+            sms,
+        })
     }
 
     /// Why a channel cannot send here, naming the settings that would turn it on.
@@ -198,5 +201,24 @@ mod tests {
         let answer = customer_agent(true).post(&url).send("{}").unwrap();
         assert_eq!(answer.status().as_u16(), 204);
         assert!(connections.recv_timeout(std::time::Duration::from_secs(5)).is_ok());
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> NotifySettings {
+        let vars = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        crate::config::Settings::from_vars(&vars).unwrap().notify
+    }
+
+    #[test]
+    fn building_the_channels_names_the_variable_that_is_wrong() {
+        let short_key = settings(&[("VAPID_PRIVATE_KEY", "c2hvcnQ"), ("VAPID_SUBJECT", "mailto:a@b.c")]);
+        assert_eq!(Channels::build(&short_key).err().unwrap().variable, "VAPID_PRIVATE_KEY");
+        let fax = settings(&[("NOTIFY_FALLBACK", "ready_for_pickup=push>fax@5m")]);
+        assert_eq!(Channels::build(&fax).err().unwrap().variable, "NOTIFY_FALLBACK");
+        let sender = settings(&[("SMTP_URL", "smtp://127.0.0.1:2525"), ("EMAIL_FROM", "not an address")]);
+        assert_eq!(Channels::build(&sender).err().unwrap().variable, "EMAIL_FROM");
+        let key = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw";
+        let good = settings(&[("VAPID_PRIVATE_KEY", key), ("VAPID_SUBJECT", "mailto:a@b.c")]);
+        let channels = Channels::build(&good).unwrap();
+        assert!(channels.push.is_some() && channels.email.is_none());
     }
 }

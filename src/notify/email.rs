@@ -8,6 +8,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::channels::Delivery;
 use super::templates::EmailContent;
+use crate::config::ConfigError;
 
 /// The longest a whole SMTP conversation may take.
 const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -18,13 +19,14 @@ pub struct Email {
 }
 
 impl Email {
-    pub fn new(smtp_url: &str, from: &str) -> Result<Email, String> {
+    pub fn new(smtp_url: &str, from: &str) -> Result<Email, ConfigError> {
         // Connecting; the whole conversation is limited by `SEND_LIMIT`.
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
-            .map_err(|e| format!("SMTP_URL: {e}"))?
+            .map_err(|e| ConfigError::new("SMTP_URL", e.to_string()))?
             .timeout(Some(std::time::Duration::from_secs(10)))
             .build();
-        let from = from.parse().map_err(|e| format!("EMAIL_FROM: {e}"))?;
+        let from =
+            from.parse().map_err(|e: lettre::address::AddressError| ConfigError::new("EMAIL_FROM", e.to_string()))?;
         Ok(Email { transport, from })
     }
 

@@ -188,17 +188,20 @@ async fn callback(
     }
     let receipts: Vec<Receipt> = match (&state.channels.sms, provider.as_str()) {
         (Some(Sms::Twilio(twilio)), "twilio") => {
-            let base = state.settings.public_base_url.as_ref().ok_or_else(not_here)?;
+            let base = state.settings.notify.public_base_url.as_ref().ok_or_else(not_here)?;
             twilio_receipts(twilio, base, &req, &body)?
         }
         (Some(Sms::Infobip(_)), "infobip") => {
-            let expected =
-                state.settings.infobip.as_ref().and_then(|i| i.report_token.as_ref()).ok_or_else(not_here)?;
+            let expected = match &state.settings.notify.sms {
+                Some(crate::config::SmsProvider::Infobip(infobip)) => infobip.report_token.as_ref(),
+                _ => None,
+            }
+            .ok_or_else(not_here)?;
             let given = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
                 .ok()
                 .and_then(|q| q.get("token").cloned())
                 .unwrap_or_default();
-            if !super::twilio::same(&given, &expected.0) {
+            if !super::twilio::same(&given, expected.expose()) {
                 return Err(ApiError::Unauthorized("the report token does not match".into()));
             }
             infobip_receipts(&body)?

@@ -48,7 +48,7 @@ impl Twilio {
     }
 
     pub fn auth_token(&self) -> &str {
-        &self.settings.auth_token.0
+        self.settings.auth_token.expose()
     }
 
     /// Sends one SMS. Twilio's answer: 201 with the message `sid` (kept as `provider_ref`
@@ -56,8 +56,11 @@ impl Twilio {
     /// worth a retry.
     pub fn send(&self, to: &str, body: &str) -> Delivery {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.settings.api_base, self.settings.account_sid);
-        let credentials = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", self.settings.account_sid, self.settings.auth_token.0));
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            self.settings.account_sid,
+            self.settings.auth_token.expose()
+        ));
         let mut form = vec![("To", to), ("From", self.settings.from.as_str()), ("Body", body)];
         if let Some(callback) = &self.callback_url {
             form.push(("StatusCallback", callback.as_str()));

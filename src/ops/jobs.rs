@@ -83,7 +83,7 @@ async fn sweep_holds(state: AppState) {
 
 /// Expires ready orders past their pickup deadline and grace, one per transaction.
 async fn expire_uncollected(state: AppState) {
-    let grace = chrono::TimeDelta::seconds(state.settings.pickup_grace_seconds);
+    let grace = chrono::TimeDelta::seconds(state.settings.orders.pickup_grace_seconds);
     repeat(UNCOLLECTED_EVERY, "uncollected-order expiry", || async {
         let expired = state.db(move |conn| write_tx(conn, |conn| orders::expire_one_uncollected(conn, grace))).await?;
         Ok(Round { handled: usize::from(expired), more: expired })

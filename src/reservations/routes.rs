@@ -54,8 +54,11 @@ async fn create(
     require_holder(&who)?;
     let form = body.0;
     // Longer than this deployment allows is held for as long as it allows: `expires_at` says.
-    let ttl = form.ttl_seconds.unwrap_or(state.settings.hold_ttl_seconds).min(state.settings.hold_ttl_max_seconds);
-    let (holder, limits) = (who.clone(), CustomerLimits::from_settings(&state.settings));
+    let ttl = form
+        .ttl_seconds
+        .unwrap_or(state.settings.orders.hold_ttl_seconds)
+        .min(state.settings.orders.hold_ttl_max_seconds);
+    let (holder, limits) = (who.clone(), CustomerLimits::from_settings(&state.settings.limits));
     idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
         Answer::created(&super::hold(conn, &holder, &form, TimeDelta::seconds(ttl), &limits)?)
     })

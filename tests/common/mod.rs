@@ -206,7 +206,7 @@ impl TestApp {
         let keys = Keys::from_settings(&settings).expect("keys");
         let app_keys = Keys::from_settings(&settings).expect("keys");
         let pool = db::connect_pool(&settings.database, settings.pool_size).expect("database");
-        let state = AppState::new(pool, settings, app_keys);
+        let state = AppState::new(pool, settings, app_keys).expect("test settings build their channels");
         let service =
             Rc::new(test::init_service(clickcollect::build_app(actix_web::web::Data::new(state.clone()))).await);
         let call: Call = Rc::new(move |request| {
