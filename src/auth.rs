@@ -246,10 +246,7 @@ const PICKUP_KEY_PURPOSE: &[u8] = b"clickcollect pickup codes";
 
 /// A key for one purpose, derived from a secret shared with another, so the two never coincide.
 fn derive(secret: &[u8], purpose: &[u8]) -> Vec<u8> {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(purpose);
-    mac.finalize().into_bytes().to_vec()
+    crate::crypto::hmac_sha256(secret, &[purpose]).to_vec()
 }
 
 /// Where the generated development secret lives: beside the SQLite file.

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod customers;
 pub mod db;
 pub mod error;

@@ -62,6 +62,7 @@ impl AppState {
             pickup_key: self.keys.pickup_key.clone(),
             overdue_after: chrono::TimeDelta::seconds(self.settings.orders.picking_overdue_seconds),
             limits: crate::limits::CustomerLimits::from_settings(&self.settings.limits),
+            announce: crate::notify::outbox::enqueue,
         }
     }
 

@@ -3,11 +3,11 @@
 //! change to any wording shows up in review as a snapshot diff. Update with `INSTA_UPDATE=always cargo test --test message_snapshots` and
 //! review the `.snap` files before committing.
 
-use clickcollect::notify::events::Event;
 use clickcollect::notify::locale::Lang;
 use clickcollect::notify::sms::{self, SmsData};
 use clickcollect::notify::templates::{render_email, render_short, EmailData};
 use clickcollect::notify::{push, webhook};
+use clickcollect::orders::events::Event;
 use serde_json::json;
 
 const EVENTS: [Event; 8] = [

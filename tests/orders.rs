@@ -310,8 +310,12 @@ async fn uncollected_orders_expire_after_the_deadline_and_grace(app: TestApp) {
     post(&app, &format!("/v1/orders/{id}/picking"), &staff).await.ok();
     post(&app, &format!("/v1/orders/{id}/ready"), &staff).await.ok();
     let grace = chrono::TimeDelta::hours(1);
+    let settings = clickcollect::orders::OrderSettings::for_jobs(b"k", clickcollect::notify::outbox::enqueue);
     let expire = || {
-        clickcollect::db::write_tx(&mut app.conn(), |c| clickcollect::orders::expire_one_uncollected(c, grace)).unwrap()
+        clickcollect::db::write_tx(&mut app.conn(), |c| {
+            clickcollect::orders::expire_one_uncollected(c, grace, &settings)
+        })
+        .unwrap()
     };
     assert!(!expire(), "not before the deadline");
     {

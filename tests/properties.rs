@@ -57,7 +57,7 @@ fn admin() -> Principal {
 }
 
 fn settings() -> OrderSettings {
-    OrderSettings::for_jobs(b"k")
+    OrderSettings::for_jobs(b"k", clickcollect::notify::outbox::enqueue)
 }
 
 fn order_id(placed: Placed) -> String {

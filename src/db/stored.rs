@@ -68,7 +68,7 @@ mod tests {
         words_agree::<crate::orders::status::Fulfilment>();
         words_agree::<crate::reservations::model::HoldStatus>();
         words_agree::<crate::catalog::model::LocationKind>();
-        words_agree::<crate::notify::events::Event>();
+        words_agree::<crate::orders::events::Event>();
         words_agree::<crate::notify::outbox::DeliveryStatus>();
         words_agree::<crate::notify::outbox::ChannelName>();
     }

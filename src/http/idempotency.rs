@@ -9,7 +9,6 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use crate::auth::Principal;
@@ -143,7 +142,7 @@ where
     };
     // Keys are per caller: two integrations choosing the same key never collide.
     let owner = who.actor();
-    let hash = hex_sha256(fingerprint.as_bytes());
+    let hash = crate::crypto::hex_sha256(fingerprint.as_bytes());
 
     let claim = {
         let (owner, key, hash) = (owner.clone(), key.clone(), hash.clone());
@@ -254,8 +253,4 @@ pub fn fingerprint<B: Serialize>(req: &HttpRequest, body: &B) -> String {
 /// The fingerprint of a request without a body.
 pub fn fingerprint_bodiless(req: &HttpRequest) -> String {
     format!("{} {}\n", req.method(), req.path())
-}
-
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,29 +1,30 @@
-//! The email channel: SMTP through lettre's async transport, a plain-text and an HTML part.
+//! The email channel: SMTP through lettre's blocking transport (the sender runs on a blocking
+//! thread, as the HTTP providers do with ureq), a plain-text and an HTML part.
 //!
 //! `SMTP_URL` is lettre's URL form: `smtp://host:port` (no TLS, for a local relay),
 //! `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host` (TLS).
 
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{Message, SmtpTransport, Transport};
 
 use super::channels::Delivery;
 use super::templates::EmailContent;
 use crate::config::ConfigError;
 
-/// The longest a whole SMTP conversation may take.
-const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+/// The longest connecting, or any one read or write of the conversation, may take: a server
+/// that stalls must not hold the sender past its lease.
+const IO_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct Email {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: SmtpTransport,
     from: Mailbox,
 }
 
 impl Email {
     pub fn new(smtp_url: &str, from: &str) -> Result<Email, ConfigError> {
-        // Connecting; the whole conversation is limited by `SEND_LIMIT`.
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+        let transport = SmtpTransport::from_url(smtp_url)
             .map_err(|e| ConfigError::new("SMTP_URL", e.to_string()))?
-            .timeout(Some(std::time::Duration::from_secs(10)))
+            .timeout(Some(IO_LIMIT))
             .build();
         let from =
             from.parse().map_err(|e: lettre::address::AddressError| ConfigError::new("EMAIL_FROM", e.to_string()))?;
@@ -34,7 +35,7 @@ impl Email {
     /// final, everything else (4xx, connection trouble) is worth a retry. Refused credentials
     /// (530, 534, 535, 538) are the exception: nothing is wrong with the message, the
     /// operator's `SMTP_URL` is, so it is retried while they fix it.
-    pub async fn send(&self, to: &str, content: &EmailContent) -> Delivery {
+    pub fn send(&self, to: &str, content: &EmailContent) -> Delivery {
         let to: Mailbox = match to.parse() {
             Ok(to) => to,
             Err(e) => return Delivery::Permanent(format!("not a mailbox: {e}")),
@@ -48,15 +49,7 @@ impl Email {
             Ok(message) => message,
             Err(e) => return Delivery::Permanent(format!("could not build the message: {e}")),
         };
-        // lettre's own timeout covers connecting only; a server that stalls mid-conversation
-        // must not hold the sender past its lease.
-        let answer = match tokio::time::timeout(SEND_LIMIT, self.transport.send(message)).await {
-            Ok(answer) => answer,
-            Err(_) => {
-                return Delivery::Transient(format!("the mail server did not finish within {} s", SEND_LIMIT.as_secs()))
-            }
-        };
-        match answer {
+        match self.transport.send(&message) {
             Ok(response) => {
                 Delivery::Sent { provider_ref: response.message().next().map(|line| line.chars().take(200).collect()) }
             }

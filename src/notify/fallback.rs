@@ -10,8 +10,8 @@
 
 use chrono::{NaiveDateTime, TimeDelta};
 
-use super::events::Event;
 use super::outbox::DeliveryStatus;
+use crate::orders::events::Event;
 
 /// The policy when `NOTIFY_FALLBACK` is not set.
 pub const DEFAULT_POLICY: &str = "ready_for_pickup=push>sms@5m";

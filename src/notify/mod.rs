@@ -3,7 +3,6 @@
 
 pub mod channels;
 pub mod email;
-pub mod events;
 pub mod fallback;
 pub mod infobip;
 pub mod locale;

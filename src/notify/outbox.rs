@@ -7,17 +7,14 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::events::Event;
 use super::fallback::First;
 use crate::db::schema::{notifications, push_subscriptions};
 use crate::db::{insert_or_ignore, DbConn};
 use crate::error::ApiError;
+use crate::orders::events::{Announcement, Event};
 
 /// How long a message is retried on transient failures before it is marked failed.
 pub const RETRY_FOR: TimeDelta = TimeDelta::hours(24);
-
-/// How long before the pickup deadline the reminder goes out.
-pub const REMINDER_BEFORE_DEADLINE: TimeDelta = TimeDelta::hours(24);
 
 #[derive(Insertable)]
 #[diesel(table_name = notifications)]
@@ -35,18 +32,13 @@ struct NewNotification<'a> {
     created_at: NaiveDateTime,
 }
 
-/// Queues `event` for `order_id` on every channel its customer chose, to go out at `send_at`.
-/// A customer without a profile has chosen nothing. Queuing the same event twice is a no-op.
-pub fn enqueue(
-    conn: &mut DbConn,
-    order_id: &str,
-    customer_id: &str,
-    event: Event,
-    send_at: NaiveDateTime,
-) -> Result<usize, ApiError> {
-    let Some(customer) = crate::customers::find_row(conn, customer_id)? else { return Ok(0) };
+/// Queues an order's event on every channel its customer chose, to go out at `send_at`: the
+/// orders' `Announce`. A customer without a profile has chosen nothing. Queuing the same
+/// event twice is a no-op.
+pub fn enqueue(conn: &mut DbConn, announcement: &Announcement) -> Result<(), ApiError> {
+    let Announcement { order_id, customer_id, event, send_at } = *announcement;
+    let Some(customer) = crate::customers::find_row(conn, customer_id)? else { return Ok(()) };
     let now = Utc::now().naive_utc();
-    let mut queued = 0;
     for (channel, chosen) in customer.channels().named() {
         if !chosen {
             continue;
@@ -64,9 +56,9 @@ pub fn enqueue(
             retry_until: send_at + RETRY_FOR,
             created_at: now,
         };
-        queued += insert_or_ignore!(conn, notifications::table, &row)?;
+        insert_or_ignore!(conn, notifications::table, &row)?;
     }
-    Ok(queued)
+    Ok(())
 }
 
 /// A browser's push subscription, with the keys its messages are encrypted for.

@@ -12,7 +12,6 @@ use aes_gcm::{Aes128Gcm, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
@@ -21,8 +20,8 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use super::channels::Delivery;
-use super::events::Event;
 use super::templates::ShortMessage;
+use crate::orders::events::Event;
 
 /// The record size we announce; one record holds the whole message.
 const RECORD_SIZE: u32 = 4096;
@@ -159,10 +158,7 @@ fn encrypt_with(
 /// The token a service worker posts back with a receipt for notification `id`: only the
 /// browser that decrypted the message knows it.
 pub fn receipt_token(key: &[u8], id: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(b"push-receipt:");
-    mac.update(id.as_bytes());
-    B64.encode(mac.finalize().into_bytes())
+    B64.encode(crate::crypto::hmac_sha256(key, &[b"push-receipt:", id.as_bytes()]))
 }
 
 /// The JSON a service worker receives (after decryption): what to show, the `tag` that makes

@@ -172,7 +172,7 @@ async fn callback(
         }
         let receipt: PushReceipt = crate::http::json::parse_json(&body)?;
         let expected = super::push::receipt_token(&state.keys.pickup_key, &receipt.notification_id);
-        if !super::twilio::same(&receipt.token, &expected) {
+        if !crate::crypto::same(&receipt.token, &expected) {
             return Err(ApiError::Unauthorized("the receipt token does not match".into()));
         }
         let status = match receipt.status {
@@ -201,7 +201,7 @@ async fn callback(
                 .ok()
                 .and_then(|q| q.get("token").cloned())
                 .unwrap_or_default();
-            if !super::twilio::same(&given, expected.expose()) {
+            if !crate::crypto::same(&given, expected.expose()) {
                 return Err(ApiError::Unauthorized("the report token does not match".into()));
             }
             infobip_receipts(&body)?
@@ -233,7 +233,7 @@ fn twilio_receipts(
         serde_urlencoded::from_bytes(body).map_err(|e| ApiError::MalformedJson(format!("not a form body: {e}")))?;
     let given = req.headers().get("X-Twilio-Signature").and_then(|v| v.to_str().ok()).unwrap_or("");
     let expected = super::twilio::signature(twilio.auth_token(), &super::twilio::callback_url(base), &params);
-    if !super::twilio::same(given, &expected) {
+    if !crate::crypto::same(given, &expected) {
         return Err(ApiError::Unauthorized("the X-Twilio-Signature does not match".into()));
     }
     let field = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());

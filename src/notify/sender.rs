@@ -15,7 +15,6 @@ use rand::Rng;
 use serde_json::json;
 
 use super::channels::{Channels, Delivery};
-use super::events::Event;
 use super::fallback::{self, Verdict};
 use super::locale::Lang;
 use super::outbox::{self, ChannelName, DeliveryStatus};
@@ -27,6 +26,7 @@ use crate::customers::model::CustomerRow;
 use crate::db::schema::notifications;
 use crate::db::{locking, DbConn, Pool};
 use crate::error::ApiError;
+use crate::orders::events::Event;
 
 /// Notifications claimed per round.
 pub const BATCH: i64 = 50;
@@ -271,7 +271,7 @@ pub fn decide(
             // A reminder happens when it is due, a day before the deadline, not when the order
             // became ready and the reminder was queued.
             let occurred_at = match (event, order.pickup_deadline) {
-                (Event::PickupReminder, Some(deadline)) => deadline - outbox::REMINDER_BEFORE_DEADLINE,
+                (Event::PickupReminder, Some(deadline)) => deadline - crate::orders::events::REMINDER_BEFORE_DEADLINE,
                 _ => claimed.created_at,
             };
             let body = super::webhook::body(
@@ -312,9 +312,8 @@ pub fn deliver(message: &Message, claimed: &Claimed, channels: &Channels) -> (De
             Some(provider) => provider.send(to, text, &per_resend(&claimed.id, claimed)),
             None => off("sms"),
         },
-        // lettre's transport is async: it is driven to completion on this blocking thread.
         Message::Email { to, content } => match &channels.email {
-            Some(email) => tokio::runtime::Handle::current().block_on(email.send(to, content)),
+            Some(email) => email.send(to, content),
             None => off("email"),
         },
         Message::Webhook { url, body } => match &channels.webhook {

@@ -3,8 +3,8 @@
 //! in the 160-septet alphabet, and shortens the store name (never the code, the order or the
 //! tracking number) until the message fits. The email carries the details.
 
-use super::events::Event;
 use super::locale::Lang;
+use crate::orders::events::Event;
 
 /// GSM 03.38 default alphabet (one septet each); `\u{1b}` (escape) is not text.
 const GSM_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";

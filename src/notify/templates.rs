@@ -3,8 +3,8 @@
 //! opening hours, the pickup code and deadline for a ready order, the tracking number for a
 //! shipped one.
 
-use super::events::Event;
 use super::locale::Lang;
+use crate::orders::events::Event;
 
 /// What an email may show. Times are already in the customer's zone and format.
 #[derive(Debug, Clone, Default)]

@@ -5,12 +5,9 @@
 //! with the Unix time in `X-Clickcollect-Timestamp`. `Idempotency-Key` carries the
 //! notification's dedupe key, so a receiver can drop a repeat after a crash-and-retry.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use super::channels::Delivery;
-use super::events::Event;
 use super::templates::ShortMessage;
+use crate::orders::events::Event;
 
 pub const SIGNATURE_HEADER: &str = "X-Clickcollect-Signature";
 pub const TIMESTAMP_HEADER: &str = "X-Clickcollect-Timestamp";
@@ -22,12 +19,8 @@ pub struct Webhook {
 
 /// `v1=` and the hex HMAC-SHA256 of `"<timestamp>.<body>"`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body.as_bytes());
-    let digest: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("v1={digest}")
+    let mac = crate::crypto::hmac_sha256(secret, &[timestamp.to_string().as_bytes(), b".", body.as_bytes()]);
+    format!("v1={}", crate::crypto::hex(&mac))
 }
 
 /// The JSON a webhook receiver gets: the event, the order's state, and the message in the

@@ -85,7 +85,9 @@ async fn sweep_holds(state: AppState) {
 async fn expire_uncollected(state: AppState) {
     let grace = chrono::TimeDelta::seconds(state.settings.orders.pickup_grace_seconds);
     repeat(UNCOLLECTED_EVERY, "uncollected-order expiry", || async {
-        let expired = state.db(move |conn| write_tx(conn, |conn| orders::expire_one_uncollected(conn, grace))).await?;
+        let settings = state.order_settings();
+        let expired =
+            state.db(move |conn| write_tx(conn, |conn| orders::expire_one_uncollected(conn, grace, &settings))).await?;
         Ok(Round { handled: usize::from(expired), more: expired })
     })
     .await

@@ -53,7 +53,7 @@ pub fn collect(
         )));
     }
     let id = row.id.clone();
-    apply(conn, row, &who.actor(), Action::Collect, &Details::default(), &settings.pickup_key)?;
+    apply(conn, row, &who.actor(), Action::Collect, &Details::default(), settings)?;
     let row = find_row(conn, &id)?;
     view(conn, row, who, settings)
 }
@@ -180,7 +180,7 @@ pub fn short_pick(
     record_event(conn, id, &actor, "short_pick", Some(json!({"sku": form.sku, "missing": form.missing})), now)?;
     if lines_of(conn, id)?.is_empty() {
         let row = find_row(conn, id)?;
-        apply(conn, row, &actor, Action::Cancel, &Details::default(), &settings.pickup_key)?;
+        apply(conn, row, &actor, Action::Cancel, &Details::default(), settings)?;
     }
     let row = find_row(conn, id)?;
     view(conn, row, who, settings)

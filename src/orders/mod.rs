@@ -5,6 +5,7 @@
 //! movements and its timeline entry.
 
 mod counter;
+pub mod events;
 mod lists;
 pub mod model;
 pub mod pickup;
@@ -26,10 +27,9 @@ use crate::db::schema::{order_arrivals, order_events, order_lines, order_shipmen
 use crate::db::{locking, DbConn};
 use crate::error::ApiError;
 use crate::limits::CustomerLimits;
-use crate::notify::events::Event;
-use crate::notify::outbox;
 use crate::stock::reserve::{self, Entry, Line};
 use crate::stock::risk;
+use events::{Announce, Announcement, Event};
 use model::*;
 use status::{Action, Status, StockEffect};
 
@@ -47,15 +47,18 @@ pub struct OrderSettings {
     /// A confirmed order not picked within this is overdue.
     pub overdue_after: TimeDelta,
     pub limits: CustomerLimits,
+    /// Where the events of an order's life are written, in its transaction.
+    pub announce: Announce,
 }
 
 impl OrderSettings {
     /// For jobs and tools that only move orders along: no limits, a day to be overdue.
-    pub fn for_jobs(pickup_key: &[u8]) -> OrderSettings {
+    pub fn for_jobs(pickup_key: &[u8], announce: Announce) -> OrderSettings {
         OrderSettings {
             pickup_key: pickup_key.to_vec(),
             overdue_after: TimeDelta::days(1),
             limits: CustomerLimits::NONE,
+            announce,
         }
     }
 }
@@ -281,7 +284,7 @@ pub fn transition(
             _ => "this is for the order's store".into(),
         }));
     }
-    apply(conn, row, &who.actor(), action, details, &settings.pickup_key)?;
+    apply(conn, row, &who.actor(), action, details, settings)?;
     let row = find_row(conn, id)?;
     view(conn, row, who, settings)
 }
@@ -293,7 +296,7 @@ pub fn apply(
     actor: &str,
     action: Action,
     details: &Details,
-    pickup_key: &[u8],
+    settings: &OrderSettings,
 ) -> Result<(), ApiError> {
     let (from, fulfilment) = (row.status()?, row.fulfilment()?);
     let to = status::next(from, fulfilment, action)
@@ -336,7 +339,7 @@ pub fn apply(
             let hours = location.opening_hours.as_deref().and_then(|h| serde_json::from_str(h).ok());
             let deadline = pickup::deadline(now, &location.timezone, location.pickup_hold_days, hours.as_ref());
             let nonce = pickup::new_nonce();
-            let code = pickup::code(pickup_key, &row.id, &nonce);
+            let code = pickup::code(&settings.pickup_key, &row.id, &nonce);
             diesel::update(orders::table.find(&row.id))
                 .set((
                     orders::pickup_code_nonce.eq(&nonce),
@@ -346,7 +349,7 @@ pub fn apply(
                 .execute(conn)?;
             detail = Some(json!({"pickup_deadline": deadline}));
             // The reminder is due a day before the deadline, if that is still ahead.
-            let remind_at = deadline.naive_utc() - outbox::REMINDER_BEFORE_DEADLINE;
+            let remind_at = deadline.naive_utc() - events::REMINDER_BEFORE_DEADLINE;
             reminder = (remind_at > now).then_some(remind_at);
         }
         Action::Ship => {
@@ -374,12 +377,15 @@ pub fn apply(
         detail = Some(with);
     }
     record_event(conn, &row.id, actor, to.as_str(), detail, now)?;
-    // The customer hears about it through the outbox, written in this same transaction.
+    // The customer hears about it through an announcement written in this same transaction.
+    let mut announce = |event, send_at| {
+        (settings.announce)(conn, &Announcement { order_id: &row.id, customer_id: &row.customer_id, event, send_at })
+    };
     if let Some(event) = Event::on_reaching(to) {
-        outbox::enqueue(conn, &row.id, &row.customer_id, event, now)?;
+        announce(event, now)?;
     }
     if let Some(remind_at) = reminder {
-        outbox::enqueue(conn, &row.id, &row.customer_id, Event::PickupReminder, remind_at)?;
+        announce(Event::PickupReminder, remind_at)?;
     }
     Ok(())
 }
@@ -387,7 +393,11 @@ pub fn apply(
 /// The uncollected-order job's step: expires one ready order whose pickup deadline passed
 /// more than `grace` ago, returning its stock to the shelf. One order per transaction keeps
 /// lock order simple; on PostgreSQL several workers share the work (`SKIP LOCKED`).
-pub fn expire_one_uncollected(conn: &mut DbConn, grace: chrono::TimeDelta) -> Result<bool, ApiError> {
+pub fn expire_one_uncollected(
+    conn: &mut DbConn,
+    grace: chrono::TimeDelta,
+    settings: &OrderSettings,
+) -> Result<bool, ApiError> {
     let cutoff = Utc::now().naive_utc() - grace;
     let due: Option<OrderRow> = locking!(
         conn,
@@ -404,7 +414,7 @@ pub fn expire_one_uncollected(conn: &mut DbConn, grace: chrono::TimeDelta) -> Re
     match due {
         None => Ok(false),
         Some(row) => {
-            apply(conn, row, "system:pickup-expiry", Action::Expire, &Details::default(), &[])?;
+            apply(conn, row, "system:pickup-expiry", Action::Expire, &Details::default(), settings)?;
             Ok(true)
         }
     }

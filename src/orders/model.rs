@@ -54,7 +54,7 @@ pub fn import_hash(
         "reservation_id": reservation_id,
         "lines": lines,
     });
-    crate::http::idempotency::hex_sha256(canonical.to_string().as_bytes())
+    crate::crypto::hex_sha256(canonical.to_string().as_bytes())
 }
 
 impl Validate for NewOrder {

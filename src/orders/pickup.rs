@@ -6,12 +6,10 @@
 //! while the owning customer can be shown theirs again at any time.
 
 use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha2::Sha256;
 
 use crate::catalog::model::{OpeningHours, WEEKDAYS};
-use crate::http::idempotency::hex_sha256;
+use crate::crypto::{hex, hex_sha256, hmac_sha256};
 
 /// Crockford's base32 without I, L, O and U: nothing to misread at a counter.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -20,16 +18,13 @@ pub const CODE_LENGTH: usize = 10;
 pub fn new_nonce() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&bytes)
 }
 
 /// The code for an order, recomputed from the key, the order id and its nonce.
 pub fn code(key: &[u8], order_id: &str, nonce: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(order_id.as_bytes());
-    mac.update(b"\n");
-    mac.update(nonce.as_bytes());
-    mac.finalize().into_bytes().iter().take(CODE_LENGTH).map(|b| ALPHABET[(*b & 31) as usize] as char).collect()
+    let mac = hmac_sha256(key, &[order_id.as_bytes(), b"\n", nonce.as_bytes()]);
+    mac.iter().take(CODE_LENGTH).map(|b| ALPHABET[(*b & 31) as usize] as char).collect()
 }
 
 /// What the database keeps to find an order by its code at one store.

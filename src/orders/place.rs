@@ -5,6 +5,7 @@
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::events::{Announcement, Event};
 use super::model::Order;
 use super::model::{NewOrder, OrderRow};
 use super::status::{Fulfilment, Status};
@@ -15,8 +16,6 @@ use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
 use crate::db::{insert_rows, locking, DbConn};
 use crate::error::{ApiError, FieldError, Shortfall};
 use crate::limits;
-use crate::notify::events::Event;
-use crate::notify::outbox;
 use crate::reservations::model::{HoldLine, HoldStatus, ReservationRow};
 use crate::stock::channels;
 use crate::stock::reserve::{self, Entry, Line};
@@ -134,7 +133,9 @@ pub fn create(
             .execute(conn)?;
     }
     record_event(conn, &id, &actor, Status::Confirmed.as_str(), None, now)?;
-    outbox::enqueue(conn, &id, &form.customer_id, Event::OrderConfirmed, now)?;
+    let confirmed =
+        Announcement { order_id: &id, customer_id: &form.customer_id, event: Event::OrderConfirmed, send_at: now };
+    (settings.announce)(conn, &confirmed)?;
     let row = find_row(conn, &id)?;
     view(conn, row, who, settings).map(Placed::New)
 }

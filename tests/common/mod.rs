@@ -574,7 +574,7 @@ fn migrations_fingerprint() -> String {
         text.push_str(&f.display().to_string());
         text.push_str(&std::fs::read_to_string(&f).unwrap_or_default());
     }
-    clickcollect::http::idempotency::hex_sha256(text.as_bytes())
+    clickcollect::crypto::hex_sha256(text.as_bytes())
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

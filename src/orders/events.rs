@@ -1,9 +1,34 @@
-//! What notifies, and when a queued message is still true.
+//! What an order announces: the events of its life the customer hears about, when a queued
+//! message about one is still true, and the port through which orders announce them.
+//!
+//! Orders know that an event happened, not who is told or how. The announcement is written
+//! in the transaction of the change through `Announce`, which the notifications capability
+//! provides (its outbox's `enqueue`) and `AppState::order_settings` wires in; so orders
+//! import nothing of notify, and notify reads orders.
 
+use chrono::{NaiveDateTime, TimeDelta};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::orders::status::Status;
+use super::status::Status;
+use crate::db::DbConn;
+use crate::error::ApiError;
+
+/// How long before the pickup deadline the reminder is due.
+pub const REMINDER_BEFORE_DEADLINE: TimeDelta = TimeDelta::hours(24);
+
+/// One event of one order, due at `send_at` (now, or later for a reminder).
+#[derive(Debug, Clone, Copy)]
+pub struct Announcement<'a> {
+    pub order_id: &'a str,
+    pub customer_id: &'a str,
+    pub event: Event,
+    pub send_at: NaiveDateTime,
+}
+
+/// Records an announcement in the caller's transaction, so a change is never committed
+/// without it nor an announcement kept for a change that rolled back.
+pub type Announce = fn(&mut DbConn, &Announcement) -> Result<(), ApiError>;
 
 #[derive(
     Debug,
