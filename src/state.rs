@@ -6,11 +6,12 @@ use actix_web::web;
 
 use crate::auth::Keys;
 use crate::config::{ConfigError, Settings};
+use crate::db::redis::Redis;
 use crate::db::{DbConn, Pool};
 use crate::error::ApiError;
 use crate::http::metrics::Metrics;
 use crate::notify::channels::Channels;
-use crate::throttle::{RedisPool, Throttle};
+use crate::throttle::Throttle;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,7 +23,7 @@ pub struct AppState {
     pub pickup_throttle: Arc<Throttle>,
     pub channels: Arc<Channels>,
     /// Redis, when `REDIS_URL` is set.
-    pub redis: Option<RedisPool>,
+    pub redis: Option<Redis>,
 }
 
 /// At most this many wrong pickup codes at one store within `PICKUP_THROTTLE_WINDOW`; more
@@ -36,10 +37,9 @@ impl AppState {
     pub fn new(pool: Pool, settings: Settings, keys: Keys) -> Result<Self, ConfigError> {
         let channels = Arc::new(Channels::build(&settings.notify)?);
         let redis = match &settings.redis {
-            Some(redis) => Some(
-                crate::throttle::connect(redis.url.expose())
-                    .map_err(|message| ConfigError::new("REDIS_URL", message))?,
-            ),
+            Some(redis) => {
+                Some(Redis::open(redis.url.expose()).map_err(|message| ConfigError::new("REDIS_URL", message))?)
+            }
             None => None,
         };
         let shared = redis.clone().zip(settings.redis.as_ref().map(|redis| redis.key_prefix.clone()));
@@ -67,7 +67,9 @@ impl AppState {
     }
 
     /// Runs blocking database work on actix's blocking pool, with a pooled connection taken
-    /// inside the closure. An exhausted pool or an unreachable database answers 503.
+    /// inside the closure. An exhausted pool or an unreachable database answers 503. A panic
+    /// in the work is a bug, not an outage: it answers 500 and is logged with its message
+    /// (the connection, if a transaction was cut short, is discarded by the pool).
     pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -76,7 +78,14 @@ impl AppState {
         let pool = self.pool.clone();
         web::block(move || {
             let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
-            f(&mut conn)
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn))).unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into());
+                Err(ApiError::Internal(format!("database work panicked: {message}")))
+            })
         })
         .await?
     }

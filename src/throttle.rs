@@ -20,13 +20,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use diesel::r2d2;
+use crate::db::redis::Redis;
 
-/// A Redis connection pool (the same r2d2 pool type the database uses).
-pub type RedisPool = r2d2::Pool<redis::Client>;
-
-/// How long a Redis call may take before the local count is used instead.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 /// After Redis failed to answer, how long to use the local count without asking it again,
 /// so a Redis outage does not add a timeout to every scan at the counter.
 const REDIS_BACKOFF: Duration = Duration::from_secs(5);
@@ -69,25 +64,6 @@ if ARGV[1] == '1' then
 end
 return 1";
 
-/// Opens a lazily connecting pool: the service starts even while Redis is down.
-pub fn connect(url: &str) -> Result<RedisPool, String> {
-    let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
-    Ok(r2d2::Pool::builder().max_size(8).min_idle(Some(0)).connection_timeout(REDIS_TIMEOUT).build_unchecked(client))
-}
-
-/// Whether Redis answers a PING, for `/ready`.
-pub fn ping(pool: &RedisPool) -> bool {
-    let Ok(mut conn) = checkout(pool) else { return false };
-    redis::cmd("PING").query::<String>(&mut *conn).is_ok()
-}
-
-fn checkout(pool: &RedisPool) -> Result<r2d2::PooledConnection<redis::Client>, String> {
-    let conn = pool.get().map_err(|e| e.to_string())?;
-    conn.set_read_timeout(Some(REDIS_TIMEOUT)).map_err(|e| e.to_string())?;
-    conn.set_write_timeout(Some(REDIS_TIMEOUT)).map_err(|e| e.to_string())?;
-    Ok(conn)
-}
-
 /// Why an attempt may not be tried now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Blocked {
@@ -121,16 +97,16 @@ pub struct Throttle {
     limit: u32,
     window: Duration,
     in_flight_ttl: Duration,
-    redis: Option<(RedisPool, String)>,
+    redis: Option<(Redis, String)>,
     local: Mutex<HashMap<String, Local>>,
     /// Redis is not asked again before this.
     redis_down_until: Mutex<Option<Instant>>,
 }
 
 impl Throttle {
-    /// A throttle called `name` (part of its Redis keys), shared through `redis` (a pool and
-    /// the key prefix) when given.
-    pub fn new(name: &'static str, limit: u32, window: Duration, redis: Option<(RedisPool, String)>) -> Self {
+    /// A throttle called `name` (part of its Redis keys), shared through `redis` (the
+    /// connection and the key prefix) when given.
+    pub fn new(name: &'static str, limit: u32, window: Duration, redis: Option<(Redis, String)>) -> Self {
         Throttle {
             name,
             limit,
@@ -158,7 +134,7 @@ impl Throttle {
     }
 
     /// Redis, unless it failed a moment ago.
-    fn shared(&self) -> Option<(&RedisPool, &str)> {
+    fn shared(&self) -> Option<(&Redis, &str)> {
         let (pool, prefix) = self.redis.as_ref()?;
         let down_until = *self.redis_down_until.lock().unwrap_or_else(|p| p.into_inner());
         match down_until {
@@ -176,23 +152,15 @@ impl Throttle {
         (format!("{prefix}throttle:{}:{key}", self.name), format!("{prefix}throttle:{}:{key}:slots", self.name))
     }
 
-    /// Takes a slot for an attempt on `key`, or says why not. May talk to Redis: call it off
-    /// the async executor (`web::block`).
-    pub fn acquire(&self, key: &str) -> Result<Slot, Blocked> {
+    /// Takes a slot for an attempt on `key`, or says why not.
+    pub async fn acquire(&self, key: &str) -> Result<Slot, Blocked> {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        if let Some((pool, prefix)) = self.shared() {
+        if let Some((redis, prefix)) = self.shared() {
             let (failures, in_flight) = self.redis_keys(prefix, key);
-            let asked = checkout(pool).and_then(|mut conn| {
-                redis::Script::new(ACQUIRE_SCRIPT)
-                    .key(failures)
-                    .key(in_flight)
-                    .arg(self.limit)
-                    .arg(self.in_flight_ttl.as_millis() as u64)
-                    .arg(&id)
-                    .invoke::<(i64, i64)>(&mut *conn)
-                    .map_err(|e| e.to_string())
-            });
-            match asked {
+            let script = redis::Script::new(ACQUIRE_SCRIPT);
+            let mut invocation = script.key(failures);
+            invocation.key(in_flight).arg(self.limit).arg(self.in_flight_ttl.as_millis() as u64).arg(&id);
+            match redis.script::<(i64, i64)>(&invocation).await {
                 Ok((1, _)) => return Ok(Slot { key: key.to_string(), id, in_redis: true }),
                 Ok((0, left_ms)) => {
                     return Err(Blocked::Failures { retry_after: (left_ms.max(1) as u64).div_ceil(1000) })
@@ -231,23 +199,15 @@ impl Throttle {
         entry
     }
 
-    /// Gives the slot back, counting the attempt as a failure or not. Like `acquire`, may
-    /// talk to Redis.
-    pub fn release(&self, slot: Slot, failed: bool) {
+    /// Gives the slot back, counting the attempt as a failure or not.
+    pub async fn release(&self, slot: Slot, failed: bool) {
         if slot.in_redis {
-            if let Some((pool, prefix)) = self.redis.as_ref() {
+            if let Some((redis, prefix)) = self.redis.as_ref() {
                 let (failures, in_flight) = self.redis_keys(prefix, &slot.key);
-                let released = checkout(pool).and_then(|mut conn| {
-                    redis::Script::new(RELEASE_SCRIPT)
-                        .key(failures)
-                        .key(in_flight)
-                        .arg(u8::from(failed))
-                        .arg(self.window.as_millis() as u64)
-                        .arg(&slot.id)
-                        .invoke::<i64>(&mut *conn)
-                        .map_err(|e| e.to_string())
-                });
-                if let Err(error) = released {
+                let script = redis::Script::new(RELEASE_SCRIPT);
+                let mut invocation = script.key(failures);
+                invocation.key(in_flight).arg(u8::from(failed)).arg(self.window.as_millis() as u64).arg(&slot.id);
+                if let Err(error) = redis.script::<i64>(&invocation).await {
                     self.redis_failed(&error);
                 }
             }
@@ -269,32 +229,32 @@ impl Throttle {
 mod tests {
     use super::*;
 
-    #[test]
-    fn failures_fill_the_window_and_right_attempts_do_not() {
+    #[actix_web::test]
+    async fn failures_fill_the_window_and_right_attempts_do_not() {
         let throttle = Throttle::new("test", 3, Duration::from_secs(60), None);
         for _ in 0..5 {
-            let slot = throttle.acquire("S1").unwrap();
-            throttle.release(slot, false);
+            let slot = throttle.acquire("S1").await.unwrap();
+            throttle.release(slot, false).await;
         }
         for _ in 0..3 {
-            let slot = throttle.acquire("S1").unwrap();
-            throttle.release(slot, true);
+            let slot = throttle.acquire("S1").await.unwrap();
+            throttle.release(slot, true).await;
         }
-        assert!(matches!(throttle.acquire("S1"), Err(Blocked::Failures { .. })), "the fourth failure waits");
-        assert!(throttle.acquire("S2").is_ok(), "other keys have their own window");
+        assert!(matches!(throttle.acquire("S1").await, Err(Blocked::Failures { .. })), "the fourth failure waits");
+        assert!(throttle.acquire("S2").await.is_ok(), "other keys have their own window");
     }
 
-    #[test]
-    fn attempts_in_flight_hold_their_slots() {
+    #[actix_web::test]
+    async fn attempts_in_flight_hold_their_slots() {
         let throttle = Throttle::new("test", 2, Duration::from_secs(60), None);
-        let first = throttle.acquire("S1").unwrap();
-        let second = throttle.acquire("S1").unwrap();
-        assert_eq!(throttle.acquire("S1").unwrap_err(), Blocked::Busy);
-        throttle.release(first, false);
-        let third = throttle.acquire("S1").unwrap();
-        throttle.release(second, true);
-        throttle.release(third, true);
-        assert!(matches!(throttle.acquire("S1"), Err(Blocked::Failures { .. })));
+        let first = throttle.acquire("S1").await.unwrap();
+        let second = throttle.acquire("S1").await.unwrap();
+        assert_eq!(throttle.acquire("S1").await.unwrap_err(), Blocked::Busy);
+        throttle.release(first, false).await;
+        let third = throttle.acquire("S1").await.unwrap();
+        throttle.release(second, true).await;
+        throttle.release(third, true).await;
+        assert!(matches!(throttle.acquire("S1").await, Err(Blocked::Failures { .. })));
     }
 
     #[test]
@@ -303,15 +263,18 @@ mod tests {
         let tried: usize = (0..8)
             .map(|_| {
                 let throttle = throttle.clone();
+                // Each thread its own runtime: the attempts truly run at once.
                 std::thread::spawn(move || {
-                    let mut tried = 0;
-                    for _ in 0..50 {
-                        if let Ok(slot) = throttle.acquire("S1") {
-                            tried += 1;
-                            throttle.release(slot, true);
+                    actix_web::rt::System::new().block_on(async move {
+                        let mut tried = 0;
+                        for _ in 0..50 {
+                            if let Ok(slot) = throttle.acquire("S1").await {
+                                tried += 1;
+                                throttle.release(slot, true).await;
+                            }
                         }
-                    }
-                    tried
+                        tried
+                    })
                 })
             })
             .collect::<Vec<_>>()
@@ -321,18 +284,21 @@ mod tests {
         assert_eq!(tried, 10);
     }
 
-    #[test]
-    fn an_unreachable_redis_falls_back_to_the_local_count() {
+    #[actix_web::test]
+    async fn an_unreachable_redis_falls_back_to_the_local_count() {
         // Nothing listens on port 1.
-        let pool = connect("redis://127.0.0.1:1").unwrap();
-        assert!(!ping(&pool));
-        let throttle = Throttle::new("test", 2, Duration::from_secs(60), Some((pool, "t:".into())));
+        let redis = Redis::open("redis://127.0.0.1:1").unwrap();
+        assert!(!redis.ping().await);
+        let throttle = Throttle::new("test", 2, Duration::from_secs(60), Some((redis, "t:".into())));
         let started = Instant::now();
         for _ in 0..2 {
-            let slot = throttle.acquire("S1").unwrap();
-            throttle.release(slot, true);
+            let slot = throttle.acquire("S1").await.unwrap();
+            throttle.release(slot, true).await;
         }
-        assert!(matches!(throttle.acquire("S1"), Err(Blocked::Failures { .. })));
-        assert!(started.elapsed() < 2 * REDIS_TIMEOUT + Duration::from_millis(400), "one timeout, then the backoff");
+        assert!(matches!(throttle.acquire("S1").await, Err(Blocked::Failures { .. })));
+        assert!(
+            started.elapsed() < 2 * crate::db::redis::TIMEOUT + Duration::from_millis(400),
+            "one timeout, then the backoff"
+        );
     }
 }

@@ -224,9 +224,10 @@ async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
         json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
     let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
     use clickcollect::db::write_tx;
-    use clickcollect::notify::sender::claim_due;
-    let first = write_tx(&mut app.conn(), |c| claim_due(c, chrono::TimeDelta::seconds(60))).unwrap();
-    let second = write_tx(&mut app.conn(), |c| claim_due(c, chrono::TimeDelta::seconds(60))).unwrap();
+    use clickcollect::notify::outbox::claim_due;
+    use clickcollect::notify::sender::BATCH;
+    let first = write_tx(&mut app.conn(), |c| claim_due(c, BATCH, chrono::TimeDelta::seconds(60))).unwrap();
+    let second = write_tx(&mut app.conn(), |c| claim_due(c, BATCH, chrono::TimeDelta::seconds(60))).unwrap();
     assert_eq!((first.len(), second.len()), (3, 0), "leased rows are not due");
     // The first sender dies before recording; once the lease lapses the rows are due again.
     make_due(&app);
@@ -242,7 +243,8 @@ async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
 async fn only_the_current_lease_holder_sends(app: TestApp) {
     use chrono::TimeDelta;
     use clickcollect::db::write_tx;
-    use clickcollect::notify::sender::{claim_due, record, renew_lease, Claimed, Outcome};
+    use clickcollect::notify::outbox::{claim_due, record, renew_lease, Claimed, Outcome};
+    use clickcollect::notify::sender::BATCH;
     app.stocked_store("S1", json!({}), "A", 5).await;
     let ann = app.customer("ann");
     let profile = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
@@ -251,8 +253,8 @@ async fn only_the_current_lease_holder_sends(app: TestApp) {
         json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
     let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
     // A lease of zero lapses at once: the row is due again and a second sender claims it.
-    let slow = write_tx(&mut app.conn(), |c| claim_due(c, TimeDelta::zero())).unwrap();
-    let mut fresh = write_tx(&mut app.conn(), |c| claim_due(c, TimeDelta::seconds(60))).unwrap();
+    let slow = write_tx(&mut app.conn(), |c| claim_due(c, BATCH, TimeDelta::zero())).unwrap();
+    let mut fresh = write_tx(&mut app.conn(), |c| claim_due(c, BATCH, TimeDelta::seconds(60))).unwrap();
     assert_eq!((slow.len(), fresh.len()), (1, 1));
     assert_eq!(slow[0].id, fresh[0].id);
     let renew =

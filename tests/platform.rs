@@ -118,7 +118,21 @@ async fn tokens_are_checked(app: TestApp) {
     app.get("/v1/products/P1", None).await.assert_problem(404, "not-found");
 }
 
+/// A panic inside database work is a bug: a logged 500, not a 503 that tells clients to
+/// retry a server that is not shutting down; the pool and the next request are unharmed.
+async fn a_panic_in_database_work_is_a_500(app: TestApp) {
+    let answer = app.state.db(|_conn| -> Result<(), clickcollect::error::ApiError> { panic!("a bug") }).await;
+    let error = answer.unwrap_err();
+    let problem = error.problem();
+    assert_eq!(problem.status, 500);
+    assert!(problem.problem_type.ends_with("/internal"), "{}", problem.problem_type);
+    assert!(error.to_string().contains("a bug"), "the log line names the panic: {error}");
+    let ok = app.state.db(clickcollect::db::ping).await;
+    assert!(ok.is_ok(), "the next database work runs: {ok:?}");
+}
+
 on_both_backends!(
+    a_panic_in_database_work_is_a_500,
     unknown_routes_are_404_problems,
     wrong_methods_are_405_with_allow,
     oversized_bodies_are_413_and_change_nothing,
@@ -217,4 +231,41 @@ fn the_document_is_usable_by_generators() {
     assert_eq!(created["StartPicking"]["parameters"]["id"], "$response.body#/id");
     let code = &doc["paths"]["/v1/locations/{code}"]["get"]["parameters"][0]["schema"]["pattern"];
     assert_eq!(code, clickcollect::http::formats::CODE);
+}
+
+/// `read_tx` is one snapshot on PostgreSQL: a commit between two of its reads is not seen by
+/// the second, and it refuses to write.
+#[actix_web::test]
+async fn read_tx_is_one_read_only_snapshot_on_postgres() {
+    use clickcollect::db::schema::products;
+    use diesel::prelude::*;
+    let Some(app) = TestApp::spawn(common::Backend::Postgres).await else { return };
+    let (mut reader, mut writer) = (app.conn(), app.conn());
+    let now = chrono::Utc::now().naive_utc();
+    let (before, after) = clickcollect::db::read_tx(&mut reader, |conn| {
+        let before: i64 = products::table.count().get_result(conn)?;
+        diesel::insert_into(products::table)
+            .values((
+                products::sku.eq("SNAP"),
+                products::name.eq("committed meanwhile"),
+                products::price_amount_minor.eq(100i64),
+                products::price_currency.eq("EUR"),
+                products::created_at.eq(now),
+                products::updated_at.eq(now),
+            ))
+            .execute(&mut *writer)?;
+        let after: i64 = products::table.count().get_result(conn)?;
+        Ok((before, after))
+    })
+    .unwrap();
+    assert_eq!(before, after, "the second read saw a row committed after the first");
+    let seen_later: i64 = products::table.count().get_result(&mut *reader).unwrap();
+    assert_eq!(seen_later, before + 1);
+    let write = clickcollect::db::read_tx(&mut reader, |conn| {
+        diesel::delete(products::table).execute(conn)?;
+        Ok(())
+    });
+    assert!(write.is_err(), "a write inside read_tx must fail");
+    let kept: i64 = products::table.count().get_result(&mut *reader).unwrap();
+    assert_eq!(kept, before + 1);
 }

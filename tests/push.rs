@@ -381,12 +381,12 @@ async fn a_receipt_before_the_send_is_recorded_keeps_both(backend: Backend) {
     customer(&app, "ann", json!({"email": false, "sms": false, "push": true, "webhook": false})).await;
     let id = order(&app, "ann").await;
     let mut conn = app.conn();
-    let claimed = sender::claim_due(&mut conn, chrono::TimeDelta::seconds(60)).unwrap();
+    let claimed = outbox::claim_due(&mut conn, sender::BATCH, chrono::TimeDelta::seconds(60)).unwrap();
     assert_eq!(claimed.len(), 1);
     assert!(outbox::record_push_receipt(&mut conn, &claimed[0].id, outbox::DeliveryStatus::Delivered).unwrap());
     let now = chrono::Utc::now().naive_utc();
-    let sent = sender::Outcome::Sent { provider_ref: Some("https://push.example.test/m/1".into()) };
-    sender::record(&mut conn, &claimed[0], &sent, now).unwrap();
+    let sent = outbox::Outcome::Sent { provider_ref: Some("https://push.example.test/m/1".into()) };
+    outbox::record(&mut conn, &claimed[0], &sent, now).unwrap();
     drop(conn);
     let push = notification(&app, &id, "order_confirmed", "push").await;
     assert_eq!(push["status"], "delivered", "the receipt is not undone: {push}");

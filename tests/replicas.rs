@@ -62,35 +62,40 @@ async fn without_redis_the_limit_holds_per_replica_and_the_store_keeps_working_o
 /// A replica that dies mid-attempt leaves its in-flight slot in Redis. The slot frees itself
 /// after its time to live even while other attempts on the same key keep coming (a counter
 /// whose expiry each attempt refreshed would keep it, and the key would lose a try for good).
-#[test]
-fn a_slot_left_by_a_dead_replica_frees_itself_while_the_key_stays_busy() {
-    use clickcollect::throttle::{self, Blocked, Throttle};
+#[actix_web::test]
+async fn a_slot_left_by_a_dead_replica_frees_itself_while_the_key_stays_busy() {
+    use clickcollect::throttle::{Blocked, Throttle};
     use std::time::{Duration, Instant};
     let Some(url) = common::redis_for_tests() else { return };
     let prefix = format!("cc-test-{}:", uuid::Uuid::new_v4().simple());
     let ttl = Duration::from_millis(400);
     let replica = |prefix: &str| {
-        Throttle::new("slots", 2, Duration::from_secs(60), Some((throttle::connect(&url).unwrap(), prefix.into())))
-            .with_in_flight_ttl(ttl)
+        Throttle::new(
+            "slots",
+            2,
+            Duration::from_secs(60),
+            Some((clickcollect::db::redis::Redis::open(&url).unwrap(), prefix.into())),
+        )
+        .with_in_flight_ttl(ttl)
     };
     let (dead, alive) = (replica(&prefix), replica(&prefix));
-    let abandoned = dead.acquire("S1").unwrap();
+    let abandoned = dead.acquire("S1").await.unwrap();
     drop(dead); // Never released: the replica is gone.
     let _ = abandoned;
 
-    let held = alive.acquire("S1").unwrap();
-    assert_eq!(alive.acquire("S1").unwrap_err(), Blocked::Busy, "the abandoned slot still counts");
-    alive.release(held, false);
+    let held = alive.acquire("S1").await.unwrap();
+    assert_eq!(alive.acquire("S1").await.unwrap_err(), Blocked::Busy, "the abandoned slot still counts");
+    alive.release(held, false).await;
     // Right codes keep coming, more often than the time to live.
     let started = Instant::now();
     while started.elapsed() < ttl * 2 {
-        let slot = alive.acquire("S1").expect("one slot is free");
-        std::thread::sleep(Duration::from_millis(50));
-        alive.release(slot, false);
+        let slot = alive.acquire("S1").await.expect("one slot is free");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        alive.release(slot, false).await;
     }
-    let first = alive.acquire("S1").unwrap();
-    let second = alive.acquire("S1").expect("the abandoned slot has freed itself");
-    assert_eq!(alive.acquire("S1").unwrap_err(), Blocked::Busy, "and the limit still holds");
-    alive.release(first, false);
-    alive.release(second, false);
+    let first = alive.acquire("S1").await.unwrap();
+    let second = alive.acquire("S1").await.expect("the abandoned slot has freed itself");
+    assert_eq!(alive.acquire("S1").await.unwrap_err(), Blocked::Busy, "and the limit still holds");
+    alive.release(first, false).await;
+    alive.release(second, false).await;
 }

@@ -2,6 +2,7 @@
 //! few places where the two dialects differ. Domain code takes `&mut DbConn` and never a pool,
 //! so functions compose inside one transaction.
 
+pub mod redis;
 pub mod schema;
 pub mod stored;
 
@@ -197,7 +198,13 @@ fn run_in_tx<T>(conn: &mut DbConn, f: &mut impl FnMut(&mut DbConn) -> Result<T, 
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
-    match f(conn) {
+    let outcome = f(conn);
+    finish_tx(conn, outcome)
+}
+
+/// Commits after success; rolls back after a failure and returns the failure.
+fn finish_tx<T>(conn: &mut DbConn, outcome: Result<T, ApiError>) -> Result<T, ApiError> {
+    match outcome {
         Ok(value) => {
             <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
             Ok(value)
@@ -213,10 +220,20 @@ fn run_in_tx<T>(conn: &mut DbConn, f: &mut impl FnMut(&mut DbConn) -> Result<T, 
     }
 }
 
-/// Runs `f` in a read-only snapshot: on PostgreSQL a plain transaction, on SQLite a deferred
-/// one (readers never block the writer under WAL).
+/// Runs `f` in a read-only snapshot: every statement sees the same committed state. On
+/// PostgreSQL `REPEATABLE READ READ ONLY` (a plain transaction would take a new snapshot per
+/// statement, and a list could count rows its page then misses); on SQLite a deferred
+/// transaction, whose first read fixes the snapshot (readers never block the writer under
+/// WAL). A write inside fails on PostgreSQL, as it should.
 pub fn read_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, ApiError>) -> Result<T, ApiError> {
-    conn.transaction(f)
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN DEFERRED")?,
+        DbConn::Postgres(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
+        }
+    }
+    let outcome = f(conn);
+    finish_tx(conn, outcome)
 }
 
 /// Whether the pool's connections speak PostgreSQL, for the few dialect-specific statements.

@@ -1,6 +1,6 @@
-//! The delivery channels this server is configured for, and what a delivery attempt can
-//! come to. A channel whose settings are absent is off: its messages are suppressed with the
-//! reason, never dropped silently.
+//! The delivery channels this server is configured for, built once at start-up. A channel
+//! whose settings are absent is off: its messages are suppressed with the reason, never
+//! dropped silently.
 
 use chrono::TimeDelta;
 
@@ -8,72 +8,11 @@ use super::email::Email;
 use super::fallback::FallbackPolicy;
 use super::infobip::Infobip;
 use super::outbox::ChannelName;
+use super::providers::{customer_agent, Delivery};
 use super::push::{VapidKey, WebPush};
 use super::twilio::Twilio;
 use super::webhook::Webhook;
 use crate::config::{ConfigError, NotifySettings, SmsProvider};
-
-/// The HTTP client every provider call uses: a 10-second limit on the whole exchange, error
-/// statuses returned as answers, since each channel decides what a status means, and no
-/// redirects followed (a customer's receiver could otherwise send us on to a private address).
-pub fn http_agent() -> ureq::Agent {
-    agent_config().build().new_agent()
-}
-
-fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(std::time::Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .max_redirects(0)
-}
-
-/// The HTTP client for customers' own URLs (webhooks, push endpoints): always direct (an
-/// environment proxy would resolve the host where we cannot see it), and, unless
-/// `NOTIFY_PRIVATE_TARGETS=allow`, connecting only to public addresses. The check sits in the
-/// resolver, so the addresses checked are the addresses connected to: a host that answers
-/// with a public address first and a private one a moment later gains nothing.
-pub fn customer_agent(private_targets: bool) -> ureq::Agent {
-    let config = agent_config().proxy(None).build();
-    if private_targets {
-        return config.new_agent();
-    }
-    ureq::Agent::with_parts(config, ureq::unversioned::transport::DefaultConnector::new(), PublicOnly::default())
-}
-
-/// Resolves as usual, then keeps only public addresses.
-#[derive(Debug, Default)]
-struct PublicOnly(ureq::unversioned::resolver::DefaultResolver);
-
-impl ureq::unversioned::resolver::Resolver for PublicOnly {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        config: &ureq::config::Config,
-        timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let resolved = self.0.resolve(uri, config, timeout)?;
-        let mut public = self.empty();
-        for address in resolved.iter().filter(|a| super::targets::is_public(a.ip())) {
-            public.push(*address);
-        }
-        if public.is_empty() {
-            return Err(ureq::Error::HostNotFound);
-        }
-        Ok(public)
-    }
-}
-
-/// How one delivery attempt went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    Sent {
-        provider_ref: Option<String>,
-    },
-    /// Worth trying again later: a timeout, 429, 5xx, the network.
-    Transient(String),
-    /// The provider's final word: an invalid number, an unknown mailbox, a 4xx.
-    Permanent(String),
-}
 
 /// The SMS provider this server sends through.
 pub enum Sms {
@@ -129,17 +68,7 @@ impl Channels {
         let base = settings.public_base_url.as_deref();
         let sms = settings.sms.as_ref().map(|provider| match provider {
             SmsProvider::Twilio(twilio) => Sms::Twilio(Twilio::new(twilio.clone(), base)),
-            SmsProvider::Infobip(infobip) => {
-                let reports = base
-                    .zip(infobip.report_token.as_ref())
-                    .map(|(base, token)| super::infobip::report_url(base, token.expose()));
-                Sms::Infobip(Infobip::new(
-                    &infobip.base_url,
-                    infobip.api_key.expose(),
-                    infobip.from.as_deref(),
-                    reports,
-                ))
-            }
+            SmsProvider::Infobip(infobip) => Sms::Infobip(Infobip::new(infobip, base)),
         });
         Ok(Channels {
             push,
@@ -172,36 +101,6 @@ impl Channels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
-
-    /// A one-request HTTP server on 127.0.0.1; the count of connections it took.
-    fn local_server() -> (String, std::sync::mpsc::Receiver<()>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let (seen, connections) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut stream = stream;
-                let _ = seen.send(());
-                let mut buffer = [0u8; 1024];
-                let _ = stream.read(&mut buffer);
-                let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
-            }
-        });
-        (url, connections)
-    }
-
-    #[test]
-    fn the_customer_agent_connects_only_to_public_addresses() {
-        let (url, connections) = local_server();
-        let refused = customer_agent(false).post(&url).send("{}");
-        assert!(matches!(refused, Err(ureq::Error::HostNotFound)), "{refused:?}");
-        assert!(connections.try_recv().is_err(), "no connection was made");
-        // The same agent, allowed private targets, reaches it: the refusal was the resolver's.
-        let answer = customer_agent(true).post(&url).send("{}").unwrap();
-        assert_eq!(answer.status().as_u16(), 204);
-        assert!(connections.recv_timeout(std::time::Duration::from_secs(5)).is_ok());
-    }
 
     fn settings(pairs: &[(&str, &str)]) -> NotifySettings {
         let vars = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

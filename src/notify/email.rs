@@ -7,7 +7,7 @@
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Message, SmtpTransport, Transport};
 
-use super::channels::Delivery;
+use super::providers::Delivery;
 use super::templates::EmailContent;
 use crate::config::ConfigError;
 

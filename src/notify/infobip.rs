@@ -1,4 +1,4 @@
-//! SMS through Infobip's SMS API, and its delivery reports.
+//! SMS through Infobip's SMS API, and its delivery reports, read and checked here.
 //!
 //! Sending: `POST {base}/sms/2/text/advanced` with `Authorization: App <key>` and a JSON body;
 //! our notification id is the `messageId`, so reports name it directly. Infobip does not sign
@@ -7,12 +7,18 @@
 
 use serde_json::json;
 
-use super::channels::Delivery;
+use super::outbox::{DeliveryStatus, Receipt};
+use super::providers::{answered, http_agent, Answered, Delivery};
+use crate::config::{InfobipSettings, Secret};
+use crate::error::ApiError;
 
 pub struct Infobip {
     base_url: String,
-    api_key: String,
+    api_key: Secret,
     from: Option<String>,
+    /// What every delivery report must carry, when reports are taken.
+    report_token: Option<Secret>,
+    /// Where Infobip is asked to post reports: needs the token and `PUBLIC_BASE_URL`.
     report_url: Option<String>,
     agent: ureq::Agent,
 }
@@ -23,19 +29,21 @@ pub fn report_url(public_base_url: &str, token: &str) -> String {
 }
 
 impl Infobip {
-    pub fn new(base_url: &str, api_key: &str, from: Option<&str>, report_url: Option<String>) -> Infobip {
-        let agent = super::channels::http_agent();
+    pub fn new(settings: &InfobipSettings, public_base_url: Option<&str>) -> Infobip {
+        let report_url =
+            public_base_url.zip(settings.report_token.as_ref()).map(|(base, token)| report_url(base, token.expose()));
         Infobip {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            api_key: api_key.to_string(),
-            from: from.map(String::from),
+            base_url: settings.base_url.trim_end_matches('/').to_string(),
+            api_key: settings.api_key.clone(),
+            from: settings.from.clone(),
+            report_token: settings.report_token.clone(),
             report_url,
-            agent,
+            agent: http_agent(),
         }
     }
 
-    /// Sends one SMS with `message_id` as Infobip's message id. 2xx is accepted; 429 and 5xx
-    /// are worth a retry; other answers (a bad number, bad credentials) are final.
+    /// Sends one SMS with `message_id` as Infobip's message id. What is accepted, retried or
+    /// final (a bad number, bad credentials) is `providers::answered`'s to say.
     pub fn send(&self, to: &str, text: &str, message_id: &str) -> Delivery {
         let mut message = json!({
             "destinations": [{"to": to.trim_start_matches('+'), "messageId": message_id}],
@@ -52,17 +60,50 @@ impl Infobip {
         let result = self
             .agent
             .post(format!("{}/sms/2/text/advanced", self.base_url))
-            .header("Authorization", format!("App {}", self.api_key))
+            .header("Authorization", format!("App {}", self.api_key.expose()))
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
             .send(&body);
         match result {
-            Ok(response) => match response.status().as_u16() {
-                200..=299 => Delivery::Sent { provider_ref: Some(message_id.to_string()) },
-                status @ (429 | 500..=599) => Delivery::Transient(format!("Infobip answered {status}")),
-                status => Delivery::Permanent(format!("Infobip refused with {status}")),
-            },
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match answered(status) {
+                    Answered::Accepted => Delivery::Sent { provider_ref: Some(message_id.to_string()) },
+                    Answered::Retry => Delivery::Transient(format!("Infobip answered {status}")),
+                    Answered::Refused => Delivery::Permanent(format!("Infobip refused with {status}")),
+                }
+            }
             Err(error) => Delivery::Transient(format!("could not reach Infobip: {error}")),
         }
+    }
+
+    /// Reads a JSON delivery report after checking the `token` it came with (Infobip does not
+    /// sign its reports). Groups other than delivered and the failures read as no receipt.
+    pub fn receipts(&self, token: &str, body: &[u8]) -> Result<Vec<Receipt>, ApiError> {
+        let Some(expected) = &self.report_token else {
+            return Err(ApiError::NotFound("no delivery receipts are taken from infobip here".into()));
+        };
+        if !crate::crypto::same(token, expected.expose()) {
+            return Err(ApiError::Unauthorized("the report token does not match".into()));
+        }
+        let report: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(format!("not a JSON report: {e}")))?;
+        let results = report["results"].as_array().ok_or_else(|| ApiError::validation("results", "is required"))?;
+        Ok(results
+            .iter()
+            .filter_map(|result| {
+                let reference = result["messageId"].as_str()?.to_string();
+                let group = result["status"]["groupName"].as_str().unwrap_or("");
+                match group {
+                    "DELIVERED" => Some(Receipt { reference, status: DeliveryStatus::Delivered, error: None }),
+                    "UNDELIVERABLE" | "EXPIRED" | "REJECTED" => {
+                        let detail = result["status"]["description"].as_str().unwrap_or(group);
+                        let error = Some(format!("Infobip reported {group}: {detail}"));
+                        Some(Receipt { reference, status: DeliveryStatus::Failed, error })
+                    }
+                    _ => None,
+                }
+            })
+            .collect())
     }
 }

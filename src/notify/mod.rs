@@ -1,12 +1,24 @@
-//! Customer notifications: the outbox written with each order change, the sender that works
-//! it off, and the per-order list. Templates and delivery channels plug in here.
+//! Customer notifications, one job a file:
+//! - `outbox`: all SQL over `notifications` (queued with each order change through the
+//!   orders' `Announce`, claimed under a lease, recorded, listed, resent, receipts applied);
+//! - `policy`: whether and when a claimed message goes out (still true, channel chosen and
+//!   configured, quiet hours, fallback between channels, retry backoff);
+//! - `compose` (with `templates`, `sms`, `locale`): the message in the customer's language;
+//! - `delivery`: hands it to its provider; `providers` holds what every provider shares (the
+//!   HTTP clients, what an HTTP status means); one module a provider (`email`, `twilio`,
+//!   `infobip`, `push`, `webhook`), each also reading and checking its own receipts;
+//! - `sender`: the short loop over them; `routes`: the HTTP side.
 
 pub mod channels;
+pub mod compose;
+pub mod delivery;
 pub mod email;
 pub mod fallback;
 pub mod infobip;
 pub mod locale;
 pub mod outbox;
+pub mod policy;
+pub mod providers;
 pub mod push;
 pub mod routes;
 pub mod sender;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::fallback::First;
 use crate::db::schema::{notifications, push_subscriptions};
-use crate::db::{insert_or_ignore, DbConn};
+use crate::db::{insert_or_ignore, locking, DbConn};
 use crate::error::ApiError;
 use crate::orders::events::{Announcement, Event};
 
@@ -97,19 +97,27 @@ pub fn first_message(
     event: Event,
     channel: &str,
 ) -> Result<Option<First>, ApiError> {
-    let row: Option<(String, Option<NaiveDateTime>, Option<String>, i32)> = notifications::table
+    #[derive(Queryable, Selectable)]
+    #[diesel(table_name = notifications)]
+    struct Progress {
+        status: String,
+        sent_at: Option<NaiveDateTime>,
+        error: Option<String>,
+        attempts: i32,
+    }
+    let row: Option<Progress> = notifications::table
         .filter(notifications::order_id.eq(order_id))
         .filter(notifications::event.eq(event.as_str()))
         .filter(notifications::channel.eq(channel))
-        .select((notifications::status, notifications::sent_at, notifications::error, notifications::attempts))
+        .select(Progress::as_select())
         .first(conn)
         .optional()?;
-    row.map(|(status, sent_at, error, attempts)| {
-        let status = DeliveryStatus::from_stored(&status)?;
+    row.map(|row| {
+        let status = DeliveryStatus::from_stored(&row.status)?;
         // A failed attempt leaves its error; an attempt that never came back (a sender that
         // hung or died) leaves only a second claim.
-        let retrying = status == DeliveryStatus::Queued && (error.is_some() || attempts > 1);
-        Ok(First { status, sent_at, retrying })
+        let retrying = status == DeliveryStatus::Queued && (row.error.is_some() || row.attempts > 1);
+        Ok(First { status, sent_at: row.sent_at, retrying })
     })
     .transpose()
 }
@@ -139,6 +147,188 @@ pub fn hurry(
     )
     .set(notifications::next_attempt_at.eq(now))
     .execute(conn)?)
+}
+
+// The sender's side: claiming due rows under a lease, and recording what became of them.
+
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub order_id: String,
+    pub customer_id: String,
+    /// The stored words, read as types when the message is judged: a word this build does
+    /// not know fails that one message, not the claim of the whole batch.
+    pub event: String,
+    pub channel: String,
+    pub dedupe_key: String,
+    pub attempts: i32,
+    pub retry_until: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    /// When an admin last asked for it again: the fallback policy does not hold it back, and
+    /// a webhook gets a new `Idempotency-Key`.
+    pub resent_at: Option<NaiveDateTime>,
+    /// The end of this sender's lease: the row's `next_attempt_at` while the lease holds.
+    pub leased_until: NaiveDateTime,
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        provider_ref: Option<String>,
+    },
+    /// Not sent, on purpose; the reason is kept.
+    Suppressed(String),
+    /// A transient failure: try again at `at`.
+    Retry {
+        error: String,
+        at: NaiveDateTime,
+    },
+    /// Given up: a permanent failure, or transient ones past the retry window.
+    Failed(String),
+    /// Not now: quiet hours in the customer's time zone. Not an attempt.
+    Deferred {
+        until: NaiveDateTime,
+    },
+}
+
+/// A due row as the claim reads it, before the lease is noted.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = notifications)]
+struct DueRow {
+    id: String,
+    order_id: String,
+    customer_id: String,
+    event: String,
+    channel: String,
+    dedupe_key: String,
+    attempts: i32,
+    retry_until: NaiveDateTime,
+    created_at: NaiveDateTime,
+    resent_at: Option<NaiveDateTime>,
+}
+
+/// Leases up to `batch` due notifications for `lease` (`NOTIFY_LEASE_SECONDS`).
+pub fn claim_due(conn: &mut DbConn, batch: i64, lease: TimeDelta) -> Result<Vec<Claimed>, ApiError> {
+    let now = Utc::now().naive_utc();
+    let rows: Vec<DueRow> = locking!(
+        conn,
+        notifications::table
+            .filter(notifications::status.eq(DeliveryStatus::Queued.as_str()))
+            .filter(notifications::next_attempt_at.le(now))
+            .order(notifications::next_attempt_at.asc())
+            .limit(batch)
+            .select(DueRow::as_select()),
+        load,
+        skip_locked
+    )?;
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let leased_until = lease_end(now, lease);
+    diesel::update(notifications::table.filter(notifications::id.eq_any(&ids)))
+        .set((notifications::attempts.eq(notifications::attempts + 1), notifications::next_attempt_at.eq(leased_until)))
+        .execute(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Claimed {
+            id: row.id,
+            order_id: row.order_id,
+            customer_id: row.customer_id,
+            event: row.event,
+            channel: row.channel,
+            dedupe_key: row.dedupe_key,
+            attempts: row.attempts + 1,
+            retry_until: row.retry_until,
+            created_at: row.created_at,
+            resent_at: row.resent_at,
+            leased_until,
+        })
+        .collect())
+}
+
+/// PostgreSQL keeps microseconds: a lease end cut to them compares equal after the round trip.
+fn lease_end(now: NaiveDateTime, lease: TimeDelta) -> NaiveDateTime {
+    use chrono::SubsecRound;
+    (now + lease).trunc_subsecs(6)
+}
+
+/// Makes sure a claimed row is still this sender's just before its message goes out, and
+/// gives it a whole lease for the provider call. Early messages of a batch can take long
+/// enough for the lease of later ones to lapse; another sender may have claimed those since,
+/// and only one of the two may send. Returns the new lease end, or `None` when the row is no
+/// longer ours.
+pub fn renew_lease(conn: &mut DbConn, claimed: &Claimed, lease: TimeDelta) -> Result<Option<NaiveDateTime>, ApiError> {
+    let until = lease_end(Utc::now().naive_utc(), lease);
+    let renewed = diesel::update(
+        notifications::table
+            .filter(notifications::id.eq(&claimed.id))
+            .filter(notifications::status.eq(DeliveryStatus::Queued.as_str()))
+            .filter(notifications::next_attempt_at.eq(claimed.leased_until)),
+    )
+    .set(notifications::next_attempt_at.eq(until))
+    .execute(conn)?;
+    Ok((renewed == 1).then_some(until))
+}
+
+/// Records an outcome; only a row still queued changes. Anything but "sent" is recorded only
+/// while the lease holds: a sender whose lease lapsed while it decided must not overwrite the
+/// row another sender now holds (a "suppressed" written over a message being sent would
+/// hide it, and send its fallback too). A message that went out is recorded whoever holds it.
+pub fn record(conn: &mut DbConn, claimed: &Claimed, outcome: &Outcome, now: NaiveDateTime) -> Result<(), ApiError> {
+    let id = claimed.id.as_str();
+    let queued = || {
+        notifications::table
+            .filter(notifications::id.eq(id))
+            .filter(notifications::status.eq(DeliveryStatus::Queued.as_str()))
+    };
+    let leased = || queued().filter(notifications::next_attempt_at.eq(claimed.leased_until));
+    match outcome {
+        Outcome::Sent { provider_ref } => {
+            let changed = diesel::update(queued())
+                .set((
+                    notifications::status.eq(DeliveryStatus::Sent.as_str()),
+                    notifications::sent_at.eq(Some(now)),
+                    notifications::provider_ref.eq(provider_ref),
+                    notifications::error.eq(None::<String>),
+                ))
+                .execute(conn)?;
+            // A receipt can arrive before this is recorded (a service worker is quick): the
+            // status has already moved on; keep it, and fill in when and as what it was sent.
+            if changed == 0 {
+                diesel::update(
+                    notifications::table
+                        .filter(notifications::id.eq(id))
+                        .filter(notifications::status.ne(DeliveryStatus::Queued.as_str()))
+                        .filter(notifications::sent_at.is_null()),
+                )
+                .set((notifications::sent_at.eq(Some(now)), notifications::provider_ref.eq(provider_ref)))
+                .execute(conn)?;
+            }
+            changed
+        }
+        Outcome::Suppressed(reason) => diesel::update(leased())
+            .set((notifications::status.eq(DeliveryStatus::Suppressed.as_str()), notifications::error.eq(Some(reason))))
+            .execute(conn)?,
+        Outcome::Retry { error, at } => diesel::update(leased())
+            .set((notifications::next_attempt_at.eq(at), notifications::error.eq(Some(error))))
+            .execute(conn)?,
+        Outcome::Deferred { until } => diesel::update(leased())
+            .set((notifications::next_attempt_at.eq(until), notifications::attempts.eq(notifications::attempts - 1)))
+            .execute(conn)?,
+        Outcome::Failed(error) => diesel::update(leased())
+            .set((notifications::status.eq(DeliveryStatus::Failed.as_str()), notifications::error.eq(Some(error))))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// What a provider reported about one message it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The provider's message id (`provider_ref`), or ours where the provider carries it.
+    pub reference: String,
+    pub status: DeliveryStatus,
+    /// Why it failed, as the provider put it.
+    pub error: Option<String>,
 }
 
 /// Where a notification stands.
@@ -202,34 +392,37 @@ pub struct Notification {
     pub error: Option<String>,
 }
 
-type NotificationRow = (String, String, String, String, i32, NaiveDateTime, Option<NaiveDateTime>, Option<String>);
+/// A notification's row as the list reads it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = notifications)]
+struct ListedRow {
+    id: String,
+    event: String,
+    channel: String,
+    status: String,
+    attempts: i32,
+    created_at: NaiveDateTime,
+    sent_at: Option<NaiveDateTime>,
+    error: Option<String>,
+}
 
 pub fn list(conn: &mut DbConn, order_id: &str) -> Result<Vec<Notification>, ApiError> {
-    let rows: Vec<NotificationRow> = notifications::table
+    let rows: Vec<ListedRow> = notifications::table
         .filter(notifications::order_id.eq(order_id))
         .order((notifications::created_at.asc(), notifications::id.asc()))
-        .select((
-            notifications::id,
-            notifications::event,
-            notifications::channel,
-            notifications::status,
-            notifications::attempts,
-            notifications::created_at,
-            notifications::sent_at,
-            notifications::error,
-        ))
+        .select(ListedRow::as_select())
         .load(conn)?;
     rows.into_iter()
-        .map(|(id, event, channel, status, attempts, created_at, sent_at, error)| {
+        .map(|row| {
             Ok(Notification {
-                id,
-                event: Event::from_stored(&event)?,
-                channel: ChannelName::from_stored(&channel)?,
-                status: DeliveryStatus::from_stored(&status)?,
-                attempts,
-                created_at: created_at.and_utc(),
-                sent_at: sent_at.map(|t| t.and_utc()),
-                error,
+                id: row.id,
+                event: Event::from_stored(&row.event)?,
+                channel: ChannelName::from_stored(&row.channel)?,
+                status: DeliveryStatus::from_stored(&row.status)?,
+                attempts: row.attempts,
+                created_at: row.created_at.and_utc(),
+                sent_at: row.sent_at.map(|t| t.and_utc()),
+                error: row.error,
             })
         })
         .collect()
@@ -288,15 +481,10 @@ pub fn order_of(conn: &mut DbConn, id: &str) -> Result<String, ApiError> {
 /// message has its own `messageId`, so a late report about the first send is not taken for
 /// the resend's.) Late or out-of-order receipts (a "sent" after a "delivered") change
 /// nothing. Returns whether the status moved.
-pub fn record_receipt(
-    conn: &mut DbConn,
-    channel: &str,
-    reference: &str,
-    status: DeliveryStatus,
-    error: Option<String>,
-) -> Result<bool, ApiError> {
+pub fn record_receipt(conn: &mut DbConn, channel: ChannelName, receipt: &Receipt) -> Result<bool, ApiError> {
+    let reference = receipt.reference.as_str();
     let id: Option<String> = notifications::table
-        .filter(notifications::channel.eq(channel))
+        .filter(notifications::channel.eq(channel.as_str()))
         .filter(
             notifications::provider_ref
                 .eq(reference)
@@ -306,12 +494,12 @@ pub fn record_receipt(
         .first(conn)
         .optional()?;
     let Some(id) = id else { return Ok(false) };
-    advance(conn, &id, channel, status, error)
+    advance(conn, &id, channel.as_str(), receipt.status, receipt.error.clone())
 }
 
 /// Applies a receipt a service worker posted for push notification `id`.
 pub fn record_push_receipt(conn: &mut DbConn, id: &str, status: DeliveryStatus) -> Result<bool, ApiError> {
-    advance(conn, id, "push", status, None)
+    advance(conn, id, ChannelName::Push.as_str(), status, None)
 }
 
 /// Moves a notification on `channel` to `status` only from a status behind it, in one

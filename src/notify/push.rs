@@ -19,7 +19,7 @@ use p256::{PublicKey, SecretKey};
 use rand::RngCore;
 use sha2::Sha256;
 
-use super::channels::Delivery;
+use super::providers::{answered, Answered, Delivery};
 use super::templates::ShortMessage;
 use crate::orders::events::Event;
 
@@ -161,6 +161,15 @@ pub fn receipt_token(key: &[u8], id: &str) -> String {
     B64.encode(crate::crypto::hmac_sha256(key, &[b"push-receipt:", id.as_bytes()]))
 }
 
+/// Checks the token a service worker posted a receipt with: it must be the one derived for
+/// that notification, which only the browser that decrypted the message has.
+pub fn check_receipt(key: &[u8], notification_id: &str, token: &str) -> Result<(), crate::error::ApiError> {
+    match crate::crypto::same(token, &receipt_token(key, notification_id)) {
+        true => Ok(()),
+        false => Err(crate::error::ApiError::Unauthorized("the receipt token does not match".into())),
+    }
+}
+
 /// The JSON a service worker receives (after decryption): what to show, the `tag` that makes
 /// a repeated message replace the first one instead of showing twice, and where to post the
 /// receipts.
@@ -205,7 +214,7 @@ pub struct WebPush {
 }
 
 impl WebPush {
-    /// `agent`: `channels::customer_agent`, since the endpoint comes from the customer.
+    /// `agent`: `providers::customer_agent`, since the endpoint comes from the customer.
     pub fn new(key: VapidKey, subject: &str, agent: ureq::Agent) -> WebPush {
         WebPush { key, subject: subject.to_string(), agent }
     }
@@ -233,12 +242,18 @@ impl WebPush {
             .send(&body[..]);
         PushAnswer::Delivery(match result {
             Ok(response) => match response.status().as_u16() {
-                200..=299 => Delivery::Sent {
-                    provider_ref: response.headers().get("Location").and_then(|v| v.to_str().ok()).map(String::from),
-                },
                 404 | 410 => return PushAnswer::Gone,
-                status @ (408 | 429 | 500..=599) => Delivery::Transient(format!("the push service answered {status}")),
-                status => Delivery::Permanent(format!("the push service refused with {status}")),
+                status => match answered(status) {
+                    Answered::Accepted => Delivery::Sent {
+                        provider_ref: response
+                            .headers()
+                            .get("Location")
+                            .and_then(|v| v.to_str().ok())
+                            .map(String::from),
+                    },
+                    Answered::Retry => Delivery::Transient(format!("the push service answered {status}")),
+                    Answered::Refused => Delivery::Permanent(format!("the push service refused with {status}")),
+                },
             },
             Err(error) => {
                 // What the network said stays in the log: the customer sees one reason for

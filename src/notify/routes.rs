@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::outbox::{self, DeliveryStatus, Notification};
+use super::outbox::{self, ChannelName, DeliveryStatus, Notification};
 use crate::auth::Principal;
 use crate::db::read_tx;
 use crate::error::{ApiError, Denied, Problem};
@@ -171,10 +171,7 @@ async fn callback(
             return Err(not_here());
         }
         let receipt: PushReceipt = crate::http::json::parse_json(&body)?;
-        let expected = super::push::receipt_token(&state.keys.pickup_key, &receipt.notification_id);
-        if !crate::crypto::same(&receipt.token, &expected) {
-            return Err(ApiError::Unauthorized("the receipt token does not match".into()));
-        }
+        super::push::check_receipt(&state.keys.pickup_key, &receipt.notification_id, &receipt.token)?;
         let status = match receipt.status {
             PushReceiptStatus::Delivered => DeliveryStatus::Delivered,
             PushReceiptStatus::Opened => DeliveryStatus::Opened,
@@ -186,90 +183,29 @@ async fn callback(
             .await?;
         return Ok(HttpResponse::NoContent().finish());
     }
-    let receipts: Vec<Receipt> = match (&state.channels.sms, provider.as_str()) {
+    let receipts = match (&state.channels.sms, provider.as_str()) {
         (Some(Sms::Twilio(twilio)), "twilio") => {
-            let base = state.settings.notify.public_base_url.as_ref().ok_or_else(not_here)?;
-            twilio_receipts(twilio, base, &req, &body)?
+            let signature = req.headers().get("X-Twilio-Signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+            twilio.receipts(signature, &body)?
         }
-        (Some(Sms::Infobip(_)), "infobip") => {
-            let expected = match &state.settings.notify.sms {
-                Some(crate::config::SmsProvider::Infobip(infobip)) => infobip.report_token.as_ref(),
-                _ => None,
-            }
-            .ok_or_else(not_here)?;
-            let given = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        (Some(Sms::Infobip(infobip)), "infobip") => {
+            let token = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
                 .ok()
                 .and_then(|q| q.get("token").cloned())
                 .unwrap_or_default();
-            if !crate::crypto::same(&given, expected.expose()) {
-                return Err(ApiError::Unauthorized("the report token does not match".into()));
-            }
-            infobip_receipts(&body)?
+            infobip.receipts(&token, &body)?
         }
         _ => return Err(not_here()),
     };
     state
         .db(move |conn| {
             crate::db::write_tx(conn, |conn| {
-                for (reference, status, error) in &receipts {
-                    outbox::record_receipt(conn, "sms", reference, *status, error.clone())?;
+                for receipt in &receipts {
+                    outbox::record_receipt(conn, ChannelName::Sms, receipt)?;
                 }
                 Ok(())
             })
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-type Receipt = (String, DeliveryStatus, Option<String>);
-
-fn twilio_receipts(
-    twilio: &super::twilio::Twilio,
-    base: &str,
-    req: &HttpRequest,
-    body: &[u8],
-) -> Result<Vec<Receipt>, ApiError> {
-    let params: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|e| ApiError::MalformedJson(format!("not a form body: {e}")))?;
-    let given = req.headers().get("X-Twilio-Signature").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let expected = super::twilio::signature(twilio.auth_token(), &super::twilio::callback_url(base), &params);
-    if !crate::crypto::same(given, &expected) {
-        return Err(ApiError::Unauthorized("the X-Twilio-Signature does not match".into()));
-    }
-    let field = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let (Some(sid), Some(status)) = (field("MessageSid"), field("MessageStatus")) else {
-        return Err(ApiError::validation("MessageStatus", "MessageSid and MessageStatus are required"));
-    };
-    Ok(match status.as_str() {
-        "sent" => vec![(sid, DeliveryStatus::Sent, None)],
-        "delivered" => vec![(sid, DeliveryStatus::Delivered, None)],
-        "read" => vec![(sid, DeliveryStatus::Opened, None)],
-        "undelivered" | "failed" => {
-            let error = format!("the carrier reported {status} (error {})", field("ErrorCode").unwrap_or_default());
-            vec![(sid, DeliveryStatus::Failed, Some(error))]
-        }
-        // queued, sending, accepted, scheduled: nothing new to record.
-        _ => vec![],
-    })
-}
-
-fn infobip_receipts(body: &[u8]) -> Result<Vec<Receipt>, ApiError> {
-    let report: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(format!("not a JSON report: {e}")))?;
-    let results = report["results"].as_array().ok_or_else(|| ApiError::validation("results", "is required"))?;
-    Ok(results
-        .iter()
-        .filter_map(|result| {
-            let id = result["messageId"].as_str()?.to_string();
-            let group = result["status"]["groupName"].as_str().unwrap_or("");
-            match group {
-                "DELIVERED" => Some((id, DeliveryStatus::Delivered, None)),
-                "UNDELIVERABLE" | "EXPIRED" | "REJECTED" => {
-                    let detail = result["status"]["description"].as_str().unwrap_or(group);
-                    Some((id, DeliveryStatus::Failed, Some(format!("Infobip reported {group}: {detail}"))))
-                }
-                _ => None,
-            }
-        })
-        .collect())
 }

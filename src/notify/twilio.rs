@@ -1,4 +1,4 @@
-//! SMS through Twilio's Messages API, and the checks on its status callbacks.
+//! SMS through Twilio's Messages API, and its status callbacks, read and checked here.
 //!
 //! Sending: `POST {api_base}/2010-04-01/Accounts/{sid}/Messages.json` with basic auth and a
 //! form body (`To`, `From`, `Body`, `StatusCallback`). Status callbacks are signed: Twilio
@@ -7,8 +7,10 @@
 
 use base64::Engine;
 
-use super::channels::Delivery;
+use super::outbox::{DeliveryStatus, Receipt};
+use super::providers::{answered, http_agent, Answered, Delivery};
 use crate::config::TwilioSettings;
+use crate::error::ApiError;
 
 pub struct Twilio {
     settings: TwilioSettings,
@@ -34,17 +36,13 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
 
 impl Twilio {
     pub fn new(settings: TwilioSettings, public_base_url: Option<&str>) -> Twilio {
-        let agent = super::channels::http_agent();
+        let agent = http_agent();
         Twilio { settings, callback_url: public_base_url.map(callback_url), agent }
     }
 
-    pub fn auth_token(&self) -> &str {
-        self.settings.auth_token.expose()
-    }
-
     /// Sends one SMS. Twilio's answer: 201 with the message `sid` (kept as `provider_ref`
-    /// to match delivery receipts); 400 is final (an invalid number, say); 429 and 5xx are
-    /// worth a retry.
+    /// to match delivery receipts); 400 is final (an invalid number, say); what is retried is
+    /// `providers::answered`'s to say.
     pub fn send(&self, to: &str, body: &str) -> Delivery {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.settings.api_base, self.settings.account_sid);
         let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
@@ -74,15 +72,45 @@ impl Twilio {
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default();
-        match status {
-            200..=299 => Delivery::Sent { provider_ref: answer["sid"].as_str().map(String::from) },
-            429 | 500..=599 => Delivery::Transient(format!("Twilio answered {status}")),
-            _ => Delivery::Permanent(format!(
+        match answered(status) {
+            Answered::Accepted => Delivery::Sent { provider_ref: answer["sid"].as_str().map(String::from) },
+            Answered::Retry => Delivery::Transient(format!("Twilio answered {status}")),
+            Answered::Refused => Delivery::Permanent(format!(
                 "Twilio refused ({status}, code {}): {}",
                 answer["code"],
                 answer["message"].as_str().unwrap_or("no message")
             )),
         }
+    }
+
+    /// Reads a status callback (a form body) after checking its `X-Twilio-Signature`
+    /// (`signature`) against the callback URL we gave Twilio. Statuses with nothing new to
+    /// record (queued, sending, accepted, scheduled) read as no receipt.
+    pub fn receipts(&self, signature: &str, body: &[u8]) -> Result<Vec<Receipt>, ApiError> {
+        let Some(url) = &self.callback_url else {
+            return Err(ApiError::NotFound("no delivery receipts are taken from twilio here".into()));
+        };
+        let params: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(body).map_err(|e| ApiError::MalformedJson(format!("not a form body: {e}")))?;
+        let expected = self::signature(self.settings.auth_token.expose(), url, &params);
+        if !crate::crypto::same(signature, &expected) {
+            return Err(ApiError::Unauthorized("the X-Twilio-Signature does not match".into()));
+        }
+        let field = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let (Some(reference), Some(status)) = (field("MessageSid"), field("MessageStatus")) else {
+            return Err(ApiError::validation("MessageStatus", "MessageSid and MessageStatus are required"));
+        };
+        let receipt = |status, error| vec![Receipt { reference: reference.clone(), status, error }];
+        Ok(match status.as_str() {
+            "sent" => receipt(DeliveryStatus::Sent, None),
+            "delivered" => receipt(DeliveryStatus::Delivered, None),
+            "read" => receipt(DeliveryStatus::Opened, None),
+            "undelivered" | "failed" => {
+                let error = format!("the carrier reported {status} (error {})", field("ErrorCode").unwrap_or_default());
+                receipt(DeliveryStatus::Failed, Some(error))
+            }
+            _ => vec![],
+        })
     }
 }
 

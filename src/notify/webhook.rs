@@ -5,7 +5,7 @@
 //! with the Unix time in `X-Clickcollect-Timestamp`. `Idempotency-Key` carries the
 //! notification's dedupe key, so a receiver can drop a repeat after a crash-and-retry.
 
-use super::channels::Delivery;
+use super::providers::{answered, Answered, Delivery};
 use super::templates::ShortMessage;
 use crate::orders::events::Event;
 
@@ -45,13 +45,13 @@ pub fn body(
 }
 
 impl Webhook {
-    /// `agent`: `channels::customer_agent`, since the URL is the customer's.
+    /// `agent`: `providers::customer_agent`, since the URL is the customer's.
     pub fn new(secret: &str, agent: ureq::Agent) -> Webhook {
         Webhook { secret: secret.as_bytes().to_vec(), agent }
     }
 
-    /// POSTs the body. 2xx is delivered; 408, 429, 5xx and network failures are worth a
-    /// retry; any other answer is the receiver's final word.
+    /// POSTs the body. Network failures are worth a retry; what an answer means is
+    /// `providers::answered`'s to say.
     pub fn send(&self, url: &str, body: &str, dedupe_key: &str) -> Delivery {
         let timestamp = chrono::Utc::now().timestamp();
         let result = self
@@ -63,11 +63,14 @@ impl Webhook {
             .header("Idempotency-Key", dedupe_key)
             .send(body);
         match result {
-            Ok(response) => match response.status().as_u16() {
-                200..=299 => Delivery::Sent { provider_ref: None },
-                status @ (408 | 429 | 500..=599) => Delivery::Transient(format!("the receiver answered {status}")),
-                status => Delivery::Permanent(format!("the receiver refused with {status}")),
-            },
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match answered(status) {
+                    Answered::Accepted => Delivery::Sent { provider_ref: None },
+                    Answered::Retry => Delivery::Transient(format!("the receiver answered {status}")),
+                    Answered::Refused => Delivery::Permanent(format!("the receiver refused with {status}")),
+                }
+            }
             Err(error) => {
                 // What the network said stays in the log: the customer sees one reason for
                 // every receiver that cannot be reached, refused or not.

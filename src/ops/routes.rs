@@ -59,10 +59,7 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {}", e.kind().1)))?;
     let backend = state.settings.database.backend_name().to_string();
     let redis = match state.redis.clone() {
-        Some(pool) => {
-            let answers = web::block(move || crate::throttle::ping(&pool)).await?;
-            Some(if answers { "ok" } else { "unreachable" }.to_string())
-        }
+        Some(redis) => Some(if redis.ping().await { "ok" } else { "unreachable" }.to_string()),
         None => None,
     };
     Ok(HttpResponse::Ok().json(Health { status: "ready".into(), database: Some(backend), redis }))

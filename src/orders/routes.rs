@@ -438,8 +438,7 @@ async fn scan_pickup(
     .await;
     // Only a wrong code counts; a right one, or another store's, does not.
     let failed = matches!(result, Err(ApiError::NotFound(_)));
-    let throttle = state.pickup_throttle.clone();
-    web::block(move || throttle.release(slot, failed)).await?;
+    state.pickup_throttle.release(slot, failed).await;
     result
 }
 
@@ -457,8 +456,7 @@ async fn take_scan_slot(state: &AppState, store: &str) -> Result<crate::throttle
     };
     let started = std::time::Instant::now();
     loop {
-        let (throttle, at) = (state.pickup_throttle.clone(), store.to_string());
-        match web::block(move || throttle.acquire(&at)).await? {
+        match state.pickup_throttle.acquire(store).await {
             Ok(slot) => return Ok(slot),
             Err(Blocked::Failures { retry_after }) => return Err(ApiError::RateLimited { policy, retry_after }),
             Err(Blocked::Busy) if started.elapsed() < SCAN_WAIT => {

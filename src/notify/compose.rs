@@ -1,0 +1,188 @@
+//! Composition: the message a judged notification becomes, in the customer's language and
+//! time zone, ready for its provider, so no database connection is held while a provider
+//! takes its time.
+
+use serde_json::json;
+
+use super::channels::Channels;
+use super::locale::Lang;
+use super::outbox::{self, ChannelName, Claimed, PushSubscriptionRow};
+use super::policy::{customer_zone, Facts};
+use super::sms::{self, SmsData};
+use super::templates;
+use crate::catalog::model::LocationRow;
+use crate::customers::model::CustomerRow;
+use crate::db::DbConn;
+use crate::error::ApiError;
+use crate::orders::events::{Event, REMINDER_BEFORE_DEADLINE};
+use crate::orders::model::OrderRow;
+
+/// A message ready to go out: everything the provider call needs.
+pub enum Message {
+    Sms { to: String, text: String },
+    Email { to: String, content: templates::EmailContent },
+    Webhook { url: String, body: String },
+    Push { subscriptions: Vec<PushSubscriptionRow>, payload: String, urgent: bool },
+}
+
+/// A message, or what the customer lacks for the channel (a phone number, say).
+pub enum Composed {
+    Ready(Message),
+    Missing(&'static str),
+}
+
+/// Renders the message for the facts the policy read.
+pub fn compose(
+    conn: &mut DbConn,
+    claimed: &Claimed,
+    facts: Facts,
+    channels: &Channels,
+    pickup_key: &[u8],
+) -> Result<Composed, ApiError> {
+    let Facts { event, channel, order, customer, location } = facts;
+    let message = match channel {
+        ChannelName::Sms => {
+            let Some(phone) = customer.phone.clone() else { return Ok(Composed::Missing("phone number")) };
+            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            Message::Sms { to: phone, text: sms_text(context, event) }
+        }
+        ChannelName::Email => {
+            let Some(address) = customer.email.clone() else { return Ok(Composed::Missing("email address")) };
+            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            let content = templates::render_email(context.lang, event, &email_data(context, customer.name.clone()));
+            Message::Email { to: address, content }
+        }
+        ChannelName::Webhook => {
+            let Some(url) = customer.webhook_url.clone() else { return Ok(Composed::Missing("webhook_url")) };
+            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
+            let summary = json!({
+                "id": order.id,
+                "number": order.number,
+                "status": order.status()?.as_str(),
+                "location": order.location,
+                "fulfilment": order.fulfilment,
+                "pickup_deadline": order.pickup_deadline.map(|d| d.and_utc()),
+            });
+            // A reminder happens when it is due, a day before the deadline, not when the order
+            // became ready and the reminder was queued.
+            let occurred_at = match (event, order.pickup_deadline) {
+                (Event::PickupReminder, Some(deadline)) => deadline - REMINDER_BEFORE_DEADLINE,
+                _ => claimed.created_at,
+            };
+            let body = super::webhook::body(
+                &claimed.id,
+                event,
+                occurred_at.and_utc(),
+                &claimed.customer_id,
+                summary,
+                &message,
+            );
+            Message::Webhook { url, body }
+        }
+        ChannelName::Push => {
+            let subscriptions = outbox::push_subscriptions(conn, &claimed.customer_id)?;
+            if subscriptions.is_empty() {
+                return Ok(Composed::Missing("push subscription"));
+            }
+            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
+            let receipt = channels
+                .push_receipt_url
+                .as_deref()
+                .map(|url| (url, super::push::receipt_token(pickup_key, &claimed.id)));
+            let payload =
+                super::push::payload(&claimed.id, event, &claimed.order_id, &claimed.dedupe_key, &message, receipt);
+            Message::Push { subscriptions, payload, urgent: event == Event::ReadyForPickup }
+        }
+    };
+    Ok(Composed::Ready(message))
+}
+
+/// Everything a message about an order may say, in the customer's language and time zone.
+struct Context {
+    lang: Lang,
+    order: String,
+    store: String,
+    address: Option<String>,
+    hours: Vec<(String, String)>,
+    code: Option<String>,
+    deadline: Option<String>,
+    carrier: Option<String>,
+    tracking: Option<String>,
+}
+
+fn context(
+    conn: &mut DbConn,
+    order: &OrderRow,
+    location: LocationRow,
+    customer: &CustomerRow,
+    event: Event,
+    pickup_key: &[u8],
+) -> Result<Context, ApiError> {
+    use chrono::TimeZone;
+    let lang = Lang::resolve(customer.locale.as_deref(), location.locale.as_deref());
+    let zone = customer_zone(customer, &location);
+    let format = if lang == Lang::En { "%a %d %b %H:%M" } else { "%d.%m %H:%M" };
+    let deadline = order.pickup_deadline.map(|d| zone.from_utc_datetime(&d).format(format).to_string());
+    let code = match (event, &order.pickup_code_nonce) {
+        (Event::ReadyForPickup | Event::PickupReminder, Some(nonce)) => {
+            Some(crate::orders::pickup::code(pickup_key, &order.id, nonce))
+        }
+        _ => None,
+    };
+    let hours: Vec<(String, String)> = location
+        .opening_hours
+        .as_deref()
+        .and_then(|json| serde_json::from_str::<crate::catalog::model::OpeningHours>(json).ok())
+        .map(|hours| {
+            crate::catalog::model::WEEKDAYS
+                .iter()
+                .filter_map(|day| {
+                    let spans = hours.0.get(*day)?;
+                    let text =
+                        spans.iter().map(|[open, close]| format!("{open}-{close}")).collect::<Vec<_>>().join(", ");
+                    Some((day.to_string(), text))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let shipment = crate::orders::shipment_of(conn, &order.id)?;
+    Ok(Context {
+        lang,
+        order: order.number.clone(),
+        store: location.name,
+        address: location.address,
+        hours,
+        code,
+        deadline,
+        carrier: shipment.as_ref().map(|s| s.carrier.clone()),
+        tracking: shipment.map(|s| s.tracking_number),
+    })
+}
+
+fn sms_text(context: Context, event: Event) -> String {
+    let data = SmsData {
+        order: context.order,
+        store: context.store,
+        code: context.code,
+        deadline: context.deadline,
+        carrier: context.carrier,
+        tracking: context.tracking,
+    };
+    sms::render(context.lang, event, &data)
+}
+
+fn email_data(context: Context, customer_name: Option<String>) -> templates::EmailData {
+    templates::EmailData {
+        customer_name,
+        order: context.order,
+        store: context.store,
+        address: context.address,
+        opening_hours: context.hours,
+        code: context.code,
+        deadline: context.deadline,
+        carrier: context.carrier,
+        tracking: context.tracking,
+    }
+}
