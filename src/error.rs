@@ -7,6 +7,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::{IntoResponses, ToSchema};
 
+use crate::stock::problems::{NegativeLine, Shortfall};
+
 pub const PROBLEM_BASE: &str = "https://clickcollect.dev/problems/";
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// A snapshot can have thousands of bad lines; the answer lists this many and counts the rest
@@ -130,32 +132,6 @@ pub enum Transition {
     /// The order's status does not allow this step; `detail` says which status it is in.
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
-}
-
-/// A line of an adjustment batch that would leave `on_hand` below zero.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct NegativeLine {
-    pub location: String,
-    pub sku: String,
-    pub on_hand: i64,
-    pub delta: i64,
-}
-
-/// Another location that has enough of a short SKU.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Alternative {
-    pub location: String,
-    pub available: i64,
-    pub distance_km: Option<f64>,
-}
-
-/// A line that could not be held, with the nearest other locations that could serve it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Shortfall {
-    pub sku: String,
-    pub requested: i64,
-    pub available: i64,
-    pub alternatives: Vec<Alternative>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -371,80 +347,5 @@ impl ResponseError for ApiError {
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(_: actix_web::error::BlockingError) -> Self {
         ApiError::Unavailable("the server is shutting down".into())
-    }
-}
-
-/// Collects field errors so a request is answered with all of them at once.
-#[derive(Default)]
-pub struct Validator {
-    errors: Vec<FieldError>,
-}
-
-/// Codes (location codes, SKUs): 1 to 64 characters from `[A-Za-z0-9._-]`.
-pub fn code_problem(value: &str) -> Option<&'static str> {
-    if crate::http::formats::is_code(value) {
-        None
-    } else if value.is_empty() || value.len() > 64 {
-        Some("must be 1 to 64 characters long")
-    } else {
-        Some("may only contain A-Z, a-z, 0-9, '.', '_' and '-'")
-    }
-}
-
-impl Validator {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(FieldError::new(field, message));
-    }
-
-    pub fn check(&mut self, ok: bool, field: impl Into<String>, message: impl Into<String>) {
-        if !ok {
-            self.add(field, message);
-        }
-    }
-
-    pub fn code(&mut self, field: impl Into<String>, value: &str) {
-        if let Some(message) = code_problem(value) {
-            self.add(field, message);
-        }
-    }
-
-    pub fn range(&mut self, field: impl Into<String>, value: i64, min: i64, max: i64) {
-        if value < min || value > max {
-            self.add(field, format!("must be between {min} and {max}"));
-        }
-    }
-
-    pub fn text(&mut self, field: impl Into<String>, value: &str, max_chars: usize) {
-        if let Some(message) = crate::http::formats::text_problem(value, max_chars) {
-            self.add(field, message);
-        }
-    }
-
-    pub fn customer_id(&mut self, field: impl Into<String>, value: &str) {
-        self.check(
-            crate::http::formats::is_customer_id(value),
-            field,
-            "must be 1 to 128 characters, none of them a space or a control character",
-        );
-    }
-
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.errors))
-        }
-    }
-}
-
-/// Validates a code taken from a URL path.
-pub fn path_code(field: &str, value: &str) -> Result<(), ApiError> {
-    match code_problem(value) {
-        Some(message) => Err(ApiError::validation(field, message)),
-        None => Ok(()),
     }
 }

@@ -101,7 +101,7 @@ pub fn list_locations(
 /// A cursor of a list ordered by code: the last code of the previous page.
 fn code_cursor(page: &Page) -> Result<Option<String>, ApiError> {
     match &page.cursor {
-        Some(code) if crate::error::code_problem(code).is_some() => {
+        Some(code) if crate::http::validate::code_problem(code).is_some() => {
             Err(ApiError::validation("cursor", "is not a cursor for this list"))
         }
         other => Ok(other.clone()),

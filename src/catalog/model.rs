@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::{locations, products};
-use crate::error::{ApiError, Validator};
+use crate::error::ApiError;
 use crate::http::formats::{clock_minutes, is_currency, is_language_tag};
 use crate::http::json::Validate;
+use crate::http::validate::Validator;
 
 pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 

@@ -8,11 +8,12 @@ use super::geo::Coordinates;
 use super::model::{Location, LocationForm, Product, ProductForm};
 use crate::auth::Principal;
 use crate::db::read_tx;
-use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
+use crate::error::{ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::Json;
 use crate::http::pagination::{PageQuery, Paginated};
 use crate::http::query::Query;
+use crate::http::validate::path_code;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

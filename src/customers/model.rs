@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::customers;
-use crate::error::{ApiError, Validator};
+use crate::error::ApiError;
 use crate::http::formats::{base64url_len, is_customer_url, is_email, is_language_tag, is_phone};
 use crate::http::json::Validate;
+use crate::http::validate::Validator;
 
 /// Which channels a customer wants to hear from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

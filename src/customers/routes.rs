@@ -17,7 +17,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// Customer ids are the identity provider's `sub`: 1 to 128 characters, none a space or a
 /// control character.
 fn customer_id(id: &str) -> Result<(), ApiError> {
-    let mut v = crate::error::Validator::new();
+    let mut v = crate::http::validate::Validator::new();
     v.customer_id("id", id);
     v.finish()
 }

@@ -10,3 +10,4 @@ pub mod metrics;
 pub mod middleware;
 pub mod pagination;
 pub mod query;
+pub mod validate;

@@ -1,4 +1,5 @@
-//! Orders: from a hold or placed directly (`place`), through the status machine in `status`,
+//! Orders: from a hold or placed directly (`place`), through the status machine in `status`
+//! (`lifecycle` moves them, `views` shows them, `events` is what they announce),
 //! with a timeline of who did what. This module owns an order's row, its view and its
 //! transitions; the store's side (`counter`) and the lists (`lists`) build on them. Stock
 //! effects go through `stock::reserve`; each transition is one transaction with its ledger
@@ -6,32 +7,34 @@
 
 mod counter;
 pub mod events;
+mod lifecycle;
 mod lists;
 pub mod model;
 pub mod pickup;
 mod place;
 pub mod routes;
 pub mod status;
+mod views;
 
 pub use counter::{arrive, collect, pickup_pass, short_pick};
+pub use lifecycle::{apply, expire_one_uncollected, transition};
 pub use lists::{search, store_orders};
 pub use place::{create, Placed};
+pub use views::{get, shipment_of, view};
 
-use chrono::{NaiveDateTime, TimeDelta, Utc};
+use lifecycle::{lines_of, lock_levels_of, record_event};
+use views::{arrival_from, ArrivalRow};
+
+use chrono::TimeDelta;
 use diesel::prelude::*;
-use serde_json::json;
 
 use crate::auth::{Principal, Role};
-use crate::catalog;
-use crate::db::schema::{order_arrivals, order_events, order_lines, order_shipments, orders, products};
+use crate::db::schema::orders;
 use crate::db::{locking, DbConn};
 use crate::error::ApiError;
 use crate::limits::CustomerLimits;
-use crate::stock::reserve::{self, Entry, Line};
-use crate::stock::risk;
-use events::{Announce, Announcement, Event};
+use events::Announce;
 use model::*;
-use status::{Action, Status, StockEffect};
 
 /// Extra data some transitions carry.
 #[derive(Default)]
@@ -110,312 +113,10 @@ fn lock_row(conn: &mut DbConn, id: &str) -> Result<OrderRow, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))
 }
 
-/// The order's lines still to serve, each with the units stock no longer covers.
-/// Locks the levels of an order's lines, in SKU order. A transition that reads the order's
-/// at-risk units or the shelf's `on_hand` takes these first (after the order itself), so a
-/// count or sale cannot change them between the read and the write.
-fn lock_levels_of(conn: &mut DbConn, row: &OrderRow) -> Result<(), ApiError> {
-    let skus: Vec<String> = order_lines::table
-        .filter(order_lines::order_id.eq(&row.id))
-        .filter(order_lines::quantity.gt(0))
-        .select(order_lines::sku)
-        .load(conn)?;
-    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
-    crate::stock::levels::lock_levels(conn, &row.location, &skus)
-}
-
-fn lines_of(conn: &mut DbConn, id: &str) -> Result<Vec<Line>, ApiError> {
-    let shorts = risk::short_units(conn, risk::Holder::Order, id)?;
-    Ok(order_lines::table
-        .filter(order_lines::order_id.eq(id))
-        .filter(order_lines::quantity.gt(0))
-        .order(order_lines::sku.asc())
-        .select((order_lines::sku, order_lines::quantity))
-        .load::<(String, i64)>(conn)?
-        .into_iter()
-        .map(|(sku, quantity)| Line { short: shorts.get(&sku).copied().unwrap_or(0), sku, quantity })
-        .collect())
-}
-
 /// The short number an order is known by in messages and at the counter: the last eight hex
 /// digits of its id, upper case (the first ones of a time-ordered id are shared by
 /// neighbours). Unique: the rare clash fails the insert, and the retry draws a new id.
 pub fn number_for(id: &str) -> String {
     let plain: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
     plain[plain.len().saturating_sub(8)..].to_uppercase()
-}
-
-fn record_event(
-    conn: &mut DbConn,
-    order_id: &str,
-    actor: &str,
-    kind: &str,
-    detail: Option<serde_json::Value>,
-    at: NaiveDateTime,
-) -> Result<(), ApiError> {
-    diesel::insert_into(order_events::table)
-        .values((
-            order_events::order_id.eq(order_id),
-            order_events::at.eq(at),
-            order_events::actor.eq(actor),
-            order_events::kind.eq(kind),
-            order_events::detail.eq(detail.map(|d| d.to_string())),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-fn arrival_of(conn: &mut DbConn, order_id: &str) -> Result<Option<Arrival>, ApiError> {
-    Ok(order_arrivals::table
-        .find(order_id)
-        .select((order_arrivals::arrived_at, order_arrivals::bay, order_arrivals::vehicle, order_arrivals::note))
-        .first::<ArrivalRow>(conn)
-        .optional()?
-        .map(arrival_from))
-}
-
-type ArrivalRow = (NaiveDateTime, Option<String>, Option<String>, Option<String>);
-
-fn arrival_from((arrived_at, bay, vehicle, note): ArrivalRow) -> Arrival {
-    Arrival { arrived_at: arrived_at.and_utc(), bay, vehicle, note }
-}
-
-/// How a delivery order left, once it has.
-pub fn shipment_of(conn: &mut DbConn, order_id: &str) -> Result<Option<Shipment>, ApiError> {
-    Ok(order_shipments::table
-        .find(order_id)
-        .select((order_shipments::carrier, order_shipments::tracking_number))
-        .first::<(String, String)>(conn)
-        .optional()?
-        .map(|(carrier, tracking_number)| Shipment { carrier, tracking_number }))
-}
-
-/// The order as its caller may see it: the pickup code only for its customer.
-pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderSettings) -> Result<Order, ApiError> {
-    let lines: Vec<OrderLine> = order_lines::table
-        .inner_join(products::table)
-        .filter(order_lines::order_id.eq(&row.id))
-        .order(order_lines::sku.asc())
-        .select((order_lines::sku, products::name, order_lines::quantity))
-        .load::<(String, String, i64)>(conn)?
-        .into_iter()
-        .map(|(sku, name, quantity)| OrderLine { sku, name, quantity })
-        .collect();
-    let events = order_events::table
-        .filter(order_events::order_id.eq(&row.id))
-        .order(order_events::id.asc())
-        .select((order_events::at, order_events::actor, order_events::kind, order_events::detail))
-        .load::<(NaiveDateTime, String, String, Option<String>)>(conn)?
-        .into_iter()
-        .map(|(at, actor, kind, detail)| OrderEvent {
-            at: at.and_utc(),
-            actor,
-            kind,
-            detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
-        })
-        .collect();
-    let owner = who.role == Role::Customer && who.sub == row.customer_id;
-    let key = &settings.pickup_key;
-    let pickup_code = match (&row.pickup_code_nonce, owner && row.status()? == Status::ReadyForPickup) {
-        (Some(nonce), true) if !key.is_empty() => Some(pickup::code(key, &row.id, nonce)),
-        _ => None,
-    };
-    let shipment = shipment_of(conn, &row.id)?;
-    let arrival = arrival_of(conn, &row.id)?;
-    let at_risk = risk::of(conn, risk::Holder::Order, &row.id, &row.location)?;
-    let overdue = row.overdue(settings.overdue_after, Utc::now().naive_utc())?;
-    Ok(Order {
-        status: row.status()?,
-        fulfilment: row.fulfilment()?,
-        shipment,
-        arrival,
-        pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
-        created_at: row.created_at.and_utc(),
-        updated_at: row.updated_at.and_utc(),
-        number: row.number,
-        id: row.id,
-        location: row.location,
-        lines,
-        customer_id: row.customer_id,
-        channel: row.channel,
-        external_ref: row.external_ref,
-        reservation_id: row.reservation_id,
-        pickup_code,
-        at_risk,
-        overdue,
-        events,
-    })
-}
-
-pub fn get(conn: &mut DbConn, who: &Principal, id: &str, settings: &OrderSettings) -> Result<Order, ApiError> {
-    let row = find_row(conn, id)?;
-    access(who, &row)?;
-    view(conn, row, who, settings)
-}
-
-/// Applies one action through the transition table: the status, the stock effect, the
-/// timeline entry, all in the caller's transaction. 409 when the table has no such move.
-pub fn transition(
-    conn: &mut DbConn,
-    who: &Principal,
-    id: &str,
-    action: Action,
-    details: &Details,
-    settings: &OrderSettings,
-) -> Result<Order, ApiError> {
-    let row = lock_row(conn, id)?;
-    let rights = access(who, &row)?;
-    let allowed = match (rights, action) {
-        (Access::Store, _) => true,
-        // A customer may cancel their own order until it is ready.
-        (Access::Owner, Action::Cancel) => matches!(row.status()?, Status::Confirmed | Status::Picking),
-        // A marketplace cancels what it imported.
-        (Access::Integration, Action::Cancel) => {
-            who.scopes.iter().any(|s| s == "orders:write") && row.created_by == who.actor()
-        }
-        _ => false,
-    };
-    if !allowed {
-        return Err(ApiError::Forbidden(match (rights, action) {
-            (Access::Owner, Action::Cancel) => "a customer may cancel only until the order is ready".into(),
-            (Access::Integration, Action::Cancel) => {
-                "an integration cancels only orders it imported, with the orders:write scope".into()
-            }
-            _ => "this is for the order's store".into(),
-        }));
-    }
-    apply(conn, row, &who.actor(), action, details, settings)?;
-    let row = find_row(conn, id)?;
-    view(conn, row, who, settings)
-}
-
-/// The transition itself, for handlers and background jobs alike.
-pub fn apply(
-    conn: &mut DbConn,
-    row: OrderRow,
-    actor: &str,
-    action: Action,
-    details: &Details,
-    settings: &OrderSettings,
-) -> Result<(), ApiError> {
-    let (from, fulfilment) = (row.status()?, row.fulfilment()?);
-    let to = status::next(from, fulfilment, action)
-        .ok_or_else(|| ApiError::Conflict(status::refusal(&row.number, from, fulfilment, action)))?;
-    let now = Utc::now().naive_utc();
-    if action == Action::MarkReady || status::stock_effect(action) != StockEffect::None {
-        lock_levels_of(conn, &row)?;
-    }
-    let lines = lines_of(conn, &row.id)?;
-    if action == Action::MarkReady && lines.iter().any(|l| l.short > 0) {
-        // "Ready" tells the customer to come: not while units are missing from the books.
-        let short: Vec<risk::ShortLine> = lines
-            .iter()
-            .filter(|l| l.short > 0)
-            .map(|l| risk::ShortLine { sku: l.sku.clone(), short: l.short })
-            .collect();
-        return Err(ApiError::AtRisk(format!(
-            "order {} cannot be marked ready: {}",
-            row.number,
-            risk::reason(&row.location, &short)
-        )));
-    }
-    // The status moves first: a level that is short is then reassessed without this order
-    // (and the order's rows there go with it).
-    diesel::update(orders::table.find(&row.id))
-        .set((orders::status.eq(to.as_str()), orders::updated_at.eq(now)))
-        .execute(conn)?;
-    let entry = |reason| Entry { reason, reference: &row.id, actor, at: now };
-    let mut corrected = Vec::new();
-    match status::stock_effect(action) {
-        StockEffect::None => {}
-        StockEffect::Consume => corrected = reserve::consume(conn, &row.location, &lines, &entry(to.as_str()))?,
-        StockEffect::Release => reserve::unreserve(conn, &row.location, &lines, &entry(to.as_str()))?,
-    }
-    let mut detail = None;
-    let mut reminder = None;
-    match action {
-        Action::MarkReady => {
-            let location = catalog::find_location(conn, &row.location)?;
-            let hours = location.opening_hours.as_deref().and_then(|h| serde_json::from_str(h).ok());
-            let deadline = pickup::deadline(now, &location.timezone, location.pickup_hold_days, hours.as_ref());
-            let nonce = pickup::new_nonce();
-            let code = pickup::code(&settings.pickup_key, &row.id, &nonce);
-            diesel::update(orders::table.find(&row.id))
-                .set((
-                    orders::pickup_code_nonce.eq(&nonce),
-                    orders::pickup_code_hash.eq(pickup::code_hash(&row.location, &code)),
-                    orders::pickup_deadline.eq(deadline.naive_utc()),
-                ))
-                .execute(conn)?;
-            detail = Some(json!({"pickup_deadline": deadline}));
-            // The reminder is due a day before the deadline, if that is still ahead.
-            let remind_at = deadline.naive_utc() - events::REMINDER_BEFORE_DEADLINE;
-            reminder = (remind_at > now).then_some(remind_at);
-        }
-        Action::Ship => {
-            let shipment = details
-                .shipment
-                .as_ref()
-                .ok_or_else(|| ApiError::validation("body", "carrier and tracking_number are required"))?;
-            diesel::insert_into(order_shipments::table)
-                .values((
-                    order_shipments::order_id.eq(&row.id),
-                    order_shipments::carrier.eq(&shipment.carrier),
-                    order_shipments::tracking_number.eq(&shipment.tracking_number),
-                    order_shipments::shipped_at.eq(now),
-                ))
-                .execute(conn)?;
-            detail = Some(json!({"carrier": shipment.carrier, "tracking_number": shipment.tracking_number}));
-        }
-        _ => {}
-    }
-    if !corrected.is_empty() {
-        // The handover proved units a recount had missed: the count was corrected.
-        let corrected: Vec<_> = corrected.iter().map(|(sku, units)| json!({"sku": sku, "units": units})).collect();
-        let mut with = detail.unwrap_or_else(|| json!({}));
-        with["count_corrected"] = json!(corrected);
-        detail = Some(with);
-    }
-    record_event(conn, &row.id, actor, to.as_str(), detail, now)?;
-    // The customer hears about it through an announcement written in this same transaction.
-    let mut announce = |event, send_at| {
-        (settings.announce)(conn, &Announcement { order_id: &row.id, customer_id: &row.customer_id, event, send_at })
-    };
-    if let Some(event) = Event::on_reaching(to) {
-        announce(event, now)?;
-    }
-    if let Some(remind_at) = reminder {
-        announce(Event::PickupReminder, remind_at)?;
-    }
-    Ok(())
-}
-
-/// The uncollected-order job's step: expires one ready order whose pickup deadline passed
-/// more than `grace` ago, returning its stock to the shelf. One order per transaction keeps
-/// lock order simple; on PostgreSQL several workers share the work (`SKIP LOCKED`).
-pub fn expire_one_uncollected(
-    conn: &mut DbConn,
-    grace: chrono::TimeDelta,
-    settings: &OrderSettings,
-) -> Result<bool, ApiError> {
-    let cutoff = Utc::now().naive_utc() - grace;
-    let due: Option<OrderRow> = locking!(
-        conn,
-        orders::table
-            .filter(orders::status.eq(Status::ReadyForPickup.as_str()))
-            .filter(orders::pickup_deadline.lt(cutoff))
-            .order(orders::pickup_deadline.asc())
-            .select(OrderRow::as_select()),
-        first,
-        no_key_update,
-        skip_locked
-    )
-    .optional()?;
-    match due {
-        None => Ok(false),
-        Some(row) => {
-            apply(conn, row, "system:pickup-expiry", Action::Expire, &Details::default(), settings)?;
-            Ok(true)
-        }
-    }
 }

@@ -7,8 +7,9 @@ use utoipa::ToSchema;
 
 use super::status::{Fulfilment, Status};
 use crate::db::schema::orders;
-use crate::error::{ApiError, Validator};
+use crate::error::ApiError;
 use crate::http::json::Validate;
+use crate::http::validate::Validator;
 use crate::reservations::model::{validate_lines, HoldLine};
 use crate::stock::risk::AtRisk;
 

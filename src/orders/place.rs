@@ -14,10 +14,11 @@ use crate::auth::{Principal, Role};
 use crate::catalog;
 use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
 use crate::db::{insert_rows, locking, DbConn};
-use crate::error::{ApiError, FieldError, Shortfall};
+use crate::error::{ApiError, FieldError};
 use crate::limits;
 use crate::reservations::model::{HoldLine, HoldStatus, ReservationRow};
 use crate::stock::channels;
+use crate::stock::problems::Shortfall;
 use crate::stock::reserve::{self, Entry, Line};
 
 /// An order placed, or the original answered again for a repeated marketplace import.

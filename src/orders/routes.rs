@@ -14,11 +14,12 @@ use super::status::{Action, Status};
 use super::{Details, Placed};
 use crate::auth::{Principal, Role};
 use crate::db::read_tx;
-use crate::error::{path_code, ApiError, BadBody, Denied, Problem, RatePolicy, Transition};
+use crate::error::{ApiError, BadBody, Denied, Problem, RatePolicy, Transition};
 use crate::http::idempotency::{self, fingerprint, fingerprint_bodiless, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::Json;
 use crate::http::pagination::{encode_cursor, Page, PageQuery, Paginated};
 use crate::http::query::Query;
+use crate::http::validate::path_code;
 use crate::state::{AppState, PICKUP_THROTTLE_LIMIT, PICKUP_THROTTLE_WINDOW};
 use crate::throttle::Blocked;
 
@@ -334,7 +335,7 @@ pub struct StoreOrdersQuery {
 
 /// The look-up parameters, in the formats the document gives them.
 fn check_lookups(number: Option<&str>, channel: Option<&str>, external_ref: Option<&str>) -> Result<(), ApiError> {
-    let mut v = crate::error::Validator::new();
+    let mut v = crate::http::validate::Validator::new();
     if let Some(number) = number {
         v.check(crate::http::formats::is_order_number(number), "number", "must be 1 to 32 letters and digits");
     }

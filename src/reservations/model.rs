@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::reservations;
-use crate::error::{code_problem, ApiError, Validator};
+use crate::error::ApiError;
 use crate::http::json::Validate;
+use crate::http::validate::{code_problem, Validator};
 use crate::stock::risk::AtRisk;
 
 /// Most lines one hold may carry.

@@ -13,7 +13,8 @@ use super::{ledger, risk};
 use crate::catalog::{self, Catalog};
 use crate::db::schema::stock_levels;
 use crate::db::{insert_or_ignore, locking, DbConn};
-use crate::error::{ApiError, NegativeLine};
+use crate::error::ApiError;
+use crate::stock::problems::NegativeLine;
 
 /// Level rows per INSERT or IN list: well under SQLite's bind limit.
 const CHUNK: usize = 1_000;

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod ledger;
 pub mod levels;
 pub mod model;
+pub mod problems;
 pub mod reserve;
 pub mod risk;
 pub mod routes;

@@ -13,7 +13,8 @@ use crate::catalog::geo::{coordinates, Coordinates};
 use crate::catalog::model::LocationKind;
 use crate::db::schema::{locations, stock_levels};
 use crate::db::DbConn;
-use crate::error::{Alternative, ApiError, Shortfall};
+use crate::error::ApiError;
+use crate::stock::problems::{Alternative, Shortfall};
 
 /// How many alternative locations a shortfall suggests.
 const ALTERNATIVES: usize = 3;

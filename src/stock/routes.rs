@@ -9,11 +9,12 @@ use super::{availability, channels, ledger, levels};
 use crate::auth::Principal;
 use crate::catalog::geo::Coordinates;
 use crate::db::read_tx;
-use crate::error::{path_code, ApiError, BadBody, Denied, Problem};
+use crate::error::{ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::{BulkJson, Json};
 use crate::http::pagination::{PageQuery, Paginated, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::http::query::Query;
+use crate::http::validate::path_code;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

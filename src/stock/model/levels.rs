@@ -1,61 +1,15 @@
-//! Stock levels, ledger movements, availability and sales channels: rows, forms and API types.
+//! Levels: counts, adjustments and snapshots in, levels out.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::catalog::model::PickupOptions;
-use crate::db::schema::{stock_levels, stock_movements};
-use crate::error::{code_problem, ApiError, Validator};
+use super::*;
+use crate::db::schema::stock_levels;
+use crate::error::ApiError;
 use crate::http::json::Validate;
-
-/// The largest count or delta accepted: far above any shelf, far below overflow.
-pub const MAX_QUANTITY: i64 = 1_000_000_000;
-/// Most lines in one adjustment batch.
-pub const MAX_ADJUSTMENTS: usize = 1_000;
-/// Most items in one snapshot.
-pub const MAX_SNAPSHOT_ITEMS: usize = 100_000;
-/// Most lines in one availability check.
-pub const MAX_CHECK_LINES: usize = 500;
-
-/// `available = max(0, on_hand - reserved - safety_stock)`: the one formula every channel uses.
-pub fn available(on_hand: i64, reserved: i64, safety_stock: i64) -> i64 {
-    (on_hand - reserved - safety_stock).max(0)
-}
-
-/// Why stock moved. Counts and adjustments take these; holds and orders add their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, strum::IntoStaticStr)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Reason {
-    Count,
-    Receipt,
-    Sale,
-    Return,
-    Damage,
-    Correction,
-    TransferIn,
-    TransferOut,
-}
-
-impl Reason {
-    /// The word the ledger records (movements also carry the reasons of holds and orders,
-    /// so the ledger's column is not read back as this type).
-    pub fn as_str(&self) -> &'static str {
-        (*self).into()
-    }
-}
-
-fn check_reference(v: &mut Validator, field: String, reference: &Option<String>) {
-    if let Some(reference) = reference {
-        v.check(
-            crate::http::formats::is_reference(reference),
-            field,
-            "must be 1 to 200 characters without control characters",
-        );
-    }
-}
+use crate::http::validate::{code_problem, Validator};
 
 /// `PUT /v1/stock/{location}/{sku}`: an absolute count.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -252,7 +206,7 @@ impl From<LevelRow> for StockLevel {
     fn from(row: LevelRow) -> Self {
         StockLevel {
             available: available(row.on_hand, row.reserved, row.safety_stock),
-            shortfall: super::risk::shortfall(row.on_hand, row.reserved),
+            shortfall: crate::stock::risk::shortfall(row.on_hand, row.reserved),
             location: row.location,
             sku: row.sku,
             on_hand: row.on_hand,
@@ -276,200 +230,4 @@ pub struct CountResult {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AdjustmentResult {
     pub levels: Vec<StockLevel>,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = stock_movements)]
-pub struct MovementRow {
-    pub id: i64,
-    pub location: String,
-    pub sku: String,
-    pub delta_on_hand: i64,
-    pub delta_reserved: i64,
-    pub reason: String,
-    pub reference: Option<String>,
-    pub actor: String,
-    pub at: NaiveDateTime,
-}
-
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = stock_movements)]
-pub struct NewMovement {
-    pub location: String,
-    pub sku: String,
-    pub delta_on_hand: i64,
-    pub delta_reserved: i64,
-    pub reason: String,
-    pub reference: Option<String>,
-    pub actor: String,
-    pub at: NaiveDateTime,
-}
-
-/// One ledger entry.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Movement {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub delta_on_hand: i64,
-    pub delta_reserved: i64,
-    pub reason: String,
-    pub reference: Option<String>,
-    pub actor: String,
-}
-
-impl From<MovementRow> for Movement {
-    fn from(row: MovementRow) -> Self {
-        Movement {
-            id: row.id,
-            at: row.at.and_utc(),
-            delta_on_hand: row.delta_on_hand,
-            delta_reserved: row.delta_reserved,
-            reason: row.reason,
-            reference: row.reference,
-            actor: row.actor,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct OnlineAvailability {
-    /// Sum of `available` over active locations that fulfil online orders.
-    pub available: i64,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LocationAvailability {
-    pub location: String,
-    pub name: String,
-    pub available: i64,
-    pub pickup: PickupOptions,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub distance_km: Option<f64>,
-}
-
-/// `GET /v1/availability/{sku}`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Availability {
-    pub sku: String,
-    pub online: OnlineAvailability,
-    /// Active stores that stock the SKU: nearest first with `near=`, else by code.
-    pub locations: Vec<LocationAvailability>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckLine {
-    pub sku: String,
-    pub quantity: i64,
-}
-
-/// `POST /v1/availability/check`: can this store serve this cart?
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckForm {
-    pub location: String,
-    pub lines: Vec<CheckLine>,
-}
-
-impl Validate for CheckForm {
-    fn validate(&self) -> Result<(), ApiError> {
-        let mut v = Validator::new();
-        v.code("location", &self.location);
-        if self.lines.is_empty() || self.lines.len() > MAX_CHECK_LINES {
-            v.add("lines", format!("must hold 1 to {MAX_CHECK_LINES} lines"));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for (i, line) in self.lines.iter().enumerate() {
-            if let Some(message) = code_problem(&line.sku) {
-                v.add(format!("lines[{i}].sku"), message);
-            } else if !seen.insert(line.sku.as_str()) {
-                v.add(format!("lines[{i}].sku"), "appears twice; give one line per SKU");
-            }
-            v.range(format!("lines[{i}].quantity"), line.quantity, 1, MAX_QUANTITY);
-        }
-        v.finish()
-    }
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CheckedLine {
-    pub sku: String,
-    pub quantity: i64,
-    pub available: i64,
-    pub ok: bool,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CheckResult {
-    pub location: String,
-    /// Whether every line can be served.
-    pub ok: bool,
-    pub lines: Vec<CheckedLine>,
-}
-
-/// `PUT /v1/channels/{code}`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelForm {
-    pub name: String,
-    /// Units held back from the channel's sum, against overselling on a slow marketplace.
-    pub buffer: i64,
-    /// Locations whose stock the channel sells; empty: every location with `fulfils_online`.
-    pub locations: Vec<String>,
-}
-
-/// Most locations one channel may name.
-pub const MAX_CHANNEL_LOCATIONS: usize = 1_000;
-
-impl Validate for ChannelForm {
-    fn validate(&self) -> Result<(), ApiError> {
-        let mut v = Validator::new();
-        v.text("name", &self.name, 200);
-        v.range("buffer", self.buffer, 0, MAX_QUANTITY);
-        if self.locations.len() > MAX_CHANNEL_LOCATIONS {
-            v.add("locations", format!("must hold at most {MAX_CHANNEL_LOCATIONS} locations"));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for (i, code) in self.locations.iter().enumerate() {
-            if let Some(message) = code_problem(code) {
-                v.add(format!("locations[{i}]"), message);
-            } else if !seen.insert(code.as_str()) {
-                v.add(format!("locations[{i}]"), "appears twice");
-            }
-        }
-        v.finish()
-    }
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Channel {
-    pub code: String,
-    pub name: String,
-    pub buffer: i64,
-    pub locations: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ChannelAvailability {
-    pub channel: String,
-    pub sku: String,
-    /// `max(0, sum of the channel's locations' available - buffer)`.
-    pub available: i64,
-}
-
-/// A (location, sku) whose counters disagree with what should explain them: its ledger, or
-/// (for `reserved`) the open holds and orders. What `clickcollect check` reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Drift {
-    pub location: String,
-    pub sku: String,
-    pub on_hand: i64,
-    pub ledger_on_hand: i64,
-    pub reserved: i64,
-    pub ledger_reserved: i64,
-    /// Units held by holds still `held` and orders still `confirmed`, `picking` or
-    /// `ready_for_pickup`.
-    pub open_reserved: i64,
 }
