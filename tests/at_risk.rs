@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 /// cat's order of 2. Returns (ann's order, bob's hold, cat's order).
 async fn fully_promised(app: &TestApp) -> (String, String, String) {
     app.stocked_store("S1", json!({}), "A", 5).await;
-    let order = |customer: &str| json!({"location": "S1", "fulfilment": "pickup", "customer_id": customer, "lines": [{"sku": "A", "quantity": 2}]});
+    let order = |customer: &str| common::pickup_order("S1", customer, "A", 2);
     let ann = app.post("/v1/orders", Some(&app.customer("ann")), &order("ann")).await.ok()["id"].clone();
     let hold = json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}]});
     let bob = app.post("/v1/reservations", Some(&app.customer("bob")), &hold).await.ok()["id"].clone();
@@ -196,8 +196,7 @@ async fn a_shipped_at_risk_order_corrects_the_count_and_a_cancel_rebalances(app:
     let erp = app.integration(&["orders:write"]);
     let delivery = json!({"location": "S1", "fulfilment": "delivery", "customer_id": "dan", "lines": [{"sku": "A", "quantity": 3}]});
     let shipped = app.post("/v1/orders", Some(&erp), &delivery).await.ok()["id"].as_str().unwrap().to_string();
-    let later =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "eve", "lines": [{"sku": "A", "quantity": 1}]});
+    let later = common::pickup_order("S1", "eve", "A", 1);
     let eve = app.post("/v1/orders", Some(&erp), &later).await.ok()["id"].as_str().unwrap().to_string();
     step(&app, &shipped, "picking").await.ok();
     app.count("S1", "A", 1).await;
@@ -250,7 +249,7 @@ async fn a_short_level_under_concurrent_writes_keeps_its_books(app: TestApp) {
     let mut ids = Vec::new();
     for i in 0..12 {
         let customer = format!("c{i}");
-        let body = json!({"location": "S1", "fulfilment": "pickup", "customer_id": customer, "lines": [{"sku": "A", "quantity": 3}]});
+        let body = common::pickup_order("S1", &customer, "A", 3);
         let id = app.post("/v1/orders", Some(&app.customer(&customer)), &body).await.ok()["id"]
             .as_str()
             .unwrap()
@@ -317,7 +316,7 @@ async fn a_handover_racing_a_till_sale_keeps_the_count_whole(app: TestApp) {
         let (sku, customer) = (format!("R{i}"), format!("r{i}"));
         app.put_product(&sku).await;
         app.count("S1", &sku, 2).await;
-        let body = json!({"location": "S1", "fulfilment": "pickup", "customer_id": customer, "lines": [{"sku": sku, "quantity": 2}]});
+        let body = common::pickup_order("S1", &customer, &sku, 2);
         let id = app.post("/v1/orders", Some(&app.customer(&customer)), &body).await.ok()["id"]
             .as_str()
             .unwrap()

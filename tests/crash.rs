@@ -53,8 +53,7 @@ fn webhook_rows(app: &TestApp) -> Vec<(String, String, String, i32)> {
         .unwrap()
 }
 
-async fn a_worker_killed_mid_send_loses_nothing(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]).await else { return };
+async fn a_worker_killed_mid_send_loses_nothing(app: TestApp) {
     // The first webhook is taken in and never answered: the worker is stuck between sending
     // and recording when it is killed. Everything after is answered 200.
     let hook = scripted(vec![Answer::Stall]);
@@ -65,8 +64,7 @@ async fn a_worker_killed_mid_send_loses_nothing(backend: Backend) {
     let profile = json!({"locale": "en", "webhook_url": hook.url,
         "channels": {"email": false, "sms": false, "push": false, "webhook": true}});
     app.put("/v1/customers/ann", Some(&ann), &profile).await.ok();
-    let order = json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann",
-        "lines": [{"sku": "A", "quantity": 1}]});
+    let order = common::pickup_order("S1", "ann", "A", 1);
     for _ in 0..3 {
         app.post("/v1/orders", Some(&ann), &order).await.ok();
     }
@@ -104,16 +102,6 @@ async fn a_worker_killed_mid_send_loses_nothing(backend: Backend) {
     assert_eq!(per_key.values().filter(|copies| copies.len() == 2).count(), 1);
 }
 
-#[actix_web::test]
-async fn a_worker_killed_mid_send_loses_nothing_on_sqlite() {
-    a_worker_killed_mid_send_loses_nothing(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn a_worker_killed_mid_send_loses_nothing_on_postgres() {
-    a_worker_killed_mid_send_loses_nothing(Backend::Postgres).await;
-}
-
 /// A slow provider does not starve the API: while the sender waits on a receiver that does not
 /// answer, requests still get the one pooled connection.
 async fn a_slow_provider_holds_no_database_connection(backend: Backend) {
@@ -127,8 +115,7 @@ async fn a_slow_provider_holds_no_database_connection(backend: Backend) {
     let profile = json!({"webhook_url": hook.url,
         "channels": {"email": false, "sms": false, "push": false, "webhook": true}});
     app.put("/v1/customers/ann", Some(&ann), &profile).await.ok();
-    let order = json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann",
-        "lines": [{"sku": "A", "quantity": 1}]});
+    let order = common::pickup_order("S1", "ann", "A", 1);
     let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
 
     let (pool, channels, keys) = (app.state.pool.clone(), app.state.channels.clone(), app.state.keys.clone());
@@ -142,12 +129,5 @@ async fn a_slow_provider_holds_no_database_connection(backend: Backend) {
     round.join().unwrap().unwrap();
 }
 
-#[actix_web::test]
-async fn a_slow_provider_holds_no_database_connection_on_sqlite() {
-    a_slow_provider_holds_no_database_connection(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn a_slow_provider_holds_no_database_connection_on_postgres() {
-    a_slow_provider_holds_no_database_connection(Backend::Postgres).await;
-}
+on_both_backends!(signed_webhooks with &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]; a_worker_killed_mid_send_loses_nothing);
+on_each_backend!(a_slow_provider_holds_no_database_connection);

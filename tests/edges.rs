@@ -124,8 +124,7 @@ async fn whole_number_floats_are_integers(app: TestApp) {
 async fn refusals_read_plainly_and_numbers_find_orders(app: TestApp) {
     app.stocked_store("S1", json!({}), "A", 5).await;
     let ann = app.customer("ann");
-    let body =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let body = common::pickup_order("S1", "ann", "A", 1);
     let order = app.post("/v1/orders", Some(&ann), &body).await.ok().clone();
     let (id, number) = (order["id"].as_str().unwrap().to_string(), order["number"].as_str().unwrap().to_string());
     assert_eq!(number.len(), 8);

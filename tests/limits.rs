@@ -25,7 +25,7 @@ fn hold(sku: &str, quantity: i64) -> serde_json::Value {
 }
 
 fn order(customer: &str, sku: &str, quantity: i64) -> serde_json::Value {
-    json!({"location": "S1", "fulfilment": "pickup", "customer_id": customer, "lines": [{"sku": sku, "quantity": quantity}]})
+    common::pickup_order("S1", customer, sku, quantity)
 }
 
 #[track_caller]

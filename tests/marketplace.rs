@@ -96,8 +96,7 @@ async fn a_channel_cannot_take_what_its_buffer_keeps_back(app: TestApp) {
     reply.assert_problem(409, "insufficient-stock");
     assert_eq!(reply.body["shortfalls"][0]["available"], 0);
     // The store's own customers may still have the last units.
-    let shopper =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 3}]});
+    let shopper = common::pickup_order("S1", "ann", "A", 3);
     assert_eq!(app.post("/v1/orders", Some(&app.customer("ann")), &shopper).await.status, 201);
     assert_eq!(app.get("/v1/channels/mkt/availability/A", Some(&erp)).await.ok()["available"], 0);
 }
@@ -177,8 +176,7 @@ async fn an_importer_sees_only_its_own_orders_and_the_back_office_sees_all(app: 
     let other = app.token(clickcollect::auth::Role::Integration, "other-market", None, &["orders:write"]);
     let mine = app.post("/v1/orders", Some(&market), &import("MKT-20", 1)).await.ok().clone();
     let theirs = app.post("/v1/orders", Some(&other), &import("MKT-21", 1)).await.ok().clone();
-    let web =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let web = common::pickup_order("S1", "ann", "A", 1);
     let shopper = app.post("/v1/orders", Some(&app.customer("ann")), &web).await.ok().clone();
     let ids = |page: &Value| -> Vec<String> {
         page["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_string()).collect()

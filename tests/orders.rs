@@ -150,14 +150,12 @@ async fn cancelling_returns_the_stock(app: TestApp) {
 async fn order_denials_and_bad_requests(app: TestApp) {
     setup(&app).await;
     let ann = app.customer("ann");
-    let body =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let body = common::pickup_order("S1", "ann", "A", 1);
     app.post("/v1/orders", None, &body).await.assert_problem(401, "unauthorized");
     app.post("/v1/orders", Some(&app.staff("S1")), &body).await.assert_problem(403, "forbidden");
     app.post("/v1/orders", Some(&app.integration(&["orders:read"])), &body).await.assert_problem(403, "forbidden");
     app.post("/v1/orders", Some(&app.customer("mallory")), &body).await.assert_problem(403, "forbidden");
-    let short =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "B", "quantity": 5}]});
+    let short = common::pickup_order("S1", "ann", "B", 5);
     let reply = app.post("/v1/orders", Some(&ann), &short).await;
     reply.assert_problem(409, "insufficient-stock");
     assert_eq!(reply.body["shortfalls"][0]["available"], 4);
@@ -182,10 +180,7 @@ async fn order_denials_and_bad_requests(app: TestApp) {
             json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "reservation_id": "nope"}),
             "reservation_id",
         ),
-        (
-            json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "GHOST", "quantity": 1}]}),
-            "lines[0].sku",
-        ),
+        (common::pickup_order("S1", "ann", "GHOST", 1), "lines[0].sku"),
     ] {
         let reply = app.post("/v1/orders", Some(&ann), &body).await;
         reply.assert_problem(404, "not-found");
@@ -193,7 +188,7 @@ async fn order_denials_and_bad_requests(app: TestApp) {
     }
     // A warehouse offers no pickup: a conflict with what the location is, not a bad request.
     app.put_location("WH", json!({"kind": "warehouse", "pickup": {"in_store": false, "curbside": false}})).await;
-    let reply = app.post("/v1/orders", Some(&ann), &json!({"location": "WH", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]})).await;
+    let reply = app.post("/v1/orders", Some(&ann), &common::pickup_order("WH", "ann", "A", 1)).await;
     reply.assert_problem(409, "conflict");
     assert!(reply.body["detail"].as_str().unwrap().contains("does not offer pickup"), "{}", reply.text);
     assert_eq!(app.level("S1", "A").await["reserved"], 0);
@@ -221,8 +216,7 @@ async fn order_denials_and_bad_requests(app: TestApp) {
 async fn order_creation_is_idempotent(app: TestApp) {
     setup(&app).await;
     let ann = app.customer("ann");
-    let body =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 2}]});
+    let body = common::pickup_order("S1", "ann", "A", 2);
     let send = || {
         app.request(Method::POST, "/v1/orders").bearer(&ann).header("Idempotency-Key", "checkout-9").json(&body).send()
     };
@@ -281,7 +275,7 @@ async fn the_store_list_shows_open_orders_oldest_first(app: TestApp) {
     let ann = app.customer("ann");
     let mut ids = Vec::new();
     for sku in ["A", "B", "A"] {
-        let body = json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": sku, "quantity": 1}]});
+        let body = common::pickup_order("S1", "ann", sku, 1);
         ids.push(app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string());
     }
     let staff = app.staff("S1");
@@ -303,8 +297,7 @@ async fn the_store_list_shows_open_orders_oldest_first(app: TestApp) {
 async fn uncollected_orders_expire_after_the_deadline_and_grace(app: TestApp) {
     setup(&app).await;
     let ann = app.customer("ann");
-    let body =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 2}]});
+    let body = common::pickup_order("S1", "ann", "A", 2);
     let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
     let staff = app.staff("S1");
     post(&app, &format!("/v1/orders/{id}/picking"), &staff).await.ok();
@@ -424,8 +417,7 @@ async fn the_pickup_pass_carries_the_code_as_a_qr_image(app: TestApp) {
     setup(&app).await;
     let ann = app.customer("ann");
     let staff = app.staff("S1");
-    let body =
-        json!({"location": "S1", "fulfilment": "pickup", "customer_id": "ann", "lines": [{"sku": "A", "quantity": 1}]});
+    let body = common::pickup_order("S1", "ann", "A", 1);
     let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
     let path = format!("/v1/orders/{id}/pickup-pass");
     app.get(&path, Some(&ann)).await.assert_problem(409, "conflict");
@@ -455,7 +447,7 @@ async fn racing_orders_and_handovers_keep_the_books(app: TestApp) {
         let app = &app;
         async move {
             let customer = format!("fan-{i}");
-            let body = json!({"location": "S1", "fulfilment": "pickup", "customer_id": customer, "lines": [{"sku": "HOT", "quantity": 1}]});
+            let body = common::pickup_order("S1", &customer, "HOT", 1);
             let reply = app.post("/v1/orders", Some(&app.customer(&customer)), &body).await;
             assert!(reply.status == 201 || reply.status == 409, "{}: {}", reply.status, reply.text);
             (reply.status == 201).then(|| reply.body["id"].as_str().unwrap().to_string())

@@ -111,8 +111,7 @@ async fn customer(app: &TestApp, id: &str, channels: Value) {
 }
 
 async fn order(app: &TestApp, customer: &str) -> String {
-    let body = json!({"location": "S1", "fulfilment": "pickup", "customer_id": customer,
-        "lines": [{"sku": "A", "quantity": 1}]});
+    let body = common::pickup_order("S1", customer, "A", 1);
     app.post("/v1/orders", Some(&app.customer(customer)), &body).await.ok()["id"].as_str().unwrap().to_string()
 }
 
@@ -139,8 +138,7 @@ async fn store(app: &TestApp) {
 const PUSH_SETTINGS: [(&str, &str); 3] =
     [("VAPID_PRIVATE_KEY", VAPID_PRIVATE_KEY), ("VAPID_SUBJECT", VAPID_SUBJECT), ("PUBLIC_BASE_URL", PUBLIC_BASE_URL)];
 
-async fn push_messages_are_encrypted_signed_and_acknowledged(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, &PUSH_SETTINGS).await else { return };
+async fn push_messages_are_encrypted_signed_and_acknowledged(app: TestApp) {
     let gone = receiver(vec![410]);
     let live = receiver(vec![201, 201]);
     store(&app).await;
@@ -216,16 +214,6 @@ async fn push_messages_are_encrypted_signed_and_acknowledged(backend: Backend) {
     let code = app.get(&format!("/v1/orders/{id}"), Some(&ann)).await.body["pickup_code"].as_str().unwrap().to_string();
     assert!(message["body"].as_str().unwrap().contains(&code), "{message}");
     assert_eq!(gone.received().len(), 1, "the removed subscription is not used again");
-}
-
-#[actix_web::test]
-async fn push_messages_are_encrypted_signed_and_acknowledged_on_sqlite() {
-    push_messages_are_encrypted_signed_and_acknowledged(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn push_messages_are_encrypted_signed_and_acknowledged_on_postgres() {
-    push_messages_are_encrypted_signed_and_acknowledged(Backend::Postgres).await;
 }
 
 /// Moves an order's "ready for pickup" messages back in time (sent and due `minutes` ago), as
@@ -348,18 +336,7 @@ async fn sms_follows_a_push_that_was_not_delivered(backend: Backend) {
     assert_eq!(notification(&app, &sms_only, "ready_for_pickup", "sms").await["status"], "sent");
 }
 
-#[actix_web::test]
-async fn sms_follows_a_push_that_was_not_delivered_on_sqlite() {
-    sms_follows_a_push_that_was_not_delivered(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn sms_follows_a_push_that_was_not_delivered_on_postgres() {
-    sms_follows_a_push_that_was_not_delivered(Backend::Postgres).await;
-}
-
-async fn without_vapid_settings_push_is_off_and_says_so(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else { return };
+async fn without_vapid_settings_push_is_off_and_says_so(app: TestApp) {
     app.get("/v1/notifications/push-key", None).await.assert_problem(404, "not-found");
     let receipt = json!({"notification_id": "x", "token": "y", "status": "delivered"});
     push_receipt(&app, receipt).await.assert_problem(404, "not-found");
@@ -374,9 +351,8 @@ async fn without_vapid_settings_push_is_off_and_says_so(backend: Backend) {
 
 /// A service worker can acknowledge a push before the sender has recorded sending it (the
 /// push service answers, the phone shows it, the receipt arrives, then the sender writes).
-async fn a_receipt_before_the_send_is_recorded_keeps_both(backend: Backend) {
+async fn a_receipt_before_the_send_is_recorded_keeps_both(app: TestApp) {
     use clickcollect::notify::{outbox, sender};
-    let Some(app) = TestApp::spawn_with(backend, &PUSH_SETTINGS).await else { return };
     store(&app).await;
     customer(&app, "ann", json!({"email": false, "sms": false, "push": true, "webhook": false})).await;
     let id = order(&app, "ann").await;
@@ -393,19 +369,8 @@ async fn a_receipt_before_the_send_is_recorded_keeps_both(backend: Backend) {
     assert!(push["sent_at"].is_string(), "and when it was sent is known: {push}");
 }
 
-#[actix_web::test]
-async fn a_receipt_before_the_send_is_recorded_keeps_both_on_sqlite() {
-    a_receipt_before_the_send_is_recorded_keeps_both(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn a_receipt_before_the_send_is_recorded_keeps_both_on_postgres() {
-    a_receipt_before_the_send_is_recorded_keeps_both(Backend::Postgres).await;
-}
-
 /// A push service's 429 and 5xx are worth a retry; the message goes when it recovers.
-async fn a_busy_push_service_is_tried_again(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, &PUSH_SETTINGS).await else { return };
+async fn a_busy_push_service_is_tried_again(app: TestApp) {
     let busy = receiver(vec![429, 502, 201]);
     store(&app).await;
     customer(&app, "ann", json!({"email": false, "sms": false, "push": true, "webhook": false})).await;
@@ -428,8 +393,7 @@ async fn a_busy_push_service_is_tried_again(backend: Backend) {
 
 /// Keys with base64 `=` padding, as some web-push libraries send them, are taken (stored
 /// without it) and every push to them is encrypted and read as usual.
-async fn padded_keys_are_taken_and_pushed_to(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, &PUSH_SETTINGS).await else { return };
+async fn padded_keys_are_taken_and_pushed_to(app: TestApp) {
     let live = receiver(vec![201]);
     store(&app).await;
     customer(&app, "ann", json!({"email": false, "sms": false, "push": true, "webhook": false})).await;
@@ -449,8 +413,7 @@ async fn padded_keys_are_taken_and_pushed_to(backend: Backend) {
 
 /// An endpoint moves to another customer only with the keys it was registered with: the same
 /// browser, signed in to another account. Other keys are 409, and the first owner keeps it.
-async fn an_endpoint_moves_only_with_its_own_keys(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, &PUSH_SETTINGS).await else { return };
+async fn an_endpoint_moves_only_with_its_own_keys(app: TestApp) {
     for who in ["ann", "bob", "mallory"] {
         customer(&app, who, json!({"email": false, "sms": false, "push": true, "webhook": false})).await;
     }
@@ -478,42 +441,6 @@ async fn an_endpoint_moves_only_with_its_own_keys(backend: Backend) {
     assert_eq!(subscribe("bob", renewed.subscription(endpoint)).await.status, 200);
 }
 
-#[actix_web::test]
-async fn padded_keys_are_taken_and_pushed_to_on_sqlite() {
-    padded_keys_are_taken_and_pushed_to(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn padded_keys_are_taken_and_pushed_to_on_postgres() {
-    padded_keys_are_taken_and_pushed_to(Backend::Postgres).await;
-}
-
-#[actix_web::test]
-async fn an_endpoint_moves_only_with_its_own_keys_on_sqlite() {
-    an_endpoint_moves_only_with_its_own_keys(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn an_endpoint_moves_only_with_its_own_keys_on_postgres() {
-    an_endpoint_moves_only_with_its_own_keys(Backend::Postgres).await;
-}
-
-#[actix_web::test]
-async fn without_vapid_settings_push_is_off_and_says_so_on_sqlite() {
-    without_vapid_settings_push_is_off_and_says_so(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn without_vapid_settings_push_is_off_and_says_so_on_postgres() {
-    without_vapid_settings_push_is_off_and_says_so(Backend::Postgres).await;
-}
-
-#[actix_web::test]
-async fn a_busy_push_service_is_tried_again_on_sqlite() {
-    a_busy_push_service_is_tried_again(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn a_busy_push_service_is_tried_again_on_postgres() {
-    a_busy_push_service_is_tried_again(Backend::Postgres).await;
-}
+on_both_backends!(without_vapid_settings_push_is_off_and_says_so);
+on_both_backends!(vapid with &PUSH_SETTINGS; push_messages_are_encrypted_signed_and_acknowledged, a_busy_push_service_is_tried_again, padded_keys_are_taken_and_pushed_to, an_endpoint_moves_only_with_its_own_keys, a_receipt_before_the_send_is_recorded_keeps_both);
+on_each_backend!(sms_follows_a_push_that_was_not_delivered);

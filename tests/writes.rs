@@ -5,7 +5,7 @@
 mod common;
 
 use actix_web::http::Method;
-use common::{Backend, TestApp};
+use common::TestApp;
 use serde_json::{json, Value};
 
 struct Write {
@@ -137,11 +137,8 @@ fn writes() -> Vec<Write> {
             method: Method::POST,
             path: "/v1/orders",
             bad_path: None,
-            valid: json!({"location": "S1", "fulfilment": "pickup", "customer_id": "root", "lines": [{"sku": "A", "quantity": 1}]}),
-            bad_numbers: vec![(
-                json!({"location": "S1", "fulfilment": "pickup", "customer_id": "root", "lines": [{"sku": "A", "quantity": 100000}]}),
-                "lines[0].quantity",
-            )],
+            valid: common::pickup_order("S1", "root", "A", 1),
+            bad_numbers: vec![(common::pickup_order("S1", "root", "A", 100000), "lines[0].quantity")],
             too_large: 100 * 1024,
             denied: Denied::Staff,
         },
@@ -224,8 +221,7 @@ async fn hostile_writes_are_refused_and_change_nothing(app: TestApp) {
 on_both_backends!(hostile_writes_are_refused_and_change_nothing);
 
 /// The snapshot's own, larger body limit is enforced too.
-async fn snapshots_have_their_own_body_limit(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, &[("MAX_SNAPSHOT_BYTES", "200000")]).await else { return };
+async fn snapshots_have_their_own_body_limit(app: TestApp) {
     app.put_location("S1", json!({})).await;
     app.put_product("A").await;
     let items: Vec<Value> = (0..8000).map(|n| json!({"sku": format!("SKU-{n:05}"), "on_hand": 1})).collect();
@@ -236,13 +232,4 @@ async fn snapshots_have_their_own_body_limit(backend: Backend) {
     let body = json!({"items": [{"sku": "A", "on_hand": 3}], "reference": "x".repeat(150)});
     assert_eq!(app.post("/v1/stock/S1/snapshot", Some(&app.admin()), &body).await.status, 200);
 }
-
-#[actix_web::test]
-async fn snapshots_have_their_own_body_limit_on_sqlite() {
-    snapshots_have_their_own_body_limit(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn snapshots_have_their_own_body_limit_on_postgres() {
-    snapshots_have_their_own_body_limit(Backend::Postgres).await;
-}
+on_both_backends!(small_snapshots with &[("MAX_SNAPSHOT_BYTES", "200000")]; snapshots_have_their_own_body_limit);

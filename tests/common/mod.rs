@@ -2,7 +2,9 @@
 //! driven through HTTP requests in process. `on_both_backends!` runs a test on each.
 #![allow(dead_code)]
 
+pub mod notify;
 pub mod receiver;
+pub mod smtp;
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -30,53 +32,74 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs each named `async fn name(app: TestApp)` once on SQLite and once on PostgreSQL.
+/// Runs each named `async fn name(app: TestApp)` once per backend, each on a fresh app:
+/// `on_both_backends!(a, b)`. With settings of their own, in a group named for them:
+/// `on_both_backends!(webhooks with &[("WEBHOOK_SECRET", SECRET)]; c, d)`. A file may hold
+/// one plain call and any number of groups.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
+    ($group:ident with $settings:expr; $($name:ident),* $(,)?) => {
+        mod $group {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::on_both_backends!(@backends [$settings] $($name),*);
+        }
+    };
+    (@backends [$settings:expr] $($name:ident),*) => {
         mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
             $(
                 #[actix_web::test]
                 async fn $name() {
-                    if let Some(app) = $crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await {
+                    let backend = $crate::common::Backend::Sqlite;
+                    if let Some(app) = $crate::common::TestApp::spawn_with(backend, $settings).await {
                         super::$name(app).await;
                     }
                 }
             )*
         }
         mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
             $(
                 #[actix_web::test]
                 async fn $name() {
-                    if let Some(app) = $crate::common::TestApp::spawn($crate::common::Backend::Postgres).await {
+                    let backend = $crate::common::Backend::Postgres;
+                    if let Some(app) = $crate::common::TestApp::spawn_with(backend, $settings).await {
                         super::$name(app).await;
                     }
                 }
             )*
         }
     };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_backends!(@backends [&[]] $($name),*);
+    };
 }
 
-/// Runs each named `async fn name(backend: Backend)` once per backend: for tests that spawn
-/// their app themselves, with settings of their own.
+/// Runs each named `async fn name(backend: Backend)` once per backend: for tests that start
+/// servers of their own first (a provider, a receiver) and spawn their app with its address.
 #[macro_export]
 macro_rules! on_each_backend {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[actix_web::test]
-                async fn $name() {
-                    super::$name($crate::common::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[actix_web::test]
-                async fn $name() {
-                    super::$name($crate::common::Backend::Postgres).await
-                }
-            )*
+        mod each_backend {
+            mod sqlite {
+                $(
+                    #[actix_web::test]
+                    async fn $name() {
+                        super::super::$name($crate::common::Backend::Sqlite).await
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[actix_web::test]
+                    async fn $name() {
+                        super::super::$name($crate::common::Backend::Postgres).await
+                    }
+                )*
+            }
         }
     };
 }
@@ -593,4 +616,10 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// Direct database access for assertions the API does not expose.
 pub fn is_postgres(conn: &DbConn) -> bool {
     db::is_postgres(conn)
+}
+
+/// The body of a pickup order for one line: what most tests place.
+pub fn pickup_order(location: &str, customer: &str, sku: &str, quantity: i64) -> Value {
+    serde_json::json!({"location": location, "fulfilment": "pickup", "customer_id": customer,
+        "lines": [{"sku": sku, "quantity": quantity}]})
 }
