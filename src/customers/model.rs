@@ -33,6 +33,7 @@ impl Channels {
 #[serde(deny_unknown_fields)]
 pub struct CustomerForm {
     pub name: Option<String>,
+    /// An ASCII address the mail transport accepts, at most 64 characters before the `@`.
     pub email: Option<String>,
     /// E.164, e.g. `+48601234567`.
     pub phone: Option<String>,
@@ -52,7 +53,11 @@ impl Validate for CustomerForm {
             v.text("name", name, 200);
         }
         if let Some(email) = &self.email {
-            v.check(is_email(email), "email", "must be an email address");
+            v.check(
+                is_email(email),
+                "email",
+                "must be an ASCII email address, at most 64 characters before the @ and a domain of two labels or more",
+            );
         }
         if let Some(phone) = &self.phone {
             v.check(is_phone(phone), "phone", "must be E.164, e.g. +48601234567");

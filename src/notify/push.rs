@@ -298,6 +298,21 @@ mod tests {
         assert!(B64.encode(keys.nonce).starts_with("4h_95klXJ5E"), "{}", B64.encode(keys.nonce));
     }
 
+    /// The whole message of RFC 8291, Appendix A: header, ciphertext and tag, byte for byte.
+    #[test]
+    fn encryption_reproduces_the_rfc_8291_message() {
+        let as_secret = SecretKey::from_slice(&B64.decode(AS_PRIVATE).unwrap()).unwrap();
+        let salt: [u8; 16] = B64.decode(SALT).unwrap().try_into().unwrap();
+        let body =
+            encrypt_with(UA_PUBLIC, AUTH, b"When I grow up, I want to be a watermelon", &as_secret, salt).unwrap();
+        let expected = concat!(
+            "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27ml",
+            "mlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPT",
+            "pK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN",
+        );
+        assert_eq!(B64.encode(&body), expected);
+    }
+
     #[test]
     fn padded_keys_encrypt_like_unpadded_ones() {
         let as_secret = SecretKey::from_slice(&B64.decode(AS_PRIVATE).unwrap()).unwrap();

@@ -3,7 +3,7 @@
 //! around it (a metadata service, an admin port): server-side request forgery. The URL's
 //! form is checked when it is stored (`parse`); before each request `refused` resolves the
 //! host to fail the message with a clear, final reason; and the HTTP client for customers'
-//! URLs (`channels::customer_agent`) connects only to the public addresses its own resolver
+//! URLs (`providers::customer_agent`) connects only to the public addresses its own resolver
 //! returns, so a host whose DNS answer changes in between gains nothing. Providers' own URLs
 //! (Twilio, Infobip, SMTP) come from the operator and are not checked. Redirects are never
 //! followed.
@@ -12,44 +12,49 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 
 /// The parts of an http(s) URL this module looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target<'a> {
+pub struct Target {
     pub https: bool,
     /// Without brackets for an IPv6 literal.
-    pub host: &'a str,
+    pub host: String,
     pub port: u16,
 }
 
-/// Reads `scheme://host[:port][/path]`. Refuses user information (`user@host`, which hides
-/// the real host from a reader), empty hosts and ports that are not numbers.
-pub fn parse(url: &str) -> Option<Target<'_>> {
-    let (https, rest) = match url.split_once("://")? {
-        ("https", rest) => (true, rest),
-        ("http", rest) => (false, rest),
+/// Reads the URL as the HTTP client will (`http::Uri`, which ureq parses requests with), so
+/// the host checked is the host connected to. Refuses other schemes, user information
+/// (`user@host`, which hides the real host from a reader), empty hosts, and hosts that are
+/// neither a name nor an IP literal.
+pub fn parse(url: &str) -> Option<Target> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    let https = match uri.scheme_str()? {
+        "https" => true,
+        "http" => false,
         _ => return None,
     };
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.contains('@') || authority.is_empty() {
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
         return None;
     }
-    let default_port = if https { 443 } else { 80 };
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let (host, after) = bracketed.split_once(']')?;
-        host.parse::<Ipv6Addr>().ok()?;
-        (host, if after.is_empty() { None } else { Some(after.strip_prefix(':')?) })
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
+    let host = authority.host();
+    // `http::Uri` reads `host:port` with a port that is not a number as no port at all.
+    if authority.port().is_none() && authority.as_str() != host {
+        return None;
+    }
+    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => {
+            v6.parse::<Ipv6Addr>().ok()?;
+            v6.to_string()
         }
-    };
-    let port = match port {
-        None => default_port,
-        Some(port) => port.parse().ok()?,
+        None => host.to_string(),
     };
     let plausible = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':');
     if host.is_empty() || !host.chars().all(plausible) {
         return None;
     }
+    let port = match authority.port() {
+        Some(port) => port.as_str().parse().ok()?,
+        None if https => 443,
+        None => 80,
+    };
     Some(Target { https, host, port })
 }
 
@@ -124,7 +129,7 @@ pub fn refused(url: &str, allow_private: bool) -> bool {
         return false;
     }
     let Some(target) = parse(url) else { return true };
-    let addresses = match (target.host, target.port).to_socket_addrs() {
+    let addresses = match (target.host.as_str(), target.port).to_socket_addrs() {
         Ok(addresses) => addresses.collect::<Vec<_>>(),
         // Not known (yet): the request fails on its own, as a network error that is retried.
         Err(_) => return false,
@@ -132,7 +137,7 @@ pub fn refused(url: &str, allow_private: bool) -> bool {
     match addresses.iter().find(|a| !is_public(a.ip())) {
         Some(private) => {
             tracing::warn!(
-                host = target.host,
+                host = target.host.as_str(),
                 address = %private.ip(),
                 "refused a customer URL that resolves to a private address (NOTIFY_PRIVATE_TARGETS=allow lifts this)"
             );
@@ -149,10 +154,11 @@ mod tests {
     #[test]
     fn urls_are_read_by_their_real_host() {
         let target = |url| parse(url).map(|t| (t.https, t.host, t.port));
-        assert_eq!(target("https://hooks.example.com/cc"), Some((true, "hooks.example.com", 443)));
-        assert_eq!(target("http://127.0.0.1:9000/hook"), Some((false, "127.0.0.1", 9000)));
-        assert_eq!(target("https://[::1]:8443"), Some((true, "::1", 8443)));
-        assert_eq!(target("https://shop.example?x=1"), Some((true, "shop.example", 443)));
+        let read = |https, host: &str, port| Some((https, host.to_string(), port));
+        assert_eq!(target("https://hooks.example.com/cc"), read(true, "hooks.example.com", 443));
+        assert_eq!(target("http://127.0.0.1:9000/hook"), read(false, "127.0.0.1", 9000));
+        assert_eq!(target("https://[::1]:8443"), read(true, "::1", 8443));
+        assert_eq!(target("https://shop.example?x=1"), read(true, "shop.example", 443));
         for bad in [
             "ftp://x",
             "https://",
