@@ -15,7 +15,6 @@ use utoipa::ToSchema;
 use crate::config::{JwtSettings, PublicKeyAlgorithm, Secret, Settings};
 use crate::db::DatabaseTarget;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -293,8 +292,8 @@ impl FromRequest for Principal {
 }
 
 fn principal_of(req: &HttpRequest) -> Result<Principal, ApiError> {
-    let state =
-        req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    // The keys are registered on their own (`build_app`), so this module needs no AppState.
+    let keys = req.app_data::<web::Data<Keys>>().ok_or_else(|| ApiError::Internal("the keys are missing".into()))?;
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -304,7 +303,7 @@ fn principal_of(req: &HttpRequest) -> Result<Principal, ApiError> {
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .ok_or_else(|| ApiError::Unauthorized("expected 'Authorization: Bearer <token>'".into()))?;
-    state.keys.verify(token.trim())
+    keys.verify(token.trim())
 }
 
 #[cfg(test)]

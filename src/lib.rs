@@ -70,7 +70,15 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    // What the extractors and middleware below the handlers read, registered on its own so
+    // those modules need no AppState (which would tie them to every capability).
+    let keys = web::Data::from(state.keys.clone());
+    let metrics = web::Data::from(state.metrics.clone());
+    let server = web::Data::new(state.settings.server.clone());
     let app = App::new()
+        .app_data(keys)
+        .app_data(metrics)
+        .app_data(server)
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(|err, _| ApiError::NotFound(err.to_string()).into()));
     let (app, document) = routes_and_document(app);

@@ -18,7 +18,7 @@ use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::orders::status::Status;
-use crate::reservations::model::HoldStatus;
+use crate::reservations::status::HoldStatus;
 
 /// The limits, from the configuration; 0 turns one off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpR
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use crate::config::ServerSettings;
 use crate::error::{ApiError, FieldError};
-use crate::state::AppState;
 
 /// Request-level validation beyond what the types enforce.
 pub trait Validate {
@@ -55,10 +55,10 @@ fn read_json<T: DeserializeOwned + Validate + 'static>(
     limit: Limit,
 ) -> impl Future<Output = Result<T, ApiError>> {
     let limit = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| match limit {
-            Limit::Body => state.settings.server.max_body_bytes,
-            Limit::Snapshot => state.settings.server.max_snapshot_bytes,
+        .app_data::<web::Data<ServerSettings>>()
+        .map(|server| match limit {
+            Limit::Body => server.max_body_bytes,
+            Limit::Snapshot => server.max_snapshot_bytes,
         })
         .unwrap_or(64 * 1024);
     let is_json = req

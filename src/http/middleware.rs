@@ -11,7 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use tracing::Instrument;
 
-use crate::state::AppState;
+use crate::http::metrics::Metrics;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -28,7 +28,7 @@ pub async fn observe(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.path());
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let started = Instant::now();
 
     let mut response = next.call(req).instrument(span.clone()).await?;
@@ -36,8 +36,8 @@ pub async fn observe(
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_string());
-    if let Some(state) = state {
-        state.metrics.observe(&method, &route, status, elapsed);
+    if let Some(metrics) = metrics {
+        metrics.observe(&method, &route, status, elapsed);
     }
     span.in_scope(|| tracing::info!(status, route = %route, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "served"));
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -10,7 +10,7 @@
 
 use chrono::{NaiveDateTime, TimeDelta};
 
-use super::outbox::DeliveryStatus;
+use super::outbox::{DeliveryStatus, First};
 use crate::orders::events::Event;
 
 /// The policy when `NOTIFY_FALLBACK` is not set.
@@ -95,16 +95,6 @@ impl FallbackPolicy {
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
-}
-
-/// The message a fallback waits for, as the sender finds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct First {
-    pub status: DeliveryStatus,
-    /// When it was handed to the provider.
-    pub sent_at: Option<NaiveDateTime>,
-    /// Still queued, but an attempt has already failed and it waits for a retry.
-    pub retrying: bool,
 }
 
 /// What a waiting message does.

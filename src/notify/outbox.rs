@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::fallback::First;
 use crate::db::schema::{notifications, push_subscriptions};
 use crate::db::{insert_or_ignore, locking, DbConn};
 use crate::error::ApiError;
@@ -88,6 +87,16 @@ pub fn push_subscriptions(conn: &mut DbConn, customer_id: &str) -> Result<Vec<Pu
 pub fn remove_push_subscription(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
     diesel::delete(push_subscriptions::table.find(id)).execute(conn)?;
     Ok(())
+}
+
+/// The message a fallback waits for, as the sender finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct First {
+    pub status: DeliveryStatus,
+    /// When it was handed to the provider.
+    pub sent_at: Option<NaiveDateTime>,
+    /// Still queued, but an attempt has already failed and it waits for a retry.
+    pub retrying: bool,
 }
 
 /// An order's `event` message on `channel`, if one was queued, as a fallback sees it.

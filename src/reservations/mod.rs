@@ -5,6 +5,7 @@
 
 pub mod model;
 pub mod routes;
+pub mod status;
 
 use std::collections::HashMap;
 

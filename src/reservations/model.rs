@@ -11,6 +11,8 @@ use crate::http::json::Validate;
 use crate::http::validate::{code_problem, Validator};
 use crate::stock::risk::AtRisk;
 
+pub use super::status::HoldStatus;
+
 /// Most lines one hold may carry.
 pub const MAX_LINES: usize = 100;
 /// Most units of one SKU one hold may take: a shopper, not a reseller.
@@ -62,30 +64,6 @@ pub fn validate_lines(v: &mut Validator, lines: &[HoldLine]) {
         v.range(format!("lines[{i}].quantity"), line.quantity, 1, MAX_LINE_QUANTITY);
     }
 }
-
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum HoldStatus {
-    Held,
-    Released,
-    Expired,
-    /// The hold became an order's.
-    Converted,
-}
-crate::db::stored::stored_enum!(HoldStatus, "hold status");
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = reservations)]

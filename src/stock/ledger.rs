@@ -13,7 +13,7 @@ use crate::db::schema::{stock_levels, stock_movements};
 use crate::db::{insert_rows, DbConn};
 use crate::error::ApiError;
 use crate::http::pagination::{Page, Paginated};
-use crate::reservations::model::HoldStatus;
+use crate::reservations::status::HoldStatus;
 
 /// Movements per INSERT: 9 binds each keeps SQLite well under its bind limit.
 const INSERT_CHUNK: usize = 1_000;

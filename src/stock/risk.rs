@@ -27,7 +27,7 @@ use crate::db::schema::{
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::orders::status::Status;
-use crate::reservations::model::HoldStatus;
+use crate::reservations::status::HoldStatus;
 
 /// Why an order or hold may not be served in full.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
