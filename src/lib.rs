@@ -2,6 +2,20 @@
 //! and order notifications, behind one REST API.
 //!
 //! `build_app` is the one factory used by the binary and the tests.
+//!
+//! Where a change goes (the whole map is `docs/architecture.md`):
+//! - a new endpoint: a domain function over `&mut DbConn` in its capability's folder, a thin
+//!   handler in that folder's `routes.rs` with its `#[utoipa::path]`, a black-box test on both
+//!   backends, and the regenerated `openapi/openapi.json`;
+//! - a new notification provider: a module in `notify/` that sends through
+//!   `notify::providers`, reads its own receipts, and is built in `Channels::build`;
+//! - a new event: a variant of `orders::events::Event`, announced through
+//!   `OrderSettings::announce`, with its templates in `notify/`;
+//! - a new migration: the same folder under both `migrations/` trees and `db/schema.rs` by
+//!   hand; `tests/migrations.rs` compares all three column by column.
+//!
+//! Imports point down: orders never import notify, and nothing below the handlers takes
+//! `AppState`.
 
 pub mod auth;
 pub mod catalog;

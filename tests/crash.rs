@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::notify::place_order;
 use common::receiver::{scripted, Answer};
 use common::{Backend, TestApp};
 use serde_json::{json, Value};
@@ -115,8 +116,7 @@ async fn a_slow_provider_holds_no_database_connection(backend: Backend) {
     let profile = json!({"webhook_url": hook.url,
         "channels": {"email": false, "sms": false, "push": false, "webhook": true}});
     app.put("/v1/customers/ann", Some(&ann), &profile).await.ok();
-    let order = common::pickup_order("S1", "ann", "A", 1);
-    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    let id = place_order(&app, &ann, "ann").await;
 
     let (pool, channels, keys) = (app.state.pool.clone(), app.state.channels.clone(), app.state.keys.clone());
     let round = std::thread::spawn(move || {

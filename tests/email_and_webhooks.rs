@@ -5,7 +5,8 @@ mod common;
 
 use actix_web::http::Method;
 use common::notify::{
-    customer_profile as profile, only_notification, webhook_order, webhook_order_for, WEBHOOK_SECRET,
+    customer_profile as profile, customer_with, only_notification, place_order, webhook_order, webhook_order_for,
+    WEBHOOK_SECRET,
 };
 use common::receiver::{receiver, receiver_with};
 use common::smtp::{smtp_server, SMTP_PASSWORD, SMTP_USER};
@@ -19,8 +20,7 @@ async fn webhooks_are_signed_retried_and_resent(app: TestApp) {
     let mut body = profile(json!({"email": true, "sms": false, "push": false, "webhook": true}));
     body["webhook_url"] = json!(hook.url);
     app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
-    let order = common::pickup_order("S1", "ann", "A", 1);
-    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    let id = place_order(&app, &ann, "ann").await;
     let list_path = format!("/v1/orders/{id}/notifications");
     let webhook_row =
         |list: &Value| list["items"].as_array().unwrap().iter().find(|n| n["channel"] == "webhook").unwrap().clone();
@@ -131,8 +131,7 @@ async fn reminders_wait_for_the_morning(app: TestApp) {
     body["timezone"] = json!(quiet);
     body["webhook_url"] = json!(hook.url);
     app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
-    let order = common::pickup_order("S1", "ann", "A", 1);
-    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    let id = place_order(&app, &ann, "ann").await;
     let admin = app.admin();
     for step in ["picking", "ready"] {
         app.request(Method::POST, &format!("/v1/orders/{id}/{step}")).bearer(&admin).send().await.ok();
@@ -183,8 +182,7 @@ async fn email_goes_out_over_smtp(backend: common::Backend) {
     let mut profile_en = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
     profile_en["locale"] = json!("en-GB");
     app.put("/v1/customers/ann", Some(&ann), &profile_en).await.ok();
-    let order = common::pickup_order("S1", "ann", "A", 1);
-    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    let id = place_order(&app, &ann, "ann").await;
     let admin = app.admin();
     for step in ["picking", "ready"] {
         app.request(Method::POST, &format!("/v1/orders/{id}/{step}")).bearer(&admin).send().await.ok();
@@ -223,11 +221,10 @@ async fn refused_smtp_credentials_are_retried_not_failed(backend: Backend) {
     let settings = [("SMTP_URL", url.as_str()), ("EMAIL_FROM", "shop@example.com")];
     let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
     app.stocked_store("S1", json!({}), "A", 5).await;
-    let ann = app.customer("ann");
-    let body = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
-    app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
-    let order = common::pickup_order("S1", "ann", "A", 1);
-    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    let ann =
+        customer_with(&app, "ann", &profile(json!({"email": true, "sms": false, "push": false, "webhook": false})))
+            .await;
+    let id = place_order(&app, &ann, "ann").await;
     assert_eq!(run_sender(&app).await, 1);
     let row = only_notification(&app, &id).await;
     assert_eq!((row["status"].as_str(), row["attempts"].as_i64()), (Some("queued"), Some(1)), "{row}");

@@ -4,7 +4,7 @@
 mod common;
 
 use actix_web::http::Method;
-use common::notify::{customer_profile as profile, webhook_order, WEBHOOK_SECRET};
+use common::notify::{customer_profile as profile, customer_with, place_order, webhook_order, WEBHOOK_SECRET};
 use common::receiver::receiver;
 use common::{make_due, run_sender, TestApp};
 use serde_json::{json, Value};
@@ -26,16 +26,10 @@ fn statuses(list: &Value) -> Vec<(String, String, String)> {
 
 async fn order_changes_queue_notifications_in_the_same_transaction(app: TestApp) {
     app.stocked_store("S1", json!({"pickup_hold_days": 3}), "A", 5).await;
-    let ann = app.customer("ann");
-    app.put(
-        "/v1/customers/ann",
-        Some(&ann),
-        &profile(json!({"email": true, "sms": true, "push": false, "webhook": false})),
-    )
-    .await
-    .ok();
-    let body = common::pickup_order("S1", "ann", "A", 1);
-    let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
+    let ann =
+        customer_with(&app, "ann", &profile(json!({"email": true, "sms": true, "push": false, "webhook": false})))
+            .await;
+    let id = place_order(&app, &ann, "ann").await;
     let path = format!("/v1/orders/{id}/notifications");
     let list = app.get(&path, Some(&ann)).await.ok().clone();
     assert_eq!(
@@ -89,23 +83,15 @@ async fn order_changes_queue_notifications_in_the_same_transaction(app: TestApp)
 
     // A customer without a profile has chosen no channel.
     let bob = app.customer("bob");
-    let body = common::pickup_order("S1", "bob", "A", 1);
-    let id = app.post("/v1/orders", Some(&bob), &body).await.ok()["id"].as_str().unwrap().to_string();
+    let id = place_order(&app, &bob, "bob").await;
     assert_eq!(app.get(&format!("/v1/orders/{id}/notifications"), Some(&bob)).await.body["items"], json!([]));
 }
 
 async fn a_claimed_notification_is_not_claimed_twice(app: TestApp) {
     app.stocked_store("S1", json!({}), "A", 5).await;
-    let ann = app.customer("ann");
-    app.put(
-        "/v1/customers/ann",
-        Some(&ann),
-        &profile(json!({"email": true, "sms": true, "push": true, "webhook": false})),
-    )
-    .await
-    .ok();
-    let body = common::pickup_order("S1", "ann", "A", 1);
-    let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
+    let ann =
+        customer_with(&app, "ann", &profile(json!({"email": true, "sms": true, "push": true, "webhook": false}))).await;
+    let id = place_order(&app, &ann, "ann").await;
     use clickcollect::db::write_tx;
     use clickcollect::notify::outbox::claim_due;
     use clickcollect::notify::sender::BATCH;
@@ -129,11 +115,10 @@ async fn only_the_current_lease_holder_sends(app: TestApp) {
     use clickcollect::notify::outbox::{claim_due, record, renew_lease, Claimed, Outcome};
     use clickcollect::notify::sender::BATCH;
     app.stocked_store("S1", json!({}), "A", 5).await;
-    let ann = app.customer("ann");
-    let profile = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
-    app.put("/v1/customers/ann", Some(&ann), &profile).await.ok();
-    let body = common::pickup_order("S1", "ann", "A", 1);
-    let id = app.post("/v1/orders", Some(&ann), &body).await.ok()["id"].as_str().unwrap().to_string();
+    let ann =
+        customer_with(&app, "ann", &profile(json!({"email": true, "sms": false, "push": false, "webhook": false})))
+            .await;
+    let id = place_order(&app, &ann, "ann").await;
     // A lease of zero lapses at once: the row is due again and a second sender claims it.
     let slow = write_tx(&mut app.conn(), |c| claim_due(c, BATCH, TimeDelta::zero())).unwrap();
     let mut fresh = write_tx(&mut app.conn(), |c| claim_due(c, BATCH, TimeDelta::seconds(60))).unwrap();

@@ -4,12 +4,23 @@
 mod common;
 
 use actix_web::http::Method;
-use common::notify::{customer_profile as profile, only_notification};
+use common::notify::{customer_profile as profile, customer_with, only_notification, place_order};
 use common::receiver::receiver_with;
 use common::{make_due, run_sender, Backend, TestApp};
 use serde_json::{json, Value};
 
 const TWILIO_TOKEN: &str = "twilio-test-auth-token";
+
+/// SMS through Twilio, its API served at `base`.
+fn twilio_settings(base: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("SMS_PROVIDER", "twilio"),
+        ("TWILIO_ACCOUNT_SID", "AC0123456789"),
+        ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
+        ("TWILIO_API_BASE", base),
+        ("SMS_FROM", "+15005550006"),
+    ]
+}
 
 /// Twilio's callback signature, computed here independently of the server's code.
 fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
@@ -42,26 +53,14 @@ async fn sms_goes_through_twilio_and_receipts_move_it_forward(backend: common::B
         (400, r#"{"code": 21211, "message": "Invalid 'To' Phone Number"}"#.into()),
     ]);
     let base = twilio.url.trim_end_matches("/hook").to_string();
-    let settings = [
-        ("SMS_PROVIDER", "twilio"),
-        ("TWILIO_ACCOUNT_SID", "AC0123456789"),
-        ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
-        ("TWILIO_API_BASE", base.as_str()),
-        ("SMS_FROM", "+15005550006"),
-        ("PUBLIC_BASE_URL", "https://cc.example.test"),
-    ];
+    let mut settings = twilio_settings(&base);
+    settings.push(("PUBLIC_BASE_URL", "https://cc.example.test"));
     let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
     app.stocked_store("S1", json!({"name": "Kraków Rynek", "timezone": "Europe/Warsaw"}), "A", 5).await;
-    let ann = app.customer("ann");
-    app.put(
-        "/v1/customers/ann",
-        Some(&ann),
-        &profile(json!({"email": false, "sms": true, "push": false, "webhook": false})),
-    )
-    .await
-    .ok();
-    let order = common::pickup_order("S1", "ann", "A", 1);
-    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    let ann =
+        customer_with(&app, "ann", &profile(json!({"email": false, "sms": true, "push": false, "webhook": false})))
+            .await;
+    let id = place_order(&app, &ann, "ann").await;
     assert_eq!(run_sender(&app).await, 1);
     let admin = app.admin();
     for step in ["picking", "ready"] {
@@ -146,8 +145,7 @@ async fn sms_goes_through_infobip_and_its_reports_are_checked(backend: common::B
     let mut body = profile(json!({"email": false, "sms": true, "push": false, "webhook": false}));
     body["locale"] = json!("es-ES");
     app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
-    let order = common::pickup_order("S1", "ann", "A", 1);
-    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    let id = place_order(&app, &ann, "ann").await;
     assert_eq!(run_sender(&app).await, 1);
     let list = app.get(&format!("/v1/orders/{id}/notifications"), Some(&ann)).await.ok().clone();
     let notification = list["items"][0]["id"].as_str().unwrap().to_string();
@@ -232,11 +230,10 @@ async fn sms_providers_are_retried_after_429_and_5xx(backend: Backend) {
         }
         let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
         app.stocked_store("S1", json!({}), "A", 5).await;
-        let ann = app.customer("ann");
-        let body = profile(json!({"email": false, "sms": true, "push": false, "webhook": false}));
-        app.put("/v1/customers/ann", Some(&ann), &body).await.ok();
-        let order = common::pickup_order("S1", "ann", "A", 1);
-        let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+        let ann =
+            customer_with(&app, "ann", &profile(json!({"email": false, "sms": true, "push": false, "webhook": false})))
+                .await;
+        let id = place_order(&app, &ann, "ann").await;
         for (attempt, answer) in [(1, "429"), (2, "503")] {
             assert_eq!(run_sender(&app).await, 1);
             let row = only_notification(&app, &id).await;
@@ -264,13 +261,7 @@ async fn the_longest_shipment_still_texts_in_one_segment(backend: Backend) {
         (201, r#"{"sid": "SM0002", "status": "queued"}"#.into()),
     ]);
     let base = twilio.url.trim_end_matches("/hook").to_string();
-    let settings = [
-        ("SMS_PROVIDER", "twilio"),
-        ("TWILIO_ACCOUNT_SID", "AC0123456789"),
-        ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
-        ("TWILIO_API_BASE", base.as_str()),
-        ("SMS_FROM", "+15005550006"),
-    ];
+    let settings = twilio_settings(&base);
     let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
     let name = "Магазин ".repeat(25).trim_end().to_string();
     assert_eq!(name.chars().count(), 199);

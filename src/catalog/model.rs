@@ -15,26 +15,12 @@ use crate::http::validate::Validator;
 
 pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum LocationKind {
-    Store,
-    Warehouse,
+crate::db::stored::stored_enum! {
+    pub enum LocationKind as "location kind" {
+        Store,
+        Warehouse,
+    }
 }
-crate::db::stored::stored_enum!(LocationKind, "location kind");
 
 /// Which pickup services a location offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

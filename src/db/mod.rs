@@ -316,3 +316,25 @@ macro_rules! locking {
     }};
 }
 pub(crate) use locking;
+
+/// Locks and loads up to `limit` rows a background worker is due to handle: the status column
+/// holds `status`, the `due` column is at or before `now`, taken in `order` (a fixed order, so
+/// the locks are always taken the same way). On PostgreSQL rows another worker holds are
+/// skipped (`SKIP LOCKED`): workers share the work instead of waiting on each other; SQLite
+/// has one writer at a time.
+macro_rules! due_rows {
+    ($conn:expr, $table:ident, status $status:expr, due $due:ident <= $now:expr, order $order:ident, limit $limit:expr, $row:ty) => {
+        $crate::db::locking!(
+            $conn,
+            $table::table
+                .filter($table::status.eq($status))
+                .filter($table::$due.le($now))
+                .order($table::$order.asc())
+                .limit($limit)
+                .select(<$row>::as_select()),
+            load,
+            skip_locked
+        )
+    };
+}
+pub(crate) use due_rows;

@@ -2,10 +2,38 @@
 //! words serde uses on the wire), and a stored value the code does not know is an internal
 //! error: a row is never read as some default state.
 
-/// Gives a strum-derived enum `as_str` and `from_stored`. `$what` names the column in the
-/// error, e.g. "order status".
+/// Declares an enum stored as text: one word per variant (snake_case, the same on the wire
+/// through serde and in the database through strum), `as_str`, and `from_stored`, which
+/// reads a word this code does not know as an internal error. `as "what"` names the column
+/// in that error, e.g. "order status". Doc comments on the enum and its variants carry over.
 macro_rules! stored_enum {
-    ($name:ty, $what:literal) => {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident as $what:literal {
+            $( $(#[$variant_meta:meta])* $variant:ident ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            serde::Serialize,
+            serde::Deserialize,
+            utoipa::ToSchema,
+            strum::IntoStaticStr,
+            strum::EnumString,
+            strum::VariantArray,
+        )]
+        #[serde(rename_all = "snake_case")]
+        #[strum(serialize_all = "snake_case")]
+        $vis enum $name {
+            $( $(#[$variant_meta])* $variant ),*
+        }
+
         impl $name {
             /// The word stored in the database (and sent on the wire).
             pub fn as_str(&self) -> &'static str {
@@ -28,13 +56,12 @@ pub(crate) use stored_enum;
 
 #[cfg(test)]
 mod tests {
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
-    #[strum(serialize_all = "snake_case")]
-    enum Colour {
-        DeepRed,
-        Blue,
+    stored_enum! {
+        enum Colour as "colour" {
+            DeepRed,
+            Blue,
+        }
     }
-    stored_enum!(Colour, "colour");
 
     #[test]
     fn words_round_trip_and_unknown_ones_are_errors() {

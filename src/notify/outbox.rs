@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::schema::{notifications, push_subscriptions};
-use crate::db::{insert_or_ignore, locking, DbConn};
+use crate::db::{due_rows, insert_or_ignore, DbConn};
 use crate::error::ApiError;
 use crate::orders::events::{Announcement, Event};
 
@@ -220,16 +220,15 @@ struct DueRow {
 /// Leases up to `batch` due notifications for `lease` (`NOTIFY_LEASE_SECONDS`).
 pub fn claim_due(conn: &mut DbConn, batch: i64, lease: TimeDelta) -> Result<Vec<Claimed>, ApiError> {
     let now = Utc::now().naive_utc();
-    let rows: Vec<DueRow> = locking!(
+    let queued = DeliveryStatus::Queued.as_str();
+    let rows: Vec<DueRow> = due_rows!(
         conn,
-        notifications::table
-            .filter(notifications::status.eq(DeliveryStatus::Queued.as_str()))
-            .filter(notifications::next_attempt_at.le(now))
-            .order(notifications::next_attempt_at.asc())
-            .limit(batch)
-            .select(DueRow::as_select()),
-        load,
-        skip_locked
+        notifications,
+        status queued,
+        due next_attempt_at <= now,
+        order next_attempt_at,
+        limit batch,
+        DueRow
     )?;
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let leased_until = lease_end(now, lease);
@@ -340,22 +339,17 @@ pub struct Receipt {
     pub error: Option<String>,
 }
 
-/// Where a notification stands.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum DeliveryStatus {
-    Queued,
-    Sent,
-    Delivered,
-    Opened,
-    Failed,
-    Suppressed,
+crate::db::stored::stored_enum! {
+    /// Where a notification stands.
+    pub enum DeliveryStatus as "notification status" {
+        Queued,
+        Sent,
+        Delivered,
+        Opened,
+        Failed,
+        Suppressed,
+    }
 }
-
-crate::db::stored::stored_enum!(DeliveryStatus, "notification status");
 
 impl DeliveryStatus {
     /// How far along a notification is; a receipt only ever moves it forward. Nothing moves
@@ -371,19 +365,15 @@ impl DeliveryStatus {
     }
 }
 
-/// The channels a notification goes out on.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ChannelName {
-    Email,
-    Sms,
-    Push,
-    Webhook,
+crate::db::stored::stored_enum! {
+    /// The channels a notification goes out on.
+    pub enum ChannelName as "notification channel" {
+        Email,
+        Sms,
+        Push,
+        Webhook,
+    }
 }
-crate::db::stored::stored_enum!(ChannelName, "notification channel");
 
 /// One notification, as `GET /v1/orders/{id}/notifications` lists it.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -354,16 +354,7 @@ pub fn render(lang: Lang, event: Event, data: &SmsData) -> String {
 mod tests {
     use super::*;
 
-    const EVENTS: [Event; 8] = [
-        Event::OrderConfirmed,
-        Event::ReadyForPickup,
-        Event::PickupReminder,
-        Event::Collected,
-        Event::Shipped,
-        Event::Delivered,
-        Event::Cancelled,
-        Event::Expired,
-    ];
+    const EVENTS: &[Event] = <Event as strum::VariantArray>::VARIANTS;
 
     #[test]
     fn central_european_store_names_stay_in_the_gsm_alphabet() {
@@ -410,7 +401,7 @@ mod tests {
             tracking: Some("JJD000390007770912345678".into()),
         };
         for lang in [Lang::En, Lang::Pl, Lang::Ru, Lang::Ar, Lang::Es] {
-            for event in EVENTS {
+            for &event in EVENTS {
                 let text = render(lang, event, &data);
                 assert_eq!(segments(&text), 1, "{lang:?} {event:?}: {text} ({} chars)", text.chars().count());
                 assert!(text.contains("01A2B3C4"), "{lang:?} {event:?}: {text}");
@@ -453,7 +444,7 @@ mod tests {
         ];
         for data in &variants {
             for lang in [Lang::En, Lang::Pl, Lang::Ru, Lang::Ar, Lang::Es] {
-                for event in EVENTS {
+                for &event in EVENTS {
                     let text = render(lang, event, data);
                     assert_eq!(segments(&text), 1, "{lang:?} {event:?}: {text} ({} chars)", text.chars().count());
                     assert!(text.contains("01A2B3C4"), "{lang:?} {event:?}: {text}");

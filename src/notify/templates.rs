@@ -327,16 +327,7 @@ mod tests {
     use super::*;
 
     const LANGS: [Lang; 5] = [Lang::En, Lang::Pl, Lang::Es, Lang::Ru, Lang::Ar];
-    const EVENTS: [Event; 8] = [
-        Event::OrderConfirmed,
-        Event::ReadyForPickup,
-        Event::PickupReminder,
-        Event::Collected,
-        Event::Shipped,
-        Event::Delivered,
-        Event::Cancelled,
-        Event::Expired,
-    ];
+    const EVENTS: &[Event] = <Event as strum::VariantArray>::VARIANTS;
 
     fn data() -> EmailData {
         EmailData {
@@ -355,7 +346,7 @@ mod tests {
     #[test]
     fn every_event_and_language_renders_with_its_details() {
         for lang in LANGS {
-            for event in EVENTS {
+            for &event in EVENTS {
                 let email = render_email(lang, event, &data());
                 assert!(email.subject.contains("7F3A9C21"), "{lang:?} {event:?}");
                 let collectable = matches!(event, Event::ReadyForPickup | Event::PickupReminder);

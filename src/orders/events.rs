@@ -7,10 +7,10 @@
 //! import nothing of notify, and notify reads orders.
 
 use chrono::{NaiveDateTime, TimeDelta};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use diesel::prelude::*;
 
 use super::status::Status;
+use crate::db::schema::order_events;
 use crate::db::DbConn;
 use crate::error::ApiError;
 
@@ -30,33 +30,18 @@ pub struct Announcement<'a> {
 /// without it nor an announcement kept for a change that rolled back.
 pub type Announce = fn(&mut DbConn, &Announcement) -> Result<(), ApiError>;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Event {
-    OrderConfirmed,
-    ReadyForPickup,
-    PickupReminder,
-    Collected,
-    Shipped,
-    Delivered,
-    Cancelled,
-    Expired,
+crate::db::stored::stored_enum! {
+    pub enum Event as "notification event" {
+        OrderConfirmed,
+        ReadyForPickup,
+        PickupReminder,
+        Collected,
+        Shipped,
+        Delivered,
+        Cancelled,
+        Expired,
+    }
 }
-
-crate::db::stored::stored_enum!(Event, "notification event");
 
 impl Event {
     /// The event an order's new status announces, if any.
@@ -84,6 +69,28 @@ impl Event {
             Event::Collected | Event::Shipped | Event::Delivered | Event::Cancelled | Event::Expired => true,
         }
     }
+}
+
+/// Writes one entry of an order's timeline (`events` in its view): who did what, when, and
+/// its details.
+pub fn record_event(
+    conn: &mut DbConn,
+    order_id: &str,
+    actor: &str,
+    kind: &str,
+    detail: Option<serde_json::Value>,
+    at: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::insert_into(order_events::table)
+        .values((
+            order_events::order_id.eq(order_id),
+            order_events::at.eq(at),
+            order_events::actor.eq(actor),
+            order_events::kind.eq(kind),
+            order_events::detail.eq(detail.map(|d| d.to_string())),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,17 +2,17 @@
 //! timeline entry and its announcement, in the caller's transaction; and the job that
 //! expires orders nobody collected.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::Utc;
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::events::{Announcement, Event};
+use super::events::{record_event, Announcement, Event};
 use super::model::{Order, OrderRow};
 use super::status::{self, Action, Status, StockEffect};
 use super::{access, find_row, lock_row, pickup, view, Access, Details, OrderSettings};
 use crate::auth::Principal;
 use crate::catalog;
-use crate::db::schema::{order_events, order_lines, order_shipments, orders};
+use crate::db::schema::{order_lines, order_shipments, orders};
 use crate::db::{locking, DbConn};
 use crate::error::ApiError;
 use crate::stock::reserve::{self, Entry, Line};
@@ -210,24 +210,4 @@ pub(super) fn lines_of(conn: &mut DbConn, id: &str) -> Result<Vec<Line>, ApiErro
         .into_iter()
         .map(|(sku, quantity)| Line { short: shorts.get(&sku).copied().unwrap_or(0), sku, quantity })
         .collect())
-}
-
-pub(super) fn record_event(
-    conn: &mut DbConn,
-    order_id: &str,
-    actor: &str,
-    kind: &str,
-    detail: Option<serde_json::Value>,
-    at: NaiveDateTime,
-) -> Result<(), ApiError> {
-    diesel::insert_into(order_events::table)
-        .values((
-            order_events::order_id.eq(order_id),
-            order_events::at.eq(at),
-            order_events::actor.eq(actor),
-            order_events::kind.eq(kind),
-            order_events::detail.eq(detail.map(|d| d.to_string())),
-        ))
-        .execute(conn)?;
-    Ok(())
 }

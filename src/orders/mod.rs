@@ -22,7 +22,8 @@ pub use lists::{search, store_orders};
 pub use place::{create, Placed};
 pub use views::{get, shipment_of, view};
 
-use lifecycle::{lines_of, lock_levels_of, record_event};
+use events::record_event;
+use lifecycle::{lines_of, lock_levels_of};
 use views::{arrival_from, ArrivalRow};
 
 use chrono::TimeDelta;

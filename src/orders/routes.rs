@@ -161,6 +161,34 @@ async fn read(state: web::Data<AppState>, who: Principal, id: web::Path<String>)
     Ok(HttpResponse::Ok().json(order))
 }
 
+/// Declares a bodiless step of an order's life: its handler and its entry in the document,
+/// which differ from step to step only in these words.
+macro_rules! order_step {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $operation:literal, $answer:literal, $action:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            post, path = $path, tag = "orders", operation_id = $operation,
+            params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
+            responses(
+                (status = 200, description = $answer, body = Order),
+                Transition,
+                Denied,
+            ),
+            security(("bearer" = []))
+        )]
+        #[post($path)]
+        async fn $name(
+            state: web::Data<AppState>,
+            req: HttpRequest,
+            who: Principal,
+            key: IdempotencyKey,
+            id: web::Path<String>,
+        ) -> Result<HttpResponse, ApiError> {
+            act(state, req, who, key, id.into_inner(), $action, Details::default()).await
+        }
+    };
+}
+
 /// One step of an order's life, once per `Idempotency-Key`.
 async fn act(
     state: web::Data<AppState>,
@@ -182,82 +210,31 @@ async fn act(
     .await
 }
 
-/// Start picking an order.
-///
-/// Who may call: staff of the order's store; admin. An illegal transition answers 409.
-/// Accepts `Idempotency-Key`.
-#[utoipa::path(
-    post, path = "/v1/orders/{id}/picking", tag = "orders", operation_id = "start_picking",
-    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
-    responses(
-        (status = 200, description = "The order, now picking", body = Order),
-        Transition,
-        Denied,
-    ),
-    security(("bearer" = []))
-)]
-#[post("/v1/orders/{id}/picking")]
-async fn start_picking(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    who: Principal,
-    key: IdempotencyKey,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    act(state, req, who, key, id.into_inner(), Action::StartPicking, Details::default()).await
+order_step! {
+    /// Start picking an order.
+    ///
+    /// Who may call: staff of the order's store; admin. An illegal transition answers 409.
+    /// Accepts `Idempotency-Key`.
+    start_picking, "/v1/orders/{id}/picking", "start_picking", "The order, now picking", Action::StartPicking
 }
 
-/// Mark a picked pickup or curbside order ready: it gets its pickup code and deadline.
-///
-/// Who may call: staff of the order's store; admin. The deadline is closing time at the
-/// store, `pickup_hold_days` later, in the store's time zone. An order at risk (stock no
-/// longer covers a line) answers 409 `at-risk`: short-pick the missing units, or recount the
-/// level if they are there. Accepts `Idempotency-Key`.
-#[utoipa::path(
-    post, path = "/v1/orders/{id}/ready", tag = "orders", operation_id = "mark_ready",
-    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
-    responses(
-        (status = 200, description = "The order, ready for pickup", body = Order),
-        Transition,
-        Denied,
-    ),
-    security(("bearer" = []))
-)]
-#[post("/v1/orders/{id}/ready")]
-async fn mark_ready(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    who: Principal,
-    key: IdempotencyKey,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    act(state, req, who, key, id.into_inner(), Action::MarkReady, Details::default()).await
+order_step! {
+    /// Mark a picked pickup or curbside order ready: it gets its pickup code and deadline.
+    ///
+    /// Who may call: staff of the order's store; admin. The deadline is closing time at the
+    /// store, `pickup_hold_days` later, in the store's time zone. An order at risk (stock no
+    /// longer covers a line) answers 409 `at-risk`: short-pick the missing units, or recount the
+    /// level if they are there. Accepts `Idempotency-Key`.
+    mark_ready, "/v1/orders/{id}/ready", "mark_ready", "The order, ready for pickup", Action::MarkReady
 }
 
-/// Cancel an order; its stock goes back on sale.
-///
-/// Who may call: staff of the order's store; admin; the order's customer while it is
-/// `confirmed` or `picking`; an integration with `orders:write`, for orders it imported. Not
-/// after `collected` or `shipped` (409). Accepts `Idempotency-Key`.
-#[utoipa::path(
-    post, path = "/v1/orders/{id}/cancel", tag = "orders", operation_id = "cancel_order",
-    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
-    responses(
-        (status = 200, description = "The order, cancelled", body = Order),
-        Transition,
-        Denied,
-    ),
-    security(("bearer" = []))
-)]
-#[post("/v1/orders/{id}/cancel")]
-async fn cancel(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    who: Principal,
-    key: IdempotencyKey,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    act(state, req, who, key, id.into_inner(), Action::Cancel, Details::default()).await
+order_step! {
+    /// Cancel an order; its stock goes back on sale.
+    ///
+    /// Who may call: staff of the order's store; admin; the order's customer while it is
+    /// `confirmed` or `picking`; an integration with `orders:write`, for orders it imported. Not
+    /// after `collected` or `shipped` (409). Accepts `Idempotency-Key`.
+    cancel, "/v1/orders/{id}/cancel", "cancel_order", "The order, cancelled", Action::Cancel
 }
 
 /// Ship a delivery order: its units leave the location's stock.
@@ -289,28 +266,11 @@ async fn ship(
     act(state, req, who, key, id.into_inner(), Action::Ship, Details { shipment: Some(body.0) }).await
 }
 
-/// Mark a shipped order delivered.
-///
-/// Who may call: staff of the order's store; admin. Accepts `Idempotency-Key`.
-#[utoipa::path(
-    post, path = "/v1/orders/{id}/deliver", tag = "orders", operation_id = "deliver_order",
-    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
-    responses(
-        (status = 200, description = "The order, delivered", body = Order),
-        Transition,
-        Denied,
-    ),
-    security(("bearer" = []))
-)]
-#[post("/v1/orders/{id}/deliver")]
-async fn deliver(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    who: Principal,
-    key: IdempotencyKey,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    act(state, req, who, key, id.into_inner(), Action::Deliver, Details::default()).await
+order_step! {
+    /// Mark a shipped order delivered.
+    ///
+    /// Who may call: staff of the order's store; admin. Accepts `Idempotency-Key`.
+    deliver, "/v1/orders/{id}/deliver", "deliver_order", "The order, delivered", Action::Deliver
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

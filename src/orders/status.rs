@@ -2,60 +2,29 @@
 //! what an action does from a status; anything not in the table is an illegal transition
 //! (409).
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Fulfilment {
-    /// Collected at the counter.
-    Pickup,
-    /// Brought out to the customer's car.
-    Curbside,
-    /// Shipped from the location.
-    Delivery,
+crate::db::stored::stored_enum! {
+    pub enum Fulfilment as "fulfilment" {
+        /// Collected at the counter.
+        Pickup,
+        /// Brought out to the customer's car.
+        Curbside,
+        /// Shipped from the location.
+        Delivery,
+    }
 }
-crate::db::stored::stored_enum!(Fulfilment, "fulfilment");
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    ToSchema,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Status {
-    Confirmed,
-    Picking,
-    ReadyForPickup,
-    Collected,
-    Shipped,
-    Delivered,
-    Cancelled,
-    Expired,
+crate::db::stored::stored_enum! {
+    pub enum Status as "order status" {
+        Confirmed,
+        Picking,
+        ReadyForPickup,
+        Collected,
+        Shipped,
+        Delivered,
+        Cancelled,
+        Expired,
+    }
 }
-crate::db::stored::stored_enum!(Status, "order status");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

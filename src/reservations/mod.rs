@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use crate::auth::{Principal, Role};
 use crate::catalog;
 use crate::db::schema::{reservation_lines, reservations, stock_levels};
-use crate::db::{insert_rows, locking, DbConn};
+use crate::db::{due_rows, insert_rows, locking, DbConn};
 use crate::error::ApiError;
 use crate::limits::{self, CustomerLimits};
 use crate::stock::reserve::{self, Entry, Line};
@@ -260,17 +260,9 @@ fn end_lapsed(
 /// PostgreSQL several sweepers share the work (`SKIP LOCKED`); SQLite has one writer at a time.
 pub fn expire_lapsed(conn: &mut DbConn) -> Result<usize, ApiError> {
     let now = Utc::now().naive_utc();
-    let lapsed: Vec<ReservationRow> = locking!(
-        conn,
-        reservations::table
-            .filter(reservations::status.eq(HoldStatus::Held.as_str()))
-            .filter(reservations::expires_at.le(now))
-            .order(reservations::id.asc())
-            .limit(SWEEP_BATCH)
-            .select(ReservationRow::as_select()),
-        load,
-        skip_locked
-    )?;
+    let held = HoldStatus::Held.as_str();
+    let lapsed: Vec<ReservationRow> =
+        due_rows!(conn, reservations, status held, due expires_at <= now, order id, limit SWEEP_BATCH, ReservationRow)?;
     let count = lapsed.len();
     end_lapsed(conn, lapsed, now, &[])?;
     Ok(count)

@@ -168,7 +168,7 @@ pub fn count(
         // A count is the physical truth even below what is reserved: the commitments it no
         // longer covers are flagged at risk instead.
         if level.reserved > level.on_hand.min(form.on_hand) {
-            risk::reassess(conn, location, sku, reason, actor, now)?;
+            risk::reassess(conn, location, sku, risk::Cause { reason, actor, at: now })?;
         }
     }
     let level = lock_level(conn, location, sku)?;
@@ -240,7 +240,7 @@ pub fn adjust(conn: &mut DbConn, batch: &AdjustmentBatch, actor: &str) -> Result
         let delta: i64 = lines.clone().map(|a| a.delta).sum();
         if row.reserved > row.on_hand.min(row.on_hand - delta) {
             let cause = lines.map(|a| a.reason.as_str()).next().unwrap_or("adjustment");
-            risk::reassess(conn, location, sku, cause, actor, now)?;
+            risk::reassess(conn, location, sku, risk::Cause { reason: cause, actor, at: now })?;
         }
         let row = find_level(conn, location, sku)?.unwrap_or(row);
         levels.push(row.into());
@@ -349,7 +349,7 @@ pub fn snapshot(
     for count in &counts {
         let before = &current[count.sku];
         if before.reserved > before.on_hand.min(count.on_hand) {
-            risk::reassess(conn, location, count.sku, Reason::Count.as_str(), actor, now)?;
+            risk::reassess(conn, location, count.sku, risk::Cause { reason: Reason::Count.as_str(), actor, at: now })?;
         }
     }
     Ok(summary)

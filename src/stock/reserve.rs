@@ -42,6 +42,13 @@ pub struct Entry<'a> {
     pub at: NaiveDateTime,
 }
 
+impl Entry<'_> {
+    /// The entry as the cause of a reassessment.
+    pub fn cause(&self) -> risk::Cause<'_> {
+        risk::Cause { reason: self.reason, actor: self.actor, at: self.at }
+    }
+}
+
 fn sorted(lines: &[Line]) -> Vec<&Line> {
     let mut lines: Vec<&Line> = lines.iter().collect();
     lines.sort_by(|a, b| a.sku.cmp(&b.sku));
@@ -173,7 +180,7 @@ pub fn unreserve(conn: &mut DbConn, location: &str, lines: &[Line], entry: &Entr
     }
     ledger::record(conn, &movements(location, &lines, 0, -1, entry))?;
     for line in &lines {
-        risk::reassess_if_short(conn, location, &line.sku, entry.reason, entry.actor, entry.at)?;
+        risk::reassess_if_short(conn, location, &line.sku, entry.cause())?;
     }
     Ok(())
 }
@@ -223,7 +230,7 @@ pub fn consume(
     ledger::record(conn, &corrections)?;
     ledger::record(conn, &movements(location, &lines, -1, -1, entry))?;
     for line in &lines {
-        risk::reassess_if_short(conn, location, &line.sku, entry.reason, entry.actor, entry.at)?;
+        risk::reassess_if_short(conn, location, &line.sku, entry.cause())?;
     }
     Ok(corrections.into_iter().map(|m| (m.sku, m.delta_on_hand)).collect())
 }
@@ -263,7 +270,7 @@ pub fn short_pick(
             at: entry.at,
         }],
     )?;
-    risk::reassess_if_short(conn, location, sku, entry.reason, entry.actor, entry.at)
+    risk::reassess_if_short(conn, location, sku, entry.cause())
 }
 
 /// A level's `on_hand` and `reserved`.

@@ -21,9 +21,7 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::db::schema::{
-    order_events, order_lines, orders, reservation_lines, reservations, stock_levels, stock_shorts,
-};
+use crate::db::schema::{order_lines, orders, reservation_lines, reservations, stock_levels, stock_shorts};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::orders::status::Status;
@@ -53,14 +51,13 @@ pub fn shortfall(on_hand: i64, reserved: i64) -> i64 {
     (reserved - on_hand).max(0)
 }
 
-/// Whose commitment a row of `stock_shorts` is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
-#[strum(serialize_all = "snake_case")]
-pub enum Holder {
-    Hold,
-    Order,
+crate::db::stored::stored_enum! {
+    /// Whose commitment a row of `stock_shorts` is.
+    pub enum Holder as "at-risk holder" {
+        Hold,
+        Order,
+    }
 }
-crate::db::stored::stored_enum!(Holder, "at-risk holder");
 
 /// One open commitment's line at the level being reassessed.
 #[derive(Debug, Clone)]
@@ -91,17 +88,19 @@ fn allocate(on_hand: i64, commitments: &[Commitment]) -> Vec<i64> {
     shorts
 }
 
+/// What changed a level, as the timeline of the orders it uncovers or covers again says it.
+#[derive(Debug, Clone, Copy)]
+pub struct Cause<'a> {
+    /// `count`, `sale`, `cancelled`…
+    pub reason: &'a str,
+    pub actor: &'a str,
+    pub at: NaiveDateTime,
+}
+
 /// Re-decides which commitments at (location, sku) stock covers, and writes their rows.
-/// `cause` names what changed the level (`count`, `sale`, `cancelled`…) for the timeline.
 /// The caller holds the level's row lock.
-pub fn reassess(
-    conn: &mut DbConn,
-    location: &str,
-    sku: &str,
-    cause: &str,
-    actor: &str,
-    now: NaiveDateTime,
-) -> Result<(), ApiError> {
+pub fn reassess(conn: &mut DbConn, location: &str, sku: &str, cause: Cause) -> Result<(), ApiError> {
+    let now = cause.at;
     let Some(on_hand) =
         stock_levels::table.find((location, sku)).select(stock_levels::on_hand).first::<i64>(conn).optional()?
     else {
@@ -196,21 +195,14 @@ pub fn reassess(
     }
     changed_orders.sort();
     for id in changed_orders {
-        record_on_timeline(conn, &id, location, cause, actor, now)?;
+        record_on_timeline(conn, &id, location, cause)?;
     }
     Ok(())
 }
 
 /// Reassesses a level that is short now, or that has commitments flagged from before: only
 /// those can have rows to write or remove.
-pub fn reassess_if_short(
-    conn: &mut DbConn,
-    location: &str,
-    sku: &str,
-    cause: &str,
-    actor: &str,
-    now: NaiveDateTime,
-) -> Result<(), ApiError> {
+pub fn reassess_if_short(conn: &mut DbConn, location: &str, sku: &str, cause: Cause) -> Result<(), ApiError> {
     let level: Option<(i64, i64)> = stock_levels::table
         .find((location, sku))
         .select((stock_levels::on_hand, stock_levels::reserved))
@@ -223,7 +215,7 @@ pub fn reassess_if_short(
         ))
         .get_result::<bool>(conn)?;
     if flagged {
-        reassess(conn, location, sku, cause, actor, now)?;
+        reassess(conn, location, sku, cause)?;
     }
     Ok(())
 }
@@ -257,30 +249,14 @@ pub fn short_units(conn: &mut DbConn, holder: Holder, id: &str) -> Result<HashMa
 
 /// Writes what the order now shows on its timeline: `at_risk` with the short lines, or
 /// `at_risk_cleared` once none is short.
-fn record_on_timeline(
-    conn: &mut DbConn,
-    id: &str,
-    location: &str,
-    cause: &str,
-    actor: &str,
-    now: NaiveDateTime,
-) -> Result<(), ApiError> {
+fn record_on_timeline(conn: &mut DbConn, id: &str, location: &str, cause: Cause) -> Result<(), ApiError> {
     let (lines, _) = shorts_of(conn, Holder::Order, id)?;
     let (kind, detail) = if lines.is_empty() {
-        ("at_risk_cleared", json!({"cause": cause}))
+        ("at_risk_cleared", json!({"cause": cause.reason}))
     } else {
-        ("at_risk", json!({"cause": cause, "reason": reason(location, &lines), "lines": lines}))
+        ("at_risk", json!({"cause": cause.reason, "reason": reason(location, &lines), "lines": lines}))
     };
-    diesel::insert_into(order_events::table)
-        .values((
-            order_events::order_id.eq(id),
-            order_events::at.eq(now),
-            order_events::actor.eq(actor),
-            order_events::kind.eq(kind),
-            order_events::detail.eq(Some(detail.to_string())),
-        ))
-        .execute(conn)?;
-    Ok(())
+    crate::orders::events::record_event(conn, id, cause.actor, kind, Some(detail), cause.at)
 }
 
 /// An order's or a hold's at-risk state for its view.

@@ -46,26 +46,17 @@ macro_rules! on_both_backends {
         }
     };
     (@backends [$settings:expr] $($name:ident),*) => {
-        mod sqlite {
+        $crate::on_both_backends!(@backend sqlite Sqlite [$settings] $($name),*);
+        $crate::on_both_backends!(@backend postgres Postgres [$settings] $($name),*);
+    };
+    (@backend $module:ident $backend:ident [$settings:expr] $($name:ident),*) => {
+        mod $module {
             #[allow(unused_imports)]
             use super::*;
             $(
                 #[actix_web::test]
                 async fn $name() {
-                    let backend = $crate::common::Backend::Sqlite;
-                    if let Some(app) = $crate::common::TestApp::spawn_with(backend, $settings).await {
-                        super::$name(app).await;
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                #[actix_web::test]
-                async fn $name() {
-                    let backend = $crate::common::Backend::Postgres;
+                    let backend = $crate::common::Backend::$backend;
                     if let Some(app) = $crate::common::TestApp::spawn_with(backend, $settings).await {
                         super::$name(app).await;
                     }
@@ -84,22 +75,18 @@ macro_rules! on_both_backends {
 macro_rules! on_each_backend {
     ($($name:ident),* $(,)?) => {
         mod each_backend {
-            mod sqlite {
-                $(
-                    #[actix_web::test]
-                    async fn $name() {
-                        super::super::$name($crate::common::Backend::Sqlite).await
-                    }
-                )*
-            }
-            mod postgres {
-                $(
-                    #[actix_web::test]
-                    async fn $name() {
-                        super::super::$name($crate::common::Backend::Postgres).await
-                    }
-                )*
-            }
+            $crate::on_each_backend!(@backend sqlite Sqlite $($name),*);
+            $crate::on_each_backend!(@backend postgres Postgres $($name),*);
+        }
+    };
+    (@backend $module:ident $backend:ident $($name:ident),*) => {
+        mod $module {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::super::$name($crate::common::Backend::$backend).await
+                }
+            )*
         }
     };
 }

@@ -35,3 +35,16 @@ pub async fn only_notification(app: &TestApp, order: &str) -> Value {
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
     list["items"][0].clone()
 }
+
+/// Puts `profile` for `customer` as that customer; returns their token.
+pub async fn customer_with(app: &TestApp, customer: &str, profile: &Value) -> String {
+    let token = app.customer(customer);
+    app.put(&format!("/v1/customers/{customer}"), Some(&token), profile).await.ok();
+    token
+}
+
+/// `customer` orders one A at S1; returns the order's id.
+pub async fn place_order(app: &TestApp, token: &str, customer: &str) -> String {
+    let order = super::pickup_order("S1", customer, "A", 1);
+    app.post("/v1/orders", Some(token), &order).await.ok()["id"].as_str().unwrap().to_string()
+}

@@ -7,21 +7,17 @@ use utoipa::ToSchema;
 
 use crate::db::schema::stock_movements;
 
+/// A ledger row as read: its id and what was written.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stock_movements)]
 pub struct MovementRow {
     pub id: i64,
-    pub location: String,
-    pub sku: String,
-    pub delta_on_hand: i64,
-    pub delta_reserved: i64,
-    pub reason: String,
-    pub reference: Option<String>,
-    pub actor: String,
-    pub at: NaiveDateTime,
+    #[diesel(embed)]
+    pub movement: NewMovement,
 }
 
-#[derive(Debug, Clone, Insertable)]
+/// A ledger row as written.
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
 #[diesel(table_name = stock_movements)]
 pub struct NewMovement {
     pub location: String,
@@ -48,14 +44,15 @@ pub struct Movement {
 
 impl From<MovementRow> for Movement {
     fn from(row: MovementRow) -> Self {
+        let written = row.movement;
         Movement {
             id: row.id,
-            at: row.at.and_utc(),
-            delta_on_hand: row.delta_on_hand,
-            delta_reserved: row.delta_reserved,
-            reason: row.reason,
-            reference: row.reference,
-            actor: row.actor,
+            at: written.at.and_utc(),
+            delta_on_hand: written.delta_on_hand,
+            delta_reserved: written.delta_reserved,
+            reason: written.reason,
+            reference: written.reference,
+            actor: written.actor,
         }
     }
 }
