@@ -155,3 +155,20 @@ fn serve_starts_and_answers_its_health_check() {
     assert!(healthy, "the server answered /health within 30 s");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A `.env` that cannot be read stops the start, naming it, instead of being skipped.
+#[test]
+fn a_malformed_env_file_stops_the_start() {
+    let dir = folder();
+    std::fs::write(dir.join(".env"), "DATABASE_URL=sqlite://ok.db\nthis line is not a variable\n").unwrap();
+    let refused = clickcollect(&dir, &["migrate"], &[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains(".env"), "{stderr}");
+    assert!(!dir.join("ok.db").exists(), "nothing was started");
+    std::fs::write(dir.join(".env"), "DATABASE_URL=sqlite://ok.db\n").unwrap();
+    let migrated = clickcollect(&dir, &["migrate"], &[]);
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(dir.join("ok.db").exists(), "a well-formed .env is read");
+    std::fs::remove_dir_all(&dir).ok();
+}
