@@ -41,13 +41,16 @@ pub fn main(args: Vec<String>) -> i32 {
         print!("{}", crate::openapi::document_json());
         return 0;
     }
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("{error}");
-            return 2;
-        }
-    };
+    // What a capability builds from its settings is checked here too, so every command
+    // refuses a bad value before it touches anything.
+    let settings =
+        match Settings::from_env().and_then(|s| crate::notify::channels::Channels::check(&s.notify).map(|_| s)) {
+            Ok(settings) => settings,
+            Err(error) => {
+                eprintln!("{error}");
+                return 2;
+            }
+        };
     init_logging(settings.server.log_format);
     let result = match command {
         "serve" => serve(settings, true),

@@ -14,8 +14,8 @@
 //! - a new migration: the same folder under both `migrations/` trees and `db/schema.rs` by
 //!   hand; `tests/migrations.rs` compares all three column by column.
 //!
-//! Imports point down: orders never import notify, and nothing below the handlers takes
-//! `AppState`.
+//! Imports point down: orders never import notify, and domain code, extractors and middleware
+//! never take `AppState` (only handlers and `http::idempotency::run` do).
 
 pub mod auth;
 pub mod catalog;

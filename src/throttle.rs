@@ -157,10 +157,8 @@ impl Throttle {
         let id = uuid::Uuid::new_v4().simple().to_string();
         if let Some((redis, prefix)) = self.shared() {
             let (failures, in_flight) = self.redis_keys(prefix, key);
-            let script = redis::Script::new(ACQUIRE_SCRIPT);
-            let mut invocation = script.key(failures);
-            invocation.key(in_flight).arg(self.limit).arg(self.in_flight_ttl.as_millis() as u64).arg(&id);
-            match redis.script::<(i64, i64)>(&invocation).await {
+            let args = vec![self.limit.to_string(), self.in_flight_ttl.as_millis().to_string(), id.clone()];
+            match redis.script::<(i64, i64)>(ACQUIRE_SCRIPT, vec![failures, in_flight], args).await {
                 Ok((1, _)) => return Ok(Slot { key: key.to_string(), id, in_redis: true }),
                 Ok((0, left_ms)) => {
                     return Err(Blocked::Failures { retry_after: (left_ms.max(1) as u64).div_ceil(1000) })
@@ -204,10 +202,8 @@ impl Throttle {
         if slot.in_redis {
             if let Some((redis, prefix)) = self.redis.as_ref() {
                 let (failures, in_flight) = self.redis_keys(prefix, &slot.key);
-                let script = redis::Script::new(RELEASE_SCRIPT);
-                let mut invocation = script.key(failures);
-                invocation.key(in_flight).arg(u8::from(failed)).arg(self.window.as_millis() as u64).arg(&slot.id);
-                if let Err(error) = redis.script::<i64>(&invocation).await {
+                let args = vec![u8::from(failed).to_string(), self.window.as_millis().to_string(), slot.id.clone()];
+                if let Err(error) = redis.script::<i64>(RELEASE_SCRIPT, vec![failures, in_flight], args).await {
                     self.redis_failed(&error);
                 }
             }

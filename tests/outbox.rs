@@ -193,7 +193,35 @@ async fn concurrent_senders_send_each_message_once(backend: common::Backend) {
     assert!(per_key.values().all(|n| *n == 1), "a message went out twice");
 }
 
+/// A stored event word this build does not know (written by a newer version, say) fails its
+/// own message when its retry window closes, and the rest of the round goes on.
+async fn an_unknown_stored_event_fails_its_message_and_not_the_round(app: TestApp) {
+    use clickcollect::db::schema::notifications;
+    use diesel::prelude::*;
+    app.stocked_store("S1", json!({}), "A", 5).await;
+    let ann =
+        customer_with(&app, "ann", &profile(json!({"email": true, "sms": true, "push": false, "webhook": false})))
+            .await;
+    let id = place_order(&app, &ann, "ann").await;
+    let past = chrono::Utc::now().naive_utc() - chrono::TimeDelta::minutes(1);
+    diesel::update(notifications::table.filter(notifications::channel.eq("email")))
+        .set((notifications::event.eq("order_teleported"), notifications::retry_until.eq(past)))
+        .execute(&mut *app.conn())
+        .unwrap();
+    assert_eq!(run_sender(&app).await, 2, "the round handles both messages");
+    let rows: Vec<(String, String, Option<String>)> = notifications::table
+        .filter(notifications::order_id.eq(&id))
+        .order(notifications::channel.asc())
+        .select((notifications::channel, notifications::status, notifications::error))
+        .load(&mut *app.conn())
+        .unwrap();
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("email", "failed"));
+    assert!(rows[0].2.as_deref().unwrap_or("").contains("order_teleported"), "{rows:?}");
+    assert_eq!((rows[1].0.as_str(), rows[1].1.as_str()), ("sms", "suppressed"), "{rows:?}");
+}
+
 on_both_backends!(
+    an_unknown_stored_event_fails_its_message_and_not_the_round,
     order_changes_queue_notifications_in_the_same_transaction,
     a_claimed_notification_is_not_claimed_twice,
     only_the_current_lease_holder_sends,

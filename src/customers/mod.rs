@@ -65,7 +65,7 @@ pub fn put(conn: &mut DbConn, who: &Principal, id: &str, form: &CustomerForm) ->
             diesel::insert_into(customer_consents::table)
                 .values((
                     customer_consents::customer_id.eq(id),
-                    customer_consents::channel.eq(channel),
+                    customer_consents::channel.eq(channel.as_str()),
                     customer_consents::granted.eq(now_on),
                     customer_consents::at.eq(now),
                     customer_consents::source.eq(&source),

@@ -22,9 +22,20 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// The channels by name, in a fixed order.
-    pub fn named(&self) -> [(&'static str, bool); 4] {
-        [("email", self.email), ("sms", self.sms), ("push", self.push), ("webhook", self.webhook)]
+    /// Each channel and whether it is chosen, in a fixed order.
+    pub fn named(&self) -> [(ChannelName, bool); 4] {
+        use ChannelName::*;
+        [(Email, self.email), (Sms, self.sms), (Push, self.push), (Webhook, self.webhook)]
+    }
+}
+
+crate::db::stored::stored_enum! {
+    /// The channels a notification goes out on.
+    pub enum ChannelName as "notification channel" {
+        Email,
+        Sms,
+        Push,
+        Webhook,
     }
 }
 

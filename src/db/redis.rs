@@ -2,65 +2,110 @@
 //! process (`redis::aio::ConnectionManager`), which reconnects by itself, with limits on
 //! connecting and on every answer, so a Redis that hangs costs a caller at most `TIMEOUT`.
 //!
-//! Nothing connects at start-up: the service starts while Redis is down, and the connection
-//! is made on first use, on the runtime of whoever uses it first (a worker, which lives as
-//! long as the server).
+//! The connection lives on a small runtime of its own, on one thread: actix's workers are
+//! single-threaded runtimes, and a connection driven by one of them would stall every other
+//! worker's Redis calls whenever that worker is busy, and die with it. Callers on any runtime
+//! hand their command over and await the answer. Nothing connects at start-up: the service
+//! starts while Redis is down, and the connection is made on first use. The thread ends when
+//! the last handle is dropped.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::OnceCell;
+use tokio::sync::{oneshot, OnceCell};
 
 /// The longest connecting, or one command, may take before the caller gives up on Redis.
 pub const TIMEOUT: Duration = Duration::from_millis(500);
 
 #[derive(Clone)]
 pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     client: redis::Client,
-    manager: Arc<OnceCell<ConnectionManager>>,
+    manager: OnceCell<ConnectionManager>,
+    /// The connection's own runtime.
+    runtime: tokio::runtime::Handle,
+    /// Dropped with the last handle, which ends the runtime's thread.
+    _stop: oneshot::Sender<()>,
 }
 
 impl Redis {
-    /// Checks the URL; connects nothing yet.
+    /// Checks the URL and starts the connection's thread; connects nothing yet.
     pub fn open(url: &str) -> Result<Redis, String> {
         let client = redis::Client::open(url).map_err(|e| format!("is not a Redis URL: {e}"))?;
-        Ok(Redis { client, manager: Arc::new(OnceCell::new()) })
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("could not start Redis's runtime: {e}"))?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("redis".into())
+            .spawn(move || runtime.block_on(async move { stopped.await.ok() }))
+            .map_err(|e| format!("could not start Redis's thread: {e}"))?;
+        Ok(Redis { inner: Arc::new(Inner { client, manager: OnceCell::new(), runtime: handle, _stop: stop }) })
     }
 
-    /// The shared connection, made on first use.
-    async fn connection(&self) -> Result<ConnectionManager, String> {
-        let manager = self
-            .manager
-            .get_or_try_init(|| async {
-                // One quick retry at most: a caller waiting on Redis is a scan at a counter.
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(TIMEOUT))
-                    .set_response_timeout(Some(TIMEOUT))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_millis(100));
-                ConnectionManager::new_lazy_with_config(self.client.clone(), config).map_err(|e| e.to_string())
-            })
-            .await?;
-        Ok(manager.clone())
-    }
-
-    /// Runs a Lua script, within `TIMEOUT` whatever the connection does.
-    pub async fn script<T: redis::FromRedisValue>(
-        &self,
-        invocation: &redis::ScriptInvocation<'_>,
-    ) -> Result<T, String> {
-        let mut connection = self.connection().await?;
-        match tokio::time::timeout(TIMEOUT, invocation.invoke_async(&mut connection)).await {
-            Ok(answer) => answer.map_err(|e| e.to_string()),
+    /// Runs `command` on the connection's runtime, within `TIMEOUT` whatever the connection
+    /// does.
+    async fn run<T, F, Fut>(&self, command: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(ConnectionManager) -> Fut + Send + 'static,
+        Fut: Future<Output = redis::RedisResult<T>> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let task = self.inner.runtime.spawn(async move {
+            let manager = inner
+                .manager
+                .get_or_try_init(|| async {
+                    // One quick retry at most: a caller waiting on Redis is a scan at a counter.
+                    let config = ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(TIMEOUT))
+                        .set_response_timeout(Some(TIMEOUT))
+                        .set_number_of_retries(1)
+                        .set_max_delay(Duration::from_millis(100));
+                    ConnectionManager::new_lazy_with_config(inner.client.clone(), config)
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .clone();
+            command(manager).await.map_err(|e| e.to_string())
+        });
+        match tokio::time::timeout(TIMEOUT, task).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(failed)) => Err(format!("the Redis call failed: {failed}")),
             Err(_) => Err(format!("Redis did not answer within {} ms", TIMEOUT.as_millis())),
         }
     }
 
+    /// Runs a Lua script with these keys and arguments.
+    pub async fn script<T>(&self, source: &'static str, keys: Vec<String>, args: Vec<String>) -> Result<T, String>
+    where
+        T: redis::FromRedisValue + Send + 'static,
+    {
+        self.run(move |mut connection| async move {
+            let script = redis::Script::new(source);
+            let mut invocation = script.prepare_invoke();
+            for key in &keys {
+                invocation.key(key);
+            }
+            for arg in &args {
+                invocation.arg(arg);
+            }
+            invocation.invoke_async(&mut connection).await
+        })
+        .await
+    }
+
     /// Whether Redis answers a PING, for `/ready`.
     pub async fn ping(&self) -> bool {
-        let Ok(mut connection) = self.connection().await else { return false };
-        let ping = redis::cmd("PING");
-        matches!(tokio::time::timeout(TIMEOUT, ping.query_async::<String>(&mut connection)).await, Ok(Ok(_)))
+        let pong =
+            self.run(|mut connection| async move { redis::cmd("PING").query_async::<String>(&mut connection).await });
+        pong.await.is_ok()
     }
 }

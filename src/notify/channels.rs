@@ -85,6 +85,11 @@ impl Channels {
         })
     }
 
+    /// Checks that the channels can be built from `settings`, naming the variable when not.
+    pub fn check(settings: &NotifySettings) -> Result<(), ConfigError> {
+        Channels::build(settings).map(drop)
+    }
+
     /// Why a channel cannot send here, naming the settings that would turn it on.
     pub fn unavailable(&self, channel: ChannelName) -> Option<String> {
         let (configured, settings) = match channel {

@@ -11,9 +11,11 @@ use super::providers::Delivery;
 use super::templates::EmailContent;
 use crate::config::ConfigError;
 
-/// The longest connecting, or any one read or write of the conversation, may take: a server
-/// that stalls must not hold the sender past its lease.
+/// The longest connecting, or any one read or write of the conversation, may take.
 const IO_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest the whole conversation may take: a server that answers each step slowly must
+/// not hold the sender past its lease either.
+const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub struct Email {
     transport: SmtpTransport,
@@ -49,7 +51,17 @@ impl Email {
             Ok(message) => message,
             Err(e) => return Delivery::Permanent(format!("could not build the message: {e}")),
         };
-        match self.transport.send(&message) {
+        // The conversation runs on a thread of its own so the sender stops waiting at
+        // SEND_LIMIT; a conversation left behind ends by itself within IO_LIMIT of its next step.
+        let (transport, (done, answer)) = (self.transport.clone(), std::sync::mpsc::channel());
+        std::thread::spawn(move || done.send(transport.send(&message)));
+        let answer = match answer.recv_timeout(SEND_LIMIT) {
+            Ok(answer) => answer,
+            Err(_) => {
+                return Delivery::Transient(format!("the mail server did not finish within {} s", SEND_LIMIT.as_secs()))
+            }
+        };
+        match answer {
             Ok(response) => {
                 Delivery::Sent { provider_ref: response.message().next().map(|line| line.chars().take(200).collect()) }
             }

@@ -10,21 +10,19 @@
 
 use chrono::{NaiveDateTime, TimeDelta};
 
-use super::outbox::{DeliveryStatus, First};
+use super::outbox::{ChannelName, DeliveryStatus, First};
 use crate::orders::events::Event;
 
 /// The policy when `NOTIFY_FALLBACK` is not set.
 pub const DEFAULT_POLICY: &str = "ready_for_pickup=push>sms@5m";
 
-const CHANNELS: [&str; 4] = ["email", "sms", "push", "webhook"];
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub event: Event,
     /// The channel tried first.
-    pub first: &'static str,
+    pub first: ChannelName,
     /// The channel that waits for it.
-    pub then: &'static str,
+    pub then: ChannelName,
     /// How long `then` waits for `first` to be delivered.
     pub after: TimeDelta,
 }
@@ -34,8 +32,8 @@ pub struct FallbackPolicy {
     rules: Vec<Rule>,
 }
 
-fn channel(name: &str) -> Option<&'static str> {
-    CHANNELS.iter().copied().find(|c| *c == name)
+fn channel(name: &str) -> Option<ChannelName> {
+    name.parse().ok()
 }
 
 /// `30s`, `5m`, `2h`.
@@ -83,12 +81,12 @@ impl FallbackPolicy {
     }
 
     /// The rule that makes `channel` wait for another channel on `event`, if any.
-    pub fn waiting_rule(&self, event: Event, channel: &str) -> Option<&Rule> {
+    pub fn waiting_rule(&self, event: Event, channel: ChannelName) -> Option<&Rule> {
         self.rules.iter().find(|r| r.event == event && r.then == channel)
     }
 
     /// The channels that wait for `channel` on `event`.
-    pub fn waiting_for(&self, event: Event, channel: &str) -> Vec<&'static str> {
+    pub fn waiting_for(&self, event: Event, channel: ChannelName) -> Vec<ChannelName> {
         self.rules.iter().filter(|r| r.event == event && r.first == channel).map(|r| r.then).collect()
     }
 
@@ -137,19 +135,19 @@ mod tests {
     #[test]
     fn the_default_policy_reads_back() {
         let policy = FallbackPolicy::parse(DEFAULT_POLICY).unwrap();
-        let rule = policy.waiting_rule(Event::ReadyForPickup, "sms").unwrap();
-        assert_eq!((rule.first, rule.after), ("push", TimeDelta::minutes(5)));
-        assert_eq!(policy.waiting_for(Event::ReadyForPickup, "push"), vec!["sms"]);
-        assert!(policy.waiting_rule(Event::Shipped, "sms").is_none());
-        assert!(policy.waiting_rule(Event::ReadyForPickup, "email").is_none());
+        let rule = policy.waiting_rule(Event::ReadyForPickup, ChannelName::Sms).unwrap();
+        assert_eq!((rule.first, rule.after), (ChannelName::Push, TimeDelta::minutes(5)));
+        assert_eq!(policy.waiting_for(Event::ReadyForPickup, ChannelName::Push), vec![ChannelName::Sms]);
+        assert!(policy.waiting_rule(Event::Shipped, ChannelName::Sms).is_none());
+        assert!(policy.waiting_rule(Event::ReadyForPickup, ChannelName::Email).is_none());
     }
 
     #[test]
     fn several_rules_and_units() {
         let policy = FallbackPolicy::parse("shipped=push>email@2h, ready_for_pickup=webhook>sms@90s").unwrap();
         assert_eq!(policy.rules().len(), 2);
-        assert_eq!(policy.waiting_rule(Event::Shipped, "email").unwrap().after, TimeDelta::hours(2));
-        assert_eq!(policy.waiting_rule(Event::ReadyForPickup, "sms").unwrap().after, TimeDelta::seconds(90));
+        assert_eq!(policy.waiting_rule(Event::Shipped, ChannelName::Email).unwrap().after, TimeDelta::hours(2));
+        assert_eq!(policy.waiting_rule(Event::ReadyForPickup, ChannelName::Sms).unwrap().after, TimeDelta::seconds(90));
         assert_eq!(FallbackPolicy::parse("off").unwrap(), FallbackPolicy::default());
     }
 

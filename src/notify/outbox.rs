@@ -47,9 +47,9 @@ pub fn enqueue(conn: &mut DbConn, announcement: &Announcement) -> Result<(), Api
             order_id,
             customer_id,
             event: event.as_str(),
-            channel,
+            channel: channel.as_str(),
             status: DeliveryStatus::Queued.as_str(),
-            dedupe_key: format!("{order_id}:{}:{channel}", event.as_str()),
+            dedupe_key: format!("{order_id}:{}:{}", event.as_str(), channel.as_str()),
             attempts: 0,
             next_attempt_at: send_at,
             retry_until: send_at + RETRY_FOR,
@@ -104,7 +104,7 @@ pub fn first_message(
     conn: &mut DbConn,
     order_id: &str,
     event: Event,
-    channel: &str,
+    channel: ChannelName,
 ) -> Result<Option<First>, ApiError> {
     #[derive(Queryable, Selectable)]
     #[diesel(table_name = notifications)]
@@ -117,7 +117,7 @@ pub fn first_message(
     let row: Option<Progress> = notifications::table
         .filter(notifications::order_id.eq(order_id))
         .filter(notifications::event.eq(event.as_str()))
-        .filter(notifications::channel.eq(channel))
+        .filter(notifications::channel.eq(channel.as_str()))
         .select(Progress::as_select())
         .first(conn)
         .optional()?;
@@ -139,7 +139,7 @@ pub fn hurry(
     conn: &mut DbConn,
     order_id: &str,
     event: Event,
-    channels: &[&str],
+    channels: &[ChannelName],
     now: NaiveDateTime,
     lease: TimeDelta,
 ) -> Result<usize, ApiError> {
@@ -150,7 +150,7 @@ pub fn hurry(
         notifications::table
             .filter(notifications::order_id.eq(order_id))
             .filter(notifications::event.eq(event.as_str()))
-            .filter(notifications::channel.eq_any(channels))
+            .filter(notifications::channel.eq_any(channels.iter().map(ChannelName::as_str)))
             .filter(notifications::status.eq(DeliveryStatus::Queued.as_str()))
             .filter(notifications::next_attempt_at.gt(now + lease)),
     )
@@ -365,15 +365,8 @@ impl DeliveryStatus {
     }
 }
 
-crate::db::stored::stored_enum! {
-    /// The channels a notification goes out on.
-    pub enum ChannelName as "notification channel" {
-        Email,
-        Sms,
-        Push,
-        Webhook,
-    }
-}
+/// The channels a notification goes out on: the ones a customer chooses.
+pub use crate::customers::model::ChannelName;
 
 /// One notification, as `GET /v1/orders/{id}/notifications` lists it.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -59,11 +59,11 @@ pub fn judge(conn: &mut DbConn, claimed: &Claimed, channels: &Channels) -> Resul
         return settled(Outcome::Suppressed("the customer has no profile any more".into()));
     };
     let location = crate::catalog::find_location(conn, &order.location)?;
-    let still_chosen = customer.channels().named().iter().any(|(name, on)| *name == claimed.channel && *on);
-    if !still_chosen {
-        return settled(Outcome::Suppressed(format!("the customer no longer wants {} messages", claimed.channel)));
-    }
     let channel = ChannelName::from_stored(&claimed.channel)?;
+    let still_chosen = customer.channels().named().iter().any(|(name, on)| *name == channel && *on);
+    if !still_chosen {
+        return settled(Outcome::Suppressed(format!("the customer no longer wants {} messages", channel.as_str())));
+    }
     if let Some(reason) = channels.unavailable(channel) {
         return settled(Outcome::Suppressed(reason));
     }
@@ -73,7 +73,7 @@ pub fn judge(conn: &mut DbConn, claimed: &Claimed, channels: &Channels) -> Resul
         }
     }
     // An admin's resend is not held back by the fallback policy.
-    let waiting_rule = channels.fallback.waiting_rule(event, &claimed.channel).filter(|_| claimed.resent_at.is_none());
+    let waiting_rule = channels.fallback.waiting_rule(event, channel).filter(|_| claimed.resent_at.is_none());
     if let Some(rule) = waiting_rule {
         let first = outbox::first_message(conn, &claimed.order_id, event, rule.first)?;
         match fallback::verdict(rule, first.as_ref(), Utc::now().naive_utc()) {
@@ -81,7 +81,8 @@ pub fn judge(conn: &mut DbConn, claimed: &Claimed, channels: &Channels) -> Resul
             Verdict::NotNeeded => {
                 return settled(Outcome::Suppressed(format!(
                     "the {} message was delivered; no {} message is needed",
-                    rule.first, claimed.channel
+                    rule.first.as_str(),
+                    channel.as_str()
                 )))
             }
             Verdict::WaitUntil(until) => return settled(Outcome::Deferred { until }),

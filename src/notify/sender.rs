@@ -14,7 +14,7 @@ use chrono::Utc;
 use super::channels::Channels;
 use super::compose::{compose, Composed, Message};
 use super::delivery::{deliver, Delivered};
-use super::outbox::{self, Claimed, Outcome};
+use super::outbox::{self, ChannelName, Claimed, Outcome};
 use super::policy::{self, Judgement};
 use super::providers::Delivery;
 use crate::db::{write_tx, DbConn, Pool};
@@ -86,9 +86,17 @@ fn settle(
     let now = Utc::now().naive_utc();
     outbox::record(conn, claimed, outcome, now)?;
     if matches!(outcome, Outcome::Failed(_) | Outcome::Suppressed(_)) {
-        let event = Event::from_stored(&claimed.event)?;
-        let waiting = channels.fallback.waiting_for(event, &claimed.channel);
-        outbox::hurry(conn, &claimed.order_id, event, &waiting, now, channels.lease)?;
+        // A word this build does not know has no fallback rules to hurry; the message's own
+        // outcome is recorded all the same, and the round goes on.
+        match (Event::from_stored(&claimed.event), ChannelName::from_stored(&claimed.channel)) {
+            (Ok(event), Ok(channel)) => {
+                let waiting = channels.fallback.waiting_for(event, channel);
+                outbox::hurry(conn, &claimed.order_id, event, &waiting, now, channels.lease)?;
+            }
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, notification = %claimed.id, "no channel hurried")
+            }
+        }
     }
     Ok(())
 }
