@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod crypto;

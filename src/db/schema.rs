@@ -237,6 +237,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    changes (seq) {
+        seq -> BigInt,
+        txid -> BigInt,
+        at -> Timestamp,
+        kind -> Text,
+        location -> Text,
+        sku -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        detail -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(stock_levels -> locations (location));
 diesel::joinable!(customer_consents -> customers (customer_id));
 diesel::joinable!(push_subscriptions -> customers (customer_id));
@@ -271,4 +284,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     customer_consents,
     push_subscriptions,
     notifications,
+    changes,
 );

@@ -1,0 +1,139 @@
+//! The change log: every committed change to a stock level or an order, written in the
+//! transaction of the change, so the log holds exactly what was committed. Feeds, pushes
+//! and live streams read it from a cursor.
+//!
+//! A cursor must never skip a change. On PostgreSQL `seq` comes from a sequence, and a
+//! transaction that took seq 10 can commit after one that took seq 11: a reader that moved
+//! past 11 while 10 was still in flight would never see 10. So each row also keeps the id of
+//! the transaction that wrote it (`txid`, assigned by the database), and a reader takes only
+//! rows whose transaction is older than every transaction still running: the snapshot's
+//! `xmin`. Every transaction below it has finished, committed or rolled back, and any row
+//! written later carries a larger id, so the rows below the horizon are final. The log's
+//! order is (txid, seq), and a cursor is that pair: what a reader has passed can never gain a
+//! row. A change becomes readable once every transaction older than it has finished, which
+//! a long-running transaction delays but never reorders.
+//!
+//! On SQLite there is one writer at a time (`BEGIN IMMEDIATE`): rows are numbered and
+//! committed in the same order, `txid` is 0, and the horizon is open.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::changes;
+use crate::db::DbConn;
+use crate::error::ApiError;
+
+crate::db::stored::stored_enum! {
+    /// What changed.
+    pub enum ChangeKind as "change kind" {
+        /// A stock level: its on-hand, reserved or availability.
+        Level,
+        /// An order: its status, a curbside arrival, an at-risk flag.
+        Order,
+    }
+}
+
+/// A place in the log: everything up to and including it has been read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Cursor {
+    txid: i64,
+    seq: i64,
+}
+
+impl Cursor {
+    /// Before the first change.
+    pub const START: Cursor = Cursor { txid: -1, seq: 0 };
+
+    /// Reads the text form a reader was given; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Cursor> {
+        let (txid, seq) = text.split_once('.')?;
+        let cursor = Cursor { txid: txid.parse().ok()?, seq: seq.parse().ok()? };
+        (cursor >= Cursor::START).then_some(cursor)
+    }
+
+    /// The text form readers keep: opaque to them.
+    pub fn text(&self) -> String {
+        format!("{}.{}", self.txid, self.seq)
+    }
+}
+
+/// One change as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = changes)]
+pub struct Change {
+    pub seq: i64,
+    pub txid: i64,
+    pub at: NaiveDateTime,
+    pub kind: String,
+    pub location: String,
+    pub sku: Option<String>,
+    pub order_id: Option<String>,
+    /// JSON: what the change came to (a level's counts, an order's status).
+    pub detail: Option<String>,
+}
+
+impl Change {
+    /// The cursor just past this change.
+    pub fn cursor(&self) -> Cursor {
+        Cursor { txid: self.txid, seq: self.seq }
+    }
+}
+
+/// What is recorded; the database adds `seq` and `txid`.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = changes)]
+pub struct NewChange<'a> {
+    pub at: NaiveDateTime,
+    pub kind: &'a str,
+    pub location: &'a str,
+    pub sku: Option<&'a str>,
+    pub order_id: Option<&'a str>,
+    pub detail: Option<String>,
+}
+
+/// Records a change in the caller's transaction.
+pub fn record(conn: &mut DbConn, change: &NewChange) -> Result<(), ApiError> {
+    diesel::insert_into(changes::table).values(change).execute(conn)?;
+    Ok(())
+}
+
+/// The oldest transaction id still running on PostgreSQL: rows below it are final. SQLite's
+/// one writer commits in seq order, so there every committed row is final.
+fn horizon(conn: &mut DbConn) -> Result<i64, ApiError> {
+    match conn {
+        DbConn::Postgres(pg) => Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+        ))
+        .get_result(pg)?),
+        DbConn::Sqlite(_) => Ok(i64::MAX),
+    }
+}
+
+/// Up to `limit` changes after `after`, in log order, none of which a later read could find
+/// an earlier neighbour for.
+pub fn read_after(conn: &mut DbConn, after: Cursor, limit: i64) -> Result<Vec<Change>, ApiError> {
+    let horizon = horizon(conn)?;
+    Ok(changes::table
+        .filter(changes::txid.gt(after.txid).or(changes::txid.eq(after.txid).and(changes::seq.gt(after.seq))))
+        .filter(changes::txid.lt(horizon))
+        .order((changes::txid.asc(), changes::seq.asc()))
+        .limit(limit)
+        .select(Change::as_select())
+        .load(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_read_back_and_refuse_anything_else() {
+        let cursor = Cursor { txid: 61036, seq: 12 };
+        assert_eq!(Cursor::parse(&cursor.text()), Some(cursor));
+        assert_eq!(Cursor::parse(&Cursor::START.text()), Some(Cursor::START));
+        assert!(Cursor::START < cursor && Cursor { txid: 0, seq: 3 } < Cursor { txid: 0, seq: 4 });
+        for bad in ["", "12", "a.b", "1.2.3", "-2.0", " 1.2"] {
+            assert_eq!(Cursor::parse(bad), None, "{bad}");
+        }
+    }
+}
