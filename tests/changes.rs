@@ -7,12 +7,12 @@ use clickcollect::changes::{read_after, record, ChangeKind, Cursor, NewChange};
 use clickcollect::db::write_tx;
 use common::TestApp;
 
-fn level_change(sku: &str) -> NewChange<'_> {
+fn level_change(sku: &str) -> NewChange {
     NewChange {
+        kind: ChangeKind::Level.as_str().into(),
+        location: "S1".into(),
         at: chrono::Utc::now().naive_utc(),
-        kind: ChangeKind::Level.as_str(),
-        location: "S1",
-        sku: Some(sku),
+        sku: Some(sku.into()),
         order_id: None,
         detail: None,
     }
@@ -25,7 +25,7 @@ fn read_all(app: &TestApp, mut cursor: Cursor, page: i64) -> (Vec<String>, Curso
         let changes = read_after(&mut app.conn(), cursor, page).unwrap();
         let Some(last) = changes.last() else { return (skus, cursor) };
         cursor = last.cursor();
-        skus.extend(changes.into_iter().map(|c| c.sku.unwrap_or_default()));
+        skus.extend(changes.into_iter().map(|c| c.what.sku.unwrap_or_default()));
     }
 }
 

@@ -44,12 +44,7 @@ pub fn put_location(conn: &mut DbConn, code: &str, form: &LocationForm) -> Resul
 }
 
 pub fn find_location(conn: &mut DbConn, code: &str) -> Result<LocationRow, ApiError> {
-    locations::table
-        .find(code)
-        .select(LocationRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no location {code}")))
+    crate::db::find_or_404!(conn, locations, code, LocationRow, "location")
 }
 
 /// Active locations; nearest first when `near` is given (each with `distance_km`), else by code.
@@ -127,13 +122,7 @@ pub fn put_product(conn: &mut DbConn, sku: &str, form: &ProductForm) -> Result<(
 }
 
 pub fn find_product(conn: &mut DbConn, sku: &str) -> Result<Product, ApiError> {
-    products::table
-        .find(sku)
-        .select(ProductRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Product::from)
-        .ok_or_else(|| ApiError::NotFound(format!("no product {sku}")))
+    crate::db::find_or_404!(conn, products, sku, ProductRow, "product").map(Product::from)
 }
 
 pub fn list_products(conn: &mut DbConn, page: &Page) -> Result<Paginated<Product>, ApiError> {

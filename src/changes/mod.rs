@@ -57,19 +57,14 @@ impl Cursor {
     }
 }
 
-/// One change as the log keeps it.
+/// One change as the log keeps it: its place, and what was recorded.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = changes)]
 pub struct Change {
     pub seq: i64,
     pub txid: i64,
-    pub at: NaiveDateTime,
-    pub kind: String,
-    pub location: String,
-    pub sku: Option<String>,
-    pub order_id: Option<String>,
-    /// JSON: what the change came to (a level's counts, an order's status).
-    pub detail: Option<String>,
+    #[diesel(embed)]
+    pub what: NewChange,
 }
 
 impl Change {
@@ -79,15 +74,16 @@ impl Change {
     }
 }
 
-/// What is recorded; the database adds `seq` and `txid`.
-#[derive(Debug, Clone, Insertable)]
+/// What is recorded; the database adds `seq` and `txid`. (`detail` is JSON: what the change
+/// came to, a level's counts or an order's status.)
+#[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable)]
 #[diesel(table_name = changes)]
-pub struct NewChange<'a> {
+pub struct NewChange {
+    pub kind: String,
+    pub location: String,
     pub at: NaiveDateTime,
-    pub kind: &'a str,
-    pub location: &'a str,
-    pub sku: Option<&'a str>,
-    pub order_id: Option<&'a str>,
+    pub sku: Option<String>,
+    pub order_id: Option<String>,
     pub detail: Option<String>,
 }
 

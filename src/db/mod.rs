@@ -338,3 +338,18 @@ macro_rules! due_rows {
     };
 }
 pub(crate) use due_rows;
+
+/// Loads the row of `table` with key `key`, or answers 404 "no `what` `key`".
+macro_rules! find_or_404 {
+    ($conn:expr, $table:ident, $key:expr, $row:ty, $what:literal) => {{
+        use diesel::{OptionalExtension as _, QueryDsl as _, RunQueryDsl as _, SelectableHelper as _};
+        let key = $key;
+        $table::table
+            .find(key)
+            .select(<$row>::as_select())
+            .first($conn)
+            .optional()?
+            .ok_or_else(|| $crate::error::ApiError::NotFound(format!(concat!("no ", $what, " {}"), key)))
+    }};
+}
+pub(crate) use find_or_404;

@@ -29,25 +29,23 @@ enum Limit {
     Snapshot,
 }
 
-impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+/// Both extractors read the same way; only the body limit differs.
+macro_rules! json_extractor {
+    ($extractor:ident, $limit:expr) => {
+        impl<T: DeserializeOwned + Validate + 'static> FromRequest for $extractor<T> {
+            type Error = ApiError;
+            type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let read = read_json::<T>(req, payload, Limit::Body);
-        Box::pin(async move { read.await.map(Json) })
-    }
+            fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+                let read = read_json::<T>(req, payload, $limit);
+                Box::pin(async move { read.await.map($extractor) })
+            }
+        }
+    };
 }
 
-impl<T: DeserializeOwned + Validate + 'static> FromRequest for BulkJson<T> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let read = read_json::<T>(req, payload, Limit::Snapshot);
-        Box::pin(async move { read.await.map(BulkJson) })
-    }
-}
+json_extractor!(Json, Limit::Body);
+json_extractor!(BulkJson, Limit::Snapshot);
 
 fn read_json<T: DeserializeOwned + Validate + 'static>(
     req: &HttpRequest,

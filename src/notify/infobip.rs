@@ -8,7 +8,7 @@
 use serde_json::json;
 
 use super::outbox::{DeliveryStatus, Receipt};
-use super::providers::{answered, http_agent, Answered, Delivery};
+use super::providers::{delivery, http_agent, Delivery};
 use crate::config::{InfobipSettings, Secret};
 use crate::error::ApiError;
 
@@ -65,14 +65,7 @@ impl Infobip {
             .header("Accept", "application/json")
             .send(&body);
         match result {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match answered(status) {
-                    Answered::Accepted => Delivery::Sent { provider_ref: Some(message_id.to_string()) },
-                    Answered::Retry => Delivery::Transient(format!("Infobip answered {status}")),
-                    Answered::Refused => Delivery::Permanent(format!("Infobip refused with {status}")),
-                }
-            }
+            Ok(response) => delivery(response.status().as_u16(), "Infobip", || Some(message_id.to_string())),
             Err(error) => Delivery::Transient(format!("could not reach Infobip: {error}")),
         }
     }

@@ -82,6 +82,24 @@ pub fn answered(status: u16) -> Answered {
     }
 }
 
+/// The delivery an HTTP answer from `who` comes to, in the same words for every provider;
+/// `provider_ref` reads the provider's id for the message when it took it.
+pub fn delivery(status: u16, who: &str, provider_ref: impl FnOnce() -> Option<String>) -> Delivery {
+    match answered(status) {
+        Answered::Accepted => Delivery::Sent { provider_ref: provider_ref() },
+        Answered::Retry => Delivery::Transient(format!("{who} answered {status}")),
+        Answered::Refused => Delivery::Permanent(format!("{who} refused with {status}")),
+    }
+}
+
+/// A customer's URL (a webhook, a push endpoint) that could not be reached: what the network
+/// said stays in the log, and the customer is given one reason for every such failure,
+/// refused or not, so it cannot probe what the operator's internal names resolve to.
+pub fn unreachable(error: &ureq::Error, who: &str) -> Delivery {
+    tracing::warn!(%error, "{who} could not be reached");
+    Delivery::Transient(super::targets::UNREACHABLE.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ use p256::{PublicKey, SecretKey};
 use rand::RngCore;
 use sha2::Sha256;
 
-use super::providers::{answered, Answered, Delivery};
+use super::providers::{delivery, unreachable, Delivery};
 use super::templates::ShortMessage;
 use crate::orders::events::Event;
 
@@ -243,24 +243,11 @@ impl WebPush {
         PushAnswer::Delivery(match result {
             Ok(response) => match response.status().as_u16() {
                 404 | 410 => return PushAnswer::Gone,
-                status => match answered(status) {
-                    Answered::Accepted => Delivery::Sent {
-                        provider_ref: response
-                            .headers()
-                            .get("Location")
-                            .and_then(|v| v.to_str().ok())
-                            .map(String::from),
-                    },
-                    Answered::Retry => Delivery::Transient(format!("the push service answered {status}")),
-                    Answered::Refused => Delivery::Permanent(format!("the push service refused with {status}")),
-                },
+                status => delivery(status, "the push service", || {
+                    response.headers().get("Location").and_then(|v| v.to_str().ok()).map(String::from)
+                }),
             },
-            Err(error) => {
-                // What the network said stays in the log: the customer sees one reason for
-                // every push service that cannot be reached.
-                tracing::warn!(%error, "a push service could not be reached");
-                Delivery::Transient(super::targets::UNREACHABLE.into())
-            }
+            Err(error) => unreachable(&error, "a push service"),
         })
     }
 }

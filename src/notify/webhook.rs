@@ -5,7 +5,7 @@
 //! with the Unix time in `X-Clickcollect-Timestamp`. `Idempotency-Key` carries the
 //! notification's dedupe key, so a receiver can drop a repeat after a crash-and-retry.
 
-use super::providers::{answered, Answered, Delivery};
+use super::providers::{delivery, unreachable, Delivery};
 use super::templates::ShortMessage;
 use crate::orders::events::Event;
 
@@ -63,20 +63,8 @@ impl Webhook {
             .header("Idempotency-Key", dedupe_key)
             .send(body);
         match result {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match answered(status) {
-                    Answered::Accepted => Delivery::Sent { provider_ref: None },
-                    Answered::Retry => Delivery::Transient(format!("the receiver answered {status}")),
-                    Answered::Refused => Delivery::Permanent(format!("the receiver refused with {status}")),
-                }
-            }
-            Err(error) => {
-                // What the network said stays in the log: the customer sees one reason for
-                // every receiver that cannot be reached, refused or not.
-                tracing::warn!(%error, "a customer's webhook could not be reached");
-                Delivery::Transient(super::targets::UNREACHABLE.into())
-            }
+            Ok(response) => delivery(response.status().as_u16(), "the receiver", || None),
+            Err(error) => unreachable(&error, "a customer's webhook"),
         }
     }
 }

@@ -100,12 +100,7 @@ pub fn can_view(who: &Principal, row: &OrderRow) -> Result<(), ApiError> {
 }
 
 pub fn find_row(conn: &mut DbConn, id: &str) -> Result<OrderRow, ApiError> {
-    orders::table
-        .find(id)
-        .select(OrderRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no order {id}")))
+    crate::db::find_or_404!(conn, orders, id, OrderRow, "order")
 }
 
 fn lock_row(conn: &mut DbConn, id: &str) -> Result<OrderRow, ApiError> {

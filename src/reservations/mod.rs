@@ -102,12 +102,7 @@ pub fn known_skus(conn: &mut DbConn, lines: &[Line]) -> Result<(), ApiError> {
 }
 
 fn find_row(conn: &mut DbConn, id: &str) -> Result<ReservationRow, ApiError> {
-    reservations::table
-        .find(id)
-        .select(ReservationRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no reservation {id}")))
+    crate::db::find_or_404!(conn, reservations, id, ReservationRow, "reservation")
 }
 
 fn lines_of(conn: &mut DbConn, id: &str) -> Result<Vec<HoldLine>, ApiError> {
