@@ -63,8 +63,6 @@ async fn committed_changes_are_read_once_in_order_and_rolled_back_ones_never(app
     assert_eq!(Cursor::parse(&text), Some(second), "{text}");
 }
 
-on_both_backends!(committed_changes_are_read_once_in_order_and_rolled_back_ones_never);
-
 /// The interleaving a sequence allows on PostgreSQL: a transaction takes seq 10, another
 /// takes seq 11 and commits first. A reader looking then must not move past 11, or it would
 /// never see 10.
@@ -92,3 +90,52 @@ async fn a_change_that_commits_after_a_later_numbered_one_is_not_skipped() {
     // Both, in log order, from the cursor the first reader kept.
     assert_eq!(read_when_final(&app, cursor, 10, 2).await.0, ["SLOW", "QUICK"]);
 }
+
+/// What stock and orders write: a level's change with each movement (a count, a hold, an
+/// order), a safety stock that moves availability without a movement, and an order's change
+/// with each entry of its timeline.
+async fn stock_and_order_changes_reach_the_log(app: TestApp) {
+    use serde_json::{json, Value};
+    app.stocked_store("S1", json!({}), "A", 5).await;
+    let admin = app.admin();
+    app.put("/v1/stock/S1/A", Some(&admin), &json!({"on_hand": 5, "safety_stock": 1})).await.ok();
+    let ann = app.customer("ann");
+    let order = app.post("/v1/orders", Some(&ann), &common::pickup_order("S1", "ann", "A", 2)).await;
+    let id = order.ok()["id"].as_str().unwrap().to_string();
+    app.request(actix_web::http::Method::POST, &format!("/v1/orders/{id}/picking")).bearer(&admin).send().await.ok();
+
+    let mut seen = Vec::new();
+    let started = std::time::Instant::now();
+    while seen.len() < 5 {
+        seen = read_after(&mut app.conn(), Cursor::START, 100).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "only {seen:?}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let described: Vec<String> = seen
+        .iter()
+        .map(|c| match (&c.what.sku, &c.what.order_id, &c.what.detail) {
+            (Some(sku), _, _) => format!("{} {}/{sku}", c.what.kind, c.what.location),
+            (_, Some(order), Some(detail)) => {
+                let detail: Value = serde_json::from_str(detail).unwrap();
+                assert_eq!(order, &id);
+                format!("{} {} {}", c.what.kind, c.what.location, detail["event"].as_str().unwrap())
+            }
+            _ => panic!("a change names a level or an order: {c:?}"),
+        })
+        .collect();
+    assert_eq!(
+        described,
+        [
+            "level S1/A",         // the first count
+            "level S1/A",         // safety stock 1: availability moved without a movement
+            "level S1/A",         // the order reserved two
+            "order S1 confirmed", // its timeline
+            "order S1 picking",
+        ]
+    );
+}
+
+on_both_backends!(
+    committed_changes_are_read_once_in_order_and_rolled_back_ones_never,
+    stock_and_order_changes_reach_the_log
+);

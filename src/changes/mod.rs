@@ -93,6 +93,35 @@ pub fn record(conn: &mut DbConn, change: &NewChange) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Notes that the levels `(location, sku)` changed, once each, in the caller's transaction.
+/// Readers take a level's counts as they are when they read: a later change to the same
+/// level is then already in them, which is what "latest wins" asks.
+pub fn levels_changed<'a>(
+    conn: &mut DbConn,
+    levels: impl IntoIterator<Item = (&'a str, &'a str)>,
+    at: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let mut levels: Vec<(&str, &str)> = levels.into_iter().collect();
+    levels.sort_unstable();
+    levels.dedup();
+    let rows: Vec<NewChange> = levels
+        .into_iter()
+        .map(|(location, sku)| NewChange {
+            kind: ChangeKind::Level.as_str().into(),
+            location: location.into(),
+            at,
+            sku: Some(sku.into()),
+            order_id: None,
+            detail: None,
+        })
+        .collect();
+    // Eight binds a row: well under SQLite's limit per statement.
+    for chunk in rows.chunks(1_000) {
+        crate::db::insert_rows!(conn, changes::table, chunk)?;
+    }
+    Ok(())
+}
+
 /// The oldest transaction id still running on PostgreSQL: rows below it are final. SQLite's
 /// one writer commits in seq order, so there every committed row is final.
 fn horizon(conn: &mut DbConn) -> Result<i64, ApiError> {

@@ -10,7 +10,8 @@ use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
 use super::status::Status;
-use crate::db::schema::order_events;
+use crate::changes::{ChangeKind, NewChange};
+use crate::db::schema::{order_events, orders};
 use crate::db::DbConn;
 use crate::error::ApiError;
 
@@ -90,7 +91,17 @@ pub fn record_event(
             order_events::detail.eq(detail.map(|d| d.to_string())),
         ))
         .execute(conn)?;
-    Ok(())
+    // Every entry of the timeline is a change of the order: the change log learns of it here.
+    let location: String = orders::table.find(order_id).select(orders::location).first(conn)?;
+    let change = NewChange {
+        kind: ChangeKind::Order.as_str().into(),
+        location,
+        at,
+        sku: None,
+        order_id: Some(order_id.into()),
+        detail: Some(serde_json::json!({ "event": kind }).to_string()),
+    };
+    crate::changes::record(conn, &change)
 }
 
 #[cfg(test)]

@@ -18,11 +18,15 @@ use crate::reservations::status::HoldStatus;
 /// Movements per INSERT: 9 binds each keeps SQLite well under its bind limit.
 const INSERT_CHUNK: usize = 1_000;
 
+/// Writes movements, and notes their levels in the change log: every change of `on_hand` or
+/// `reserved` has its movement, so this is where the log learns of them.
 pub fn record(conn: &mut DbConn, movements: &[NewMovement]) -> Result<(), ApiError> {
     for chunk in movements.chunks(INSERT_CHUNK) {
         insert_rows!(conn, stock_movements::table, chunk)?;
     }
-    Ok(())
+    let Some(first) = movements.first() else { return Ok(()) };
+    let levels = movements.iter().map(|m| (m.location.as_str(), m.sku.as_str()));
+    crate::changes::levels_changed(conn, levels, first.at)
 }
 
 /// A level's movements, newest first.

@@ -171,6 +171,10 @@ pub fn count(
             risk::reassess(conn, location, sku, risk::Cause { reason, actor, at: now })?;
         }
     }
+    if delta == 0 && safety_stock != level.safety_stock {
+        // Availability moved with no movement to tell the change log of it.
+        crate::changes::levels_changed(conn, [(location, sku)], now)?;
+    }
     let level = lock_level(conn, location, sku)?;
     Ok(CountResult { level: level.into(), applied: true })
 }
@@ -279,6 +283,7 @@ pub fn snapshot(
         ..Default::default()
     };
     let mut movements = Vec::new();
+    let mut safety_only = Vec::new();
     let mut counts = Vec::new();
     let mut mentioned = BTreeSet::new();
     // Levels the snapshot confirms unchanged only need their count time moved: one UPDATE per
@@ -301,7 +306,10 @@ pub fn snapshot(
         }
         summary.changed += 1;
         counts.push(NewCount { sku: &item.sku, on_hand: item.on_hand, safety_stock });
-        if item.on_hand != level.on_hand {
+        if item.on_hand == level.on_hand {
+            // No movement to tell the change log of it.
+            safety_only.push((location, item.sku.as_str()));
+        } else {
             movements.push(movement(
                 location,
                 &item.sku,
@@ -344,6 +352,7 @@ pub fn snapshot(
     set_counts(conn, location, &counts, as_of, now)?;
     summary.movements = movements.len();
     ledger::record(conn, &movements)?;
+    crate::changes::levels_changed(conn, safety_only, now)?;
     // Levels that are or were below what is reserved: their commitments are reassessed. The
     // others (almost all of a big snapshot) cost nothing more.
     for count in &counts {
