@@ -122,7 +122,7 @@ pub fn arrive(
             .execute(conn)?;
     }
     let detail = json!({"bay": form.bay, "vehicle": form.vehicle, "note": form.note});
-    record_event(conn, id, &who.actor(), "arrived", Some(detail), now)?;
+    record_event(conn, id, &row.location, &who.actor(), "arrived", Some(detail), now)?;
     let row = find_row(conn, id)?;
     view(conn, row, who, settings)
 }
@@ -177,7 +177,8 @@ pub fn short_pick(
         &Entry { reason: "short_pick", reference: id, actor: &actor, at: now },
     )?;
     diesel::update(orders::table.find(id)).set(orders::updated_at.eq(now)).execute(conn)?;
-    record_event(conn, id, &actor, "short_pick", Some(json!({"sku": form.sku, "missing": form.missing})), now)?;
+    let detail = json!({"sku": form.sku, "missing": form.missing});
+    record_event(conn, id, &row.location, &actor, "short_pick", Some(detail), now)?;
     if lines_of(conn, id)?.is_empty() {
         let row = find_row(conn, id)?;
         apply(conn, row, &actor, Action::Cancel, &Details::default(), settings)?;

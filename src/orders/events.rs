@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use super::status::Status;
 use crate::changes::{ChangeKind, NewChange};
-use crate::db::schema::{order_events, orders};
+use crate::db::schema::order_events;
 use crate::db::DbConn;
 use crate::error::ApiError;
 
@@ -73,10 +73,11 @@ impl Event {
 }
 
 /// Writes one entry of an order's timeline (`events` in its view): who did what, when, and
-/// its details.
+/// its details; `location` is the order's store, for the change log.
 pub fn record_event(
     conn: &mut DbConn,
     order_id: &str,
+    location: &str,
     actor: &str,
     kind: &str,
     detail: Option<serde_json::Value>,
@@ -92,10 +93,9 @@ pub fn record_event(
         ))
         .execute(conn)?;
     // Every entry of the timeline is a change of the order: the change log learns of it here.
-    let location: String = orders::table.find(order_id).select(orders::location).first(conn)?;
     let change = NewChange {
         kind: ChangeKind::Order.as_str().into(),
-        location,
+        location: location.into(),
         at,
         sku: None,
         order_id: Some(order_id.into()),

@@ -141,7 +141,7 @@ pub fn apply(
         with["count_corrected"] = json!(corrected);
         detail = Some(with);
     }
-    record_event(conn, &row.id, actor, to.as_str(), detail, now)?;
+    record_event(conn, &row.id, &row.location, actor, to.as_str(), detail, now)?;
     // The customer hears about it through an announcement written in this same transaction.
     let mut announce = |event, send_at| {
         (settings.announce)(conn, &Announcement { order_id: &row.id, customer_id: &row.customer_id, event, send_at })

@@ -133,7 +133,7 @@ pub fn create(
             .set((reservations::status.eq(HoldStatus::Converted.as_str()), reservations::updated_at.eq(now)))
             .execute(conn)?;
     }
-    record_event(conn, &id, &actor, Status::Confirmed.as_str(), None, now)?;
+    record_event(conn, &id, &form.location, &actor, Status::Confirmed.as_str(), None, now)?;
     let confirmed =
         Announcement { order_id: &id, customer_id: &form.customer_id, event: Event::OrderConfirmed, send_at: now };
     (settings.announce)(conn, &confirmed)?;

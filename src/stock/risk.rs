@@ -256,7 +256,7 @@ fn record_on_timeline(conn: &mut DbConn, id: &str, location: &str, cause: Cause)
     } else {
         ("at_risk", json!({"cause": cause.reason, "reason": reason(location, &lines), "lines": lines}))
     };
-    crate::orders::events::record_event(conn, id, cause.actor, kind, Some(detail), cause.at)
+    crate::orders::events::record_event(conn, id, location, cause.actor, kind, Some(detail), cause.at)
 }
 
 /// An order's or a hold's at-risk state for its view.
