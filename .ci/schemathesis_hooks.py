@@ -10,6 +10,9 @@ invalid on purpose (negative testing) is left invalid:
   auth provider, which also sends the bearer token, so the header edit does not disturb how
   Schemathesis tells positive cases from negative ones);
 - a cursor is opaque, made only by the server: a made-up one is refused (422) by design;
+  (a feed's `after` is not: any value of its pattern is a place in the change log);
+- a feed's long poll (`wait`) may hold a request open for up to 30 s, beyond the run's request
+  timeout: it is sent without one;
 - one line per SKU (holds, orders, cart checks, snapshots): `uniqueItems` compares whole
   objects, not their `sku`;
 - opening hours open before they close, in order, without overlap: no keyword compares values;
@@ -78,8 +81,8 @@ def _ordered_hours(hours):
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    if case.query and "cursor" in case.query:
-        case.query = {k: v for k, v in case.query.items() if k != "cursor"}
+    if case.query and ("cursor" in case.query or "wait" in case.query):
+        case.query = {k: v for k, v in case.query.items() if k not in ("cursor", "wait")}
     body = case.body
     if isinstance(body, dict):
         for field in ("lines", "items"):

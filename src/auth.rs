@@ -231,6 +231,12 @@ impl Keys {
         Ok(Principal { sub: claims.sub, role: claims.role, store: claims.store, scopes: claims.scopes })
     }
 
+    /// The key stream tickets are signed with: derived from the pickup key (which every
+    /// replica shares, whichever way tokens are verified) for this one purpose.
+    pub fn stream_ticket_key(&self) -> Vec<u8> {
+        derive(&self.pickup_key, b"clickcollect stream tickets")
+    }
+
     /// Signs claims with the HS256 secret (the only key clickcollect holds privately).
     pub fn mint(&self, claims: &Claims) -> Result<String, String> {
         let (encoding, _) = self
@@ -288,6 +294,13 @@ impl FromRequest for Principal {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(principal_of(req))
+    }
+}
+
+impl Principal {
+    /// The caller of a request from its `Authorization` header, outside extraction.
+    pub fn from_request_sync(req: &HttpRequest) -> Result<Principal, ApiError> {
+        principal_of(req)
     }
 }
 

@@ -77,6 +77,27 @@ pub struct Settings {
     pub orders: OrderConfig,
     pub limits: LimitSettings,
     pub notify: NotifySettings,
+    pub sync: SyncSettings,
+}
+
+/// The change log, feeds and live streams.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncSettings {
+    /// How long the change log keeps a change; a feed cursor older than that answers 410.
+    pub change_log_retention_hours: i64,
+    /// Live streams one caller may hold open at once (a token's subject, or an address for
+    /// the public streams).
+    pub streams_per_caller: usize,
+    /// Events queued for one stream before its client counts as too slow and is dropped.
+    pub stream_buffer: usize,
+    /// Seconds between heartbeats on an idle stream.
+    pub stream_heartbeat_seconds: u64,
+    /// How long a stream ticket can be used to open a stream.
+    pub stream_ticket_seconds: i64,
+    /// A channel's webhook gets at most one batch per this many milliseconds.
+    pub channel_push_interval_ms: i64,
+    /// Failed batches in a row after which a channel's webhook is paused.
+    pub channel_push_pause_after: i32,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +110,10 @@ pub struct ServerSettings {
     /// batch, a channel's location list.
     pub max_snapshot_bytes: usize,
     pub log_format: LogFormat,
+    /// Requests a minute one caller (a token's subject) may make to the API; 0: no limit.
+    pub rate_limit_per_minute: u32,
+    /// Requests a minute one address may make without a token; 0: no limit.
+    pub rate_limit_anonymous_per_minute: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +288,7 @@ impl Settings {
             orders: orders(&vars)?,
             limits: limits(&vars)?,
             notify: notify(&vars)?,
+            sync: sync(&vars)?,
             database,
             pool_size,
             jwt,
@@ -298,6 +324,8 @@ fn server(vars: &Vars) -> Result<ServerSettings, ConfigError> {
         max_body_bytes: vars.number("MAX_BODY_BYTES", 64 * 1024, 1024, 64 << 20)? as usize,
         max_snapshot_bytes: vars.number("MAX_SNAPSHOT_BYTES", 16 << 20, 1024, 256 << 20)? as usize,
         log_format,
+        rate_limit_per_minute: vars.number("RATE_LIMIT_PER_MINUTE", 6_000, 0, 100_000_000)? as u32,
+        rate_limit_anonymous_per_minute: vars.number("RATE_LIMIT_ANONYMOUS_PER_MINUTE", 60_000, 0, 100_000_000)? as u32,
     })
 }
 
@@ -383,6 +411,18 @@ fn limits(vars: &Vars) -> Result<LimitSettings, ConfigError> {
         open_holds_per_customer: vars.number("LIMIT_OPEN_HOLDS_PER_CUSTOMER", 5, 0, 10_000)?,
         open_orders_per_customer: vars.number("LIMIT_OPEN_ORDERS_PER_CUSTOMER", 10, 0, 10_000)?,
         units_per_sku_per_customer: vars.number("LIMIT_UNITS_PER_SKU_PER_CUSTOMER", 20, 0, 1_000_000_000)?,
+    })
+}
+
+fn sync(vars: &Vars) -> Result<SyncSettings, ConfigError> {
+    Ok(SyncSettings {
+        change_log_retention_hours: vars.number("CHANGE_LOG_RETENTION_HOURS", 168, 1, 24 * 366)?,
+        streams_per_caller: vars.number("STREAMS_PER_CALLER", 8, 1, 10_000)? as usize,
+        stream_buffer: vars.number("STREAM_BUFFER_EVENTS", 256, 1, 100_000)? as usize,
+        stream_heartbeat_seconds: vars.number("STREAM_HEARTBEAT_SECONDS", 15, 1, 300)? as u64,
+        stream_ticket_seconds: vars.number("STREAM_TICKET_SECONDS", 60, 5, 3600)?,
+        channel_push_interval_ms: vars.number("CHANNEL_PUSH_INTERVAL_MS", 1000, 100, 3_600_000)?,
+        channel_push_pause_after: vars.number("CHANNEL_PUSH_PAUSE_AFTER", 10, 1, 1000)? as i32,
     })
 }
 

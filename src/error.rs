@@ -175,6 +175,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("too many attempts; retry in {retry_after} s")]
     RateLimited { policy: RatePolicy, retry_after: u64 },
+    /// A change-log cursor older than what is kept: the consumer must export again.
+    #[error("{0}")]
+    CursorExpired(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("database error: {0}")]
@@ -233,6 +236,9 @@ impl ApiError {
                 (StatusCode::CONFLICT, "conflict", "Conflict")
             }
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            ApiError::CursorExpired(_) => {
+                (StatusCode::GONE, "cursor-expired", "The cursor is older than the change log keeps; resync")
+            }
             ApiError::Unavailable(_) | ApiError::Pool(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
             }

@@ -28,6 +28,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod live;
 pub mod notify;
 pub mod openapi;
 pub mod ops;
@@ -35,6 +36,7 @@ pub mod orders;
 pub mod reservations;
 pub mod state;
 pub mod stock;
+pub mod sync;
 pub mod throttle;
 
 use std::net::TcpListener;
@@ -67,6 +69,8 @@ where
         .configure(orders::routes::configure)
         .configure(customers::routes::configure)
         .configure(notify::routes::configure)
+        .configure(sync::routes::configure)
+        .configure(live::routes::configure)
         .split_for_parts();
     (app, openapi::finish(document))
 }
@@ -90,8 +94,10 @@ pub fn build_app(
     let keys = web::Data::from(state.keys.clone());
     let metrics = web::Data::from(state.metrics.clone());
     let server = web::Data::new(state.settings.server.clone());
+    let rate_limiter = web::Data::from(state.rate_limiter.clone());
     let app = App::new()
         .app_data(keys)
+        .app_data(rate_limiter)
         .app_data(metrics)
         .app_data(server)
         .app_data(state)
@@ -105,12 +111,53 @@ pub fn build_app(
         .wrap(from_fn(contract::enforce))
         .wrap(Compress::default())
         .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+        .wrap(from_fn(http::rate_limit::limit))
         .wrap(from_fn(http::middleware::observe))
 }
 
-/// Starts the HTTP server on an already bound listener.
+/// Starts the HTTP server on an already bound listener; call it inside an actix system.
+///
+/// SIGINT and SIGTERM stop it gracefully: live streams are ended first (they would otherwise
+/// hold the stop until its timeout), then requests in flight finish, then the workers stop.
 pub fn run_server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state.settings.server.workers;
+    let hub = state.live.clone();
     let state = web::Data::new(state);
-    Ok(HttpServer::new(move || build_app(state.clone())).listen(listener)?.workers(workers).shutdown_timeout(10).run())
+    let server = HttpServer::new(move || build_app(state.clone()))
+        .listen(listener)?
+        .workers(workers)
+        .shutdown_timeout(10)
+        .disable_signals()
+        .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping: ending live streams, then finishing requests in flight");
+        hub.close();
+        handle.stop(true).await;
+    });
+    Ok(server)
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use actix_web::rt::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = actix_web::rt::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = actix_web::rt::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = actix_web::rt::signal::ctrl_c().await;
+    }
 }

@@ -5,11 +5,14 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::auth::Keys;
+use crate::changes::bus::Bus;
 use crate::config::{ConfigError, Settings};
 use crate::db::redis::Redis;
 use crate::db::{DbConn, Pool};
 use crate::error::ApiError;
 use crate::http::metrics::Metrics;
+use crate::http::rate_limit::{Quotas, RateLimiter};
+use crate::live::hub::{Hub, Limits};
 use crate::notify::channels::Channels;
 use crate::throttle::Throttle;
 
@@ -24,6 +27,12 @@ pub struct AppState {
     pub channels: Arc<Channels>,
     /// Redis, when `REDIS_URL` is set.
     pub redis: Option<Redis>,
+    /// Rung after every commit that wrote to the change log: feeds and streams wait on it.
+    pub changes: Bus,
+    /// The live event streams open on this process.
+    pub live: Arc<Hub>,
+    /// Per-caller rate limits, shared through Redis when configured.
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 /// At most this many wrong pickup codes at one store within `PICKUP_THROTTLE_WINDOW`; more
@@ -43,6 +52,18 @@ impl AppState {
             None => None,
         };
         let shared = redis.clone().zip(settings.redis.as_ref().map(|redis| redis.key_prefix.clone()));
+        let live =
+            Hub::new(Limits { per_caller: settings.sync.streams_per_caller, buffer: settings.sync.stream_buffer });
+        let quota = |per_minute: u32| (per_minute > 0).then_some(per_minute);
+        let quotas = Quotas {
+            authenticated: quota(settings.server.rate_limit_per_minute),
+            anonymous: quota(settings.server.rate_limit_anonymous_per_minute),
+        };
+        let rate_limiter = Arc::new(RateLimiter::new(quotas, shared.clone()));
+        let changes = match &shared {
+            Some((redis, prefix)) => Bus::shared(redis.clone(), prefix),
+            None => Bus::default(),
+        };
         let pickup_throttle =
             Arc::new(Throttle::new("pickup-codes", PICKUP_THROTTLE_LIMIT, PICKUP_THROTTLE_WINDOW, shared));
         Ok(AppState {
@@ -53,6 +74,9 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             pickup_throttle,
             channels,
+            changes,
+            live,
+            rate_limiter,
         })
     }
 
@@ -76,16 +100,24 @@ impl AppState {
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let bus = self.changes.clone();
         web::block(move || {
             let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn))).unwrap_or_else(|panic| {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic without a message".into());
-                Err(ApiError::Internal(format!("database work panicked: {message}")))
-            })
+            crate::changes::take_recorded();
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn))).unwrap_or_else(|panic| {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic without a message".into());
+                    Err(ApiError::Internal(format!("database work panicked: {message}")))
+                });
+            // The work's transaction has ended: readers may look now.
+            if crate::changes::take_recorded() {
+                bus.ring();
+            }
+            result
         })
         .await?
     }

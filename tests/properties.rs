@@ -130,7 +130,7 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
             if let Some(id) = pick(&world.holds, *i) {
                 let form = orders::model::NewOrder {
                     reservation_id: Some(id),
-                    location,
+                    location: Some(location),
                     fulfilment: Fulfilment::Pickup,
                     lines: None,
                     customer_id: "shopper".into(),
@@ -145,7 +145,7 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
         Op::OrderDirect { sku, quantity } => {
             let form = orders::model::NewOrder {
                 reservation_id: None,
-                location,
+                location: Some(location),
                 fulfilment: Fulfilment::Curbside,
                 lines: Some(vec![HoldLine { sku: SKUS[*sku].into(), quantity: *quantity }]),
                 customer_id: "shopper".into(),

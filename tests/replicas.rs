@@ -41,6 +41,7 @@ async fn without_redis_the_limit_holds_per_replica_and_the_store_keeps_working(a
     app.put_location("S1", json!({})).await;
     let ready = app.get("/ready", None).await;
     assert_eq!((ready.status, ready.body["redis"].as_str()), (200, Some("unreachable")));
+    assert_eq!(ready.body["status"], "degraded");
     for _ in 0..10 {
         scan(&app, "WRONGCODE1").await.assert_problem(404, "not-found");
     }

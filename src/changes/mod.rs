@@ -16,10 +16,14 @@
 //! On SQLite there is one writer at a time (`BEGIN IMMEDIATE`): rows are numbered and
 //! committed in the same order, `txid` is 0, and the horizon is open.
 
+pub mod bus;
+
+use std::cell::Cell;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::changes;
+use crate::db::schema::{change_log_pruned, changes};
 use crate::db::DbConn;
 use crate::error::ApiError;
 
@@ -44,11 +48,29 @@ impl Cursor {
     /// Before the first change.
     pub const START: Cursor = Cursor { txid: -1, seq: 0 };
 
-    /// Reads the text form a reader was given; `None` for anything else.
+    /// Reads the text form a reader was given (`http::formats::FEED_CURSOR`); `None` for
+    /// anything else.
     pub fn parse(text: &str) -> Option<Cursor> {
         let (txid, seq) = text.split_once('.')?;
+        let digits = |s: &str| (1..=18).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+        if !(txid == "-1" || digits(txid)) || !digits(seq) {
+            return None;
+        }
         let cursor = Cursor { txid: txid.parse().ok()?, seq: seq.parse().ok()? };
         (cursor >= Cursor::START).then_some(cursor)
+    }
+
+    /// A cursor kept as its two parts (a channel's push position).
+    pub fn from_parts(txid: i64, seq: i64) -> Cursor {
+        Cursor { txid, seq }
+    }
+
+    pub fn txid(&self) -> i64 {
+        self.txid
+    }
+
+    pub fn seq(&self) -> i64 {
+        self.seq
     }
 
     /// The text form readers keep: opaque to them.
@@ -87,9 +109,26 @@ pub struct NewChange {
     pub detail: Option<String>,
 }
 
+thread_local! {
+    /// Whether database work on this thread has written to the log since it was last asked.
+    static RECORDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the work just run on this thread wrote to the log, forgetting it. `AppState::db`
+/// asks after the work (and so its transaction) has ended, and then tells the bus: readers
+/// are woken only after commit, and at worst once in vain for a rollback.
+pub fn take_recorded() -> bool {
+    RECORDED.with(|recorded| recorded.replace(false))
+}
+
+fn note_recorded() {
+    RECORDED.with(|recorded| recorded.set(true));
+}
+
 /// Records a change in the caller's transaction.
 pub fn record(conn: &mut DbConn, change: &NewChange) -> Result<(), ApiError> {
     diesel::insert_into(changes::table).values(change).execute(conn)?;
+    note_recorded();
     Ok(())
 }
 
@@ -119,12 +158,15 @@ pub fn levels_changed<'a>(
     for chunk in rows.chunks(1_000) {
         crate::db::insert_rows!(conn, changes::table, chunk)?;
     }
+    if !rows.is_empty() {
+        note_recorded();
+    }
     Ok(())
 }
 
 /// The oldest transaction id still running on PostgreSQL: rows below it are final. SQLite's
 /// one writer commits in seq order, so there every committed row is final.
-fn horizon(conn: &mut DbConn) -> Result<i64, ApiError> {
+pub fn horizon(conn: &mut DbConn) -> Result<i64, ApiError> {
     match conn {
         DbConn::Postgres(pg) => Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
             "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
@@ -139,12 +181,99 @@ fn horizon(conn: &mut DbConn) -> Result<i64, ApiError> {
 pub fn read_after(conn: &mut DbConn, after: Cursor, limit: i64) -> Result<Vec<Change>, ApiError> {
     let horizon = horizon(conn)?;
     Ok(changes::table
-        .filter(changes::txid.gt(after.txid).or(changes::txid.eq(after.txid).and(changes::seq.gt(after.seq))))
+        .filter(self::after(after))
         .filter(changes::txid.lt(horizon))
         .order((changes::txid.asc(), changes::seq.asc()))
         .limit(limit)
         .select(Change::as_select())
         .load(conn)?)
+}
+
+/// The filter "after `after`" in the log's order.
+pub fn after(
+    after: Cursor,
+) -> Box<dyn BoxableExpression<changes::table, crate::db::Backend, SqlType = diesel::sql_types::Bool>> {
+    Box::new(changes::txid.gt(after.txid).or(changes::txid.eq(after.txid).and(changes::seq.gt(after.seq))))
+}
+
+/// The newest position a reader can take now: everything up to it is final, and everything
+/// committed later comes after it. An export's feed cursor is taken here.
+pub fn head(conn: &mut DbConn) -> Result<Cursor, ApiError> {
+    let horizon = horizon(conn)?;
+    let last: Option<(i64, i64)> = changes::table
+        .filter(changes::txid.lt(horizon))
+        .order((changes::txid.desc(), changes::seq.desc()))
+        .select((changes::txid, changes::seq))
+        .first(conn)
+        .optional()?;
+    match last {
+        Some((txid, seq)) => Ok(Cursor { txid, seq }),
+        None => pruned_to(conn),
+    }
+}
+
+/// How far the log has been pruned: a reader before this has lost changes.
+pub fn pruned_to(conn: &mut DbConn) -> Result<Cursor, ApiError> {
+    let pruned: Option<(i64, i64)> = change_log_pruned::table
+        .find(1)
+        .select((change_log_pruned::txid, change_log_pruned::seq))
+        .first(conn)
+        .optional()?;
+    Ok(pruned.map(|(txid, seq)| Cursor { txid, seq }).unwrap_or(Cursor::START))
+}
+
+/// Refuses a cursor from before what the log keeps (410, `cursor-expired`): what it would
+/// have read next may be gone, so its reader must export again.
+pub fn check_kept(conn: &mut DbConn, cursor: Cursor) -> Result<(), ApiError> {
+    let pruned = pruned_to(conn)?;
+    if cursor < pruned {
+        return Err(ApiError::CursorExpired(format!(
+            "cursor {} is older than the change log keeps (it now starts after {}); export the channel \
+             again and continue from its feed_cursor",
+            cursor.text(),
+            pruned.text()
+        )));
+    }
+    Ok(())
+}
+
+/// Deletes up to `batch` of the oldest final rows written before `before`, and remembers
+/// where the log now starts. Returns how many rows went.
+pub fn prune(conn: &mut DbConn, before: NaiveDateTime, batch: i64) -> Result<usize, ApiError> {
+    let horizon = horizon(conn)?;
+    let oldest: Vec<(i64, i64)> = changes::table
+        .filter(changes::at.lt(before))
+        .filter(changes::txid.lt(horizon))
+        .order((changes::txid.asc(), changes::seq.asc()))
+        .limit(batch)
+        .select((changes::txid, changes::seq))
+        .load(conn)?;
+    let Some(&(txid, seq)) = oldest.last() else { return Ok(0) };
+    let through = Cursor { txid, seq };
+    // The mark moves first and only forward: a reader that passes the check below it has
+    // lost nothing, whichever pruner wins a race.
+    if through > pruned_to(conn)? {
+        let now = chrono::Utc::now().naive_utc();
+        let moved = diesel::update(change_log_pruned::table.find(1))
+            .set((
+                change_log_pruned::txid.eq(txid),
+                change_log_pruned::seq.eq(seq),
+                change_log_pruned::pruned_at.eq(now),
+            ))
+            .execute(conn)?;
+        if moved == 0 {
+            diesel::insert_into(change_log_pruned::table)
+                .values((
+                    change_log_pruned::id.eq(1),
+                    change_log_pruned::txid.eq(txid),
+                    change_log_pruned::seq.eq(seq),
+                    change_log_pruned::pruned_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+    }
+    let gone = diesel::delete(changes::table.filter(diesel::dsl::not(after(through)))).execute(conn)?;
+    Ok(gone)
 }
 
 #[cfg(test)]
@@ -157,7 +286,7 @@ mod tests {
         assert_eq!(Cursor::parse(&cursor.text()), Some(cursor));
         assert_eq!(Cursor::parse(&Cursor::START.text()), Some(Cursor::START));
         assert!(Cursor::START < cursor && Cursor { txid: 0, seq: 3 } < Cursor { txid: 0, seq: 4 });
-        for bad in ["", "12", "a.b", "1.2.3", "-2.0", " 1.2"] {
+        for bad in ["", "12", "a.b", "1.2.3", "-2.0", " 1.2", "+1.2", "1.-2", "1234567890123456789.1"] {
             assert_eq!(Cursor::parse(bad), None, "{bad}");
         }
     }

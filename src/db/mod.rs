@@ -28,6 +28,9 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
 }
 
+/// The backend of `DbConn`, for boxed queries and expressions shared by both dialects.
+pub type Backend = <DbConn as diesel::Connection>::Backend;
+
 pub type Pool = r2d2::Pool<DbManager>;
 pub type PooledConn = r2d2::PooledConnection<DbManager>;
 

@@ -10,6 +10,7 @@
 //! the last handle is dropped.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +32,16 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     /// Dropped with the last handle, which ends the runtime's thread.
     _stop: oneshot::Sender<()>,
+    /// Until when (ms since the Unix epoch) detached publishes are skipped after one failed.
+    quiet_until: AtomicU64,
+}
+
+/// After a detached publish fails, how long the next ones are skipped: during an outage
+/// each would otherwise wait out its timeout on the connection's thread.
+const PUBLISH_BACKOFF: Duration = Duration::from_secs(2);
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl Redis {
@@ -47,7 +58,10 @@ impl Redis {
             .name("redis".into())
             .spawn(move || runtime.block_on(async move { stopped.await.ok() }))
             .map_err(|e| format!("could not start Redis's thread: {e}"))?;
-        Ok(Redis { inner: Arc::new(Inner { client, manager: OnceCell::new(), runtime: handle, _stop: stop }) })
+        let quiet_until = AtomicU64::new(0);
+        Ok(Redis {
+            inner: Arc::new(Inner { client, manager: OnceCell::new(), runtime: handle, _stop: stop, quiet_until }),
+        })
     }
 
     /// Runs `command` on the connection's runtime, within `TIMEOUT` whatever the connection
@@ -100,6 +114,59 @@ impl Redis {
             invocation.invoke_async(&mut connection).await
         })
         .await
+    }
+
+    /// Publishes `message` on `channel` without waiting for it: for callers that must not
+    /// block on Redis (a commit has happened whether or not Redis hears of it). A failure is
+    /// logged, and further publishes are skipped for `PUBLISH_BACKOFF`; whoever listens
+    /// catches up on its own.
+    pub fn publish_detached(&self, channel: String, message: String) {
+        if now_ms() < self.inner.quiet_until.load(Ordering::Relaxed) {
+            return;
+        }
+        let redis = self.clone();
+        self.inner.runtime.spawn(async move {
+            let sent = redis
+                .run(move |mut connection| async move {
+                    redis::cmd("PUBLISH").arg(&channel).arg(&message).query_async::<i64>(&mut connection).await
+                })
+                .await;
+            if let Err(error) = sent {
+                redis.inner.quiet_until.store(now_ms() + PUBLISH_BACKOFF.as_millis() as u64, Ordering::Relaxed);
+                tracing::warn!(%error, "could not publish to Redis; other replicas read the change log on their own");
+            }
+        });
+    }
+
+    /// Calls `on_message` for every message published on `channel`, for as long as the
+    /// process runs, on a connection of its own (a subscribed connection can do nothing
+    /// else). When Redis is down it tries again every `retry`, and calls `on_message` once
+    /// on every (re)connection: whatever was published meanwhile was missed.
+    pub fn subscribe(&self, channel: String, retry: Duration, on_message: impl Fn() + Send + 'static) {
+        let client = self.inner.client.clone();
+        self.inner.runtime.spawn(async move {
+            use futures_util::StreamExt;
+            loop {
+                let connected = tokio::time::timeout(TIMEOUT, client.get_async_pubsub()).await;
+                match connected {
+                    Ok(Ok(mut pubsub)) => match pubsub.subscribe(&channel).await {
+                        Ok(()) => {
+                            tracing::info!(%channel, "listening to Redis");
+                            on_message();
+                            let mut messages = pubsub.into_on_message();
+                            while messages.next().await.is_some() {
+                                on_message();
+                            }
+                            tracing::warn!(%channel, "lost the Redis subscription; reconnecting");
+                        }
+                        Err(error) => tracing::warn!(%error, "could not subscribe to Redis"),
+                    },
+                    Ok(Err(error)) => tracing::debug!(%error, "Redis is unreachable for the subscription"),
+                    Err(_) => tracing::debug!("Redis did not answer the subscription in time"),
+                }
+                tokio::time::sleep(retry).await;
+            }
+        });
     }
 
     /// Whether Redis answers a PING, for `/ready`.

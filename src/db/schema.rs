@@ -77,6 +77,25 @@ diesel::table! {
         buffer -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        default_location -> Nullable<Text>,
+        webhook_url -> Nullable<Text>,
+        webhook_secret -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    channel_pushes (channel) {
+        channel -> Text,
+        cursor_txid -> BigInt,
+        cursor_seq -> BigInt,
+        state -> Text,
+        failures -> Integer,
+        next_attempt_at -> Timestamp,
+        leased_until -> Nullable<Timestamp>,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_success_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        batches_sent -> BigInt,
     }
 }
 
@@ -250,6 +269,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    change_log_pruned (id) {
+        id -> Integer,
+        txid -> BigInt,
+        seq -> BigInt,
+        pruned_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(stock_levels -> locations (location));
 diesel::joinable!(customer_consents -> customers (customer_id));
 diesel::joinable!(push_subscriptions -> customers (customer_id));
@@ -262,6 +290,7 @@ diesel::joinable!(order_arrivals -> orders (order_id));
 diesel::joinable!(reservation_lines -> reservations (reservation_id));
 diesel::joinable!(stock_levels -> products (sku));
 diesel::joinable!(channel_locations -> channels (channel));
+diesel::joinable!(channel_pushes -> channels (channel));
 diesel::joinable!(channel_locations -> locations (location));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -285,4 +314,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     push_subscriptions,
     notifications,
     changes,
+    change_log_pruned,
+    channel_pushes,
 );

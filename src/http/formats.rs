@@ -7,6 +7,10 @@
 //! "Space" below is Unicode White_Space (what Rust's `char::is_whitespace` and `str::trim`
 //! use) and "control" is the Cc category (`char::is_control`): U+0000–U+001F, U+007F–U+009F.
 
+/// A change-log cursor (`changes::Cursor`): the writing transaction's id (or -1 before the
+/// first change) and a position, both whole numbers that fit 64 bits.
+pub const FEED_CURSOR: &str = r"^(-1|[0-9]{1,18})\.[0-9]{1,18}$";
+
 /// A location code, SKU or channel code: 1 to 64 of `[A-Za-z0-9._-]`.
 pub const CODE: &str = r"^[A-Za-z0-9._-]{1,64}$";
 

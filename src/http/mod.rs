@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by every capability: the JSON extractor with validation, pagination,
-//! idempotency keys, request ids, metrics, and the problem+json answers for what no handler
+//! idempotency keys, request ids, metrics, per-caller rate limits, and the problem+json answers for what no handler
 //! matched.
 
 pub mod contract;
@@ -10,4 +10,5 @@ pub mod metrics;
 pub mod middleware;
 pub mod pagination;
 pub mod query;
+pub mod rate_limit;
 pub mod validate;

@@ -66,6 +66,7 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("CheckLine", "quantity", range(1, MAX_QUANTITY)),
         ("ChannelForm", "name", text(200)),
         ("ChannelForm", "buffer", quantity.clone()),
+        ("ChannelForm", "default_location", code()),
         (
             "ChannelForm",
             "locations",
@@ -132,6 +133,8 @@ fn schema_rules() -> Vec<(&'static str, Value)> {
                     "else": present("reservation_id", "string"),
                 },
                 needs(present("external_ref", "string"), present("channel", "string")),
+                // Only an import through a channel may leave the location to the channel.
+                needs(json!({"not": present("channel", "string")}), present("location", "string")),
             ]}),
         ),
         (
@@ -158,7 +161,10 @@ fn parameter_rule(path: &str, place: &str, name: &str) -> Option<Value> {
         }
         ("path", "code" | "location" | "sku") => code(),
         ("path", "id") if path.starts_with("/v1/customers/") => pattern(f::CUSTOMER_ID),
+        ("query", "limit") if path == "/v1/channels/{code}/changes" => range(1, crate::sync::routes::MAX_FEED_LIMIT),
         ("query", "limit") => range(1, crate::http::pagination::MAX_LIMIT),
+        ("query", "after") => pattern(f::FEED_CURSOR),
+        ("query", "wait") => range(0, crate::sync::routes::MAX_WAIT_SECONDS as i64),
         ("query", "near") => pattern(f::NEAR),
         ("query", "number") => pattern(f::ORDER_NUMBER),
         ("query", "channel") => code(),
@@ -223,9 +229,10 @@ fn opening_hours_schema(description: &Value) -> Value {
 }
 
 /// Every operation can refuse its parameters, or a query parameter it does not take (422);
-/// every write that takes an `Idempotency-Key` can also find it in use (409): the answers are
-/// declared where the handler's own list does not already have them.
-fn document_refusals(operation: &mut Value) {
+/// every write that takes an `Idempotency-Key` can also find it in use (409); every API
+/// operation (`/v1/...`, but the providers' receipts) counts against its caller's rate limit
+/// (429): the answers are declared where the handler's own list does not already have them.
+fn document_refusals(path: &str, operation: &mut Value) {
     let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
     let problem = |description: &str| {
         json!({
@@ -236,6 +243,13 @@ fn document_refusals(operation: &mut Value) {
     let responses = &mut operation["responses"];
     if responses.get("422").is_none() {
         responses["422"] = problem("A parameter that is not valid, or a query parameter this operation does not take: each is named in `errors`");
+    }
+    let limited = path.starts_with("/v1/") && !path.starts_with("/v1/notifications/callbacks/");
+    if limited && responses.get("429").is_none() {
+        responses["429"] = problem(
+            "The caller has made too many requests (`rate-limited`, per token, or per address without one): \
+             `Retry-After` says when to try again; `RateLimit-Policy` and `RateLimit` state the limit",
+        );
     }
     let idempotent = parameters.iter().any(|p| p["name"] == "Idempotency-Key");
     if idempotent && responses.get("409").is_none() {
@@ -290,7 +304,7 @@ pub fn apply(doc: &mut Value) {
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else { continue };
         for operation in item.values_mut() {
-            document_refusals(operation);
+            document_refusals(path, operation);
             let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) else { continue };
             for parameter in parameters {
                 let (place, name) = (parameter["in"].as_str().unwrap_or(""), parameter["name"].as_str().unwrap_or(""));

@@ -7,7 +7,7 @@ use crate::db::write_tx;
 use crate::error::ApiError;
 use crate::http::idempotency;
 use crate::state::AppState;
-use crate::{notify, orders, reservations};
+use crate::{changes, notify, orders, reservations};
 
 /// How often lapsed holds are swept. Contention never waits for this: a new hold releases
 /// lapsed ones on its SKUs itself. The sweeper returns the rest of the stock to availability.
@@ -26,6 +26,7 @@ pub async fn run(state: AppState) {
     actix_web::rt::spawn(sweep_holds(state.clone()));
     actix_web::rt::spawn(expire_uncollected(state.clone()));
     actix_web::rt::spawn(send_notifications(state.clone()));
+    actix_web::rt::spawn(push_to_channels(state.clone()));
     let mut ticker = actix_web::rt::time::interval(HOUSEKEEPING_EVERY);
     loop {
         ticker.tick().await;
@@ -33,6 +34,43 @@ pub async fn run(state: AppState) {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired idempotency keys removed"),
             Err(error) => tracing::warn!(%error, "housekeeping failed; will retry"),
+        }
+        prune_change_log(&state).await;
+    }
+}
+
+/// Pushes channels' changes to their webhooks, one batch per channel per round, as often as
+/// `CHANNEL_PUSH_INTERVAL_MS` allows.
+async fn push_to_channels(state: AppState) {
+    let period = Duration::from_millis(state.settings.sync.channel_push_interval_ms as u64);
+    let agent = crate::notify::providers::customer_agent(state.settings.notify.private_targets);
+    repeat(period, "channel pushes", || {
+        let (pool, agent, settings) = (state.pool.clone(), agent.clone(), state.settings.sync);
+        async move {
+            let delivered =
+                actix_web::web::block(move || crate::sync::push::run_round(&pool, &agent, &settings)).await??;
+            Ok(Round { handled: delivered, more: false })
+        }
+    })
+    .await
+}
+
+/// Most rows of the change log one transaction prunes.
+const PRUNE_BATCH: i64 = 10_000;
+
+/// Drops changes older than the retention, a batch per transaction so no prune holds locks
+/// for long.
+async fn prune_change_log(state: &AppState) {
+    let keep = chrono::TimeDelta::hours(state.settings.sync.change_log_retention_hours);
+    loop {
+        let before = chrono::Utc::now().naive_utc() - keep;
+        match state.db(move |conn| write_tx(conn, |conn| changes::prune(conn, before, PRUNE_BATCH))).await {
+            Ok(0) => break,
+            Ok(pruned) => tracing::info!(pruned, "old changes pruned from the change log"),
+            Err(error) => {
+                tracing::warn!(%error, "pruning the change log failed; will retry");
+                break;
+            }
         }
     }
 }

@@ -16,12 +16,14 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    /// `ok` when the process is up, `ready` when it can also reach its database.
+    /// `ok` when the process is up; `ready` when it can also reach its database (and Redis,
+    /// when configured); `degraded` when the database answers but Redis does not.
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
-    /// With `REDIS_URL`: `ok`, or `unreachable` (the service then keeps its rate limits per
-    /// replica and stays ready).
+    /// With `REDIS_URL`: `ok`, or `unreachable`. The service then stays ready: it sells from
+    /// PostgreSQL as ever, keeps its rate limits per replica, and live events and pushes reach
+    /// other replicas within a second from the change log instead of at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<String>,
 }
@@ -40,7 +42,8 @@ async fn health() -> HttpResponse {
 }
 
 /// Readiness: the database answers. 503 when it does not. Redis, when configured, is
-/// reported but does not decide: without it rate limits fall back to each replica.
+/// reported (`status: degraded` without it) but does not decide: without it rate limits fall
+/// back to each replica and events to the change log.
 ///
 /// Who may call: anyone (public).
 #[utoipa::path(
@@ -62,7 +65,8 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         Some(redis) => Some(if redis.ping().await { "ok" } else { "unreachable" }.to_string()),
         None => None,
     };
-    Ok(HttpResponse::Ok().json(Health { status: "ready".into(), database: Some(backend), redis }))
+    let status = if redis.as_deref() == Some("unreachable") { "degraded" } else { "ready" };
+    Ok(HttpResponse::Ok().json(Health { status: status.into(), database: Some(backend), redis }))
 }
 
 /// Prometheus metrics: requests by route and status, latency histograms, pool usage.

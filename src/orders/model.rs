@@ -18,7 +18,10 @@ use crate::stock::risk::AtRisk;
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     pub reservation_id: Option<String>,
-    pub location: String,
+    /// The store (or warehouse, for delivery) that fulfils the order. An order imported
+    /// through a channel (`channel`) may leave it out: the channel's `default_location` is
+    /// taken.
+    pub location: Option<String>,
     pub fulfilment: Fulfilment,
     pub lines: Option<Vec<HoldLine>>,
     pub customer_id: String,
@@ -31,10 +34,15 @@ pub struct NewOrder {
 }
 
 impl NewOrder {
+    /// The location's code; empty until a left-out location is taken from the channel.
+    pub fn location(&self) -> &str {
+        self.location.as_deref().unwrap_or_default()
+    }
+
     /// What a marketplace import says, to tell a repeated import from a different one.
     pub fn import_hash(&self) -> String {
         let lines: Vec<(&str, i64)> = self.lines.iter().flatten().map(|l| (l.sku.as_str(), l.quantity)).collect();
-        import_hash(&self.location, self.fulfilment, &self.customer_id, self.reservation_id.as_deref(), lines)
+        import_hash(self.location(), self.fulfilment, &self.customer_id, self.reservation_id.as_deref(), lines)
     }
 }
 
@@ -61,7 +69,13 @@ pub fn import_hash(
 impl Validate for NewOrder {
     fn validate(&self) -> Result<(), ApiError> {
         let mut v = Validator::new();
-        v.code("location", &self.location);
+        match (&self.location, &self.channel) {
+            (Some(location), _) => v.code("location", location),
+            (None, Some(_)) => {}
+            (None, None) => {
+                v.add("location", "is required (only an order imported through a channel may leave it out)")
+            }
+        }
         v.customer_id("customer_id", &self.customer_id);
         match (&self.reservation_id, &self.lines) {
             (Some(_), Some(_)) => v.add("lines", "give either reservation_id or lines, not both"),

@@ -44,6 +44,14 @@ pub fn create(
         // import fail.
         return Err(ApiError::Forbidden("only admins and integrations set channel and external_ref".into()));
     }
+    let resolved;
+    let form = match (&form.location, &form.channel) {
+        (None, Some(channel)) => {
+            resolved = NewOrder { location: Some(channel_default_location(conn, channel)?), ..form.clone() };
+            &resolved
+        }
+        _ => form,
+    };
     let actor = who.actor();
     let import_hash = form.external_ref.as_ref().map(|_| form.import_hash());
     if let (Some(channel), Some(reference)) = (&form.channel, &form.external_ref) {
@@ -75,18 +83,18 @@ pub fn create(
         };
         limits::check(conn, &settings.limits, &request, now)?;
     }
-    let location = catalog::find_location(conn, &form.location)?;
+    let location = catalog::find_location(conn, form.location())?;
     let offered = match form.fulfilment {
         Fulfilment::Pickup => location.pickup_in_store,
         Fulfilment::Curbside => location.pickup_curbside,
         Fulfilment::Delivery => true,
     };
     if !location.active || !offered {
-        return Err(ApiError::Conflict(format!("{} does not offer {} now", form.location, form.fulfilment.as_str())));
+        return Err(ApiError::Conflict(format!("{} does not offer {} now", form.location(), form.fulfilment.as_str())));
     }
     let id = uuid::Uuid::now_v7().to_string();
     let lines: Vec<HoldLine> = match (&form.reservation_id, &form.lines) {
-        (Some(hold_id), _) => take_over_hold(conn, who, hold_id, &form.location, now)?,
+        (Some(hold_id), _) => take_over_hold(conn, who, hold_id, form.location(), now)?,
         (None, Some(lines)) => lines.clone(),
         (None, None) => return Err(ApiError::validation("lines", "give lines, or the reservation_id of a hold")),
     };
@@ -96,12 +104,12 @@ pub fn create(
         crate::reservations::known_skus(conn, &wanted)?;
     }
     if let Some(channel) = &form.channel {
-        keep_channel_buffer(conn, channel, &form.location, &lines, form.reservation_id.is_none())?;
+        keep_channel_buffer(conn, channel, form.location(), &lines, form.reservation_id.is_none())?;
     }
     if form.reservation_id.is_none() {
         reserve::reserve_all(
             conn,
-            &form.location,
+            form.location(),
             &wanted,
             &Entry { reason: "order", reference: &id, actor: &actor, at: now },
         )?;
@@ -110,7 +118,7 @@ pub fn create(
         .values((
             orders::id.eq(&id),
             orders::number.eq(number_for(&id)),
-            orders::location.eq(&form.location),
+            orders::location.eq(form.location()),
             orders::fulfilment.eq(form.fulfilment.as_str()),
             orders::status.eq(Status::Confirmed.as_str()),
             orders::customer_id.eq(&form.customer_id),
@@ -133,7 +141,7 @@ pub fn create(
             .set((reservations::status.eq(HoldStatus::Converted.as_str()), reservations::updated_at.eq(now)))
             .execute(conn)?;
     }
-    record_event(conn, &id, &form.location, &actor, Status::Confirmed.as_str(), None, now)?;
+    record_event(conn, &id, form.location(), &actor, Status::Confirmed.as_str(), None, now)?;
     let confirmed =
         Announcement { order_id: &id, customer_id: &form.customer_id, event: Event::OrderConfirmed, send_at: now };
     (settings.announce)(conn, &confirmed)?;
@@ -164,6 +172,22 @@ fn stored_import_hash(conn: &mut DbConn, row: &OrderRow) -> Result<Option<String
         row.reservation_id.as_deref(),
         lines,
     )))
+}
+
+/// Where an import that names no location goes: its channel's default location.
+fn channel_default_location(conn: &mut DbConn, channel: &str) -> Result<String, ApiError> {
+    let default: Option<Option<String>> = crate::db::schema::channels::table
+        .find(channel)
+        .select(crate::db::schema::channels::default_location)
+        .first(conn)
+        .optional()?;
+    match default {
+        None => Err(ApiError::validation("channel", format!("unknown channel {channel}"))),
+        Some(None) => {
+            Err(ApiError::validation("location", format!("is required: channel {channel} has no default_location")))
+        }
+        Some(Some(location)) => Ok(location),
+    }
 }
 
 /// A channel's buffer is stock the channel must not sell: an order for the channel may take

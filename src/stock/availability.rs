@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use super::model::*;
 use crate::catalog::geo::{coordinates, Coordinates};
 use crate::catalog::model::PickupOptions;
-use crate::db::schema::{channel_locations, channels, locations, stock_levels};
+use crate::db::schema::{locations, stock_levels};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::{catalog, stock};
@@ -108,29 +108,13 @@ pub fn check(conn: &mut DbConn, form: &CheckForm) -> Result<CheckResult, ApiErro
 /// A sales channel's sellable quantity: its locations' `available`, summed, less its buffer.
 /// A channel with no locations listed sells from every active location with `fulfils_online`.
 pub fn for_channel(conn: &mut DbConn, channel: &str, sku: &str) -> Result<ChannelAvailability, ApiError> {
-    let buffer: i64 = channels::table
-        .find(channel)
-        .select(channels::buffer)
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no channel {channel}")))?;
-    let listed =
-        channel_locations::table.filter(channel_locations::channel.eq(channel)).select(channel_locations::location);
-    let has_list = diesel::dsl::exists(channel_locations::table.filter(channel_locations::channel.eq(channel)));
-    let rows: Vec<(i64, i64, i64)> = stock_levels::table
-        .inner_join(locations::table)
-        .filter(stock_levels::sku.eq(sku))
-        .filter(locations::active.eq(true))
-        .filter(
-            stock_levels::location
-                .eq_any(listed)
-                .or(diesel::dsl::not(has_list).and(locations::fulfils_online.eq(true))),
-        )
-        .select((stock_levels::on_hand, stock_levels::reserved, stock_levels::safety_stock))
-        .load(conn)?;
-    if rows.is_empty() {
+    let pool =
+        stock::channels::pool(conn, channel)?.ok_or_else(|| ApiError::NotFound(format!("no channel {channel}")))?;
+    let available = stock::channels::available_in(conn, &pool, &[sku])?;
+    let Some(&total) = available.get(sku) else {
+        // No level in the pool: a known product with nothing to sell here, or no product.
         catalog::find_product(conn, sku)?;
-    }
-    let total: i64 = rows.into_iter().map(|(o, r, s)| stock::model::available(o, r, s)).sum();
-    Ok(ChannelAvailability { channel: channel.to_string(), sku: sku.to_string(), available: (total - buffer).max(0) })
+        return Ok(ChannelAvailability { channel: channel.to_string(), sku: sku.to_string(), available: 0 });
+    };
+    Ok(ChannelAvailability { channel: channel.to_string(), sku: sku.to_string(), available: pool.sellable(total) })
 }

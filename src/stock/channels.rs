@@ -13,14 +13,37 @@ use crate::error::ApiError;
 
 /// Creates or replaces a channel and its location list; `true` when it was created.
 pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, Channel), ApiError> {
-    let named = form.locations.iter().enumerate().map(|(i, c)| (format!("locations[{i}]"), c.as_str()));
+    let named = form
+        .locations
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("locations[{i}]"), c.as_str()))
+        .chain(form.default_location.iter().map(|c| ("default_location".to_string(), c.as_str())));
     let unknown = crate::catalog::unknown_codes(conn, crate::catalog::Catalog::Locations, named)?;
     if !unknown.is_empty() {
         return Err(ApiError::Unknown(unknown));
     }
     let now = Utc::now().naive_utc();
+    let stored_secret: Option<Option<String>> =
+        channels::table.find(code).select(channels::webhook_secret).first(conn).optional()?;
+    // A new URL keeps the secret already set unless a new one comes with it.
+    let secret = match (&form.webhook_url, &form.webhook_secret) {
+        (None, _) => None,
+        (Some(_), Some(secret)) => Some(secret.clone()),
+        (Some(_), None) => match stored_secret.flatten() {
+            Some(secret) => Some(secret),
+            None => return Err(ApiError::validation("webhook_secret", "is required with a first webhook_url")),
+        },
+    };
     let updated = diesel::update(channels::table.find(code))
-        .set((channels::name.eq(form.name.trim()), channels::buffer.eq(form.buffer), channels::updated_at.eq(now)))
+        .set((
+            channels::name.eq(form.name.trim()),
+            channels::buffer.eq(form.buffer),
+            channels::default_location.eq(&form.default_location),
+            channels::webhook_url.eq(&form.webhook_url),
+            channels::webhook_secret.eq(&secret),
+            channels::updated_at.eq(now),
+        ))
         .execute(conn)?;
     let created = updated == 0;
     if created {
@@ -29,6 +52,9 @@ pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, C
                 channels::code.eq(code),
                 channels::name.eq(form.name.trim()),
                 channels::buffer.eq(form.buffer),
+                channels::default_location.eq(&form.default_location),
+                channels::webhook_url.eq(&form.webhook_url),
+                channels::webhook_secret.eq(&secret),
                 channels::created_at.eq(now),
                 channels::updated_at.eq(now),
             ))
@@ -47,10 +73,17 @@ pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, C
 }
 
 pub fn get(conn: &mut DbConn, code: &str) -> Result<Channel, ApiError> {
-    let (name, buffer, created_at, updated_at) = channels::table
+    let (name, buffer, default_location, webhook_url, created_at, updated_at) = channels::table
         .find(code)
-        .select((channels::name, channels::buffer, channels::created_at, channels::updated_at))
-        .first::<(String, i64, chrono::NaiveDateTime, chrono::NaiveDateTime)>(conn)
+        .select((
+            channels::name,
+            channels::buffer,
+            channels::default_location,
+            channels::webhook_url,
+            channels::created_at,
+            channels::updated_at,
+        ))
+        .first::<(String, i64, Option<String>, Option<String>, chrono::NaiveDateTime, chrono::NaiveDateTime)>(conn)
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no channel {code}")))?;
     let locations = channel_locations::table
@@ -63,9 +96,61 @@ pub fn get(conn: &mut DbConn, code: &str) -> Result<Channel, ApiError> {
         name,
         buffer,
         locations,
+        default_location,
+        webhook_url,
         created_at: created_at.and_utc(),
         updated_at: updated_at.and_utc(),
     })
+}
+
+/// Whom a channel sells for: the buffer it keeps back and the active locations whose stock
+/// it sells (those listed, or every location with `fulfils_online` when none is).
+pub struct ChannelPool {
+    pub buffer: i64,
+    pub locations: Vec<String>,
+}
+
+impl ChannelPool {
+    /// What the channel may sell given the sum of its locations' `available`.
+    pub fn sellable(&self, available: i64) -> i64 {
+        (available - self.buffer).max(0)
+    }
+}
+
+/// The channel's pool; `None` when there is no such channel.
+pub fn pool(conn: &mut DbConn, channel: &str) -> Result<Option<ChannelPool>, ApiError> {
+    let Some(buffer) = channels::table.find(channel).select(channels::buffer).first::<i64>(conn).optional()? else {
+        return Ok(None);
+    };
+    let listed: Vec<String> = channel_locations::table
+        .filter(channel_locations::channel.eq(channel))
+        .select(channel_locations::location)
+        .load(conn)?;
+    let mut active = locations::table.filter(locations::active.eq(true)).select(locations::code).into_boxed();
+    active = if listed.is_empty() {
+        active.filter(locations::fulfils_online.eq(true))
+    } else {
+        active.filter(locations::code.eq_any(listed))
+    };
+    Ok(Some(ChannelPool { buffer, locations: active.order(locations::code.asc()).load(conn)? }))
+}
+
+/// Per SKU of `skus` that has a level in the pool, the sum of `available` over the pool's
+/// locations (before the buffer).
+pub fn available_in(conn: &mut DbConn, pool: &ChannelPool, skus: &[&str]) -> Result<HashMap<String, i64>, ApiError> {
+    let mut available: HashMap<String, i64> = HashMap::new();
+    // A bounded number of binds per statement, whatever the page size.
+    for chunk in skus.chunks(500) {
+        let rows: Vec<(String, i64, i64, i64)> = stock_levels::table
+            .filter(stock_levels::location.eq_any(&pool.locations))
+            .filter(stock_levels::sku.eq_any(chunk))
+            .select((stock_levels::sku, stock_levels::on_hand, stock_levels::reserved, stock_levels::safety_stock))
+            .load(conn)?;
+        for (sku, on_hand, reserved, safety) in rows {
+            *available.entry(sku).or_default() += super::model::available(on_hand, reserved, safety);
+        }
+    }
+    Ok(available)
 }
 
 /// What a channel may sell of some SKUs, read with the levels behind it locked.
@@ -81,27 +166,12 @@ pub struct Sellable {
 /// sku) order, as every writer locks them: two marketplace orders racing for what the buffer
 /// keeps back take turns instead of both passing the check. Call before reserving.
 pub fn lock_sellable(conn: &mut DbConn, channel: &str, location: &str, skus: &[&str]) -> Result<Sellable, ApiError> {
-    let buffer: i64 = channels::table
-        .find(channel)
-        .select(channels::buffer)
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::validation("channel", format!("unknown channel {channel}")))?;
-    let listed: Vec<String> = channel_locations::table
-        .filter(channel_locations::channel.eq(channel))
-        .select(channel_locations::location)
-        .load(conn)?;
-    let mut pool = locations::table.filter(locations::active.eq(true)).select(locations::code).into_boxed();
-    pool = if listed.is_empty() {
-        pool.filter(locations::fulfils_online.eq(true))
-    } else {
-        pool.filter(locations::code.eq_any(listed))
-    };
-    let pool: Vec<String> = pool.load(conn)?;
+    let pool =
+        pool(conn, channel)?.ok_or_else(|| ApiError::validation("channel", format!("unknown channel {channel}")))?;
     let rows: Vec<(String, i64, i64, i64)> = locking!(
         conn,
         stock_levels::table
-            .filter(stock_levels::location.eq_any(&pool))
+            .filter(stock_levels::location.eq_any(&pool.locations))
             .filter(stock_levels::sku.eq_any(skus))
             .order((stock_levels::location.asc(), stock_levels::sku.asc()))
             .select((stock_levels::sku, stock_levels::on_hand, stock_levels::reserved, stock_levels::safety_stock)),
@@ -111,5 +181,6 @@ pub fn lock_sellable(conn: &mut DbConn, channel: &str, location: &str, skus: &[&
     for (sku, on_hand, reserved, safety) in rows {
         *available.entry(sku).or_default() += super::model::available(on_hand, reserved, safety);
     }
-    Ok(Sellable { buffer, includes_location: pool.iter().any(|l| l == location), available })
+    let includes_location = pool.locations.iter().any(|l| l == location);
+    Ok(Sellable { buffer: pool.buffer, includes_location, available })
 }

@@ -311,7 +311,9 @@ async fn put_channel(
     path_code("code", &code)?;
     let form = body.0;
     idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
-        Answer::created_or_ok(channels::put(conn, &code, &form)?)
+        let put = channels::put(conn, &code, &form)?;
+        crate::sync::push::configure(conn, &code, form.webhook_url.is_some())?;
+        Answer::created_or_ok(put)
     })
     .await
 }

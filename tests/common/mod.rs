@@ -5,6 +5,7 @@
 pub mod notify;
 pub mod receiver;
 pub mod smtp;
+pub mod sse;
 
 use std::collections::HashMap;
 use std::rc::Rc;

@@ -18,6 +18,18 @@ pub struct ChannelForm {
     pub buffer: i64,
     /// Locations whose stock the channel sells; empty: every location with `fulfils_online`.
     pub locations: Vec<String>,
+    /// Where an order imported through the channel is fulfilled when it names no location.
+    /// One of `locations` when those are listed.
+    #[serde(default)]
+    pub default_location: Option<String>,
+    /// Where the channel's changes are pushed, in signed batches (docs/sync.md): an
+    /// `https://` URL (`http://` only to this machine). Left out: no pushes.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// The secret the batches are signed with (32 to 256 visible characters). Required with
+    /// a first `webhook_url`; left out later, the secret already set is kept. Never shown.
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
 }
 
 /// Most locations one channel may name.
@@ -39,6 +51,25 @@ impl Validate for ChannelForm {
                 v.add(format!("locations[{i}]"), "appears twice");
             }
         }
+        if let Some(url) = &self.webhook_url {
+            v.check(
+                crate::http::formats::is_customer_url(url),
+                "webhook_url",
+                "must be an https:// URL (http:// only to localhost)",
+            );
+        }
+        if let Some(secret) = &self.webhook_secret {
+            let fits = (32..=256).contains(&secret.len()) && secret.bytes().all(|b| b.is_ascii_graphic());
+            v.check(fits, "webhook_secret", "must be 32 to 256 visible ASCII characters");
+            v.check(self.webhook_url.is_some(), "webhook_secret", "is only taken with a webhook_url");
+        }
+        if let Some(default) = &self.default_location {
+            if let Some(message) = code_problem(default) {
+                v.add("default_location", message);
+            } else if !self.locations.is_empty() && !self.locations.contains(default) {
+                v.add("default_location", "must be one of the channel's locations");
+            }
+        }
         v.finish()
     }
 }
@@ -49,6 +80,10 @@ pub struct Channel {
     pub name: String,
     pub buffer: i64,
     pub locations: Vec<String>,
+    /// Where imported orders naming no location are fulfilled.
+    pub default_location: Option<String>,
+    /// Where the channel's changes are pushed (its state: `GET /v1/channels/{code}/webhook`).
+    pub webhook_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
