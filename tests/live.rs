@@ -56,6 +56,17 @@ async fn a_store_stream_shows_its_orders_as_they_happen(app: TestApp) {
     let cursor = |id: &str| clickcollect::changes::Cursor::parse(id).unwrap();
     assert!(cursor(&picking.id) > cursor(&created.id), "ids move on");
 
+    // A curbside shopper arrives: `order.arrival`.
+    let mut curbside = common::pickup_order("S1", "cy", "A", 1);
+    curbside["fulfilment"] = json!("curbside");
+    let cy = app.customer("cy");
+    let curbside_id = app.post("/v1/orders", Some(&cy), &curbside).await.ok()["id"].as_str().unwrap().to_string();
+    assert_eq!(stream.next(SOON).expect("order.created").data["order_id"], curbside_id.as_str());
+    let arrival = json!({"bay": "3", "vehicle": "red van"});
+    app.post(&format!("/v1/orders/{curbside_id}/arrival"), Some(&cy), &arrival).await.ok();
+    let arrived = stream.next(SOON).expect("order.arrival");
+    assert_eq!((arrived.name.as_str(), &arrived.data["entry"]), ("order.arrival", &json!("arrived")));
+
     // A bearer token works as well as a ticket (for clients that can send one).
     let admin = app.admin();
     let mut by_token =

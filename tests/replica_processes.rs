@@ -195,4 +195,19 @@ async fn two_replicas_share_stock_streams_and_the_feed_and_survive_redis_stoppin
     let back = on_b.next(Duration::from_secs(5)).expect("the order reaches B again");
     assert_eq!(back.data["order_id"], order["id"]);
     assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+
+    // SIGTERM: B ends its streams at once and exits; it does not wait out the stop timeout.
+    let mut b = b;
+    let stopped = Instant::now();
+    let signalled = Command::new("kill").arg("-TERM").arg(b.child.id().to_string()).status().unwrap();
+    assert!(signalled.success());
+    assert!(on_b.ends_within(Duration::from_secs(5)), "B's stream did not end");
+    loop {
+        if b.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(stopped.elapsed() < Duration::from_secs(8), "B did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(stopped.elapsed() < Duration::from_secs(8));
 }
