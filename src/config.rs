@@ -85,9 +85,11 @@ pub struct Settings {
 pub struct SyncSettings {
     /// How long the change log keeps a change; a feed cursor older than that answers 410.
     pub change_log_retention_hours: i64,
-    /// Live streams one caller may hold open at once (a token's subject, or an address for
-    /// the public streams).
+    /// Live streams one caller (a token's subject) may hold open at once.
     pub streams_per_caller: usize,
+    /// Public live streams one address may hold open at once (shoppers behind one NAT or
+    /// proxy share it).
+    pub streams_per_address: usize,
     /// Events queued for one stream before its client counts as too slow and is dropped.
     pub stream_buffer: usize,
     /// Seconds between heartbeats on an idle stream.
@@ -418,6 +420,7 @@ fn sync(vars: &Vars) -> Result<SyncSettings, ConfigError> {
     Ok(SyncSettings {
         change_log_retention_hours: vars.number("CHANGE_LOG_RETENTION_HOURS", 168, 1, 24 * 366)?,
         streams_per_caller: vars.number("STREAMS_PER_CALLER", 8, 1, 10_000)? as usize,
+        streams_per_address: vars.number("STREAMS_PER_ADDRESS", 1_000, 1, 1_000_000)? as usize,
         stream_buffer: vars.number("STREAM_BUFFER_EVENTS", 256, 1, 100_000)? as usize,
         stream_heartbeat_seconds: vars.number("STREAM_HEARTBEAT_SECONDS", 15, 1, 300)? as u64,
         stream_ticket_seconds: vars.number("STREAM_TICKET_SECONDS", 60, 5, 3600)?,

@@ -52,8 +52,11 @@ impl AppState {
             None => None,
         };
         let shared = redis.clone().zip(settings.redis.as_ref().map(|redis| redis.key_prefix.clone()));
-        let live =
-            Hub::new(Limits { per_caller: settings.sync.streams_per_caller, buffer: settings.sync.stream_buffer });
+        let live = Hub::new(Limits {
+            per_caller: settings.sync.streams_per_caller,
+            per_address: settings.sync.streams_per_address,
+            buffer: settings.sync.stream_buffer,
+        });
         let quota = |per_minute: u32| (per_minute > 0).then_some(per_minute);
         let quotas = Quotas {
             authenticated: quota(settings.server.rate_limit_per_minute),

@@ -187,13 +187,19 @@ async fn a_caller_opens_a_few_streams_and_a_slow_one_is_dropped(app: TestApp) {
         }
     }
 
+    // Public streams are counted by address, with a cap of their own (3 here).
+    let pages: Vec<_> = (0..3).map(|_| sse::open(&base, "/v1/availability/A/events", &[]).stream()).collect();
+    let (status, _) = sse::open(&base, "/v1/availability/A/events", &[]).refused();
+    assert_eq!(status, 429);
+    drop(pages);
+
     // A subscriber that never reads: with a queue of two events, the third drops it, and
     // what it holds stays two events.
     let hub = app.state.live.clone();
     let subscription = hub
         .subscribe(
             clickcollect::live::events::Topic::Store("S1".into()),
-            "slow".into(),
+            clickcollect::live::hub::Opener::Caller("slow".into()),
             &app.state.pool,
             &app.state.changes,
         )
@@ -228,7 +234,7 @@ async fn streams_end_when_the_server_stops(app: TestApp) {
     assert_eq!(status, 503);
 }
 
-on_both_backends!(live with &[("STREAMS_PER_CALLER", "2"), ("STREAM_BUFFER_EVENTS", "2"), ("STREAM_HEARTBEAT_SECONDS", "1")];
+on_both_backends!(live with &[("STREAMS_PER_CALLER", "2"), ("STREAMS_PER_ADDRESS", "3"), ("STREAM_BUFFER_EVENTS", "2"), ("STREAM_HEARTBEAT_SECONDS", "1")];
     a_store_stream_shows_its_orders_as_they_happen,
     a_stream_resumes_from_the_log_after_its_last_event,
     a_product_page_sees_availability_now_then_a_few_updates_a_second,

@@ -27,8 +27,20 @@ const READ_BATCH: i64 = 1_000;
 /// How many streams, how big their queues.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Streams one token's subject may hold.
     pub per_caller: usize,
+    /// Public streams one address may hold.
+    pub per_address: usize,
     pub buffer: usize,
+}
+
+/// Who opens a stream, for its cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opener {
+    /// A token's (or ticket's) caller: `Principal::actor()`.
+    Caller(String),
+    /// A client without a token, by its address.
+    Address(String),
 }
 
 pub struct Hub {
@@ -83,12 +95,12 @@ impl Hub {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Opens a stream of `topic` for `caller`; 429 when the caller has its limit open.
-    /// Starts the hub's reader (with `pool` and `bus`) on first use.
+    /// Opens a stream of `topic` for `opener`; 429 when it has its limit open. Starts the
+    /// hub's reader (with `pool` and `bus`) on first use.
     pub async fn subscribe(
         self: &Arc<Self>,
         topic: Topic,
-        caller: String,
+        opener: Opener,
         pool: &Pool,
         bus: &Bus,
     ) -> Result<Subscription, ApiError> {
@@ -103,10 +115,14 @@ impl Hub {
                 actix_web::rt::spawn(run(self.clone(), pool.clone(), bus.clone()));
             }
         }
+        let (caller, cap) = match opener {
+            Opener::Caller(actor) => (actor, self.limits.per_caller),
+            Opener::Address(address) => (format!("address:{address}"), self.limits.per_address),
+        };
         let mut registry = self.registry();
         let open = registry.per_caller.get(&caller).copied().unwrap_or(0);
-        if open >= self.limits.per_caller {
-            let policy = RatePolicy { name: "streams", quota: self.limits.per_caller as u32, window_seconds: 1 };
+        if open >= cap {
+            let policy = RatePolicy { name: "streams", quota: cap as u32, window_seconds: 1 };
             return Err(ApiError::RateLimited { policy, retry_after: 5 });
         }
         let (queue, events) = mpsc::channel(self.limits.buffer);

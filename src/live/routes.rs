@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::events::{self, LiveEvent, Topic};
+use super::hub::Opener;
 use super::{stream, tickets};
 use crate::auth::{Principal, Role};
 use crate::changes::{self, Cursor};
@@ -91,11 +92,11 @@ fn stream_caller(state: &AppState, req: &HttpRequest, ticket: Option<&str>) -> R
 async fn open(
     state: &AppState,
     topic: Topic,
-    caller: String,
+    opener: Opener,
     resume: Option<Cursor>,
     opening: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let subscription = state.live.subscribe(topic.clone(), caller, &state.pool, &state.changes).await?;
+    let subscription = state.live.subscribe(topic.clone(), opener, &state.pool, &state.changes).await?;
     let through = subscription.joined_at;
     let missed: Vec<LiveEvent> = match (resume, &topic) {
         (Some(after), _) => {
@@ -165,7 +166,7 @@ async fn store_events(
     let resume = last_event_id(&req)?;
     let store = code.clone();
     state.db(move |conn| read_tx(conn, |conn| crate::catalog::find_location(conn, &store).map(|_| ()))).await?;
-    open(&state, Topic::Store(code), who.actor(), resume, false).await
+    open(&state, Topic::Store(code), Opener::Caller(who.actor()), resume, false).await
 }
 
 /// A SKU's live availability per store and online (`availability` events, the body of
@@ -181,7 +182,7 @@ async fn store_events(
             body = String, content_type = "text/event-stream"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid SKU or `Last-Event-ID`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "This address has as many streams open as it may (`rate-limited`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "This address has as many public streams open as it may (`rate-limited`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(())
 )]
@@ -197,5 +198,5 @@ async fn availability_events(
     let product = sku.clone();
     state.db(move |conn| read_tx(conn, |conn| crate::catalog::find_product(conn, &product).map(|_| ()))).await?;
     let address = req.peer_addr().map(|peer| peer.ip().to_string()).unwrap_or_else(|| "unknown".into());
-    open(&state, Topic::Sku(sku), format!("address:{address}"), resume, true).await
+    open(&state, Topic::Sku(sku), Opener::Address(address), resume, true).await
 }

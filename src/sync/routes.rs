@@ -21,6 +21,19 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(channel_changes).service(channel_export).service(webhook_state).service(resume_webhook);
 }
 
+/// Who may read a channel's sync endpoints: admins, and integrations with `stock:read` unless
+/// `admins_only`; then the channel code from the path, checked.
+fn channel_code(who: &Principal, code: web::Path<String>, admins_only: bool) -> Result<String, ApiError> {
+    if admins_only {
+        who.require_admin()?;
+    } else {
+        who.require_admin_or_scope("stock:read")?;
+    }
+    let code = code.into_inner();
+    path_code("code", &code)?;
+    Ok(code)
+}
+
 /// Most changes of the log one feed page reads.
 pub const MAX_FEED_LIMIT: i64 = 1_000;
 /// Longest long poll.
@@ -69,9 +82,7 @@ async fn channel_changes(
     code: web::Path<String>,
     query: Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require_admin_or_scope("stock:read")?;
-    let code = code.into_inner();
-    path_code("code", &code)?;
+    let code = channel_code(&who, code, false)?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_FEED_LIMIT).contains(&limit) {
         return Err(ApiError::validation("limit", format!("must be between 1 and {MAX_FEED_LIMIT}")));
@@ -119,9 +130,7 @@ async fn channel_export(
     code: web::Path<String>,
     query: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require_admin_or_scope("stock:read")?;
-    let code = code.into_inner();
-    path_code("code", &code)?;
+    let code = channel_code(&who, code, false)?;
     let page = query.page()?;
     let export: ExportPage = state.db(move |conn| read_tx(conn, |conn| feed::export(conn, &code, &page))).await?;
     Ok(HttpResponse::Ok().json(export))
@@ -148,9 +157,7 @@ async fn webhook_state(
     who: Principal,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require_admin()?;
-    let code = code.into_inner();
-    path_code("code", &code)?;
+    let code = channel_code(&who, code, true)?;
     let webhook: WebhookState = state.db(move |conn| read_tx(conn, |conn| push::state(conn, &code))).await?;
     Ok(HttpResponse::Ok().json(webhook))
 }
@@ -187,9 +194,7 @@ async fn resume_webhook(
     code: web::Path<String>,
     query: Query<ResumeQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require_admin()?;
-    let code = code.into_inner();
-    path_code("code", &code)?;
+    let code = channel_code(&who, code, true)?;
     let after = match query.after.as_deref() {
         None => None,
         Some(text) => Some(feed::parse_after(Some(text))?),
