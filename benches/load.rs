@@ -23,7 +23,9 @@
 //!
 //! The server runs in this process with `WORKERS` HTTP workers (default 2); the clients are
 //! plain threads with blocking sockets, so client and server share the machine's cores. Rate
-//! limits are off: the load generator is one address standing for many shoppers.
+//! limits are off (the load generator is one address standing for many shoppers) unless
+//! `BENCH_RATE_LIMITS=checked`, which sets them too high to refuse so each request pays for
+//! its count.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -377,7 +379,7 @@ fn follow_events(addr: &str, path: &str, seen: std::sync::mpsc::Sender<(Instant,
 
 fn millis(latencies: &mut [Duration]) -> String {
     latencies.sort();
-    format!("p50 {:.1} ms, p99 {:.1} ms", percentile(latencies, 0.50), percentile(latencies, 0.99))
+    format!("p50 {:.2} ms, p99 {:.2} ms", percentile(latencies, 0.50), percentile(latencies, 0.99))
 }
 
 /// (d) From a committed count to an SSE client and to a feed consumer; the Redis floor.
@@ -428,12 +430,14 @@ fn live_lag(addr: &str, admin: &str, redis_url: Option<&str>) {
     std::thread::sleep(Duration::from_millis(500));
     while events.try_recv().is_ok() {} // the streams' opening events
     let mut sent: Vec<(String, i64, Instant)> = Vec::new();
+    let mut writes = Vec::new();
     for i in 0..samples {
         let sku = &skus[i % skus.len()];
         let on_hand = 1000 + i as i64;
         let started = Instant::now();
         let body = format!(r#"{{"on_hand":{on_hand}}}"#);
         assert_eq!(setup.send("PUT", &format!("/v1/stock/FLAG/{sku}"), Some(admin), Some(&body)).0, 200);
+        writes.push(started.elapsed());
         sent.push((sku.clone(), on_hand, started));
         std::thread::sleep(Duration::from_millis(30));
     }
@@ -452,11 +456,12 @@ fn live_lag(addr: &str, admin: &str, redis_url: Option<&str>) {
         }
     }
     println!(
-        "live lag, count sent to event seen ({} of {samples} changes seen): SSE {}; feed long poll ({} seen) {}",
+        "live lag, count sent to event seen ({} of {samples} changes seen): SSE {}; feed long poll ({} seen) {}; the count's own answer {}",
         to_stream.len(),
         millis(&mut to_stream),
         to_feed.len(),
-        millis(&mut to_feed)
+        millis(&mut to_feed),
+        millis(&mut writes)
     );
     let _ = consumer.join();
     if let Some(url) = redis_url {

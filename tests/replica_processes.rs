@@ -172,7 +172,7 @@ async fn two_replicas_share_stock_streams_and_the_feed_and_survive_redis_stoppin
     assert_eq!(page["items"], json!([{"sku": "B", "available": 49, "changed_at": page["items"][0]["changed_at"]}]));
 
     // Redis stops. Selling goes on, /ready tells, and B's stream still hears of A's orders
-    // (from the change log, within the hub's own second).
+    // (from the change log, which the hub reads four times a second on its own).
     redis.stop();
     let (status, order) = place(&a, &app.customer("bob"), "bob");
     assert_eq!(status, 201, "orders go on without Redis: {order}");

@@ -241,8 +241,8 @@ async fn a_default_location_must_exist_and_be_the_channels(app: TestApp) {
     let admin = app.admin();
     let outside = json!({"name": "Web", "buffer": 1, "locations": ["S1"], "default_location": "S2"});
     let refused = app.put("/v1/channels/web", Some(&admin), &outside).await;
-    refused.assert_problem(422, "validation");
-    assert_eq!(refused.error_fields(), ["default_location"]);
+    refused.assert_problem(409, "conflict");
+    assert!(refused.body["detail"].as_str().unwrap().contains("default_location S2"), "{}", refused.body);
     let unknown = json!({"name": "Web", "buffer": 1, "locations": [], "default_location": "NOPE"});
     let refused = app.put("/v1/channels/web", Some(&admin), &unknown).await;
     refused.assert_problem(404, "not-found");
@@ -387,10 +387,14 @@ async fn a_webhook_needs_a_secret_and_only_admins_see_or_resume_it(app: TestApp)
         assert_eq!(refused.error_fields(), [field]);
     }
     app.get("/v1/channels/web/webhook", Some(&admin)).await.assert_problem(404, "not-found");
-    app.put("/v1/channels/web", Some(&admin), &hooked("https://hooks.example.com/cc")).await.ok();
-    // A later change may leave the secret out: it is kept.
-    let reply = app.put("/v1/channels/web", Some(&admin), &no_secret).await;
+    let reply = app.put("/v1/channels/web", Some(&admin), &hooked("https://hooks.example.com/cc")).await;
     assert_eq!(reply.ok()["webhook_url"], "https://hooks.example.com/cc");
+    let mut secret_alone = no_secret.clone();
+    secret_alone.as_object_mut().unwrap().remove("webhook_url");
+    secret_alone["webhook_secret"] = json!(HOOK_SECRET);
+    let refused = app.put("/v1/channels/web", Some(&admin), &secret_alone).await;
+    refused.assert_problem(422, "validation");
+    assert_eq!(refused.error_fields(), ["webhook_secret"]);
     for token in [app.integration(&["stock:read", "stock:write"]), app.staff("S1"), app.customer("ann")] {
         app.get("/v1/channels/web/webhook", Some(&token)).await.assert_problem(403, "forbidden");
         let resume = app.request(Method::POST, "/v1/channels/web/webhook/resume").bearer(&token).send().await;

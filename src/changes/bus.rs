@@ -29,7 +29,7 @@ const RESUBSCRIBE_EVERY: Duration = Duration::from_secs(1);
 impl Bus {
     /// A bus shared by every replica through Redis's channel `{prefix}changes`. A ring from
     /// another replica rings this one's readers; if Redis is down, readers still look at the
-    /// log on their own every second, and nothing is lost.
+    /// log on their own four times a second, and nothing is lost.
     pub fn shared(redis: Redis, key_prefix: &str) -> Bus {
         let bus = Bus { shared: Some((redis.clone(), format!("{key_prefix}changes"))), ..Bus::default() };
         let local = bus.rung.clone();

@@ -11,6 +11,9 @@
 /// first change) and a position, both whole numbers that fit 64 bits.
 pub const FEED_CURSOR: &str = r"^(-1|[0-9]{1,18})\.[0-9]{1,18}$";
 
+/// A channel webhook's signing secret: 32 to 256 visible ASCII characters.
+pub const WEBHOOK_SECRET: &str = r"^[!-~]{32,256}$";
+
 /// A location code, SKU or channel code: 1 to 64 of `[A-Za-z0-9._-]`.
 pub const CODE: &str = r"^[A-Za-z0-9._-]{1,64}$";
 

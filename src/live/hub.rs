@@ -1,5 +1,5 @@
 //! The hub: one per process. It keeps the streams that are open, reads the change log after
-//! its cursor when the bus rings (and every second regardless), and hands each event to the
+//! its cursor when the bus rings (and four times a second regardless), and hands each event to the
 //! streams of its topic without ever waiting on one: a stream whose queue is full is dropped.
 
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ use crate::error::{ApiError, RatePolicy};
 /// The hub looks at the log at least this often, rung or not: a commit on a replica that
 /// could not ring this one (no Redis, Redis down) still arrives, as does a change that was
 /// held back behind an older transaction.
-const LOOK_EVERY: Duration = Duration::from_secs(1);
+const LOOK_EVERY: Duration = Duration::from_millis(250);
 /// A SKU's availability goes out at most this often per SKU: a flash sale moves it with
 /// every hold, and a product page needs a few updates a second, not hundreds.
 const AVAILABILITY_EVERY: Duration = Duration::from_millis(250);

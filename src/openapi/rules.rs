@@ -67,6 +67,8 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
         ("ChannelForm", "name", text(200)),
         ("ChannelForm", "buffer", quantity.clone()),
         ("ChannelForm", "default_location", code()),
+        ("ChannelForm", "webhook_url", json!({"pattern": f::CUSTOMER_URL, "maxLength": f::CUSTOMER_URL_MAX_LENGTH})),
+        ("ChannelForm", "webhook_secret", pattern(f::WEBHOOK_SECRET)),
         (
             "ChannelForm",
             "locations",
@@ -135,6 +137,14 @@ fn schema_rules() -> Vec<(&'static str, Value)> {
                 needs(present("external_ref", "string"), present("channel", "string")),
                 // Only an import through a channel may leave the location to the channel.
                 needs(json!({"not": present("channel", "string")}), present("location", "string")),
+            ]}),
+        ),
+        (
+            "ChannelForm",
+            // A webhook and its secret come together.
+            json!({"allOf": [
+                needs(present("webhook_url", "string"), present("webhook_secret", "string")),
+                needs(present("webhook_secret", "string"), present("webhook_url", "string")),
             ]}),
         ),
         (

@@ -23,7 +23,7 @@ pub struct Health {
     pub database: Option<String>,
     /// With `REDIS_URL`: `ok`, or `unreachable`. The service then stays ready: it sells from
     /// PostgreSQL as ever, keeps its rate limits per replica, and live events and pushes reach
-    /// other replicas within a second from the change log instead of at once.
+    /// other replicas within a quarter second from the change log instead of at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<String>,
 }

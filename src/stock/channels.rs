@@ -23,25 +23,22 @@ pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, C
     if !unknown.is_empty() {
         return Err(ApiError::Unknown(unknown));
     }
+    if let Some(default) = &form.default_location {
+        if !form.locations.is_empty() && !form.locations.contains(default) {
+            return Err(ApiError::Conflict(format!(
+                "default_location {default} is not one of the channel's locations; orders left to it could not be placed"
+            )));
+        }
+    }
     let now = Utc::now().naive_utc();
-    let stored_secret: Option<Option<String>> =
-        channels::table.find(code).select(channels::webhook_secret).first(conn).optional()?;
-    // A new URL keeps the secret already set unless a new one comes with it.
-    let secret = match (&form.webhook_url, &form.webhook_secret) {
-        (None, _) => None,
-        (Some(_), Some(secret)) => Some(secret.clone()),
-        (Some(_), None) => match stored_secret.flatten() {
-            Some(secret) => Some(secret),
-            None => return Err(ApiError::validation("webhook_secret", "is required with a first webhook_url")),
-        },
-    };
+    let secret = &form.webhook_secret;
     let updated = diesel::update(channels::table.find(code))
         .set((
             channels::name.eq(form.name.trim()),
             channels::buffer.eq(form.buffer),
             channels::default_location.eq(&form.default_location),
             channels::webhook_url.eq(&form.webhook_url),
-            channels::webhook_secret.eq(&secret),
+            channels::webhook_secret.eq(secret),
             channels::updated_at.eq(now),
         ))
         .execute(conn)?;
@@ -54,7 +51,7 @@ pub fn put(conn: &mut DbConn, code: &str, form: &ChannelForm) -> Result<(bool, C
                 channels::buffer.eq(form.buffer),
                 channels::default_location.eq(&form.default_location),
                 channels::webhook_url.eq(&form.webhook_url),
-                channels::webhook_secret.eq(&secret),
+                channels::webhook_secret.eq(secret),
                 channels::created_at.eq(now),
                 channels::updated_at.eq(now),
             ))

@@ -40,8 +40,9 @@ pub const MAX_FEED_LIMIT: i64 = 1_000;
 pub const MAX_WAIT_SECONDS: u64 = 30;
 /// While a long poll waits, it looks again at least this often even if no commit rang: a
 /// change committed on a replica that could not ring this one (no Redis, Redis down) still
-/// arrives, and so does one held back behind an older transaction.
-const LOOK_AGAIN: Duration = Duration::from_secs(1);
+/// arrives, and so does one held back behind an older transaction (whose end rings nothing
+/// when it wrote nothing, as a hold refused for want of stock).
+const LOOK_AGAIN: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -19,15 +19,15 @@ pub struct ChannelForm {
     /// Locations whose stock the channel sells; empty: every location with `fulfils_online`.
     pub locations: Vec<String>,
     /// Where an order imported through the channel is fulfilled when it names no location.
-    /// One of `locations` when those are listed.
+    /// One of `locations` when those are listed (409 otherwise).
     #[serde(default)]
     pub default_location: Option<String>,
     /// Where the channel's changes are pushed, in signed batches (docs/sync.md): an
     /// `https://` URL (`http://` only to this machine). Left out: no pushes.
     #[serde(default)]
     pub webhook_url: Option<String>,
-    /// The secret the batches are signed with (32 to 256 visible characters). Required with
-    /// a first `webhook_url`; left out later, the secret already set is kept. Never shown.
+    /// The secret the batches are signed with (32 to 256 visible characters): required with
+    /// `webhook_url`, and only with it. Never shown.
     #[serde(default)]
     pub webhook_secret: Option<String>,
 }
@@ -63,11 +63,12 @@ impl Validate for ChannelForm {
             v.check(fits, "webhook_secret", "must be 32 to 256 visible ASCII characters");
             v.check(self.webhook_url.is_some(), "webhook_secret", "is only taken with a webhook_url");
         }
+        if self.webhook_url.is_some() && self.webhook_secret.is_none() {
+            v.add("webhook_secret", "is required with a webhook_url");
+        }
         if let Some(default) = &self.default_location {
             if let Some(message) = code_problem(default) {
                 v.add("default_location", message);
-            } else if !self.locations.is_empty() && !self.locations.contains(default) {
-                v.add("default_location", "must be one of the channel's locations");
             }
         }
         v.finish()
