@@ -42,7 +42,12 @@ async fn the_channel_must_exist_and_sell_from_the_location(app: TestApp) {
     let mut unknown = import("MKT-2", 1);
     unknown["channel"] = json!("nope");
     let reply = app.post("/v1/orders", Some(&erp), &unknown).await;
-    reply.assert_problem(422, "validation");
+    reply.assert_problem(404, "not-found");
+    assert_eq!(reply.error_fields(), vec!["channel"]);
+    // Also when the order leaves its location to the channel.
+    unknown.as_object_mut().unwrap().remove("location");
+    let reply = app.post("/v1/orders", Some(&erp), &unknown).await;
+    reply.assert_problem(404, "not-found");
     assert_eq!(reply.error_fields(), vec!["channel"]);
     let mut elsewhere = import("MKT-2", 1);
     elsewhere["location"] = json!("S2");

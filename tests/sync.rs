@@ -232,8 +232,8 @@ async fn imported_orders_take_the_default_location_and_their_statuses_are_in_the
     bare["channel"] = json!("bare");
     bare["external_ref"] = json!("BARE-1");
     let refused = app.post("/v1/orders", Some(&erp), &bare).await;
-    refused.assert_problem(422, "validation");
-    assert_eq!(refused.error_fields(), ["location"]);
+    refused.assert_problem(409, "conflict");
+    assert!(refused.body["detail"].as_str().unwrap().contains("no default_location"), "{}", refused.body);
 }
 
 async fn a_default_location_must_exist_and_be_the_channels(app: TestApp) {

@@ -182,9 +182,10 @@ fn channel_default_location(conn: &mut DbConn, channel: &str) -> Result<String, 
         .first(conn)
         .optional()?;
     match default {
-        None => Err(ApiError::validation("channel", format!("unknown channel {channel}"))),
+        None => Err(ApiError::Unknown(vec![FieldError::new("channel", format!("no channel {channel}"))])),
+        // The request is well formed; the channel's set-up is what it conflicts with.
         Some(None) => {
-            Err(ApiError::validation("location", format!("is required: channel {channel} has no default_location")))
+            Err(ApiError::Conflict(format!("channel {channel} has no default_location: name the order's location")))
         }
         Some(Some(location)) => Ok(location),
     }

@@ -55,7 +55,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     responses(
         (status = 201, description = "The order, confirmed", body = Order),
         (status = 200, description = "A repeated import: the original order", body = Order),
-        (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such location, product or channel (`errors` names the field)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Insufficient stock (`shortfalls`), a used hold, an external_ref imported with other content, or a customer limit (`limit-exceeded`)", body = Problem, content_type = "application/problem+json"),
         Denied,
         BadBody,

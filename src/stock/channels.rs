@@ -163,8 +163,9 @@ pub struct Sellable {
 /// sku) order, as every writer locks them: two marketplace orders racing for what the buffer
 /// keeps back take turns instead of both passing the check. Call before reserving.
 pub fn lock_sellable(conn: &mut DbConn, channel: &str, location: &str, skus: &[&str]) -> Result<Sellable, ApiError> {
-    let pool =
-        pool(conn, channel)?.ok_or_else(|| ApiError::validation("channel", format!("unknown channel {channel}")))?;
+    let pool = pool(conn, channel)?.ok_or_else(|| {
+        ApiError::Unknown(vec![crate::error::FieldError::new("channel", format!("no channel {channel}"))])
+    })?;
     let rows: Vec<(String, i64, i64, i64)> = locking!(
         conn,
         stock_levels::table
