@@ -305,6 +305,10 @@ impl Principal {
 }
 
 fn principal_of(req: &HttpRequest) -> Result<Principal, ApiError> {
+    // The rate limiter verified this request's token already (`http::rate_limit`).
+    if let Some(who) = actix_web::HttpMessage::extensions(req).get::<Principal>() {
+        return Ok(who.clone());
+    }
     // The keys are registered on their own (`build_app`), so this module needs no AppState.
     let keys = req.app_data::<web::Data<Keys>>().ok_or_else(|| ApiError::Internal("the keys are missing".into()))?;
     let value = req

@@ -200,6 +200,11 @@ pub fn after(
 /// committed later comes after it. An export's feed cursor is taken here.
 pub fn head(conn: &mut DbConn) -> Result<Cursor, ApiError> {
     let horizon = horizon(conn)?;
+    head_below(conn, horizon)
+}
+
+/// `head` for a reader that has already read the horizon in its transaction.
+pub fn head_below(conn: &mut DbConn, horizon: i64) -> Result<Cursor, ApiError> {
     let last: Option<(i64, i64)> = changes::table
         .filter(changes::txid.lt(horizon))
         .order((changes::txid.desc(), changes::seq.desc()))

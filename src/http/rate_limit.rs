@@ -165,6 +165,7 @@ fn policy(name: &'static str, quota: u32) -> RatePolicy {
 
 /// Who is calling, for counting: a valid token's role and subject, or the client's address.
 fn caller(req: &ServiceRequest) -> (String, bool) {
+    use actix_web::HttpMessage;
     let token = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -173,7 +174,10 @@ fn caller(req: &ServiceRequest) -> (String, bool) {
     if let (Some(token), Some(keys)) = (token, req.app_data::<web::Data<Keys>>()) {
         // An invalid token counts against its address: inventing tokens buys no new caller.
         if let Ok(who) = keys.verify(token.trim()) {
-            return (format!("{}:{}", who.actor(), who.store.as_deref().unwrap_or("")), true);
+            let key = format!("{}:{}", who.actor(), who.store.as_deref().unwrap_or(""));
+            // Verified once: the `Principal` extractor takes it from here.
+            req.extensions_mut().insert(who);
+            return (key, true);
         }
     }
     let address = req.peer_addr().map(|peer| peer.ip().to_string()).unwrap_or_else(|| "unknown".into());

@@ -2,7 +2,7 @@
 //! its cursor when the bus rings (and four times a second regardless), and hands each event to the
 //! streams of its topic without ever waiting on one: a stream whose queue is full is dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -170,8 +170,9 @@ impl Hub {
         registry.cursor = Some(through);
     }
 
-    fn wants(&self, topic: &Topic) -> bool {
-        self.registry().streams.iter().any(|stream| &stream.topic == topic)
+    /// The topics some stream follows now.
+    fn wanted(&self) -> HashSet<Topic> {
+        self.registry().streams.iter().map(|stream| stream.topic.clone()).collect()
     }
 
     /// Ends every stream (at shutdown): they finish their current event and close.
@@ -246,23 +247,29 @@ async fn look(
         let rows = read_log(pool, move |conn| changes::read_after(conn, after, READ_BATCH)).await?;
         let Some(last) = rows.last().map(|row| row.cursor()) else { break };
         let full = rows.len() as i64 == READ_BATCH;
+        // One look at the registry per batch, not one per row.
+        let wanted = hub.wanted();
         let mut orders = Vec::new();
         for row in rows {
             if row.what.kind == ChangeKind::Level.as_str() {
                 if let Some(sku) = &row.what.sku {
-                    if hub.wants(&Topic::Sku(sku.clone())) {
+                    if wanted.contains(&Topic::Sku(sku.clone())) {
                         pending.insert(sku.clone(), row.cursor());
                     }
                 }
-            } else if hub.wants(&Topic::Store(row.what.location.clone())) {
+            } else if wanted.contains(&Topic::Store(row.what.location.clone())) {
                 orders.push(row);
             }
         }
-        let events = read_log(pool, move |conn| {
-            let refs: Vec<&changes::Change> = orders.iter().collect();
-            events::order_events(conn, &refs)
-        })
-        .await?;
+        let events = if orders.is_empty() {
+            Vec::new()
+        } else {
+            read_log(pool, move |conn| {
+                let refs: Vec<&changes::Change> = orders.iter().collect();
+                events::order_events(conn, &refs)
+            })
+            .await?
+        };
         hub.dispatch(events, last);
         if !full {
             break;

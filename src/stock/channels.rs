@@ -138,16 +138,24 @@ pub fn available_in(conn: &mut DbConn, pool: &ChannelPool, skus: &[&str]) -> Res
     let mut available: HashMap<String, i64> = HashMap::new();
     // A bounded number of binds per statement, whatever the page size.
     for chunk in skus.chunks(500) {
-        let rows: Vec<(String, i64, i64, i64)> = stock_levels::table
+        let rows: Vec<LevelCounts> = stock_levels::table
             .filter(stock_levels::location.eq_any(&pool.locations))
             .filter(stock_levels::sku.eq_any(chunk))
             .select((stock_levels::sku, stock_levels::on_hand, stock_levels::reserved, stock_levels::safety_stock))
             .load(conn)?;
-        for (sku, on_hand, reserved, safety) in rows {
-            *available.entry(sku).or_default() += super::model::available(on_hand, reserved, safety);
-        }
+        add_available(&mut available, rows);
     }
     Ok(available)
+}
+
+/// A level's SKU and its counts (on hand, reserved, safety stock).
+type LevelCounts = (String, i64, i64, i64);
+
+/// Adds each level's `available` to its SKU's sum.
+fn add_available(sums: &mut HashMap<String, i64>, levels: Vec<LevelCounts>) {
+    for (sku, on_hand, reserved, safety) in levels {
+        *sums.entry(sku).or_default() += super::model::available(on_hand, reserved, safety);
+    }
 }
 
 /// What a channel may sell of some SKUs, read with the levels behind it locked.
@@ -166,7 +174,7 @@ pub fn lock_sellable(conn: &mut DbConn, channel: &str, location: &str, skus: &[&
     let pool = pool(conn, channel)?.ok_or_else(|| {
         ApiError::Unknown(vec![crate::error::FieldError::new("channel", format!("no channel {channel}"))])
     })?;
-    let rows: Vec<(String, i64, i64, i64)> = locking!(
+    let rows: Vec<LevelCounts> = locking!(
         conn,
         stock_levels::table
             .filter(stock_levels::location.eq_any(&pool.locations))
@@ -176,9 +184,7 @@ pub fn lock_sellable(conn: &mut DbConn, channel: &str, location: &str, skus: &[&
         load
     )?;
     let mut available: HashMap<String, i64> = HashMap::new();
-    for (sku, on_hand, reserved, safety) in rows {
-        *available.entry(sku).or_default() += super::model::available(on_hand, reserved, safety);
-    }
+    add_available(&mut available, rows);
     let includes_location = pool.locations.iter().any(|l| l == location);
     Ok(Sellable { buffer: pool.buffer, includes_location, available })
 }

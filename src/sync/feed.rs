@@ -7,7 +7,7 @@
 //! feed cursor as it stood when the export began: whatever commits during the export comes
 //! after that cursor, so a job that exports and then follows the feed misses nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -104,7 +104,7 @@ pub fn changes_after(conn: &mut DbConn, channel: &str, after: Cursor, limit: i64
     // the head, past other channels' changes, which keeps a quiet channel's cursor fresh.
     let cursor = match rows.last() {
         Some(last) if rows.len() as i64 == limit => last.cursor(),
-        _ => changes::head(conn)?.max(after),
+        _ => changes::head_below(conn, horizon)?.max(after),
     };
     let (skus, order_ids) = coalesce(&rows);
     let names: Vec<&str> = skus.iter().map(|(sku, _)| *sku).collect();
@@ -121,30 +121,27 @@ pub fn changes_after(conn: &mut DbConn, channel: &str, after: Cursor, limit: i64
     Ok(ChangePage { items, orders, cursor: cursor.text() })
 }
 
-/// The SKUs and the orders of `rows`, each once, in the order of its last change, with the
-/// time of that change.
-fn coalesce(rows: &[Change]) -> (Vec<Changed<'_>>, Vec<Changed<'_>>) {
-    let mut last: HashMap<(&str, bool), (usize, NaiveDateTime)> = HashMap::new();
-    for (i, row) in rows.iter().enumerate() {
-        let key = match (&row.what.sku, &row.what.order_id) {
-            (Some(sku), _) if row.what.kind == ChangeKind::Level.as_str() => (sku.as_str(), true),
-            (_, Some(order)) => (order.as_str(), false),
-            _ => continue,
-        };
-        last.insert(key, (i, row.what.at));
-    }
-    let mut ordered: Vec<Keyed> = last.into_iter().collect();
-    ordered.sort_by_key(|(_, (i, _))| *i);
-    let (skus, orders): (Vec<_>, Vec<_>) = ordered.into_iter().partition(|((_, is_sku), _)| *is_sku);
-    (strip(skus), strip(orders))
-}
-
 /// A SKU or an order, with the time of its last change.
 type Changed<'a> = (&'a str, NaiveDateTime);
-type Keyed<'a> = ((&'a str, bool), (usize, NaiveDateTime));
 
-fn strip(list: Vec<Keyed<'_>>) -> Vec<Changed<'_>> {
-    list.into_iter().map(|((key, _), (_, at))| (key, at)).collect()
+/// The SKUs and the orders of `rows`, each once, in the order of its last change, with the
+/// time of that change: walked from the newest, the first sight of each is its last change.
+fn coalesce(rows: &[Change]) -> (Vec<Changed<'_>>, Vec<Changed<'_>>) {
+    let (mut skus, mut orders) = (Vec::new(), Vec::new());
+    let mut seen: HashSet<(&str, bool)> = HashSet::new();
+    for row in rows.iter().rev() {
+        let (key, list) = match (&row.what.sku, &row.what.order_id) {
+            (Some(sku), _) if row.what.kind == ChangeKind::Level.as_str() => ((sku.as_str(), true), &mut skus),
+            (_, Some(order)) => ((order.as_str(), false), &mut orders),
+            _ => continue,
+        };
+        if seen.insert(key) {
+            list.push((key.0, row.what.at));
+        }
+    }
+    skus.reverse();
+    orders.reverse();
+    (skus, orders)
 }
 
 fn order_changes(conn: &mut DbConn, changed: &[Changed]) -> Result<Vec<OrderChange>, ApiError> {
