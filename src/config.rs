@@ -148,6 +148,11 @@ pub struct OrderConfig {
     pub pickup_grace_seconds: i64,
     /// A confirmed order nobody has started picking this long after it was placed is overdue.
     pub picking_overdue_seconds: i64,
+    /// Most holds of one level placed in one transaction; 1 places each on its own.
+    pub hold_batch_max: usize,
+    /// How old an availability number or a "sold out" answered from memory may be; zero
+    /// answers every one from the database.
+    pub stock_memory: std::time::Duration,
 }
 
 /// Per-customer limits; 0 turns one off.
@@ -405,6 +410,8 @@ fn orders(vars: &Vars) -> Result<OrderConfig, ConfigError> {
         pickup_code_secret: vars.secret("PICKUP_CODE_SECRET", 32)?,
         pickup_grace_seconds: vars.number("PICKUP_GRACE_SECONDS", 3600, 0, 7 * 86_400)?,
         picking_overdue_seconds: vars.number("PICKING_OVERDUE_SECONDS", 7200, 60, 30 * 86_400)?,
+        hold_batch_max: vars.number("HOLD_BATCH_MAX", 256, 1, 1_000)? as usize,
+        stock_memory: std::time::Duration::from_millis(vars.number("AVAILABILITY_CACHE_MS", 1_000, 0, 60_000)? as u64),
     })
 }
 

@@ -189,6 +189,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The same failure for another caller who met it too (a batch failed as a whole): an
+    /// outage keeps its kind, anything else is told as the internal error it was.
+    pub fn copy_for_another_caller(&self) -> ApiError {
+        match self {
+            ApiError::Pool(message) => ApiError::Pool(message.clone()),
+            ApiError::Unavailable(message) => ApiError::Unavailable(message.clone()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }

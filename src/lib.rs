@@ -122,6 +122,8 @@ pub fn build_app(
 pub fn run_server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let workers = state.settings.server.workers;
     let hub = state.live.clone();
+    // On the server's own runtime, which outlives its workers.
+    state.stock.follow(&state.pool, &state.changes);
     let state = web::Data::new(state);
     let server = HttpServer::new(move || build_app(state.clone()))
         .listen(listener)?

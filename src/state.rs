@@ -14,6 +14,8 @@ use crate::http::metrics::Metrics;
 use crate::http::rate_limit::{Quotas, RateLimiter};
 use crate::live::hub::{Hub, Limits};
 use crate::notify::channels::Channels;
+use crate::reservations::queue::HoldQueues;
+use crate::stock::memory::StockMemory;
 use crate::throttle::Throttle;
 
 #[derive(Clone)]
@@ -33,6 +35,10 @@ pub struct AppState {
     pub live: Arc<Hub>,
     /// Per-caller rate limits, shared through Redis when configured.
     pub rate_limiter: Arc<RateLimiter>,
+    /// The availability cache and the sold-out memory.
+    pub stock: Arc<StockMemory>,
+    /// Holds waiting, per level, to be placed together.
+    pub hold_queues: Arc<HoldQueues>,
 }
 
 /// At most this many wrong pickup codes at one store within `PICKUP_THROTTLE_WINDOW`; more
@@ -69,6 +75,7 @@ impl AppState {
         };
         let pickup_throttle =
             Arc::new(Throttle::new("pickup-codes", PICKUP_THROTTLE_LIMIT, PICKUP_THROTTLE_WINDOW, shared));
+        let settings_stock_memory = settings.orders.stock_memory;
         Ok(AppState {
             redis,
             pool,
@@ -80,6 +87,8 @@ impl AppState {
             changes,
             live,
             rate_limiter,
+            stock: StockMemory::new(settings_stock_memory),
+            hold_queues: Arc::new(HoldQueues::default()),
         })
     }
 
@@ -104,6 +113,7 @@ impl AppState {
     {
         let pool = self.pool.clone();
         let bus = self.changes.clone();
+        let stock = self.stock.clone();
         web::block(move || {
             let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
             crate::changes::take_recorded();
@@ -117,7 +127,11 @@ impl AppState {
                     Err(ApiError::Internal(format!("database work panicked: {message}")))
                 });
             // The work's transaction has ended: readers may look now.
-            if crate::changes::take_recorded() {
+            let recorded = crate::changes::take_recorded();
+            for (location, sku) in &recorded.levels {
+                stock.level_changed(location, sku);
+            }
+            if recorded.any {
                 bus.ring();
             }
             result

@@ -52,10 +52,14 @@ async fn put_location(
     who.require_admin()?;
     path_code("code", &code)?;
     let (code, form) = (code.into_inner(), body.0);
-    idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
+    let answer = idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
         Answer::created_or_ok(super::put_location(conn, &code, &form)?)
     })
-    .await
+    .await;
+    // Its name, services or state show in every SKU's availability. (Other replicas' caches
+    // see it by age: locations change rarely, and not through the change log.)
+    state.stock.catalog_changed();
+    answer
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -18,7 +18,7 @@
 
 pub mod bus;
 
-use std::cell::Cell;
+use std::cell::RefCell;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -109,20 +109,37 @@ pub struct NewChange {
     pub detail: Option<String>,
 }
 
-thread_local! {
-    /// Whether database work on this thread has written to the log since it was last asked.
-    static RECORDED: Cell<bool> = const { Cell::new(false) };
+/// What database work on one thread wrote to the log since it was last asked.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    /// Whether anything was written: readers of the log should look.
+    pub any: bool,
+    /// The levels `(location, sku)` noted as changed (possibly repeated): caches of
+    /// availability on this process forget them at once.
+    pub levels: Vec<(String, String)>,
 }
 
-/// Whether the work just run on this thread wrote to the log, forgetting it. `AppState::db`
+thread_local! {
+    static RECORDED: RefCell<Recorded> = RefCell::new(Recorded::default());
+}
+
+/// What the work just run on this thread wrote to the log, forgetting it. `AppState::db`
 /// asks after the work (and so its transaction) has ended, and then tells the bus: readers
 /// are woken only after commit, and at worst once in vain for a rollback.
-pub fn take_recorded() -> bool {
-    RECORDED.with(|recorded| recorded.replace(false))
+pub fn take_recorded() -> Recorded {
+    RECORDED.with(|recorded| std::mem::take(&mut *recorded.borrow_mut()))
 }
 
 fn note_recorded() {
-    RECORDED.with(|recorded| recorded.set(true));
+    RECORDED.with(|recorded| recorded.borrow_mut().any = true);
+}
+
+fn note_levels(levels: &[(&str, &str)]) {
+    RECORDED.with(|recorded| {
+        let mut recorded = recorded.borrow_mut();
+        recorded.any = true;
+        recorded.levels.extend(levels.iter().map(|(location, sku)| (location.to_string(), sku.to_string())));
+    });
 }
 
 /// Records a change in the caller's transaction.
@@ -144,12 +161,12 @@ pub fn levels_changed<'a>(
     levels.sort_unstable();
     levels.dedup();
     let rows: Vec<NewChange> = levels
-        .into_iter()
+        .iter()
         .map(|(location, sku)| NewChange {
             kind: ChangeKind::Level.as_str().into(),
-            location: location.into(),
+            location: (*location).into(),
             at,
-            sku: Some(sku.into()),
+            sku: Some((*sku).into()),
             order_id: None,
             detail: None,
         })
@@ -159,9 +176,31 @@ pub fn levels_changed<'a>(
         crate::db::insert_rows!(conn, changes::table, chunk)?;
     }
     if !rows.is_empty() {
-        note_recorded();
+        note_levels(&levels);
     }
     Ok(())
+}
+
+/// The highest `seq` any writer has taken so far, committed or not. A transaction holding a
+/// level's row lock reads it to know that every change of that level with a higher `seq`
+/// came after its read (a writer takes its `seq` after updating the level, so after the
+/// lock), and every lower one before.
+pub fn last_seq(conn: &mut DbConn) -> Result<i64, ApiError> {
+    use diesel::sql_types::BigInt;
+    let query = match conn {
+        DbConn::Postgres(_) => "SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM changes_seq_seq",
+        DbConn::Sqlite(_) => "SELECT COALESCE(MAX(seq), 0) AS n FROM changes",
+    };
+    #[derive(QueryableByName)]
+    struct Last {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let last: Last = match conn {
+        DbConn::Postgres(pg) => diesel::sql_query(query).get_result(pg)?,
+        DbConn::Sqlite(lite) => diesel::sql_query(query).get_result(lite)?,
+    };
+    Ok(last.n)
 }
 
 /// The oldest transaction id still running on PostgreSQL: rows below it are final. SQLite's

@@ -122,6 +122,79 @@ impl Answer {
     }
 }
 
+/// A key this request has claimed: its answer is stored under it in the transaction of the
+/// change (`store_answer`), or the claim is given up when the request is refused
+/// (`release`).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    owner: String,
+    key: String,
+    hash: String,
+}
+
+/// Whether a request goes ahead: with its key claimed (or none sent), or as a replay.
+pub enum Turn {
+    Go(Option<Claimed>),
+    Replay(Answer),
+}
+
+/// Claims the request's key, if it sent one. `fingerprint` identifies the request (method,
+/// path and body).
+pub async fn claim_key(
+    state: &AppState,
+    who: &Principal,
+    key: IdempotencyKey,
+    fingerprint: &str,
+) -> Result<Turn, ApiError> {
+    let Some(key) = key.0 else { return Ok(Turn::Go(None)) };
+    // Keys are per caller: two integrations choosing the same key never collide.
+    let claimed = Claimed { owner: who.actor(), key, hash: crate::crypto::hex_sha256(fingerprint.as_bytes()) };
+    let asked = claimed.clone();
+    match state.db(move |conn| write_tx(conn, |conn| claim(conn, &asked.owner, &asked.key, &asked.hash))).await? {
+        Claim::Fresh => Ok(Turn::Go(Some(claimed))),
+        Claim::Replay(answer) => Ok(Turn::Replay(answer.replayed())),
+    }
+}
+
+/// Stores `answer` under the claimed key, in the caller's transaction. Only onto our own
+/// claim, still open: one held so long that another request took the key over (or answered
+/// under it) must not be overwritten, and the change rolls back instead of happening twice.
+pub fn store_answer(conn: &mut DbConn, claimed: &Claimed, answer: &Answer) -> Result<(), ApiError> {
+    let stored = diesel::update(
+        keys::table
+            .find((&claimed.owner, &claimed.key))
+            .filter(keys::request_hash.eq(&claimed.hash))
+            .filter(keys::response_status.is_null()),
+    )
+    .set((
+        keys::response_status.eq(answer.status.as_u16() as i32),
+        // A bodiless answer (204) is stored as an empty body.
+        keys::response_body.eq(answer.body.as_deref().unwrap_or("")),
+    ))
+    .execute(conn)?;
+    if stored == 0 {
+        return Err(ApiError::IdempotencyInFlight);
+    }
+    Ok(())
+}
+
+/// Gives a claim up: a refused request changed nothing, so the key is free for a corrected
+/// retry.
+pub async fn release(state: &AppState, claimed: Claimed) {
+    let release = state
+        .db(move |conn| {
+            let ours = keys::table
+                .find((&claimed.owner, &claimed.key))
+                .filter(keys::request_hash.eq(&claimed.hash))
+                .filter(keys::response_status.is_null());
+            diesel::delete(ours).execute(conn).map_err(ApiError::from)
+        })
+        .await;
+    if let Err(release_error) = release {
+        tracing::warn!(%release_error, "could not release an idempotency key");
+    }
+}
+
 /// Runs a write once per `Idempotency-Key`. `fingerprint` identifies the request (method,
 /// path and body); `op` runs inside one write transaction and its answer is stored with the
 /// change. Without a key, `op` simply runs in its transaction.
@@ -135,71 +208,34 @@ pub async fn run<F>(
 where
     F: FnMut(&mut DbConn) -> Result<Answer, ApiError> + Send + 'static,
 {
-    let mut op = op;
-    let Some(key) = key.0 else {
-        let answer = state.db(move |conn| write_tx(conn, &mut op)).await?;
-        return Ok(answer.into_response());
+    let claimed = match claim_key(state, who, key, &fingerprint).await? {
+        Turn::Replay(answer) => return Ok(answer.into_response()),
+        Turn::Go(claimed) => claimed,
     };
-    // Keys are per caller: two integrations choosing the same key never collide.
-    let owner = who.actor();
-    let hash = crate::crypto::hex_sha256(fingerprint.as_bytes());
-
-    let claim = {
-        let (owner, key, hash) = (owner.clone(), key.clone(), hash.clone());
-        state.db(move |conn| write_tx(conn, |conn| claim(conn, &owner, &key, &hash))).await?
-    };
-    if let Claim::Replay(answer) = claim {
-        return Ok(answer.replayed().into_response());
+    let result = once(state, claimed.clone(), op).await;
+    if let (Err(_), Some(claimed)) = (&result, claimed) {
+        release(state, claimed).await;
     }
+    result.map(Answer::into_response)
+}
 
-    let result = {
-        let (owner, key, hash) = (owner.clone(), key.clone(), hash.clone());
-        state
-            .db(move |conn| {
-                write_tx(conn, |conn| {
-                    let answer = op(conn)?;
-                    // Only onto our own claim, still open: one held so long that another
-                    // request took the key over (or answered under it) must not be
-                    // overwritten, and this change rolls back instead of happening twice.
-                    let stored = diesel::update(
-                        keys::table
-                            .find((&owner, &key))
-                            .filter(keys::request_hash.eq(&hash))
-                            .filter(keys::response_status.is_null()),
-                    )
-                    .set((
-                        keys::response_status.eq(answer.status.as_u16() as i32),
-                        // A bodiless answer (204) is stored as an empty body.
-                        keys::response_body.eq(answer.body.as_deref().unwrap_or("")),
-                    ))
-                    .execute(conn)?;
-                    if stored == 0 {
-                        return Err(ApiError::IdempotencyInFlight);
-                    }
-                    Ok(answer)
-                })
+/// Runs `op` in one write transaction, storing its answer under the claim if there is one.
+/// The claim is left as it is: the caller releases it if this fails.
+pub async fn once<F>(state: &AppState, claimed: Option<Claimed>, mut op: F) -> Result<Answer, ApiError>
+where
+    F: FnMut(&mut DbConn) -> Result<Answer, ApiError> + Send + 'static,
+{
+    state
+        .db(move |conn| {
+            write_tx(conn, |conn| {
+                let answer = op(conn)?;
+                if let Some(claimed) = &claimed {
+                    store_answer(conn, claimed, &answer)?;
+                }
+                Ok(answer)
             })
-            .await
-    };
-    match result {
-        Ok(answer) => Ok(answer.into_response()),
-        Err(error) => {
-            // A refused request changed nothing, so the key is free for a corrected retry.
-            let release = state
-                .db(move |conn| {
-                    let ours = keys::table
-                        .find((&owner, &key))
-                        .filter(keys::request_hash.eq(&hash))
-                        .filter(keys::response_status.is_null());
-                    diesel::delete(ours).execute(conn).map_err(ApiError::from)
-                })
-                .await;
-            if let Err(release_error) = release {
-                tracing::warn!(%release_error, "could not release an idempotency key");
-            }
-            Err(error)
-        }
-    }
+        })
+        .await
 }
 
 fn claim(conn: &mut DbConn, owner: &str, key: &str, hash: &str) -> Result<Claim, ApiError> {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -25,6 +26,28 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     series: Mutex<Series>,
+    pub stock: StockCounters,
+}
+
+/// How holds and availability reads were served: batched, from memory, from the database.
+#[derive(Default)]
+pub struct StockCounters {
+    /// Transactions that placed queued holds of one level together.
+    pub hold_batches: AtomicU64,
+    /// Holds answered by those transactions (placed or refused).
+    pub batched_holds: AtomicU64,
+    /// Batches that failed and were retried one hold at a time.
+    pub failed_batches: AtomicU64,
+    /// Holds refused as sold out from memory, without a transaction.
+    pub sold_out_from_memory: AtomicU64,
+    pub availability_cache_hits: AtomicU64,
+    pub availability_cache_misses: AtomicU64,
+}
+
+impl StockCounters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// The pool's state at scrape time.
@@ -80,6 +103,37 @@ impl Metrics {
         out.push_str("# HELP db_pool_max_connections The pool's size limit.\n");
         out.push_str("# TYPE db_pool_max_connections gauge\n");
         let _ = writeln!(out, "db_pool_max_connections {}", pool.max_size);
+        let stock = &self.stock;
+        for (name, help, counter) in [
+            ("hold_batches_total", "Transactions that placed queued holds of one level together.", &stock.hold_batches),
+            ("batched_holds_total", "Holds answered by batch transactions.", &stock.batched_holds),
+            (
+                "failed_hold_batches_total",
+                "Batches that failed and were retried one hold at a time.",
+                &stock.failed_batches,
+            ),
+            (
+                "holds_sold_out_from_memory_total",
+                "Holds refused as sold out without a transaction.",
+                &stock.sold_out_from_memory,
+            ),
+            (
+                "availability_cache_hits_total",
+                "Availability reads answered from the cache.",
+                &stock.availability_cache_hits,
+            ),
+            (
+                "availability_cache_misses_total",
+                "Availability reads that went to the database.",
+                &stock.availability_cache_misses,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
         out
     }
 }

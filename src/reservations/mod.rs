@@ -4,8 +4,10 @@
 //! at the moment of contention, and a sweeper releases the rest in the background.
 
 pub mod model;
+pub mod queue;
 pub mod routes;
 pub mod status;
+pub mod together;
 
 use std::collections::HashMap;
 

@@ -23,6 +23,49 @@ pub fn for_sku(
     near: Option<Coordinates>,
     limit: usize,
 ) -> Result<Availability, ApiError> {
+    Ok(levels_of(conn, sku)?.present(near, limit))
+}
+
+/// A SKU's availability as read, before it is sorted for one shopper: what the availability
+/// cache keeps, since `near` and `limit` differ from shopper to shopper.
+#[derive(Debug, Clone)]
+pub struct SkuLevels {
+    sku: String,
+    online: i64,
+    /// Active stores, in code order, with their coordinates.
+    stores: Vec<(LocationAvailability, Option<Coordinates>)>,
+}
+
+impl SkuLevels {
+    #[cfg(test)]
+    pub fn empty(sku: &str) -> SkuLevels {
+        SkuLevels { sku: sku.to_string(), online: 0, stores: Vec::new() }
+    }
+
+    /// The answer for one shopper: nearest first with `near` (else by code), at most `limit`.
+    pub fn present(&self, near: Option<Coordinates>, limit: usize) -> Availability {
+        let mut stores: Vec<LocationAvailability> = self
+            .stores
+            .iter()
+            .map(|(store, at)| LocationAvailability {
+                distance_km: near.zip(*at).map(|(origin, at)| origin.distance_km(&at)),
+                ..store.clone()
+            })
+            .collect();
+        if near.is_some() {
+            stores.sort_by(|a, b| {
+                let (da, db) = (a.distance_km.unwrap_or(f64::INFINITY), b.distance_km.unwrap_or(f64::INFINITY));
+                da.total_cmp(&db).then_with(|| a.location.cmp(&b.location))
+            });
+        }
+        stores.truncate(limit);
+        Availability { sku: self.sku.clone(), online: OnlineAvailability { available: self.online }, locations: stores }
+    }
+}
+
+/// Reads a SKU's levels at every active location: one indexed query (a second, primary-key
+/// lookup only tells "unknown" from "none").
+pub fn levels_of(conn: &mut DbConn, sku: &str) -> Result<SkuLevels, ApiError> {
     let rows: Vec<AvailabilityRow> = stock_levels::table
         .inner_join(locations::table)
         .filter(stock_levels::sku.eq(sku))
@@ -53,26 +96,18 @@ pub fn for_sku(
             online += units;
         }
         if kind == "store" {
-            let distance_km = near.zip(coordinates(lat, lng)).map(|(origin, at)| origin.distance_km(&at));
-            stores.push(LocationAvailability {
+            let store = LocationAvailability {
                 location: code,
                 name,
                 available: units,
                 pickup: PickupOptions { in_store, curbside },
-                distance_km,
-            });
+                distance_km: None,
+            };
+            stores.push((store, coordinates(lat, lng)));
         }
     }
-    if near.is_some() {
-        stores.sort_by(|a, b| {
-            let (da, db) = (a.distance_km.unwrap_or(f64::INFINITY), b.distance_km.unwrap_or(f64::INFINITY));
-            da.total_cmp(&db).then_with(|| a.location.cmp(&b.location))
-        });
-    } else {
-        stores.sort_by(|a, b| a.location.cmp(&b.location));
-    }
-    stores.truncate(limit);
-    Ok(Availability { sku: sku.to_string(), online: OnlineAvailability { available: online }, locations: stores })
+    stores.sort_by(|a, b| a.0.location.cmp(&b.0.location));
+    Ok(SkuLevels { sku: sku.to_string(), online, stores })
 }
 
 /// Whether one store can serve every line of a cart.

@@ -3,11 +3,14 @@
 //! other module writes `stock_levels` except through the functions here.
 
 pub mod availability;
+pub mod cache;
 pub mod channels;
 pub mod ledger;
 pub mod levels;
+pub mod memory;
 pub mod model;
 pub mod problems;
 pub mod reserve;
 pub mod risk;
 pub mod routes;
+pub mod sold_out;

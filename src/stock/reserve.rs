@@ -98,6 +98,12 @@ pub fn reserve_all(conn: &mut DbConn, location: &str, lines: &[Line], entry: &En
     if short.is_empty() {
         return ledger::record(conn, &movements(location, &lines, 0, 1, entry));
     }
+    Err(ApiError::InsufficientStock(shortfalls(conn, location, &short)?))
+}
+
+/// What each short line lacks at `location` and where else it could be had, nearest first.
+/// Read-only: a rolled-back reservation, or one refused from memory, explains itself with it.
+pub fn shortfalls(conn: &mut DbConn, location: &str, short: &[&Line]) -> Result<Vec<Shortfall>, ApiError> {
     let origin = locations::table
         .find(location)
         .select((locations::latitude, locations::longitude))
@@ -118,7 +124,59 @@ pub fn reserve_all(conn: &mut DbConn, location: &str, lines: &[Line], entry: &En
             alternatives: alternatives(conn, location, origin, &line.sku, line.quantity)?,
         });
     }
-    Err(ApiError::InsufficientStock(shortfalls))
+    Ok(shortfalls)
+}
+
+/// Reserves, for callers waiting in turn on one level, each one's `wanted` units while they
+/// fit: first the whole queue in one conditional `UPDATE` (the common case while stock
+/// lasts); when that does not fit, the level is locked and read, and the units are given in
+/// arrival order, each caller whose quantity no longer fits being passed over. No ledger
+/// movement is written here: the caller writes one per commitment. Returns who got their
+/// units and what was left available after, when it was read.
+pub fn reserve_in_turn(
+    conn: &mut DbConn,
+    location: &str,
+    sku: &str,
+    wanted: &[i64],
+    at: NaiveDateTime,
+) -> Result<(Vec<bool>, Option<i64>), ApiError> {
+    let total: i64 = wanted.iter().sum();
+    let add = |conn: &mut DbConn, units: i64, guard: i64| {
+        diesel::update(stock_levels::table.find((location, sku)))
+            .filter((stock_levels::on_hand - stock_levels::reserved - stock_levels::safety_stock).ge(guard))
+            .set((stock_levels::reserved.eq(stock_levels::reserved + units), stock_levels::updated_at.eq(at)))
+            .execute(conn)
+    };
+    if total > 0 && add(conn, total, total)? == 1 {
+        return Ok((vec![true; wanted.len()], None));
+    }
+    let level: Option<(i64, i64, i64)> = crate::db::locking!(
+        conn,
+        stock_levels::table.find((location, sku)).select((
+            stock_levels::on_hand,
+            stock_levels::reserved,
+            stock_levels::safety_stock
+        )),
+        first
+    )
+    .optional()?;
+    let mut left = level.map(|(o, r, s)| available(o, r, s)).unwrap_or(0);
+    let granted: Vec<bool> = wanted
+        .iter()
+        .map(|&units| {
+            let fits = units <= left;
+            if fits {
+                left -= units;
+            }
+            fits
+        })
+        .collect();
+    let given: i64 = wanted.iter().zip(&granted).filter(|(_, &g)| g).map(|(u, _)| u).sum();
+    // Under the row lock just taken, the guard holds by construction; it stays as a belt.
+    if given > 0 && add(conn, given, given)? != 1 {
+        return Err(ApiError::Internal(format!("level {location}/{sku} changed under its lock")));
+    }
+    Ok((granted, Some(left)))
 }
 
 /// A store's code, coordinates and counters, for ranking alternatives.

@@ -12,6 +12,7 @@ use crate::db::read_tx;
 use crate::error::{ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::{BulkJson, Json};
+use crate::http::metrics::StockCounters;
 use crate::http::pagination::{PageQuery, Paginated, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::http::query::Query;
 use crate::http::validate::path_code;
@@ -233,12 +234,26 @@ pub struct AvailabilityQuery {
 /// A SKU's availability online and at each active store.
 ///
 /// Who may call: anyone (public). `online.available` sums the stores and warehouses that
-/// fulfil online orders; `locations` lists stores.
+/// fulfil online orders; `locations` lists stores. Answers carry an `ETag` and
+/// `Cache-Control: public, max-age=…` (`AVAILABILITY_CACHE_MS`, rounded down to seconds):
+/// the number may be served from this server's cache, never older than that after a commit
+/// (docs/stock.md). `If-None-Match` with the current `ETag` answers 304 without a body.
 #[utoipa::path(
     get, path = "/v1/availability/{sku}", tag = "availability", operation_id = "get_availability",
-    params(("sku" = String, Path, description = "SKU"), AvailabilityQuery),
+    params(
+        ("sku" = String, Path, description = "SKU"),
+        AvailabilityQuery,
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer: 304 while it is still the answer"),
+    ),
     responses(
-        (status = 200, description = "Availability online and per store", body = Availability),
+        (status = 200, description = "Availability online and per store", body = Availability, headers(
+            ("ETag" = String, description = "Identifies this answer (for `If-None-Match`)"),
+            ("Cache-Control" = String, description = "`public, max-age=N`: how long a CDN or browser may reuse it (`no-cache` with the cache off)"),
+        )),
+        (status = 304, description = "Not modified: the `ETag` sent is still the answer", headers(
+            ("ETag" = String, description = "The answer's ETag"),
+            ("Cache-Control" = String, description = "As for 200"),
+        )),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An invalid SKU, `near` or limit", body = Problem, content_type = "application/problem+json"),
     ),
@@ -247,6 +262,7 @@ pub struct AvailabilityQuery {
 #[get("/v1/availability/{sku}")]
 async fn sku_availability(
     state: web::Data<AppState>,
+    req: HttpRequest,
     sku: web::Path<String>,
     query: Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -257,8 +273,39 @@ async fn sku_availability(
         return Err(ApiError::validation("limit", format!("must be between 1 and {MAX_LIMIT}")));
     }
     let near = query.near.as_deref().map(Coordinates::parse_near).transpose()?;
-    let result = state.db(move |conn| availability::for_sku(conn, &sku, near, limit as usize)).await?;
-    Ok(HttpResponse::Ok().json(result))
+    let cache = &state.stock.availability;
+    let counters = &state.metrics.stock;
+    let levels = match cache.get(&sku) {
+        Some(levels) => {
+            StockCounters::add(&counters.availability_cache_hits, 1);
+            levels
+        }
+        None => {
+            StockCounters::add(&counters.availability_cache_misses, 1);
+            state.stock.follow(&state.pool, &state.changes);
+            let ticket = cache.ticket(&sku);
+            let read = sku.clone();
+            let levels = std::sync::Arc::new(state.db(move |conn| availability::levels_of(conn, &read)).await?);
+            cache.put(&sku, ticket, levels.clone());
+            levels
+        }
+    };
+    let body =
+        serde_json::to_vec(&levels.present(near, limit as usize)).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let etag = format!("\"{}\"", &crate::crypto::hex_sha256(&body)[..20]);
+    let max_age = cache.max_age().as_secs();
+    let cache_control = if max_age == 0 { "no-cache".to_string() } else { format!("public, max-age={max_age}") };
+    let unchanged = req
+        .headers()
+        .get(actix_web::http::header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag));
+    let mut answer = if unchanged { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    answer.insert_header((actix_web::http::header::ETAG, etag)).insert_header(("Cache-Control", cache_control));
+    if unchanged {
+        return Ok(answer.finish());
+    }
+    Ok(answer.content_type("application/json").body(body))
 }
 
 /// Whether one store can serve every line of a cart.

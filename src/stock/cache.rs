@@ -1,0 +1,186 @@
+//! The availability cache: what `GET /v1/availability/{sku}` read last, kept in this process
+//! so that the most frequent call of every product page rarely reaches the database.
+//!
+//! Freshness is bounded, never assumed. An entry is served for at most `max_age` after the
+//! read that filled it began, so a number is never older than `max_age` after any commit.
+//! Usually it goes much sooner: a commit on this process forgets its levels' SKUs before
+//! its request answers (`AppState::db`), and a commit on another replica is forgotten when
+//! this process's follower reads it from the change log (rung through Redis, or within a
+//! quarter of a second without). Holds and orders never read the cache: they decide on the
+//! database, so a stale number can disappoint a shopper for a moment but never oversell.
+//!
+//! A read that began before a SKU was forgotten must not put its (older) answer back: each
+//! SKU's slot counts its invalidations, a reader takes the count before reading (a
+//! `Ticket`), and the answer is kept only if the count has not moved.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use super::availability::SkuLevels;
+
+/// SKUs kept at most; past this the cache starts again empty rather than grow without end.
+const MOST_SKUS: usize = 100_000;
+
+pub struct AvailabilityCache {
+    max_age: Duration,
+    slots: RwLock<Slots>,
+}
+
+#[derive(Default)]
+struct Slots {
+    /// Moves when everything is forgotten at once: outstanding tickets all become void.
+    epoch: u64,
+    by_sku: HashMap<String, Slot>,
+}
+
+#[derive(Default)]
+struct Slot {
+    invalidations: u64,
+    kept: Option<(Instant, Arc<SkuLevels>)>,
+}
+
+/// Where a SKU's slot stood when a read began.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket {
+    epoch: u64,
+    invalidations: u64,
+    at: Instant,
+}
+
+impl AvailabilityCache {
+    /// A cache serving entries for at most `max_age`; zero keeps nothing.
+    pub fn new(max_age: Duration) -> AvailabilityCache {
+        AvailabilityCache { max_age, slots: RwLock::new(Slots::default()) }
+    }
+
+    pub fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Slots> {
+        // Every change to the slots is a single assignment: a poisoned lock left them whole.
+        self.slots.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Slots> {
+        self.slots.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The SKU's levels if a fresh enough read is kept.
+    pub fn get(&self, sku: &str) -> Option<Arc<SkuLevels>> {
+        let slots = self.read();
+        let (at, levels) = slots.by_sku.get(sku)?.kept.as_ref()?;
+        (at.elapsed() < self.max_age).then(|| levels.clone())
+    }
+
+    /// Taken before reading the database for `sku`.
+    pub fn ticket(&self, sku: &str) -> Ticket {
+        let slots = self.read();
+        let invalidations = slots.by_sku.get(sku).map_or(0, |slot| slot.invalidations);
+        Ticket { epoch: slots.epoch, invalidations, at: Instant::now() }
+    }
+
+    /// Keeps what a read begun at `ticket` found, unless the SKU was forgotten meanwhile.
+    pub fn put(&self, sku: &str, ticket: Ticket, levels: Arc<SkuLevels>) {
+        if self.max_age.is_zero() {
+            return;
+        }
+        let mut slots = self.write();
+        if slots.epoch != ticket.epoch {
+            return;
+        }
+        if slots.by_sku.len() >= MOST_SKUS && !slots.by_sku.contains_key(sku) {
+            slots.epoch += 1;
+            slots.by_sku.clear();
+            return;
+        }
+        let slot = slots.by_sku.entry(sku.to_string()).or_default();
+        if slot.invalidations == ticket.invalidations {
+            slot.kept = Some((ticket.at, levels));
+        }
+    }
+
+    /// A level of `sku` changed: its kept read goes, and reads begun before now are not kept.
+    pub fn forget(&self, sku: &str) {
+        let mut slots = self.write();
+        match slots.by_sku.get_mut(sku) {
+            Some(slot) => {
+                slot.invalidations += 1;
+                slot.kept = None;
+            }
+            // A read may be under way with a ticket of zero invalidations.
+            None => {
+                slots.by_sku.insert(sku.to_string(), Slot { invalidations: 1, kept: None });
+            }
+        }
+    }
+
+    /// Something every SKU's answer shows changed (a location's name, state or services).
+    pub fn forget_all(&self) {
+        let mut slots = self.write();
+        slots.epoch += 1;
+        slots.by_sku.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn levels(sku: &str) -> Arc<SkuLevels> {
+        Arc::new(SkuLevels::empty(sku))
+    }
+
+    #[test]
+    fn keeps_a_read_until_its_sku_is_forgotten() {
+        let cache = AvailabilityCache::new(Duration::from_secs(60));
+        let ticket = cache.ticket("A");
+        cache.put("A", ticket, levels("A"));
+        assert!(cache.get("A").is_some());
+        cache.forget("A");
+        assert!(cache.get("A").is_none());
+    }
+
+    #[test]
+    fn a_read_begun_before_a_change_is_not_kept() {
+        let cache = AvailabilityCache::new(Duration::from_secs(60));
+        let before = cache.ticket("A");
+        cache.forget("A");
+        cache.put("A", before, levels("A"));
+        assert!(cache.get("A").is_none(), "an answer older than the change came back");
+        let after = cache.ticket("A");
+        cache.put("A", after, levels("A"));
+        assert!(cache.get("A").is_some());
+    }
+
+    #[test]
+    fn forgetting_everything_voids_reads_under_way() {
+        let cache = AvailabilityCache::new(Duration::from_secs(60));
+        let before = cache.ticket("B");
+        cache.forget_all();
+        cache.put("B", before, levels("B"));
+        assert!(cache.get("B").is_none());
+    }
+
+    #[test]
+    fn entries_age_out_and_zero_keeps_nothing() {
+        let short = AvailabilityCache::new(Duration::from_millis(20));
+        short.put("A", short.ticket("A"), levels("A"));
+        assert!(short.get("A").is_some());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(short.get("A").is_none(), "served past max_age");
+        let off = AvailabilityCache::new(Duration::ZERO);
+        off.put("A", off.ticket("A"), levels("A"));
+        assert!(off.get("A").is_none());
+    }
+
+    #[test]
+    fn another_skus_change_leaves_an_entry_alone() {
+        let cache = AvailabilityCache::new(Duration::from_secs(60));
+        let ticket = cache.ticket("A");
+        cache.forget("B");
+        cache.put("A", ticket, levels("A"));
+        assert!(cache.get("A").is_some());
+    }
+}
