@@ -1,8 +1,9 @@
-//! The crash test: a real `clickcollect worker` process is killed while a webhook it sent is
+//! The crash tests: a real `clickcollect worker` process is killed while a webhook it sent is
 //! still in flight (sent, not yet recorded), and a new worker takes over. Every message
 //! arrives; the one that was in flight arrives twice, with the same `Idempotency-Key`, so a
 //! receiver that honours the key acts on each message once. And a provider that does not
-//! answer holds no database connection meanwhile.
+//! answer holds no database connection meanwhile. A `serve` process killed while it places
+//! batches of holds loses none it acknowledged.
 
 mod common;
 
@@ -129,5 +130,103 @@ async fn a_slow_provider_holds_no_database_connection(backend: Backend) {
     round.join().unwrap().unwrap();
 }
 
+/// Shoppers flood one level of a real `serve` process with holds, which it places in batches;
+/// the process is killed (SIGKILL) mid-flood. Every hold a shopper was told it has (201) is
+/// in the database, held, with its units reserved and its ledger movement; nothing reserved
+/// lacks its hold; and a new process goes on selling from there.
+async fn a_server_killed_mid_batch_loses_no_acknowledged_hold(app: TestApp) {
+    app.stocked_store("S1", json!({}), "A", 1_000_000).await;
+    let start = || {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_clickcollect"))
+            .arg("serve")
+            .env_clear()
+            .current_dir(std::env::temp_dir())
+            .env("DATABASE_URL", app.database_url())
+            .env("JWT_SECRET", common::JWT_SECRET)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("LIMIT_OPEN_HOLDS_PER_CUSTOMER", "0")
+            .env("LIMIT_UNITS_PER_SKU_PER_CUSTOMER", "0")
+            .env("RATE_LIMIT_PER_MINUTE", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the clickcollect binary starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while common::http_agent().get(format!("{base}/health")).call().is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (child, base)
+    };
+    let (mut server, base) = start();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let shoppers: Vec<_> = (0..24)
+        .map(|i| {
+            let (base, stop, token) = (base.clone(), stop.clone(), app.customer(&format!("flood-{i}")));
+            std::thread::spawn(move || {
+                let agent = common::http_agent();
+                let body = json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}]}).to_string();
+                let mut acknowledged = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let request = ureq::http::Request::builder()
+                        .method("POST")
+                        .uri(format!("{base}/v1/reservations"))
+                        .header("Authorization", format!("Bearer {token}"))
+                        .header("Content-Type", "application/json")
+                        .body(body.clone())
+                        .unwrap();
+                    // Once the server is gone, calls fail: the shopper was told nothing.
+                    let Ok(response) = agent.run(request) else { break };
+                    let status = response.status().as_u16();
+                    let Ok(text) = response.into_body().read_to_string() else { break };
+                    if status == 201 {
+                        let hold: Value = serde_json::from_str(&text).unwrap();
+                        acknowledged.push(hold["id"].as_str().unwrap().to_string());
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1_500));
+    server.kill().expect("SIGKILL");
+    server.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acknowledged: Vec<String> = shoppers.into_iter().flat_map(|s| s.join().unwrap()).collect();
+    assert!(acknowledged.len() > 50, "too few holds before the kill to mean anything: {}", acknowledged.len());
+
+    use clickcollect::db::schema::reservations;
+    use diesel::prelude::*;
+    let held: std::collections::HashMap<String, String> = reservations::table
+        .select((reservations::id, reservations::status))
+        .load::<(String, String)>(&mut *app.conn())
+        .unwrap()
+        .into_iter()
+        .collect();
+    for id in &acknowledged {
+        assert_eq!(held.get(id).map(String::as_str), Some("held"), "acknowledged hold {id} was lost");
+    }
+    // Holds may have committed whose answer never left: they are held and accounted for.
+    let level = app.level("S1", "A").await;
+    assert_eq!(level["reserved"].as_i64(), Some(held.len() as i64), "reserved is not what the holds account for");
+    app.assert_ledger_balances("S1", "A").await;
+    assert!(clickcollect::stock::ledger::find_drift(&mut app.conn()).unwrap().is_empty());
+
+    let (mut second, base) = start();
+    let (status, _) = common::http_call(
+        &common::http_agent(),
+        "POST",
+        &format!("{base}/v1/reservations"),
+        Some(&app.customer("after")),
+        Some(&json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}]})),
+    );
+    assert_eq!(status, 201);
+    let _ = second.kill();
+    let _ = second.wait();
+}
+
+on_both_backends!(a_server_killed_mid_batch_loses_no_acknowledged_hold);
 on_both_backends!(signed_webhooks with &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]; a_worker_killed_mid_send_loses_nothing);
 on_each_backend!(a_slow_provider_holds_no_database_connection);

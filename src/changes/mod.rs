@@ -160,22 +160,38 @@ pub fn levels_changed<'a>(
     let mut levels: Vec<(&str, &str)> = levels.into_iter().collect();
     levels.sort_unstable();
     levels.dedup();
-    let rows: Vec<NewChange> = levels
-        .iter()
-        .map(|(location, sku)| NewChange {
-            kind: ChangeKind::Level.as_str().into(),
-            location: (*location).into(),
-            at,
-            sku: Some((*sku).into()),
-            order_id: None,
-            detail: None,
-        })
-        .collect();
-    // Eight binds a row: well under SQLite's limit per statement.
-    for chunk in rows.chunks(1_000) {
-        crate::db::insert_rows!(conn, changes::table, chunk)?;
+    match conn {
+        // Many rows on PostgreSQL (a snapshot): one statement binding three column arrays.
+        DbConn::Postgres(pg) if levels.len() > 64 => {
+            use diesel::sql_types::{Array, Text, Timestamp};
+            diesel::sql_query(
+                "INSERT INTO changes (kind, location, sku, at) SELECT $1, l, s, $2 FROM UNNEST($3::text[], $4::text[]) AS v (l, s)",
+            )
+            .bind::<Text, _>(ChangeKind::Level.as_str())
+            .bind::<Timestamp, _>(at)
+            .bind::<Array<Text>, _>(levels.iter().map(|(location, _)| *location).collect::<Vec<&str>>())
+            .bind::<Array<Text>, _>(levels.iter().map(|(_, sku)| *sku).collect::<Vec<&str>>())
+            .execute(pg)?;
+        }
+        // Eight binds a row: well under SQLite's limit per statement.
+        _ => {
+            let rows: Vec<NewChange> = levels
+                .iter()
+                .map(|(location, sku)| NewChange {
+                    kind: ChangeKind::Level.as_str().into(),
+                    location: (*location).into(),
+                    at,
+                    sku: Some((*sku).into()),
+                    order_id: None,
+                    detail: None,
+                })
+                .collect();
+            for chunk in rows.chunks(1_000) {
+                crate::db::insert_rows!(conn, changes::table, chunk)?;
+            }
+        }
     }
-    if !rows.is_empty() {
+    if !levels.is_empty() {
         note_levels(&levels);
     }
     Ok(())

@@ -133,8 +133,11 @@ pub async fn hold_one_line(
     };
     let HoldLine { sku, quantity } = form.lines[0].clone();
     let result = match state.stock.sold_out.refusal(&form.location, &sku, quantity) {
-        Some(Refusal::Complete(shortfall)) => {
+        Some(Refusal::Complete { shortfall, refresh }) => {
             StockCounters::add(&state.metrics.stock.sold_out_from_memory, 1);
+            if let Some(quantities) = refresh {
+                actix_web::rt::spawn(refresh_sold_out(state.clone(), (form.location.clone(), sku.clone()), quantities));
+            }
             Err(ApiError::InsufficientStock(vec![shortfall]))
         }
         _ => {
@@ -146,6 +149,39 @@ pub async fn hold_one_line(
         idempotency::release(state, claimed).await;
     }
     result.map(Answer::into_response)
+}
+
+/// Reads a level known sold out again, under its lock as a batch would (a batch of nobody),
+/// with where else each quantity asked for could be had, and renews the memory with it.
+async fn refresh_sold_out(state: AppState, level: Level, quantities: Vec<i64>) {
+    let ticket = state.stock.sold_out.ticket(&level.0, &level.1);
+    let (location, sku) = level.clone();
+    let read = state
+        .db(move |conn| {
+            let placed = write_tx(conn, |conn| together::place(conn, &location, &sku, &[], &CustomerLimits::NONE))?;
+            let mut alternatives = Vec::new();
+            for quantity in quantities {
+                let line = crate::stock::reserve::Line::new(sku.as_str(), quantity);
+                if let Some(shortfall) = crate::stock::reserve::shortfalls(conn, &location, &[&line])?.pop() {
+                    alternatives.push((quantity, shortfall.alternatives));
+                }
+            }
+            let lapse = together::first_lapse(conn, &location, &sku)?;
+            Ok((placed.left, placed.seen_seq, alternatives, lapse))
+        })
+        .await;
+    match read {
+        Ok((Some(available), seen_seq, alternatives, lapse)) => {
+            let found = Found { available, seen_seq, alternatives, lapses: lapse.map(instant_of) };
+            state.stock.sold_out.remember(&level.0, &level.1, ticket, found);
+        }
+        _ => state.stock.sold_out.refresh_failed(&level.0, &level.1),
+    }
+}
+
+/// The moment on this process's clock of a stored time.
+fn instant_of(at: chrono::NaiveDateTime) -> Instant {
+    Instant::now() + (at - Utc::now().naive_utc()).to_std().unwrap_or(Duration::ZERO)
 }
 
 /// Queues a caller on its level and waits for its answer.
@@ -199,10 +235,7 @@ async fn place_batch(state: &AppState, level: &Level, batch: Vec<Waiting>, limit
     match result {
         Ok((placed, explained, lapse)) => {
             if let (Some(left), Some(explained)) = (placed.left, &explained) {
-                let lapses = lapse.map(|at| {
-                    let after = (at - Utc::now().naive_utc()).to_std().unwrap_or(Duration::ZERO);
-                    Instant::now() + after
-                });
+                let lapses = lapse.map(instant_of);
                 let alternatives =
                     explained.iter().map(|(quantity, shortfall)| (*quantity, shortfall.alternatives.clone())).collect();
                 state.stock.sold_out.remember(

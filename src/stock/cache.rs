@@ -37,7 +37,21 @@ struct Slots {
 #[derive(Default)]
 struct Slot {
     invalidations: u64,
-    kept: Option<(Instant, Arc<SkuLevels>)>,
+    kept: Option<Kept>,
+}
+
+struct Kept {
+    /// When the read that filled it began.
+    at: Instant,
+    levels: Arc<SkuLevels>,
+    /// A read to replace it is under way (see `get`).
+    refreshing: bool,
+}
+
+/// A kept read, and whether its caller should read the SKU again for the cache.
+pub struct Hit {
+    pub levels: Arc<SkuLevels>,
+    pub refresh: bool,
 }
 
 /// Where a SKU's slot stood when a read began.
@@ -67,11 +81,35 @@ impl AvailabilityCache {
         self.slots.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The SKU's levels if a fresh enough read is kept.
-    pub fn get(&self, sku: &str) -> Option<Arc<SkuLevels>> {
-        let slots = self.read();
-        let (at, levels) = slots.by_sku.get(sku)?.kept.as_ref()?;
-        (at.elapsed() < self.max_age).then(|| levels.clone())
+    /// The SKU's levels if a fresh enough read is kept. Past half its age, one caller is
+    /// asked (`refresh`) to read the SKU again while the others go on being served: a
+    /// popular SKU's entry is replaced before it runs out, instead of every reader of it
+    /// missing at once when it does.
+    pub fn get(&self, sku: &str) -> Option<Hit> {
+        let age = {
+            let slots = self.read();
+            let kept = slots.by_sku.get(sku)?.kept.as_ref()?;
+            let age = kept.at.elapsed();
+            if age >= self.max_age {
+                return None;
+            }
+            if age < self.max_age / 2 || kept.refreshing {
+                return Some(Hit { levels: kept.levels.clone(), refresh: false });
+            }
+            age
+        };
+        let mut slots = self.write();
+        let kept = slots.by_sku.get_mut(sku)?.kept.as_mut()?;
+        let refresh = !std::mem::replace(&mut kept.refreshing, true);
+        (age < self.max_age).then(|| Hit { levels: kept.levels.clone(), refresh })
+    }
+
+    /// A refresh asked for by `get` failed: another caller may try.
+    pub fn refresh_failed(&self, sku: &str) {
+        let mut slots = self.write();
+        if let Some(kept) = slots.by_sku.get_mut(sku).and_then(|slot| slot.kept.as_mut()) {
+            kept.refreshing = false;
+        }
     }
 
     /// Taken before reading the database for `sku`.
@@ -97,7 +135,7 @@ impl AvailabilityCache {
         }
         let slot = slots.by_sku.entry(sku.to_string()).or_default();
         if slot.invalidations == ticket.invalidations {
-            slot.kept = Some((ticket.at, levels));
+            slot.kept = Some(Kept { at: ticket.at, levels, refreshing: false });
         }
     }
 
@@ -173,6 +211,20 @@ mod tests {
         let off = AvailabilityCache::new(Duration::ZERO);
         off.put("A", off.ticket("A"), levels("A"));
         assert!(off.get("A").is_none());
+    }
+
+    #[test]
+    fn one_reader_is_asked_to_refresh_past_half_the_age() {
+        let cache = AvailabilityCache::new(Duration::from_millis(60));
+        cache.put("A", cache.ticket("A"), levels("A"));
+        assert!(!cache.get("A").unwrap().refresh, "fresh entries need no refresh");
+        std::thread::sleep(Duration::from_millis(35));
+        assert!(cache.get("A").unwrap().refresh, "the first reader past half the age refreshes");
+        assert!(!cache.get("A").unwrap().refresh, "only one refresh at a time");
+        cache.refresh_failed("A");
+        assert!(cache.get("A").unwrap().refresh, "after a failed refresh another reader tries");
+        cache.put("A", cache.ticket("A"), levels("A"));
+        assert!(!cache.get("A").unwrap().refresh, "a refreshed entry is fresh again");
     }
 
     #[test]

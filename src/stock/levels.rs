@@ -3,7 +3,7 @@
 //! locks the levels it touches in (location, sku) order so concurrent writers never deadlock,
 //! and records a ledger movement for every change of `on_hand`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -269,7 +269,16 @@ pub fn snapshot(
     let now = Utc::now().naive_utc();
     let as_of = counted_at(form.as_of, now);
     let distinct: BTreeSet<&str> = form.items.iter().map(|item| item.sku.as_str()).collect();
-    let keys: Vec<(&str, &str)> = distinct.into_iter().map(|sku| (location, sku)).collect();
+    // Created before any is locked, as every writer does; a recount finds them all there and
+    // inserts nothing (one read instead of an insert attempt per SKU).
+    let existing: HashSet<String> = stock_levels::table
+        .filter(stock_levels::location.eq(location))
+        .select(stock_levels::sku)
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let keys: Vec<(&str, &str)> =
+        distinct.into_iter().filter(|sku| !existing.contains(*sku)).map(|sku| (location, sku)).collect();
     let created = ensure_levels(conn, &keys, now)?;
     let current: HashMap<String, LevelRow> =
         lock_location_levels(conn, location)?.into_iter().map(|row| (row.sku.clone(), row)).collect();
@@ -371,10 +380,9 @@ struct NewCount<'a> {
     safety_stock: i64,
 }
 
-/// Sets counted levels of one location, a chunk of SKUs per statement
-/// (`UPDATE … FROM (VALUES …)`) instead of a statement per SKU: a snapshot where thousands
-/// of counts changed is a few round trips. The SQL differs per backend (PostgreSQL names the
-/// VALUES columns; SQLite calls them column1…), so it is written for each.
+/// Sets counted levels of one location in a few statements instead of one per SKU: on
+/// PostgreSQL one `UPDATE … FROM UNNEST(arrays)`, on SQLite an `UPDATE … FROM (VALUES …)` per
+/// chunk (SQLite has no arrays).
 fn set_counts(
     conn: &mut DbConn,
     location: &str,
@@ -382,47 +390,46 @@ fn set_counts(
     as_of: NaiveDateTime,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    use diesel::sql_types::{BigInt, Text, Timestamp};
-    let postgres = matches!(conn, DbConn::Postgres(_));
-    for chunk in counts.chunks(CHUNK) {
-        // Binds in the same order on both backends: as_of, now, the rows, then the location.
-        let sql = if postgres {
-            let rows: Vec<String> =
-                (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 3, 3 * i + 4, 3 * i + 5)).collect();
-            format!(
-                "UPDATE stock_levels AS s SET on_hand = v.on_hand, safety_stock = v.safety_stock, \
-                 last_counted_at = $1, updated_at = $2 FROM (VALUES {}) AS v (sku, on_hand, safety_stock) \
-                 WHERE s.location = ${} AND s.sku = v.sku",
-                rows.join(", "),
-                3 * chunk.len() + 3
-            )
-        } else {
-            format!(
-                "UPDATE stock_levels SET on_hand = v.column2, safety_stock = v.column3, \
-                 last_counted_at = ?, updated_at = ? FROM (VALUES {}) AS v \
-                 WHERE stock_levels.location = ? AND stock_levels.sku = v.column1",
-                vec!["(?, ?, ?)"; chunk.len()].join(", ")
-            )
-        };
-        macro_rules! run {
-            ($conn:expr, $backend:ty) => {{
-                let mut query = diesel::sql_query(sql)
-                    .into_boxed::<$backend>()
-                    .bind::<Timestamp, _>(as_of)
-                    .bind::<Timestamp, _>(now);
-                for count in chunk {
-                    query = query
-                        .bind::<Text, _>(count.sku)
-                        .bind::<BigInt, _>(count.on_hand)
-                        .bind::<BigInt, _>(count.safety_stock);
-                }
-                query.bind::<Text, _>(location).execute($conn)?
-            }};
+    use diesel::sql_types::{Array, BigInt, Text, Timestamp};
+    if let DbConn::Postgres(pg) = conn {
+        // One statement with a column array each, whatever the count.
+        let updated = diesel::sql_query(
+            "UPDATE stock_levels AS s SET on_hand = v.on_hand, safety_stock = v.safety_stock, \
+             last_counted_at = $1, updated_at = $2 \
+             FROM UNNEST($3::text[], $4::bigint[], $5::bigint[]) AS v (sku, on_hand, safety_stock) \
+             WHERE s.location = $6 AND s.sku = v.sku",
+        )
+        .bind::<Timestamp, _>(as_of)
+        .bind::<Timestamp, _>(now)
+        .bind::<Array<Text>, _>(counts.iter().map(|c| c.sku).collect::<Vec<&str>>())
+        .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.on_hand).collect::<Vec<i64>>())
+        .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.safety_stock).collect::<Vec<i64>>())
+        .bind::<Text, _>(location)
+        .execute(pg)?;
+        // Every level was created or locked by this transaction: all must be there.
+        if updated != counts.len() {
+            return Err(ApiError::Internal(format!("a snapshot set {updated} of {} levels", counts.len())));
         }
-        let updated = match conn {
-            DbConn::Postgres(c) => run!(c, diesel::pg::Pg),
-            DbConn::Sqlite(c) => run!(c, diesel::sqlite::Sqlite),
-        };
+        return Ok(());
+    }
+    for chunk in counts.chunks(CHUNK) {
+        // SQLite names the VALUES columns column1…; binds: as_of, now, the rows, the location.
+        let sql = format!(
+            "UPDATE stock_levels SET on_hand = v.column2, safety_stock = v.column3, \
+             last_counted_at = ?, updated_at = ? FROM (VALUES {}) AS v \
+             WHERE stock_levels.location = ? AND stock_levels.sku = v.column1",
+            vec!["(?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let DbConn::Sqlite(lite) = conn else { unreachable!("PostgreSQL returned above") };
+        let mut query = diesel::sql_query(sql)
+            .into_boxed::<diesel::sqlite::Sqlite>()
+            .bind::<Timestamp, _>(as_of)
+            .bind::<Timestamp, _>(now);
+        for count in chunk {
+            query =
+                query.bind::<Text, _>(count.sku).bind::<BigInt, _>(count.on_hand).bind::<BigInt, _>(count.safety_stock);
+        }
+        let updated = query.bind::<Text, _>(location).execute(lite)?;
         // Every level was created or locked by this transaction: all must be there.
         if updated != chunk.len() {
             return Err(ApiError::Internal(format!("a snapshot set {updated} of {} levels", chunk.len())));

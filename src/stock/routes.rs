@@ -276,18 +276,17 @@ async fn sku_availability(
     let cache = &state.stock.availability;
     let counters = &state.metrics.stock;
     let levels = match cache.get(&sku) {
-        Some(levels) => {
+        Some(hit) => {
             StockCounters::add(&counters.availability_cache_hits, 1);
-            levels
+            if hit.refresh {
+                actix_web::rt::spawn(refresh_availability(state.clone(), sku.clone()));
+            }
+            hit.levels
         }
         None => {
             StockCounters::add(&counters.availability_cache_misses, 1);
             state.stock.follow(&state.pool, &state.changes);
-            let ticket = cache.ticket(&sku);
-            let read = sku.clone();
-            let levels = std::sync::Arc::new(state.db(move |conn| availability::levels_of(conn, &read)).await?);
-            cache.put(&sku, ticket, levels.clone());
-            levels
+            read_availability(&state, &sku).await?
         }
     };
     let body =
@@ -306,6 +305,22 @@ async fn sku_availability(
         return Ok(answer.finish());
     }
     Ok(answer.content_type("application/json").body(body))
+}
+
+/// Reads a SKU's levels from the database into the cache.
+async fn read_availability(state: &AppState, sku: &str) -> Result<std::sync::Arc<availability::SkuLevels>, ApiError> {
+    let ticket = state.stock.availability.ticket(sku);
+    let read = sku.to_string();
+    let levels = std::sync::Arc::new(state.db(move |conn| availability::levels_of(conn, &read)).await?);
+    state.stock.availability.put(sku, ticket, levels.clone());
+    Ok(levels)
+}
+
+/// Replaces a cached SKU nearing its age, while its readers go on being served.
+async fn refresh_availability(state: web::Data<AppState>, sku: String) {
+    if read_availability(&state, &sku).await.is_err() {
+        state.stock.availability.refresh_failed(&sku);
+    }
 }
 
 /// Whether one store can serve every line of a cart.

@@ -50,6 +50,9 @@ struct Slot {
 struct Known {
     /// Every change of the level up to this log `seq` was in the read (`changes::last_seq`).
     seen_seq: i64,
+    /// When the read began, and whether a read to replace it is under way.
+    at: Instant,
+    refreshing: bool,
     until: Instant,
     available: i64,
     /// Where else each quantity asked for could be had, as worked out when it was refused.
@@ -82,25 +85,37 @@ impl SoldOutMemory {
         Ticket { epoch: levels.epoch, changes, at: Instant::now() }
     }
 
-    /// The refusal for `quantity` if the level is known to have less: `Some` with the
-    /// shortfall when its alternatives are known too, or with `alternatives` empty and
-    /// `None` returned from `alternatives_known`. `None` when nothing is known.
+    /// The refusal for `quantity` if the level is known to have less: complete when where
+    /// else that quantity could be had is known too. Past half its age, one caller is handed
+    /// the quantities to read the level again for (`refresh`), while the others go on being
+    /// answered: the memory is renewed before it lapses instead of every shopper queueing for
+    /// the database at once when it does. `None` when nothing is known.
     pub fn refusal(&self, location: &str, sku: &str, quantity: i64) -> Option<Refusal> {
-        let levels = self.lock();
-        let known = levels.by_level.get(&key(location, sku))?.known.as_ref()?;
-        if Instant::now() >= known.until || quantity <= known.available {
+        let mut levels = self.lock();
+        let known = levels.by_level.get_mut(&key(location, sku))?.known.as_mut()?;
+        let now = Instant::now();
+        if now >= known.until || quantity <= known.available {
             return None;
         }
-        let shortfall = |alternatives: Vec<Alternative>| Shortfall {
+        let Some(alternatives) = known.alternatives.get(&quantity) else { return Some(Refusal::NeedsAlternatives) };
+        let shortfall = Shortfall {
             sku: sku.to_string(),
             requested: quantity,
             available: known.available,
-            alternatives,
+            alternatives: alternatives.clone(),
         };
-        Some(match known.alternatives.get(&quantity) {
-            Some(alternatives) => Refusal::Complete(shortfall(alternatives.clone())),
-            None => Refusal::NeedsAlternatives,
-        })
+        let due = now.duration_since(known.at) >= self.max_age / 2 && !known.refreshing;
+        known.refreshing |= due;
+        let refresh = due.then(|| known.alternatives.keys().copied().collect());
+        Some(Refusal::Complete { shortfall, refresh })
+    }
+
+    /// A refresh handed out by `refusal` ended without renewing the memory.
+    pub fn refresh_failed(&self, location: &str, sku: &str) {
+        let mut levels = self.lock();
+        if let Some(known) = levels.by_level.get_mut(&key(location, sku)).and_then(|slot| slot.known.as_mut()) {
+            known.refreshing = false;
+        }
     }
 
     /// Remembers that a read begun at `ticket` found only `available` units, and where else
@@ -127,11 +142,15 @@ impl SoldOutMemory {
         match &mut slot.known {
             // What a later refusal learnt about another quantity joins what is known.
             Some(known) if known.available == found.available && known.seen_seq == found.seen_seq => {
+                // The same state read again: what it learnt joins what is known, from now.
                 known.alternatives.extend(found.alternatives);
+                (known.at, known.until, known.refreshing) = (ticket.at, until, false);
             }
             known => {
                 *known = Some(Known {
                     seen_seq: found.seen_seq,
+                    at: ticket.at,
+                    refreshing: false,
                     until,
                     available: found.available,
                     alternatives: found.alternatives.into_iter().collect(),
@@ -178,7 +197,8 @@ pub struct Found {
 /// A refusal from memory.
 #[derive(Debug)]
 pub enum Refusal {
-    Complete(Shortfall),
+    /// With, for one caller, the quantities to read the level again for.
+    Complete { shortfall: Shortfall, refresh: Option<Vec<i64>> },
     /// The level is known short for this quantity, but not where else it could be had.
     NeedsAlternatives,
 }
@@ -196,12 +216,32 @@ mod tests {
         let memory = SoldOutMemory::new(Duration::from_secs(60));
         assert!(memory.refusal("S1", "A", 1).is_none(), "nothing known yet");
         memory.remember("S1", "A", memory.ticket("S1", "A"), found(0));
-        assert!(matches!(memory.refusal("S1", "A", 1), Some(Refusal::Complete(s)) if s.available == 0));
+        assert!(
+            matches!(memory.refusal("S1", "A", 1), Some(Refusal::Complete { shortfall, .. }) if shortfall.available == 0)
+        );
         assert!(matches!(memory.refusal("S1", "A", 2), Some(Refusal::NeedsAlternatives)));
         assert!(memory.refusal("S2", "A", 1).is_none(), "another store's level");
         memory.remember("S1", "B", memory.ticket("S1", "B"), found(3));
         assert!(memory.refusal("S1", "B", 3).is_none(), "three fit in three");
         assert!(memory.refusal("S1", "B", 4).is_some());
+    }
+
+    #[test]
+    fn one_caller_is_asked_to_refresh_past_half_the_age() {
+        let memory = SoldOutMemory::new(Duration::from_millis(60));
+        let refresh = |memory: &SoldOutMemory| match memory.refusal("S1", "A", 1) {
+            Some(Refusal::Complete { refresh, .. }) => refresh,
+            other => panic!("{other:?}"),
+        };
+        memory.remember("S1", "A", memory.ticket("S1", "A"), found(0));
+        assert_eq!(refresh(&memory), None);
+        std::thread::sleep(Duration::from_millis(35));
+        assert_eq!(refresh(&memory), Some(vec![1]), "the first caller past half the age refreshes");
+        assert_eq!(refresh(&memory), None, "one refresh at a time");
+        memory.refresh_failed("S1", "A");
+        assert_eq!(refresh(&memory), Some(vec![1]));
+        memory.remember("S1", "A", memory.ticket("S1", "A"), found(0));
+        assert_eq!(refresh(&memory), None, "renewed");
     }
 
     #[test]
