@@ -119,15 +119,17 @@ fn read_phase(
     Rate { per_second: latencies.len() as f64 / seconds, latencies: Latencies::of(latencies) }
 }
 
-/// Reads at a fixed total rate, each client on its own schedule; a request's latency counts
-/// from when it was due, so time spent waiting behind a slow one is not hidden.
+/// Reads at a fixed total rate, each client on its own schedule. A request's latency counts
+/// from when it was written; how late the clients were for their slots (on a shared machine,
+/// mostly their own wait for a core) is returned beside it, so a stall that made requests
+/// late is not hidden either.
 fn paced_read_phase(
     addr: &str,
     clients: usize,
     seconds: f64,
     total_rate: f64,
     path: impl Fn(usize) -> String + Send + Sync + 'static,
-) -> Rate {
+) -> (Rate, Latencies) {
     let path = Arc::new(path);
     let interval = Duration::from_secs_f64(clients as f64 / total_rate);
     let start = Instant::now() + Duration::from_millis(100);
@@ -138,7 +140,7 @@ fn paced_read_phase(
             std::thread::spawn(move || {
                 client::lower_priority();
                 let mut client = Client::connect(&addr);
-                let mut latencies = Vec::new();
+                let (mut latencies, mut lateness) = (Vec::new(), Vec::new());
                 let mut due = start + interval.mul_f64(c as f64 / clients as f64);
                 let mut n = c * 7;
                 while due < end {
@@ -147,17 +149,25 @@ fn paced_read_phase(
                         std::thread::sleep(due - now);
                     }
                     n += 1;
+                    let sent = Instant::now();
+                    lateness.push(sent.saturating_duration_since(due));
                     let (status, body) = client.send("GET", &path(n), None, None);
                     assert_eq!(status, 200, "{body}");
-                    latencies.push(Instant::now().saturating_duration_since(due));
+                    latencies.push(sent.elapsed());
                     due += interval;
                 }
-                latencies
+                (latencies, lateness)
             })
         })
         .collect();
-    let latencies: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
-    Rate { per_second: latencies.len() as f64 / seconds, latencies: Latencies::of(latencies) }
+    let (mut latencies, mut lateness) = (Vec::new(), Vec::new());
+    for handle in handles {
+        let (l, late) = handle.join().unwrap();
+        latencies.extend(l);
+        lateness.extend(late);
+    }
+    let rate = Rate { per_second: latencies.len() as f64 / seconds, latencies: Latencies::of(latencies) };
+    (rate, Latencies::of(lateness))
 }
 
 struct Sale {
@@ -454,13 +464,15 @@ fn main() {
         "availability reads, {read_skus} SKUs at {store_count} stores, {readers} clients: {:.0} reads/s (R_read {r_read:.2}); {}",
         alone.per_second, alone.latencies
     );
-    let paced = paced_read_phase(&addr, readers, read_seconds, alone.per_second * 0.8, read_path.clone());
+    let (paced, late) = paced_read_phase(&addr, readers, read_seconds, alone.per_second * 0.8, read_path.clone());
     let spread_ratio = paced.latencies.p99 / paced.latencies.p50.max(0.001);
     println!(
-        "  at 80 % of that rate ({:.0} reads/s asked, {:.0} served): {}; p99/p50 {spread_ratio:.1}",
+        "  at 80 % of that rate ({:.0} reads/s asked, {:.0} served): {}; p99/p50 {spread_ratio:.1}; \
+         the clients' lateness for their slots: {}",
         alone.per_second * 0.8,
         paced.per_second,
-        paced.latencies
+        paced.latencies,
+        late
     );
     let sale_clients = client_counts.iter().copied().max().unwrap_or(64);
     let product = r#"{"name":"Background drop","price":{"amount_minor":100,"currency":"EUR"}}"#;

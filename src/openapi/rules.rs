@@ -180,6 +180,8 @@ fn parameter_rule(path: &str, place: &str, name: &str) -> Option<Value> {
         ("query", "channel") => code(),
         ("query", "external_ref") => text(128),
         ("header", "Idempotency-Key") => json!({"type": "string", "pattern": f::IDEMPOTENCY_KEY}),
+        // A header is absent or a string, never null.
+        ("header", "If-None-Match" | "Last-Event-ID") => json!({"type": "string"}),
         _ => return None,
     })
 }

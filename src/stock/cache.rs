@@ -112,11 +112,13 @@ impl AvailabilityCache {
         }
     }
 
-    /// Taken before reading the database for `sku`.
+    /// Taken before reading the database for `sku`. It gives the SKU a slot, so that a change
+    /// during the read is counted there (changes of SKUs without a slot cost nothing).
     pub fn ticket(&self, sku: &str) -> Ticket {
-        let slots = self.read();
-        let invalidations = slots.by_sku.get(sku).map_or(0, |slot| slot.invalidations);
-        Ticket { epoch: slots.epoch, invalidations, at: Instant::now() }
+        let mut slots = self.write();
+        let epoch = slots.epoch;
+        let invalidations = slots.by_sku.entry(sku.to_string()).or_default().invalidations;
+        Ticket { epoch, invalidations, at: Instant::now() }
     }
 
     /// Keeps what a read begun at `ticket` found, unless the SKU was forgotten meanwhile.
@@ -128,12 +130,12 @@ impl AvailabilityCache {
         if slots.epoch != ticket.epoch {
             return;
         }
-        if slots.by_sku.len() >= MOST_SKUS && !slots.by_sku.contains_key(sku) {
+        if slots.by_sku.len() >= MOST_SKUS {
             slots.epoch += 1;
             slots.by_sku.clear();
             return;
         }
-        let slot = slots.by_sku.entry(sku.to_string()).or_default();
+        let Some(slot) = slots.by_sku.get_mut(sku) else { return };
         if slot.invalidations == ticket.invalidations {
             slot.kept = Some(Kept { at: ticket.at, levels, refreshing: false });
         }
@@ -141,16 +143,13 @@ impl AvailabilityCache {
 
     /// A level of `sku` changed: its kept read goes, and reads begun before now are not kept.
     pub fn forget(&self, sku: &str) {
-        let mut slots = self.write();
-        match slots.by_sku.get_mut(sku) {
-            Some(slot) => {
-                slot.invalidations += 1;
-                slot.kept = None;
-            }
-            // A read may be under way with a ticket of zero invalidations.
-            None => {
-                slots.by_sku.insert(sku.to_string(), Slot { invalidations: 1, kept: None });
-            }
+        // No slot: nothing kept and no read under way (a read takes its ticket first).
+        if !self.read().by_sku.contains_key(sku) {
+            return;
+        }
+        if let Some(slot) = self.write().by_sku.get_mut(sku) {
+            slot.invalidations += 1;
+            slot.kept = None;
         }
     }
 

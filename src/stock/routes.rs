@@ -237,7 +237,7 @@ pub struct AvailabilityQuery {
 /// fulfil online orders; `locations` lists stores. Answers carry an `ETag` and
 /// `Cache-Control: public, max-age=…` (`AVAILABILITY_CACHE_MS`, rounded down to seconds):
 /// the number may be served from this server's cache, never older than that after a commit
-/// (docs/stock.md). `If-None-Match` with the current `ETag` answers 304 without a body.
+/// (docs/flash-sales.md). `If-None-Match` with the current `ETag` answers 304 without a body.
 #[utoipa::path(
     get, path = "/v1/availability/{sku}", tag = "availability", operation_id = "get_availability",
     params(

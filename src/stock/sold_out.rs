@@ -78,11 +78,17 @@ impl SoldOutMemory {
         self.levels.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Taken before a hold's transaction begins.
+    /// Taken before a hold's transaction begins. It gives the level a slot, so that changes
+    /// during the transaction are counted there (changes of levels without one cost nothing).
     pub fn ticket(&self, location: &str, sku: &str) -> Ticket {
-        let levels = self.lock();
-        let changes = levels.by_level.get(&key(location, sku)).map_or(0, |slot| slot.changes);
-        Ticket { epoch: levels.epoch, changes, at: Instant::now() }
+        let mut levels = self.lock();
+        if levels.by_level.len() >= MOST_LEVELS {
+            levels.epoch += 1;
+            levels.by_level.clear();
+        }
+        let epoch = levels.epoch;
+        let changes = levels.by_level.entry(key(location, sku)).or_default().changes;
+        Ticket { epoch, changes, at: Instant::now() }
     }
 
     /// The refusal for `quantity` if the level is known to have less: complete when where
@@ -129,12 +135,7 @@ impl SoldOutMemory {
         if levels.epoch != ticket.epoch {
             return;
         }
-        if levels.by_level.len() >= MOST_LEVELS {
-            levels.epoch += 1;
-            levels.by_level.clear();
-            return;
-        }
-        let slot = levels.by_level.entry(key(location, sku)).or_default();
+        let Some(slot) = levels.by_level.get_mut(&key(location, sku)) else { return };
         if slot.changes != ticket.changes || slot.logged_to > found.seen_seq {
             return;
         }
@@ -163,9 +164,11 @@ impl SoldOutMemory {
     /// are not kept.
     pub fn forget(&self, location: &str, sku: &str) {
         let mut levels = self.lock();
-        let slot = levels.by_level.entry(key(location, sku)).or_default();
-        slot.changes += 1;
-        slot.known = None;
+        // No slot: nothing known and no transaction under way (it takes its ticket first).
+        if let Some(slot) = levels.by_level.get_mut(&key(location, sku)) {
+            slot.changes += 1;
+            slot.known = None;
+        }
     }
 
     /// The log shows a change of the level at `seq` (committed here or on another replica):
