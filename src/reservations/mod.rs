@@ -3,6 +3,7 @@
 //! levels itself. An expired hold never blocks a new one: holds past their time are released
 //! at the moment of contention, and a sweeper releases the rest in the background.
 
+pub mod leader;
 pub mod model;
 pub mod queue;
 pub mod routes;

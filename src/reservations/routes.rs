@@ -58,9 +58,9 @@ async fn create(
         .ttl_seconds
         .unwrap_or(state.settings.orders.hold_ttl_seconds)
         .min(state.settings.orders.hold_ttl_max_seconds);
-    if super::queue::queued(&form, state.settings.orders.hold_batch_max) {
+    if super::leader::queued(&form, state.settings.orders.hold_batch_max) {
         let fingerprint = fingerprint(&req, &form);
-        return super::queue::hold_one_line(&state, who, key, fingerprint, form, TimeDelta::seconds(ttl)).await;
+        return super::leader::hold_one_line(&state, who, key, fingerprint, form, TimeDelta::seconds(ttl)).await;
     }
     let (holder, limits) = (who.clone(), CustomerLimits::from_settings(&state.settings.limits));
     idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {

@@ -16,7 +16,7 @@ use crate::auth::{Principal, Role};
 use crate::db::schema::{reservation_lines, reservations};
 use crate::db::{insert_rows, DbConn};
 use crate::error::ApiError;
-use crate::http::idempotency::{self, Answer, Claimed};
+use crate::http::idempotency::stored::{store_answer, Answer, Claimed};
 use crate::limits::{self, CustomerLimits};
 use crate::stock::ledger;
 use crate::stock::model::NewMovement;
@@ -151,7 +151,7 @@ pub fn place(
         };
         let answer = Answer::created(&hold)?;
         if let Some(key) = &asked.key {
-            idempotency::store_answer(conn, key, &answer)?;
+            store_answer(conn, key, &answer)?;
         }
         outcomes[i] = Some(Outcome::Held(answer));
     }
