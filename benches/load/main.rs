@@ -7,6 +7,7 @@
 //!
 //! Phases (docs/benchmarks.md says what each measures and why):
 //! - C_http: `GET /health` (no I/O) with `BENCH_READERS` clients, the server's own ceiling.
+//! - Live lag (`live.rs`), first, on a quiet database.
 //! - For each client count in `BENCH_CLIENTS` (default `64,200`): L_hot and L_spread (the
 //!   app's reserve transaction straight through its pool, on one row and over 10,000 rows,
 //!   `BENCH_CEILING_SECONDS` each), then a flash sale of `BENCH_UNITS` units of one SKU held
@@ -17,7 +18,7 @@
 //!   runs on another SKU.
 //! - A snapshot of `BENCH_SNAPSHOT_SKUS` SKUs against the raw multi-row upsert, and reads while
 //!   snapshots run back to back.
-//! - Live lag and the feed during a sale (`live.rs`), and the process's peak RSS.
+//! - The feed during a sale (`live.rs`), and the process's peak RSS.
 //!
 //! The server runs in this process with `WORKERS` HTTP workers (default 2); the clients are
 //! plain threads with blocking sockets, so client and server share the machine's cores. Rate
