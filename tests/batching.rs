@@ -168,6 +168,11 @@ async fn sold_out_is_answered_from_memory_until_stock_comes_back(app: TestApp) {
     assert_eq!(refused.body["shortfalls"][0]["available"], 0);
     assert_eq!(refused.body["shortfalls"][0]["alternatives"][0]["location"], "S2");
     assert_eq!(counter(&app, "holds_sold_out_from_memory_total").await, before + 1, "not answered from memory");
+    // A shopper's own order of one line, straight from stock, is refused the same way.
+    let order = app.post("/v1/orders", Some(&shopper(7)), &common::pickup_order("S1", "late-7", "A", 1)).await;
+    order.assert_problem(409, "insufficient-stock");
+    assert_eq!(order.body["shortfalls"][0]["alternatives"][0]["location"], "S2");
+    assert_eq!(counter(&app, "holds_sold_out_from_memory_total").await, before + 2, "the order went to the database");
 
     // Stock arrives: the next hold is placed, not refused from memory.
     app.count("S1", "A", 3).await;
@@ -183,10 +188,12 @@ async fn sold_out_is_answered_from_memory_until_stock_comes_back(app: TestApp) {
         .await;
     assert_eq!(released.status, 204);
     assert_eq!(app.post("/v1/reservations", Some(&shopper(6)), &hold_body(2)).await.status, 201);
-    // Memory never refuses a quantity that fits: one more unit than the level has is refused,
-    // and a multi-line hold always decides on the database.
     let level = app.level("S1", "A").await;
     assert_eq!(level["available"], 0);
+    // Stock arrives again: the next direct order is placed.
+    app.count("S1", "A", 4).await;
+    let order = app.post("/v1/orders", Some(&shopper(8)), &common::pickup_order("S1", "late-8", "A", 1)).await;
+    assert_eq!(order.status, 201, "{}", order.text);
     assert!(clickcollect::stock::ledger::find_drift(&mut app.conn()).unwrap().is_empty());
 }
 

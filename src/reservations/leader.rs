@@ -81,7 +81,7 @@ pub async fn hold_one_line(
 
 /// Reads a level known sold out again, under its lock as a batch would (a batch of nobody),
 /// with where else each quantity asked for could be had, and renews the memory with it.
-async fn refresh_sold_out(state: AppState, level: Level, quantities: Vec<i64>) {
+pub async fn refresh_sold_out(state: AppState, level: Level, quantities: Vec<i64>) {
     let ticket = state.stock.sold_out.ticket(&level.0, &level.1);
     let (location, sku) = level.clone();
     let read = state
