@@ -137,30 +137,15 @@ async fn a_slow_provider_holds_no_database_connection(backend: Backend) {
 async fn a_server_killed_mid_batch_loses_no_acknowledged_hold(app: TestApp) {
     app.stocked_store("S1", json!({}), "A", 1_000_000).await;
     let start = || {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_clickcollect"))
-            .arg("serve")
-            .env_clear()
-            .current_dir(std::env::temp_dir())
-            .env("DATABASE_URL", app.database_url())
-            .env("JWT_SECRET", common::JWT_SECRET)
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("LIMIT_OPEN_HOLDS_PER_CUSTOMER", "0")
-            .env("LIMIT_UNITS_PER_SKU_PER_CUSTOMER", "0")
-            .env("RATE_LIMIT_PER_MINUTE", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the clickcollect binary starts");
-        let base = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while common::http_agent().get(format!("{base}/health")).call().is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "serve did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        (child, base)
+        let limits_off = [
+            ("LIMIT_OPEN_HOLDS_PER_CUSTOMER", "0"),
+            ("LIMIT_UNITS_PER_SKU_PER_CUSTOMER", "0"),
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+        ];
+        app.serve_process(&limits_off)
     };
-    let (mut server, base) = start();
+    let mut server = start();
+    let base = server.base.clone();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let shoppers: Vec<_> = (0..24)
         .map(|i| {
@@ -191,8 +176,8 @@ async fn a_server_killed_mid_batch_loses_no_acknowledged_hold(app: TestApp) {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(1_500));
-    server.kill().expect("SIGKILL");
-    server.wait().unwrap();
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().unwrap();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let acknowledged: Vec<String> = shoppers.into_iter().flat_map(|s| s.join().unwrap()).collect();
     assert!(acknowledged.len() > 50, "too few holds before the kill to mean anything: {}", acknowledged.len());
@@ -214,7 +199,8 @@ async fn a_server_killed_mid_batch_loses_no_acknowledged_hold(app: TestApp) {
     app.assert_ledger_balances("S1", "A").await;
     assert!(clickcollect::stock::ledger::find_drift(&mut app.conn()).unwrap().is_empty());
 
-    let (mut second, base) = start();
+    let second = start();
+    let base = second.base.clone();
     let (status, _) = common::http_call(
         &common::http_agent(),
         "POST",
@@ -223,8 +209,6 @@ async fn a_server_killed_mid_batch_loses_no_acknowledged_hold(app: TestApp) {
         Some(&json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}]})),
     );
     assert_eq!(status, 201);
-    let _ = second.kill();
-    let _ = second.wait();
 }
 
 on_both_backends!(a_server_killed_mid_batch_loses_no_acknowledged_hold);

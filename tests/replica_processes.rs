@@ -14,47 +14,11 @@ use common::sse;
 use common::{Backend, TestApp};
 use serde_json::{json, Value};
 
-struct Replica {
-    base: String,
-    child: Child,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use common::{free_port, ServeProcess as Replica};
 
 fn start_replica(app: &TestApp, redis_url: &str, prefix: &str) -> Replica {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_clickcollect"))
-        .arg("serve")
-        .env_clear()
-        .current_dir(std::env::temp_dir())
-        .env("DATABASE_URL", app.database_url())
-        .env("JWT_SECRET", common::JWT_SECRET)
-        .env("REDIS_URL", redis_url)
-        .env("REDIS_KEY_PREFIX", prefix)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("WORKERS", "2")
-        .env("DATABASE_POOL_SIZE", "6")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the clickcollect binary starts");
-    let replica = Replica { base: format!("http://127.0.0.1:{port}"), child };
-    let agent = common::http_agent();
-    let started = Instant::now();
-    while agent.get(format!("{}/health", replica.base)).call().is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "replica {} did not start", replica.base);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    replica
+    let env = [("REDIS_URL", redis_url), ("REDIS_KEY_PREFIX", prefix), ("WORKERS", "2"), ("DATABASE_POOL_SIZE", "6")];
+    app.serve_process(&env)
 }
 
 /// A call to a replica: (status, body).

@@ -197,6 +197,21 @@ pub fn levels_changed<'a>(
     Ok(())
 }
 
+/// Runs a read of the log for a follower of it (the stream hub, the stock memory): on the
+/// blocking pool, with a pooled connection, in one read-only snapshot.
+pub async fn read_on_pool<T, F>(pool: &crate::db::Pool, read: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
+        crate::db::read_tx(&mut conn, read)
+    })
+    .await?
+}
+
 /// The highest `seq` any writer has taken so far, committed or not. A transaction holding a
 /// level's row lock reads it to know that every change of that level with a higher `seq`
 /// came after its read (a writer takes its `seq` after updating the level, so after the

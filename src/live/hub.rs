@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use super::events::{self, LiveEvent, Topic};
 use crate::changes::bus::Bus;
 use crate::changes::{self, ChangeKind, Cursor};
-use crate::db::{read_tx, Pool};
+use crate::db::Pool;
 use crate::error::{ApiError, RatePolicy};
 
 /// The hub looks at the log at least this often, rung or not: a commit on a replica that
@@ -108,7 +108,7 @@ impl Hub {
             return Err(ApiError::Unavailable("the server is shutting down".into()));
         }
         if self.registry().cursor.is_none() {
-            let head = read_log(pool, changes::head).await?;
+            let head = changes::read_on_pool(pool, changes::head).await?;
             let mut registry = self.registry();
             if registry.cursor.is_none() {
                 registry.cursor = Some(head);
@@ -196,20 +196,6 @@ fn forget_one(per_caller: &mut HashMap<String, usize>, caller: &str) {
     }
 }
 
-/// Runs a read of the log on the blocking pool.
-async fn read_log<T, F>(pool: &Pool, read: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut crate::db::DbConn) -> Result<T, ApiError> + Send + 'static,
-{
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
-        read_tx(&mut conn, read)
-    })
-    .await?
-}
-
 /// The hub's reader: follows the log and dispatches until the hub closes.
 async fn run(hub: Arc<Hub>, pool: Pool, bus: Bus) {
     let mut rung = bus.listen();
@@ -244,7 +230,7 @@ async fn look(
 ) -> Result<(), ApiError> {
     loop {
         let after = hub.registry().cursor.unwrap_or(Cursor::START);
-        let rows = read_log(pool, move |conn| changes::read_after(conn, after, READ_BATCH)).await?;
+        let rows = changes::read_on_pool(pool, move |conn| changes::read_after(conn, after, READ_BATCH)).await?;
         let Some(last) = rows.last().map(|row| row.cursor()) else { break };
         let full = rows.len() as i64 == READ_BATCH;
         // One look at the registry per batch, not one per row.
@@ -264,7 +250,7 @@ async fn look(
         let events = if orders.is_empty() {
             Vec::new()
         } else {
-            read_log(pool, move |conn| {
+            changes::read_on_pool(pool, move |conn| {
                 let refs: Vec<&changes::Change> = orders.iter().collect();
                 events::order_events(conn, &refs)
             })
@@ -289,7 +275,7 @@ async fn look(
         sent.insert(sku.clone(), now);
     }
     sent.retain(|_, at| now.duration_since(*at) < AVAILABILITY_EVERY * 4);
-    let events = read_log(pool, move |conn| {
+    let events = changes::read_on_pool(pool, move |conn| {
         due.into_iter()
             .map(|(sku, cursor)| Ok((Topic::Sku(sku.clone()), events::availability_event(conn, &sku, cursor)?)))
             .collect::<Result<Vec<_>, ApiError>>()

@@ -76,26 +76,19 @@ async fn create(
     }
     let form = body.0;
     let (buyer, settings) = (who.clone(), state.order_settings());
-    let claimed = match idempotency::claim_key(&state, &who, key, &fingerprint(&req, &form)).await? {
-        idempotency::Turn::Replay(answer) => return Ok(answer.into_response()),
-        idempotency::Turn::Go(claimed) => claimed,
-    };
-    let result = match refused_from_memory(&state, &who, &form) {
-        Some(refused) => Err(refused),
-        None => {
-            idempotency::once(&state, claimed.clone(), move |conn| {
-                match super::create(conn, &buyer, &form, &settings)? {
-                    Placed::New(order) => Answer::created(&order),
-                    Placed::Repeated(order) => Ok(Answer::ok(&order)?.replayed()),
-                }
-            })
-            .await
+    let print = fingerprint(&req, &form);
+    let state = state.get_ref();
+    idempotency::guarded(state, &who, key, &print, |claimed| async move {
+        if let Some(refused) = refused_from_memory(state, &buyer, &form) {
+            return Err(refused);
         }
-    };
-    if let (Err(_), Some(claimed)) = (&result, claimed) {
-        idempotency::release(&state, claimed).await;
-    }
-    result.map(Answer::into_response)
+        idempotency::once(state, claimed, move |conn| match super::create(conn, &buyer, &form, &settings)? {
+            Placed::New(order) => Answer::created(&order),
+            Placed::Repeated(order) => Ok(Answer::ok(&order)?.replayed()),
+        })
+        .await
+    })
+    .await
 }
 
 /// A shopper's own order of one line, straight from stock, at a level known sold out for its
@@ -107,17 +100,7 @@ fn refused_from_memory(state: &AppState, who: &Principal, form: &NewOrder) -> Op
     if !own || form.reservation_id.is_some() || form.channel.is_some() || form.external_ref.is_some() {
         return None;
     }
-    match state.stock.sold_out.refusal(location, &line.sku, line.quantity)? {
-        crate::stock::sold_out::Refusal::Complete { shortfall, refresh } => {
-            crate::http::metrics::StockCounters::add(&state.metrics.stock.sold_out_from_memory, 1);
-            if let Some(quantities) = refresh {
-                let level = (location.to_string(), line.sku.clone());
-                actix_web::rt::spawn(crate::reservations::leader::refresh_sold_out(state.clone(), level, quantities));
-            }
-            Some(ApiError::InsufficientStock(vec![shortfall]))
-        }
-        crate::stock::sold_out::Refusal::NeedsAlternatives => None,
-    }
+    crate::reservations::leader::refused_from_memory(state, location, &line.sku, line.quantity)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

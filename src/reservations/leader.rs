@@ -22,12 +22,12 @@ use super::together::{self, Asking, Outcome, Placed};
 use crate::auth::Principal;
 use crate::db::write_tx;
 use crate::error::ApiError;
-use crate::http::idempotency::{self, Answer, IdempotencyKey, Turn};
+use crate::http::idempotency::{self, Answer, IdempotencyKey};
 use crate::http::metrics::StockCounters;
 use crate::limits::CustomerLimits;
 use crate::state::AppState;
 use crate::stock::problems::Shortfall;
-use crate::stock::sold_out::{Found, Refusal};
+use crate::stock::sold_out::{Found, Refusal, Ticket};
 
 /// Ends a queue's leadership however the leader stops.
 struct Leading {
@@ -45,7 +45,8 @@ impl Drop for Leading {
 }
 
 /// `POST /v1/reservations` for a hold of one line: from the sold-out memory when the level
-/// is known to be short, otherwise through the level's queue.
+/// is known to be short, otherwise through the level's queue. The key is claimed first: a
+/// repeat of a hold already placed replays it, sold out or not.
 pub async fn hold_one_line(
     state: &AppState,
     who: Principal,
@@ -54,57 +55,80 @@ pub async fn hold_one_line(
     form: NewHold,
     ttl: TimeDelta,
 ) -> Result<HttpResponse, ApiError> {
-    // The key first: a repeat of a hold already placed replays it, sold out or not.
-    let claimed = match idempotency::claim_key(state, &who, key, &fingerprint).await? {
-        Turn::Replay(answer) => return Ok(answer.into_response()),
-        Turn::Go(claimed) => claimed,
-    };
     let HoldLine { sku, quantity } = form.lines[0].clone();
-    let result = match state.stock.sold_out.refusal(&form.location, &sku, quantity) {
-        Some(Refusal::Complete { shortfall, refresh }) => {
-            StockCounters::add(&state.metrics.stock.sold_out_from_memory, 1);
-            if let Some(quantities) = refresh {
-                actix_web::rt::spawn(refresh_sold_out(state.clone(), (form.location.clone(), sku.clone()), quantities));
-            }
-            Err(ApiError::InsufficientStock(vec![shortfall]))
+    let caller = who.clone();
+    idempotency::guarded(state, &caller, key, &fingerprint, |claimed| async move {
+        if let Some(refused) = refused_from_memory(state, &form.location, &sku, quantity) {
+            return Err(refused);
         }
-        _ => {
-            let asking = Asking { who, quantity, ttl, key: claimed.clone() };
-            place(state, (form.location, sku), asking).await
-        }
+        place(state, (form.location, sku), Asking { who, quantity, ttl, key: claimed }).await
+    })
+    .await
+}
+
+/// The 409 for `quantity` of a level the sold-out memory knows is short (with where else it
+/// could be had), counted; past half the memory's age it also sets off the one read that
+/// renews it. `None` when the database must decide.
+pub fn refused_from_memory(state: &AppState, location: &str, sku: &str, quantity: i64) -> Option<ApiError> {
+    let Refusal::Complete { shortfall, refresh } = state.stock.sold_out.refusal(location, sku, quantity)? else {
+        return None;
     };
-    if let (Err(_), Some(claimed)) = (&result, claimed) {
-        idempotency::release(state, claimed).await;
+    StockCounters::add(&state.metrics.stock.sold_out_from_memory, 1);
+    if let Some(quantities) = refresh {
+        actix_web::rt::spawn(refresh_sold_out(state.clone(), (location.to_string(), sku.to_string()), quantities));
     }
-    result.map(Answer::into_response)
+    Some(ApiError::InsufficientStock(vec![shortfall]))
 }
 
 /// Reads a level known sold out again, under its lock as a batch would (a batch of nobody),
 /// with where else each quantity asked for could be had, and renews the memory with it.
-pub async fn refresh_sold_out(state: AppState, level: Level, quantities: Vec<i64>) {
+async fn refresh_sold_out(state: AppState, level: Level, quantities: Vec<i64>) {
     let ticket = state.stock.sold_out.ticket(&level.0, &level.1);
     let (location, sku) = level.clone();
     let read = state
         .db(move |conn| {
             let placed = write_tx(conn, |conn| together::place(conn, &location, &sku, &[], &CustomerLimits::NONE))?;
-            let mut alternatives = Vec::new();
-            for quantity in quantities {
-                let line = crate::stock::reserve::Line::new(sku.as_str(), quantity);
-                if let Some(shortfall) = crate::stock::reserve::shortfalls(conn, &location, &[&line])?.pop() {
-                    alternatives.push((quantity, shortfall.alternatives));
-                }
-            }
-            let lapse = together::first_lapse(conn, &location, &sku)?;
-            Ok((placed.left, placed.seen_seq, alternatives, lapse))
+            let explained = explain(conn, &location, &sku, &placed, quantities)?;
+            Ok((placed, explained))
         })
         .await;
-    match read {
-        Ok((Some(available), seen_seq, alternatives, lapse)) => {
-            let found = Found { available, seen_seq, alternatives, lapses: lapse.map(instant_of) };
-            state.stock.sold_out.remember(&level.0, &level.1, ticket, found);
-        }
-        _ => state.stock.sold_out.refresh_failed(&level.0, &level.1),
+    let renewed = read.is_ok_and(|(placed, explained)| remember(&state, &level, ticket, &placed, &explained));
+    if !renewed {
+        state.stock.sold_out.refresh_failed(&level.0, &level.1);
     }
+}
+
+/// What is read after a batch's commit, outside the level's lock: where else each refused
+/// quantity could be had, and, for the sold-out memory, when the first open hold on the level
+/// lapses (`None` when unknown). A batch that placed holds changed the level, and its commit
+/// forgets whatever it would remember, so then the lapse is not read.
+struct Explained {
+    shortfalls: Vec<(i64, Shortfall)>,
+    lapse: Option<Option<chrono::NaiveDateTime>>,
+}
+
+fn explain(
+    conn: &mut crate::db::DbConn,
+    location: &str,
+    sku: &str,
+    placed: &Placed,
+    quantities: Vec<i64>,
+) -> Result<Explained, ApiError> {
+    let shortfalls = together::explain(conn, location, sku, quantities)?;
+    let wrote = placed.outcomes.iter().any(|outcome| matches!(outcome, Outcome::Held(_)));
+    let lapse = (placed.left.is_some() && !wrote).then(|| together::first_lapse(conn, location, sku).ok()).flatten();
+    Ok(Explained { shortfalls, lapse })
+}
+
+/// Hands the sold-out memory what a read under the level's lock found; false when there is
+/// nothing to remember (every caller fitted, or the lapse could not be read).
+fn remember(state: &AppState, level: &Level, ticket: Ticket, placed: &Placed, explained: &Explained) -> bool {
+    let (Some(available), Some(lapse)) = (placed.left, explained.lapse) else { return false };
+    let alternatives =
+        explained.shortfalls.iter().map(|(quantity, shortfall)| (*quantity, shortfall.alternatives.clone())).collect();
+    let found = Found { available, seen_seq: placed.seen_seq, alternatives, lapses: lapse.map(instant_of) };
+    state.stock.sold_out.remember(&level.0, &level.1, ticket, found);
+    true
 }
 
 /// The moment on this process's clock of a stored time.
@@ -151,29 +175,17 @@ async fn place_batch(state: &AppState, level: &Level, batch: Vec<Waiting>, limit
                 let placed = write_tx(conn, |conn| together::place(conn, &location, &sku, &asking, &limits))?;
                 // After the commit: the refused are told why, and where else to go, without
                 // the level's lock held. A failure here leaves them a plainer answer.
-                let explained = together::explain(conn, &location, &sku, &placed, &asking);
-                let lapse = match (&explained, placed.left) {
-                    (Ok(_), Some(_)) => together::first_lapse(conn, &location, &sku).ok().flatten(),
-                    _ => None,
-                };
-                Ok((placed, explained.ok(), lapse))
+                let explained = explain(conn, &location, &sku, &placed, placed.short_quantities(&asking));
+                Ok((placed, explained.ok()))
             })
             .await
     };
     match result {
-        Ok((placed, explained, lapse)) => {
-            if let (Some(left), Some(explained)) = (placed.left, &explained) {
-                let lapses = lapse.map(instant_of);
-                let alternatives =
-                    explained.iter().map(|(quantity, shortfall)| (*quantity, shortfall.alternatives.clone())).collect();
-                state.stock.sold_out.remember(
-                    &level.0,
-                    &level.1,
-                    ticket,
-                    Found { available: left, seen_seq: placed.seen_seq, alternatives, lapses },
-                );
+        Ok((placed, explained)) => {
+            if let Some(explained) = &explained {
+                remember(state, level, ticket, &placed, explained);
             }
-            answer_each(replies, placed, explained.unwrap_or_default(), &asking, &level.1);
+            answer_each(replies, placed, explained.map(|e| e.shortfalls).unwrap_or_default(), &asking, &level.1);
         }
         Err(failure) if one_by_one_may_help(&failure) => {
             tracing::warn!(%failure, location = %level.0, sku = %level.1, holds = replies.len(),

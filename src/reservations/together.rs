@@ -54,6 +54,18 @@ pub struct Placed {
     pub seen_seq: i64,
 }
 
+impl Placed {
+    /// The quantities asked by the callers who were short.
+    pub fn short_quantities(&self, asking: &[Asking]) -> Vec<i64> {
+        self.outcomes
+            .iter()
+            .zip(asking)
+            .filter(|(outcome, _)| matches!(outcome, Outcome::Short))
+            .map(|(_, asked)| asked.quantity)
+            .collect()
+    }
+}
+
 /// Timestamps to the microsecond, as PostgreSQL keeps them: the answer shows what is stored.
 fn stored_precision(at: NaiveDateTime) -> NaiveDateTime {
     at.with_nanosecond(at.nanosecond() / 1_000 * 1_000).unwrap_or(at)
@@ -181,22 +193,14 @@ fn refusal_for_all(conn: &mut DbConn, location: &str, sku: &str) -> Result<Optio
     }
 }
 
-/// Why the short callers were refused: for each quantity refused, what the level had and
-/// where else it could be had. Read after the commit, outside the level's lock.
+/// What the level had and where else it could be had, for each quantity refused (each
+/// once). Read after the commit, outside the level's lock.
 pub fn explain(
     conn: &mut DbConn,
     location: &str,
     sku: &str,
-    placed: &Placed,
-    asking: &[Asking],
+    mut quantities: Vec<i64>,
 ) -> Result<Vec<(i64, Shortfall)>, ApiError> {
-    let mut quantities: Vec<i64> = placed
-        .outcomes
-        .iter()
-        .zip(asking)
-        .filter(|(outcome, _)| matches!(outcome, Outcome::Short))
-        .map(|(_, asked)| asked.quantity)
-        .collect();
     quantities.sort_unstable();
     quantities.dedup();
     let mut explained = Vec::with_capacity(quantities.len());

@@ -391,9 +391,9 @@ fn set_counts(
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     use diesel::sql_types::{Array, BigInt, Text, Timestamp};
-    if let DbConn::Postgres(pg) = conn {
+    let updated = match conn {
         // One statement with a column array each, whatever the count.
-        let updated = diesel::sql_query(
+        DbConn::Postgres(pg) => diesel::sql_query(
             "UPDATE stock_levels AS s SET on_hand = v.on_hand, safety_stock = v.safety_stock, \
              last_counted_at = $1, updated_at = $2 \
              FROM UNNEST($3::text[], $4::bigint[], $5::bigint[]) AS v (sku, on_hand, safety_stock) \
@@ -405,35 +405,35 @@ fn set_counts(
         .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.on_hand).collect::<Vec<i64>>())
         .bind::<Array<BigInt>, _>(counts.iter().map(|c| c.safety_stock).collect::<Vec<i64>>())
         .bind::<Text, _>(location)
-        .execute(pg)?;
-        // Every level was created or locked by this transaction: all must be there.
-        if updated != counts.len() {
-            return Err(ApiError::Internal(format!("a snapshot set {updated} of {} levels", counts.len())));
-        }
-        return Ok(());
-    }
-    for chunk in counts.chunks(CHUNK) {
+        .execute(pg)?,
         // SQLite names the VALUES columns column1…; binds: as_of, now, the rows, the location.
-        let sql = format!(
-            "UPDATE stock_levels SET on_hand = v.column2, safety_stock = v.column3, \
-             last_counted_at = ?, updated_at = ? FROM (VALUES {}) AS v \
-             WHERE stock_levels.location = ? AND stock_levels.sku = v.column1",
-            vec!["(?, ?, ?)"; chunk.len()].join(", ")
-        );
-        let DbConn::Sqlite(lite) = conn else { unreachable!("PostgreSQL returned above") };
-        let mut query = diesel::sql_query(sql)
-            .into_boxed::<diesel::sqlite::Sqlite>()
-            .bind::<Timestamp, _>(as_of)
-            .bind::<Timestamp, _>(now);
-        for count in chunk {
-            query =
-                query.bind::<Text, _>(count.sku).bind::<BigInt, _>(count.on_hand).bind::<BigInt, _>(count.safety_stock);
+        DbConn::Sqlite(lite) => {
+            let mut updated = 0;
+            for chunk in counts.chunks(CHUNK) {
+                let sql = format!(
+                    "UPDATE stock_levels SET on_hand = v.column2, safety_stock = v.column3, \
+                     last_counted_at = ?, updated_at = ? FROM (VALUES {}) AS v \
+                     WHERE stock_levels.location = ? AND stock_levels.sku = v.column1",
+                    vec!["(?, ?, ?)"; chunk.len()].join(", ")
+                );
+                let mut query = diesel::sql_query(sql)
+                    .into_boxed::<diesel::sqlite::Sqlite>()
+                    .bind::<Timestamp, _>(as_of)
+                    .bind::<Timestamp, _>(now);
+                for count in chunk {
+                    query = query
+                        .bind::<Text, _>(count.sku)
+                        .bind::<BigInt, _>(count.on_hand)
+                        .bind::<BigInt, _>(count.safety_stock);
+                }
+                updated += query.bind::<Text, _>(location).execute(lite)?;
+            }
+            updated
         }
-        let updated = query.bind::<Text, _>(location).execute(lite)?;
-        // Every level was created or locked by this transaction: all must be there.
-        if updated != chunk.len() {
-            return Err(ApiError::Internal(format!("a snapshot set {updated} of {} levels", chunk.len())));
-        }
+    };
+    // Every level was created or locked by this transaction: all must be there.
+    if updated != counts.len() {
+        return Err(ApiError::Internal(format!("a snapshot set {updated} of {} levels", counts.len())));
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use super::cache::AvailabilityCache;
 use super::sold_out::SoldOutMemory;
 use crate::changes::bus::Bus;
 use crate::changes::{self, ChangeKind, Cursor};
-use crate::db::{read_tx, Pool};
+use crate::db::Pool;
 use crate::error::ApiError;
 
 /// The follower reads the log at least this often, rung or not (a replica without Redis,
@@ -62,19 +62,6 @@ impl StockMemory {
     }
 }
 
-async fn read_log<T, F>(pool: &Pool, read: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut crate::db::DbConn) -> Result<T, ApiError> + Send + 'static,
-{
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
-        read_tx(&mut conn, read)
-    })
-    .await?
-}
-
 /// Reads the log from its head onwards and forgets every level it names.
 async fn follow(memory: Arc<StockMemory>, pool: Pool, bus: Bus) {
     let mut rung = bus.listen();
@@ -83,12 +70,13 @@ async fn follow(memory: Arc<StockMemory>, pool: Pool, bus: Bus) {
         let looked = async {
             let mut after = match cursor {
                 Some(after) => after,
-                None => read_log(&pool, changes::head).await?,
+                None => changes::read_on_pool(&pool, changes::head).await?,
             };
             cursor = Some(after);
             loop {
                 let from = after;
-                let rows = read_log(&pool, move |conn| changes::read_after(conn, from, FOLLOW_BATCH)).await?;
+                let rows =
+                    changes::read_on_pool(&pool, move |conn| changes::read_after(conn, from, FOLLOW_BATCH)).await?;
                 let Some(last) = rows.last().map(|row| row.cursor()) else { return Ok::<_, ApiError>(()) };
                 for row in &rows {
                     if let (true, Some(sku)) = (row.what.kind == ChangeKind::Level.as_str(), &row.what.sku) {

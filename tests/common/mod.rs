@@ -397,6 +397,53 @@ impl TestApp {
     }
 }
 
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A real `clickcollect serve` process, as production runs it; killed when dropped.
+pub struct ServeProcess {
+    pub base: String,
+    pub child: std::process::Child,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestApp {
+    /// Starts `clickcollect serve` on this app's database and a free port, with `env` added
+    /// (nothing else from this process's environment, nor a `.env`); returns once it answers
+    /// `/health`.
+    pub fn serve_process(&self, env: &[(&str, &str)]) -> ServeProcess {
+        use std::process::{Command, Stdio};
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_clickcollect"))
+            .arg("serve")
+            .env_clear()
+            .current_dir(std::env::temp_dir())
+            .env("DATABASE_URL", self.database_url())
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the clickcollect binary starts");
+        let process = ServeProcess { base: format!("http://127.0.0.1:{port}"), child };
+        let started = std::time::Instant::now();
+        while http_agent().get(format!("{}/health", process.base)).call().is_err() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "serve at {} did not start", process.base);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        process
+    }
+}
+
 /// A blocking HTTP client that hands back every answer, errors included.
 pub fn http_agent() -> ureq::Agent {
     ureq::Agent::config_builder()

@@ -54,14 +54,14 @@ impl FromRequest for IdempotencyKey {
 }
 
 /// Whether a request goes ahead: with its key claimed (or none sent), or as a replay.
-pub enum Turn {
+enum Turn {
     Go(Option<Claimed>),
     Replay(Answer),
 }
 
 /// Claims the request's key, if it sent one. `fingerprint` identifies the request (method,
 /// path and body).
-pub async fn claim_key(
+async fn claim_key(
     state: &AppState,
     who: &Principal,
     key: IdempotencyKey,
@@ -79,7 +79,7 @@ pub async fn claim_key(
 
 /// Gives a claim up: a refused request changed nothing, so the key is free for a corrected
 /// retry.
-pub async fn release(state: &AppState, claimed: Claimed) {
+async fn release(state: &AppState, claimed: Claimed) {
     let release = state
         .db(move |conn| {
             let ours = keys::table
@@ -107,11 +107,29 @@ pub async fn run<F>(
 where
     F: FnMut(&mut DbConn) -> Result<Answer, ApiError> + Send + 'static,
 {
-    let claimed = match claim_key(state, who, key, &fingerprint).await? {
+    guarded(state, who, key, &fingerprint, |claimed| once(state, claimed, op)).await
+}
+
+/// Runs a request under its `Idempotency-Key`: a repeat replays the first answer; otherwise
+/// `go` runs with the claim (to store its answer with its change, as `once` does), and a
+/// refusal gives the claim up for a corrected retry. Without a key, `go` simply runs. For
+/// requests whose answer may come from elsewhere than one transaction (a batch, memory).
+pub async fn guarded<G, Fut>(
+    state: &AppState,
+    who: &Principal,
+    key: IdempotencyKey,
+    fingerprint: &str,
+    go: G,
+) -> Result<HttpResponse, ApiError>
+where
+    G: FnOnce(Option<Claimed>) -> Fut,
+    Fut: std::future::Future<Output = Result<Answer, ApiError>>,
+{
+    let claimed = match claim_key(state, who, key, fingerprint).await? {
         Turn::Replay(answer) => return Ok(answer.into_response()),
         Turn::Go(claimed) => claimed,
     };
-    let result = once(state, claimed.clone(), op).await;
+    let result = go(claimed.clone()).await;
     if let (Err(_), Some(claimed)) = (&result, claimed) {
         release(state, claimed).await;
     }
