@@ -120,8 +120,47 @@ impl Principal {
     }
 }
 
+/// The subject of a store console device's token: `device:<id>` (see `console`).
+pub const DEVICE_SUBJECT_PREFIX: &str = "device:";
+
+/// Console devices signed out before their tokens expire, by device id. Every replica reads
+/// them from the database every few seconds; the replica that revokes a device adds it at
+/// once. A token whose subject is such a device is refused like an expired one.
+#[derive(Default)]
+pub struct SignedOut {
+    devices: std::sync::RwLock<std::collections::HashSet<String>>,
+}
+
+impl SignedOut {
+    /// Adds what the database says. Nothing is taken away: a revoked device stays refused
+    /// (its token expires anyway), and a read begun before a revocation here cannot undo it.
+    pub fn extend(&self, devices: std::collections::HashSet<String>) {
+        self.devices.write().unwrap_or_else(|e| e.into_inner()).extend(devices);
+    }
+
+    pub fn add(&self, device: &str) {
+        self.devices.write().unwrap_or_else(|e| e.into_inner()).insert(device.to_string());
+    }
+
+    /// Whether `who` is a console device that was signed out.
+    pub fn refuses(&self, who: &Principal) -> bool {
+        let Some(device) = who.sub.strip_prefix(DEVICE_SUBJECT_PREFIX) else { return false };
+        self.devices.read().unwrap_or_else(|e| e.into_inner()).contains(device)
+    }
+
+    /// 401 for a signed-out device, else the caller unchanged.
+    pub fn check(&self, who: Principal) -> Result<Principal, ApiError> {
+        if self.refuses(&who) {
+            return Err(ApiError::Unauthorized("this device was signed out: pair it again".into()));
+        }
+        Ok(who)
+    }
+}
+
 /// Verification and signing keys, resolved once at start-up.
 pub struct Keys {
+    /// Console devices whose tokens are no longer accepted.
+    pub signed_out: SignedOut,
     /// The key pickup codes are derived from (see `orders::pickup`).
     pub pickup_key: Vec<u8>,
     hs256: Option<(EncodingKey, DecodingKey)>,
@@ -178,7 +217,14 @@ impl Keys {
                     .map_err(|e| format!("JWT_PUBLIC_KEY: not an Ed25519 key: {e}"))?,
             )),
         };
-        Ok(Keys { pickup_key, hs256, public, issuer: jwt.issuer.clone(), audience: jwt.audience.clone() })
+        Ok(Keys {
+            signed_out: SignedOut::default(),
+            pickup_key,
+            hs256,
+            public,
+            issuer: jwt.issuer.clone(),
+            audience: jwt.audience.clone(),
+        })
     }
 
     /// Checks signature, expiry, issuer and audience, then the claims' own consistency.
@@ -228,7 +274,12 @@ impl Keys {
         if claims.role == Role::Staff && claims.store.is_none() {
             return Err(invalid("a staff token needs a store claim"));
         }
-        Ok(Principal { sub: claims.sub, role: claims.role, store: claims.store, scopes: claims.scopes })
+        self.signed_out.check(Principal {
+            sub: claims.sub,
+            role: claims.role,
+            store: claims.store,
+            scopes: claims.scopes,
+        })
     }
 
     /// The key stream tickets are signed with: derived from the pickup key (which every

@@ -22,6 +22,8 @@ commands:
   migrate      apply pending migrations and exit
   token --role ROLE [--sub ID] [--store CODE] [--scope S]... [--ttl SECONDS]
                print a JWT signed with the configured HS256 key
+  console-link --store CODE [--label TEXT]
+               print a one-time link that pairs a device with the store's console
   openapi      print the OpenAPI document
   worker       run the background jobs without the HTTP server
   check        verify every level against its ledger and its open holds and orders (exit 1 on
@@ -58,6 +60,7 @@ pub fn main(args: Vec<String>) -> i32 {
         "migrate" => migrate(&settings),
         "token" => token(&settings, &args[1..]),
         "check" => check(&settings),
+        "console-link" => console_link(&settings, &args[1..]),
         "healthcheck" => healthcheck(&settings),
         other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
     };
@@ -112,6 +115,47 @@ fn migrate(settings: &Settings) -> Result<i32, String> {
     for name in applied {
         println!("applied {name}");
     }
+    Ok(0)
+}
+
+/// `console-link --store CODE [--label TEXT]`: a pairing link, as an admin would get from
+/// `POST /v1/stores/{code}/console-links`, made straight in the database (migrated first).
+fn console_link(settings: &Settings, args: &[String]) -> Result<i32, String> {
+    let (mut store, mut label) = (None, None);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = || format!("{flag} needs a value");
+        match flag.as_str() {
+            "--store" => store = Some(rest.next().ok_or_else(value)?.clone()),
+            "--label" => label = Some(rest.next().ok_or_else(value)?.clone()),
+            other => {
+                return Err(format!(
+                    "console-link: unknown argument {other:?}; usage: console-link --store CODE [--label TEXT]"
+                ))
+            }
+        }
+    }
+    let store = store.ok_or("console-link: --store CODE is required")?;
+    if let Some(problem) = crate::http::validate::code_problem(&store) {
+        return Err(format!("console-link: --store {problem}"));
+    }
+    let form = crate::console::model::LinkForm { label };
+    crate::http::json::Validate::validate(&form).map_err(|e| format!("console-link: --label {e}"))?;
+    db::migrate(&settings.database)?;
+    let pool = db::connect_pool(&settings.database, 1)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let who = crate::auth::Principal { sub: "cli".into(), role: Role::Admin, store: None, scopes: vec![] };
+    let lifetime = chrono::TimeDelta::seconds(settings.console.link_seconds);
+    let url = crate::console::console_url(settings);
+    let link = db::write_tx(&mut conn, |conn| crate::console::create_link(conn, &who, &store, &form, lifetime, &url))
+        .map_err(|e| match e {
+        crate::error::ApiError::NotFound(_) => {
+            format!("console-link: no store {store}: create it first (PUT /v1/locations/{store})")
+        }
+        other => format!("console-link: {other}"),
+    })?;
+    println!("{}", link.url);
+    eprintln!("open it on the store's device before {} (it works once)", link.expires_at.to_rfc3339());
     Ok(0)
 }
 

@@ -78,6 +78,19 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub notify: NotifySettings,
     pub sync: SyncSettings,
+    pub console: ConsoleSettings,
+}
+
+/// The store console's pairing links and device tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsoleSettings {
+    /// How long a pairing link can be opened (once) on a device.
+    pub link_seconds: i64,
+    /// How long a paired device's token lasts; revoke it sooner per device.
+    pub token_days: i64,
+    /// How often every replica reads the revoked devices (the replica that revokes refuses
+    /// the device at once).
+    pub revocation_refresh_seconds: u64,
 }
 
 /// The change log, feeds and live streams.
@@ -296,6 +309,11 @@ impl Settings {
             limits: limits(&vars)?,
             notify: notify(&vars)?,
             sync: sync(&vars)?,
+            console: ConsoleSettings {
+                link_seconds: vars.number("CONSOLE_LINK_SECONDS", 3600, 60, 7 * 24 * 3600)?,
+                token_days: vars.number("CONSOLE_TOKEN_DAYS", 90, 1, 400)?,
+                revocation_refresh_seconds: vars.number("CONSOLE_REVOCATION_REFRESH_SECONDS", 5, 1, 300)? as u64,
+            },
             database,
             pool_size,
             jwt,

@@ -22,6 +22,7 @@ pub mod catalog;
 pub mod changes;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod customers;
 pub mod db;
@@ -71,6 +72,7 @@ where
         .configure(notify::routes::configure)
         .configure(sync::routes::configure)
         .configure(live::routes::configure)
+        .configure(console::routes::configure)
         .split_for_parts();
     (app, openapi::finish(document))
 }
@@ -107,6 +109,7 @@ pub fn build_app(
     app.app_data(routes)
         .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", document))
         .service(web::redirect("/docs", "/docs/"))
+        .configure(console::page::configure)
         .default_service(web::to(contract::not_matched))
         .wrap(from_fn(contract::enforce))
         .wrap(Compress::default())
@@ -124,6 +127,8 @@ pub fn run_server(listener: TcpListener, state: AppState) -> std::io::Result<Ser
     let hub = state.live.clone();
     // On the server's own runtime, which outlives its workers.
     state.stock.follow(&state.pool, &state.changes);
+    let every = std::time::Duration::from_secs(state.settings.console.revocation_refresh_seconds);
+    console::follow_revocations(&state.pool, state.keys.clone(), every);
     let state = web::Data::new(state);
     let server = HttpServer::new(move || build_app(state.clone()))
         .listen(listener)?

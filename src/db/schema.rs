@@ -293,6 +293,24 @@ diesel::joinable!(channel_locations -> channels (channel));
 diesel::joinable!(channel_pushes -> channels (channel));
 diesel::joinable!(channel_locations -> locations (location));
 
+diesel::table! {
+    console_devices (id) {
+        id -> Text,
+        store -> Text,
+        label -> Nullable<Text>,
+        pairing_code_hash -> Text,
+        pairing_expires_at -> Timestamp,
+        paired_at -> Nullable<Timestamp>,
+        token_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        created_by -> Text,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(console_devices -> locations (store));
+
 diesel::allow_tables_to_appear_in_same_query!(
     locations,
     products,
@@ -316,4 +334,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     changes,
     change_log_pruned,
     channel_pushes,
+    console_devices,
 );

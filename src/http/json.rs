@@ -17,6 +17,12 @@ pub trait Validate {
     fn validate(&self) -> Result<(), ApiError>;
 }
 
+impl<T: Validate> Validate for Option<T> {
+    fn validate(&self) -> Result<(), ApiError> {
+        self.as_ref().map_or(Ok(()), Validate::validate)
+    }
+}
+
 /// A JSON body no larger than `MAX_BODY_BYTES`.
 pub struct Json<T>(pub T);
 
@@ -45,6 +51,26 @@ macro_rules! json_extractor {
 }
 
 json_extractor!(Json, Limit::Body);
+
+/// A JSON body that may be left out (no body at all, or `null`, reads as `T::default()`); a
+/// body that is sent is read exactly as `Json` reads it.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let length = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::trim);
+        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+        if !chunked && matches!(length, None | Some("0")) {
+            return Box::pin(std::future::ready(Ok(OptionalJson(T::default()))));
+        }
+        // A body of `null` is a body left out too, as the document's schema says.
+        let read = read_json::<Option<T>>(req, payload, Limit::Body);
+        Box::pin(async move { read.await.map(|body| OptionalJson(body.unwrap_or_default())) })
+    }
+}
 json_extractor!(BulkJson, Limit::Snapshot);
 
 fn read_json<T: DeserializeOwned + Validate + 'static>(

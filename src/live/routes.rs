@@ -82,7 +82,9 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<Cursor>, ApiError> {
 /// The caller of a stream: a ticket in the URL, else the bearer token.
 fn stream_caller(state: &AppState, req: &HttpRequest, ticket: Option<&str>) -> Result<Principal, ApiError> {
     match ticket {
-        Some(ticket) => tickets::redeem(&state.keys.stream_ticket_key(), ticket, Utc::now()),
+        Some(ticket) => {
+            state.keys.signed_out.check(tickets::redeem(&state.keys.stream_ticket_key(), ticket, Utc::now())?)
+        }
         None => Principal::from_request_sync(req),
     }
 }

@@ -32,6 +32,7 @@ and order notifications. Errors are RFC 9457 problem+json. Write endpoints accep
         (name = "customers", description = "Customers: contacts, language, channel choices and consents"),
         (name = "notifications", description = "What each order told its customer, and how it went"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "console", description = "The store console: its page, pairing links and devices"),
     )
 )]
 pub struct ApiDoc;

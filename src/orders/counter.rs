@@ -39,6 +39,40 @@ pub fn collect(
         no_key_update
     )
     .optional()?;
+    let row = ready_to_hand_over(conn, store, code, found)?;
+    let id = row.id.clone();
+    apply(conn, row, &who.actor(), Action::Collect, &Details::default(), settings)?;
+    let row = find_row(conn, &id)?;
+    view(conn, row, who, settings)
+}
+
+/// What a code would hand over, changing nothing: the order's lines for staff to check
+/// before they confirm. Answers as `collect` does for a wrong code or another store's.
+pub fn look_up_code(
+    conn: &mut DbConn,
+    who: &Principal,
+    store: &str,
+    code: &str,
+    settings: &OrderSettings,
+) -> Result<Order, ApiError> {
+    let hash = pickup::code_hash(store, code);
+    let found = orders::table
+        .filter(orders::location.eq(store))
+        .filter(orders::pickup_code_hash.eq(&hash))
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()?;
+    let row = ready_to_hand_over(conn, store, code, found)?;
+    view(conn, row, who, settings)
+}
+
+/// The order a code found at `store`, if it may be handed over now; else why not.
+fn ready_to_hand_over(
+    conn: &mut DbConn,
+    store: &str,
+    code: &str,
+    found: Option<OrderRow>,
+) -> Result<OrderRow, ApiError> {
     let Some(row) = found else {
         return Err(match elsewhere(conn, store, code)? {
             Some(other) => ApiError::PickupAtOtherStore(other),
@@ -52,10 +86,7 @@ pub fn collect(
             status::words(row.status()?)
         )));
     }
-    let id = row.id.clone();
-    apply(conn, row, &who.actor(), Action::Collect, &Details::default(), settings)?;
-    let row = find_row(conn, &id)?;
-    view(conn, row, who, settings)
+    Ok(row)
 }
 
 /// Codes are looked up per store (the database keeps a per-store hash), so a code that is not

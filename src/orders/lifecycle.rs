@@ -132,6 +132,7 @@ pub fn apply(
                 .execute(conn)?;
             detail = Some(json!({"carrier": shipment.carrier, "tracking_number": shipment.tracking_number}));
         }
+        Action::Cancel => detail = details.reason.as_ref().map(|reason| json!({"reason": reason})),
         _ => {}
     }
     if !corrected.is_empty() {

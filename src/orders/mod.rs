@@ -16,7 +16,7 @@ pub mod routes;
 pub mod status;
 mod views;
 
-pub use counter::{arrive, collect, pickup_pass, short_pick};
+pub use counter::{arrive, collect, look_up_code, pickup_pass, short_pick};
 pub use lifecycle::{apply, expire_one_uncollected, transition};
 pub use lists::{search, store_orders};
 pub use place::{create, Placed};
@@ -41,6 +41,8 @@ use model::*;
 #[derive(Default)]
 pub struct Details {
     pub shipment: Option<Shipment>,
+    /// Why an order was cancelled, when the canceller said (kept in its timeline).
+    pub reason: Option<String>,
 }
 
 /// What handling an order needs from the configuration.

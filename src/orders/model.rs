@@ -309,6 +309,26 @@ pub struct PickupScan {
     pub code: String,
 }
 
+/// `POST /v1/orders/{id}/cancel`: the body may be left out.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelForm {
+    /// Why, in a few words ("customer asked", "damaged in the store"): kept in the order's
+    /// timeline as the `cancelled` event's `detail.reason`.
+    #[schema(max_length = 200)]
+    pub reason: Option<String>,
+}
+
+impl Validate for CancelForm {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        if let Some(reason) = &self.reason {
+            v.text("reason", reason, 200);
+        }
+        v.finish()
+    }
+}
+
 impl Validate for PickupScan {
     fn validate(&self) -> Result<(), ApiError> {
         let mut v = Validator::new();

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::model::{
-    ArrivalForm, NewOrder, Order, OrderFilter, PickupPass, PickupScan, Shipment, ShortPick, StoreFilter, StoreOrder,
+    ArrivalForm, CancelForm, NewOrder, Order, OrderFilter, PickupPass, PickupScan, Shipment, ShortPick, StoreFilter,
+    StoreOrder,
 };
 use super::status::{Action, Status};
 use super::{Details, Placed};
@@ -16,7 +17,7 @@ use crate::auth::{Principal, Role};
 use crate::db::read_tx;
 use crate::error::{ApiError, BadBody, Denied, Problem, RatePolicy, Transition};
 use crate::http::idempotency::{self, fingerprint, fingerprint_bodiless, Answer, IdempotencyKey, IdempotencyKeyHeader};
-use crate::http::json::Json;
+use crate::http::json::{Json, OptionalJson};
 use crate::http::pagination::{encode_cursor, Page, PageQuery, Paginated};
 use crate::http::query::Query;
 use crate::http::validate::path_code;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(deliver)
         .service(store_orders)
         .service(scan_pickup)
+        .service(look_up_pickup)
         .service(arrive)
         .service(short_pick)
         .service(pickup_pass);
@@ -217,9 +219,10 @@ async fn act(
     action: Action,
     details: Details,
 ) -> Result<HttpResponse, ApiError> {
-    let print = match &details.shipment {
-        Some(shipment) => fingerprint(&req, shipment),
-        None => fingerprint_bodiless(&req),
+    let print = match (&details.shipment, &details.reason) {
+        (Some(shipment), _) => fingerprint(&req, shipment),
+        (None, Some(reason)) => fingerprint(&req, &CancelForm { reason: Some(reason.clone()) }),
+        (None, None) => fingerprint_bodiless(&req),
     };
     let (actor, settings) = (who.clone(), state.order_settings());
     idempotency::run(&state, &who, key, print, move |conn| {
@@ -246,13 +249,35 @@ order_step! {
     mark_ready, "/v1/orders/{id}/ready", "mark_ready", "The order, ready for pickup", Action::MarkReady
 }
 
-order_step! {
-    /// Cancel an order; its stock goes back on sale.
-    ///
-    /// Who may call: staff of the order's store; admin; the order's customer while it is
-    /// `confirmed` or `picking`; an integration with `orders:write`, for orders it imported. Not
-    /// after `collected` or `shipped` (409). Accepts `Idempotency-Key`.
-    cancel, "/v1/orders/{id}/cancel", "cancel_order", "The order, cancelled", Action::Cancel
+/// Cancel an order; its stock goes back on sale.
+///
+/// Who may call: staff of the order's store; admin; the order's customer while it is
+/// `confirmed` or `picking`; an integration with `orders:write`, for orders it imported. Not
+/// after `collected` or `shipped` (409). The body may be left out; a `reason` is kept in the
+/// order's timeline. Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/cancel", tag = "orders", operation_id = "cancel_order",
+    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
+    request_body(content = Option<CancelForm>, description = "Optional: why"),
+    responses(
+        (status = 200, description = "The order, cancelled", body = Order),
+        Transition,
+        Denied,
+        BadBody,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/orders/{id}/cancel")]
+async fn cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Principal,
+    key: IdempotencyKey,
+    id: web::Path<String>,
+    body: OptionalJson<CancelForm>,
+) -> Result<HttpResponse, ApiError> {
+    let details = Details { reason: body.0.reason, ..Details::default() };
+    act(state, req, who, key, id.into_inner(), Action::Cancel, details).await
 }
 
 /// Ship a delivery order: its units leave the location's stock.
@@ -281,7 +306,8 @@ async fn ship(
     id: web::Path<String>,
     body: Json<Shipment>,
 ) -> Result<HttpResponse, ApiError> {
-    act(state, req, who, key, id.into_inner(), Action::Ship, Details { shipment: Some(body.0) }).await
+    act(state, req, who, key, id.into_inner(), Action::Ship, Details { shipment: Some(body.0), ..Details::default() })
+        .await
 }
 
 order_step! {
@@ -408,14 +434,68 @@ async fn scan_pickup(
     let store = code.into_inner();
     path_code("code", &store)?;
     require_store_staff(&who, &store)?;
-    let slot = take_scan_slot(&state, &store).await?;
     let form = body.0;
     let (scanner, at, settings) = (who.clone(), store.clone(), state.order_settings());
-    let result = idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
-        Answer::ok(&super::collect(conn, &scanner, &at, &form.code, &settings)?)
+    let print = fingerprint(&req, &form);
+    counted_scan(&state, &store, async {
+        idempotency::run(&state, &who, key, print, move |conn| {
+            Answer::ok(&super::collect(conn, &scanner, &at, &form.code, &settings)?)
+        })
+        .await
     })
-    .await;
-    // Only a wrong code counts; a right one, or another store's, does not.
+    .await
+}
+
+/// Look a pickup code up without handing over: the order it would collect, for staff to
+/// check its lines with the customer before they confirm with `POST .../pickups`.
+///
+/// Who may call: staff of that store; admin. Answers as the scan does for a wrong code
+/// (404 `not-found`), another store's (404 `pickup-at-other-store`, naming it), an order
+/// not ready (409), and wrong codes count toward the same limit (429 `rate-limited`): a
+/// look-up is no way around it.
+#[utoipa::path(
+    post, path = "/v1/stores/{code}/pickups/lookup", tag = "orders", operation_id = "look_up_pickup",
+    params(("code" = String, Path, description = "Store code")),
+    request_body = PickupScan,
+    responses(
+        (status = 200, description = "The ready order the code would hand over", body = Order),
+        Transition,
+        (status = 429, description = "Too many wrong codes at this store; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/stores/{code}/pickups/lookup")]
+async fn look_up_pickup(
+    state: web::Data<AppState>,
+    who: Principal,
+    code: web::Path<String>,
+    body: Json<PickupScan>,
+) -> Result<HttpResponse, ApiError> {
+    let store = code.into_inner();
+    path_code("code", &store)?;
+    require_store_staff(&who, &store)?;
+    let form = body.0;
+    let (at, settings) = (store.clone(), state.order_settings());
+    counted_scan(&state, &store, async {
+        let order = state
+            .db(move |conn| read_tx(conn, |conn| super::look_up_code(conn, &who, &at, &form.code, &settings)))
+            .await?;
+        Ok(HttpResponse::Ok().json(order))
+    })
+    .await
+}
+
+/// Runs a scan or a look-up in a slot of the store's wrong-code limit. Only a wrong code
+/// counts; a right one, or another store's, does not.
+async fn counted_scan(
+    state: &AppState,
+    store: &str,
+    scan: impl std::future::Future<Output = Result<HttpResponse, ApiError>>,
+) -> Result<HttpResponse, ApiError> {
+    let slot = take_scan_slot(state, store).await?;
+    let result = scan.await;
     let failed = matches!(result, Err(ApiError::NotFound(_)));
     state.pickup_throttle.release(slot, failed).await;
     result

@@ -420,8 +420,12 @@ impl TestApp {
     /// (nothing else from this process's environment, nor a `.env`); returns once it answers
     /// `/health`.
     pub fn serve_process(&self, env: &[(&str, &str)]) -> ServeProcess {
+        self.serve_process_on(free_port(), env)
+    }
+
+    /// `serve_process` on a given port: to start it again where its clients expect it.
+    pub fn serve_process_on(&self, port: u16, env: &[(&str, &str)]) -> ServeProcess {
         use std::process::{Command, Stdio};
-        let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_clickcollect"))
             .arg("serve")
             .env_clear()

@@ -1,0 +1,89 @@
+//! The console's files, built into the binary: no build step, no CDN, nothing fetched at run
+//! time. Every answer carries a Content-Security-Policy that allows scripts and styles from
+//! this server only (no inline script, no `eval`), and the page may not be framed.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// What the page may load and where it may connect: this origin only. `blob:` and `data:`
+/// images are the camera frames and QR previews drawn in the page.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; manifest-src 'self'; \
+base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// One embedded file.
+pub struct Asset {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub body: &'static [u8],
+}
+
+/// The page and its files; `index.html` is served at `/console`, the rest under
+/// `/console/assets/`.
+pub const ASSETS: &[Asset] = &[
+    Asset { name: "index.html", content_type: "text/html; charset=utf-8", body: include_bytes!("assets/index.html") },
+    Asset { name: "console.css", content_type: "text/css; charset=utf-8", body: include_bytes!("assets/console.css") },
+    Asset {
+        name: "console.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("assets/console.js"),
+    },
+    Asset { name: "i18n.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/i18n.js") },
+    Asset {
+        name: "jsqr-1.4.0.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("assets/vendor/jsqr-1.4.0.js"),
+    },
+    Asset {
+        name: "jsqr-LICENSE",
+        content_type: "text/plain; charset=utf-8",
+        body: include_bytes!("assets/vendor/jsqr-LICENSE"),
+    },
+    Asset { name: "icon.svg", content_type: "image/svg+xml", body: include_bytes!("assets/icon.svg") },
+];
+
+pub fn find(name: &str) -> Option<&'static Asset> {
+    ASSETS.iter().find(|asset| asset.name == name)
+}
+
+/// A validator for an asset: its content's hash, so a new binary's files replace the old.
+fn etag(asset: &Asset) -> String {
+    format!("\"{}\"", &crate::crypto::hex_sha256(asset.body)[..16])
+}
+
+/// Answers with `asset`, or 304 when the browser holds this very version. Browsers check
+/// again on each load (`no-cache`), so a new release is seen at once.
+pub fn serve(req: &HttpRequest, asset: &'static Asset) -> HttpResponse {
+    let tag = etag(asset);
+    let held = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
+    let mut answer = if held { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    answer
+        .insert_header((header::ETAG, tag))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header(("Permissions-Policy", "camera=(self), microphone=(), geolocation=()"));
+    if held {
+        return answer.finish();
+    }
+    answer.content_type(asset.content_type).body(asset.body)
+}
+
+async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
+    match find(&name) {
+        Some(asset) if asset.name != "index.html" => serve(&req, asset),
+        _ => actix_web::ResponseError::error_response(&crate::error::ApiError::NotFound(format!(
+            "no console file {name}"
+        ))),
+    }
+}
+
+/// The files under `/console/assets/`, outside the API document like Swagger UI's.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/console/assets/{name}", web::get().to(asset));
+}
