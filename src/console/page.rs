@@ -87,3 +87,67 @@ async fn asset(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/console/assets/{name}", web::get().to(asset));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(name: &str) -> &'static str {
+        std::str::from_utf8(find(name).expect("the file").body).expect("UTF-8")
+    }
+
+    #[test]
+    fn the_page_has_nothing_inline_that_the_policy_would_refuse() {
+        let html = text("index.html");
+        assert!(!html.contains("style="), "no inline styles");
+        let handlers = regex::Regex::new(r"(?i)\son[a-z]+\s*=").unwrap();
+        assert!(!handlers.is_match(html), "no inline event handlers");
+        let scripts = regex::Regex::new(r"<script([^>]*)>").unwrap();
+        for tag in scripts.captures_iter(html) {
+            assert!(tag[1].contains("src=\"/console/assets/"), "scripts come from files: {}", &tag[0]);
+        }
+        for script in ["console.js", "i18n.js"] {
+            let code = text(script);
+            assert!(!code.contains("eval(") && !code.contains("new Function"), "{script} needs no eval");
+            assert!(!code.contains("innerHTML"), "{script} builds the page from nodes, not markup");
+        }
+        // Every file the page names is embedded.
+        let named = regex::Regex::new(r#"/console/assets/([A-Za-z0-9._-]+)"#).unwrap();
+        for source in [html, text("console.js")] {
+            for file in named.captures_iter(source) {
+                assert!(find(&file[1]).is_some(), "{} is not embedded", &file[1]);
+            }
+        }
+    }
+
+    #[test]
+    fn every_language_says_everything_and_keeps_its_placeholders() {
+        let source = text("i18n.js");
+        let block = regex::Regex::new(r"(?s)\n  ([a-z]{2}): \{(.*?)\n  \}").unwrap();
+        let entry = regex::Regex::new(r#""([a-z_.]+)": "((?:[^"\\]|\\.)*)""#).unwrap();
+        let placeholder = regex::Regex::new(r"\{[a-z]+\}").unwrap();
+        let languages: Vec<(String, Vec<(String, String)>)> = block
+            .captures_iter(source)
+            .map(|b| {
+                let entries = entry.captures_iter(&b[2]).map(|e| (e[1].to_string(), e[2].to_string())).collect();
+                (b[1].to_string(), entries)
+            })
+            .collect();
+        let names: Vec<&str> = languages.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["en", "pl", "ru", "es", "ar"]);
+        let english = &languages[0].1;
+        assert!(english.len() > 100);
+        for (name, entries) in &languages[1..] {
+            let keys: Vec<&String> = entries.iter().map(|(k, _)| k).collect();
+            let expected: Vec<&String> = english.iter().map(|(k, _)| k).collect();
+            assert_eq!(keys, expected, "{name} has the same keys as en");
+            for ((key, text), (_, original)) in entries.iter().zip(english) {
+                let mut ours: Vec<&str> = placeholder.find_iter(text).map(|m| m.as_str()).collect();
+                let mut theirs: Vec<&str> = placeholder.find_iter(original).map(|m| m.as_str()).collect();
+                ours.sort();
+                theirs.sort();
+                assert_eq!(ours, theirs, "{name} {key}");
+            }
+        }
+    }
+}
