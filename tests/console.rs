@@ -175,6 +175,7 @@ async fn cancelling_keeps_the_reason(app: TestApp) {
     let placed = order(&app, "S1", "ann", "pickup", json!([{"sku": "A", "quantity": 3}])).await;
     pair(&app, &base, &browser, "S1").await;
     browser.click(&card(&placed)).await;
+    assert!(browser.text_of("#order-title").await.contains(number(&placed)));
     browser.click("#act-cancel").await;
     browser.eval("document.getElementById('cancel-reason').value = 'damaged'; return true").await;
     browser.click("#cancel-form button[type=submit]").await;

@@ -190,10 +190,17 @@ fn the_document_is_usable_by_generators() {
             let writes = matches!(method.as_str(), "put" | "post" | "delete");
             let keyed =
                 operation["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == "Idempotency-Key");
-            // The cart check only reads (a POST for its body); receipts are the providers'; a
-            // stream ticket is minted, nothing is stored.
-            let reads = ["/v1/availability/check", "/v1/notifications/callbacks/{provider}", "/v1/stream-tickets"]
-                .contains(&path.as_str());
+            // The cart check and a pickup code's look-up only read (a POST for the body);
+            // receipts are the providers'; a stream ticket is minted, nothing is stored; a
+            // pairing would have to store the token it answers with to replay it.
+            let reads = [
+                "/v1/availability/check",
+                "/v1/notifications/callbacks/{provider}",
+                "/v1/stream-tickets",
+                "/v1/stores/{code}/pickups/lookup",
+                "/v1/console/pairings",
+            ]
+            .contains(&path.as_str());
             if writes && !reads {
                 assert!(keyed, "{method} {path} takes no Idempotency-Key");
             }

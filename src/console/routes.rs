@@ -7,6 +7,7 @@ use super::model::{ConsoleLink, Device, DeviceToken, LinkForm, PairingForm};
 use crate::auth::{Principal, Role, DEVICE_SUBJECT_PREFIX};
 use crate::db::read_tx;
 use crate::error::{ApiError, BadBody, Denied, Problem};
+use crate::http::idempotency::{self, fingerprint, fingerprint_bodiless, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::{Json, OptionalJson};
 use crate::http::pagination::{encode_cursor, PageQuery, Paginated};
 use crate::http::query::Query;
@@ -38,10 +39,10 @@ async fn console_page(req: HttpRequest) -> HttpResponse {
 /// Who may call: admin. The body may be left out. Open the link on the device within
 /// `CONSOLE_LINK_SECONDS` (an hour by default): it pairs that one device, which then holds a
 /// staff token of this store for `CONSOLE_TOKEN_DAYS`. `clickcollect console-link --store
-/// CODE` makes the same link from the command line.
+/// CODE` makes the same link from the command line. Accepts `Idempotency-Key`.
 #[utoipa::path(
     post, path = "/v1/stores/{code}/console-links", tag = "console", operation_id = "create_console_link",
-    params(("code" = String, Path, description = "Store code")),
+    params(("code" = String, Path, description = "Store code"), IdempotencyKeyHeader),
     request_body(content = Option<LinkForm>, description = "Optional: a label for the device"),
     responses(
         (status = 201, description = "The link, to open on the device", body = ConsoleLink),
@@ -54,7 +55,9 @@ async fn console_page(req: HttpRequest) -> HttpResponse {
 #[post("/v1/stores/{code}/console-links")]
 async fn new_link(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     code: web::Path<String>,
     body: OptionalJson<LinkForm>,
 ) -> Result<HttpResponse, ApiError> {
@@ -64,14 +67,23 @@ async fn new_link(
     let lifetime = TimeDelta::seconds(state.settings.console.link_seconds);
     let url = super::console_url(&state.settings);
     let form = body.0;
-    let link = state.db(move |conn| super::create_link(conn, &who, &store, &form, lifetime, &url)).await?;
-    Ok(HttpResponse::Created().insert_header(("Cache-Control", "no-store")).json(link))
+    let print = fingerprint(&req, &form.label);
+    let admin = who.clone();
+    let mut answer = idempotency::run(&state, &who, key, print, move |conn| {
+        Answer::created(&super::create_link(conn, &admin, &store, &form, lifetime, &url)?)
+    })
+    .await?;
+    // The link is a credential until it is used: no cache keeps it.
+    answer.headers_mut().insert(actix_web::http::header::CACHE_CONTROL, "no-store".parse().expect("a header value"));
+    Ok(answer)
 }
 
 /// Pair a device: trade the code of a pairing link for the device's staff token.
 ///
 /// Public: the code is the credential. A code pairs one device, once; an unknown, used,
-/// revoked or expired code answers 404.
+/// revoked or expired code answers 404. Takes no `Idempotency-Key`: a replay would have to
+/// keep the token to answer with it, and no token is stored; a device whose answer was lost
+/// gets a new link.
 #[utoipa::path(
     post, path = "/v1/console/pairings", tag = "console", operation_id = "pair_console_device",
     request_body = PairingForm,
@@ -133,10 +145,15 @@ async fn devices(
 /// Revoke a console device: its token is refused from now on (its pending link too).
 ///
 /// Who may call: admin; the device itself (signing out). Other replicas refuse the device
-/// within `CONSOLE_REVOCATION_REFRESH_SECONDS` (5 s by default).
+/// within `CONSOLE_REVOCATION_REFRESH_SECONDS` (5 s by default). Revoking twice is harmless.
+/// Accepts `Idempotency-Key`.
 #[utoipa::path(
     delete, path = "/v1/stores/{code}/console-devices/{id}", tag = "console", operation_id = "revoke_console_device",
-    params(("code" = String, Path, description = "Store code"), ("id" = String, Path, description = "Device id")),
+    params(
+        ("code" = String, Path, description = "Store code"),
+        ("id" = String, Path, description = "Device id"),
+        IdempotencyKeyHeader,
+    ),
     responses(
         (status = 204, description = "Revoked"),
         (status = 404, description = "No such device at this store", body = Problem, content_type = "application/problem+json"),
@@ -147,7 +164,9 @@ async fn devices(
 #[delete("/v1/stores/{code}/console-devices/{id}")]
 async fn revoke(
     state: web::Data<AppState>,
+    req: HttpRequest,
     who: Principal,
+    key: IdempotencyKey,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (store, id) = path.into_inner();
@@ -159,7 +178,11 @@ async fn revoke(
         who.require_admin()?;
     }
     let (revoker, signed_out) = (who.clone(), id.clone());
-    state.db(move |conn| super::revoke(conn, &revoker, &store, &id)).await?;
+    let answer = idempotency::run(&state, &who, key, fingerprint_bodiless(&req), move |conn| {
+        super::revoke(conn, &revoker, &store, &id)?;
+        Answer::no_content()
+    })
+    .await?;
     state.keys.signed_out.add(&signed_out);
-    Ok(HttpResponse::NoContent().finish())
+    Ok(answer)
 }

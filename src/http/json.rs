@@ -43,7 +43,7 @@ macro_rules! json_extractor {
             type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
             fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-                let read = read_json::<T>(req, payload, $limit);
+                let read = read_json::<T>(req, payload, $limit, false);
                 Box::pin(async move { read.await.map($extractor) })
             }
         }
@@ -61,22 +61,20 @@ impl<T: DeserializeOwned + Validate + Default + 'static> FromRequest for Optiona
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let length = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::trim);
-        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
-        if !chunked && matches!(length, None | Some("0")) {
-            return Box::pin(std::future::ready(Ok(OptionalJson(T::default()))));
-        }
         // A body of `null` is a body left out too, as the document's schema says.
-        let read = read_json::<Option<T>>(req, payload, Limit::Body);
+        let read = read_json::<Option<T>>(req, payload, Limit::Body, true);
         Box::pin(async move { read.await.map(|body| OptionalJson(body.unwrap_or_default())) })
     }
 }
 json_extractor!(BulkJson, Limit::Snapshot);
 
+/// Reads and checks the body. With `empty_ok`, no body at all reads as JSON `null` (some
+/// clients send an empty chunked body rather than none).
 fn read_json<T: DeserializeOwned + Validate + 'static>(
     req: &HttpRequest,
     payload: &mut Payload,
     limit: Limit,
+    empty_ok: bool,
 ) -> impl Future<Output = Result<T, ApiError>> {
     let limit = req
         .app_data::<web::Data<ServerSettings>>()
@@ -95,7 +93,7 @@ fn read_json<T: DeserializeOwned + Validate + 'static>(
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     let mut payload = payload.take();
     async move {
-        if !is_json {
+        if !is_json && !empty_ok {
             return Err(ApiError::UnsupportedMediaType("send the body as Content-Type: application/json".into()));
         }
         if declared_length.is_some_and(|n| n > limit) {
@@ -108,6 +106,11 @@ fn read_json<T: DeserializeOwned + Validate + 'static>(
                 return Err(ApiError::PayloadTooLarge { limit });
             }
             body.extend_from_slice(&chunk);
+        }
+        if empty_ok && body.is_empty() {
+            body.extend_from_slice(b"null");
+        } else if !is_json {
+            return Err(ApiError::UnsupportedMediaType("send the body as Content-Type: application/json".into()));
         }
         let value = parse_json::<T>(&body)?;
         value.validate()?;

@@ -524,6 +524,13 @@
   async function openOrder(id) {
     show("order");
     notice("order-notice", "", "");
+    // Nothing of the last order stays on screen while this one loads.
+    state.order = null;
+    $("order-title").textContent = "";
+    $("order-meta").textContent = "";
+    $("order-lines").replaceChildren();
+    $("order-timeline").replaceChildren();
+    for (const button of document.querySelectorAll("#order-actions button")) button.hidden = true;
     $("short-form").hidden = true;
     $("cancel-form").hidden = true;
     try {
