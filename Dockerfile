@@ -8,8 +8,8 @@ WORKDIR /src
 # Dependencies first, so source changes do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
 # (Cargo.toml names the benchmark, so a stand-in for it must exist for the manifest to load.)
-RUN mkdir src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && echo 'fn main() {}' > benches/load.rs \
+RUN mkdir -p src benches/load && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && echo 'fn main() {}' > benches/load/main.rs \
     && cargo build --release --locked \
     && rm -rf src
 COPY src ./src

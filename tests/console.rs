@@ -130,6 +130,8 @@ async fn a_new_order_appears_without_reload_with_a_cue(app: TestApp) {
     assert!(text.contains("Product A") && text.contains("2 ×"), "lines with names and quantities: {text}");
     let toast = browser.text_of("#toast").await;
     assert!(toast.contains(number(&placed)), "a visible cue names the order: {toast}");
+    let chimes = browser.eval("return window.consoleDiagnostics.chimes").await;
+    assert!(chimes.as_u64().unwrap() >= 1, "and an audible one");
     assert_eq!(browser.eval("return window.reloadedMarker").await, "same page", "no reload");
     // Another store's order never shows here.
     let elsewhere = order(&app, "S2", "bob", "pickup", json!([{"sku": "A", "quantity": 1}])).await;
@@ -166,6 +168,29 @@ async fn picking_then_ready_from_the_order_screen(app: TestApp) {
     browser.until("ready", "return document.getElementById('order-notice').innerText.includes('ready')").await;
     assert_eq!(status(&app, &placed).await, "ready_for_pickup");
     assert!(browser.shown("#act-handover").await.is_displayed().await.unwrap());
+}
+
+async fn an_order_at_risk_stands_out_and_ready_says_why_not(app: TestApp) {
+    setup(&app).await;
+    let base = app.serve();
+    let Some(browser) = Browser::open(Options::default()).await else { return };
+    let placed = order(&app, "S1", "ann", "pickup", json!([{"sku": "B", "quantity": 3}])).await;
+    let fine = order(&app, "S1", "bob", "pickup", json!([{"sku": "A", "quantity": 1}])).await;
+    pair(&app, &base, &browser, "S1").await;
+    // A recount finds one unit where three are promised.
+    app.count("S1", "B", 1).await;
+    browser.until("the risk", &format!("return !!document.querySelector(\"{}.at-risk\")", card(&placed))).await;
+    assert!(browser.text_of(&card(&placed)).await.contains("At risk"));
+    assert_eq!(browser.eval(&format!("return !!document.querySelector(\"{}.at-risk\")", card(&fine))).await, false);
+    browser.click(&card(&placed)).await;
+    assert!(browser.text_of("#order-notice").await.contains("At risk"));
+    browser.click("#act-start").await;
+    browser.until("picking", "return document.getElementById('order-notice').innerText.includes('Picking')").await;
+    browser.click("#act-ready").await;
+    browser.until("the refusal", "return document.querySelector('#order-notice .error') !== null").await;
+    let message = browser.text_of("#order-notice").await;
+    assert!(message.contains("cannot be marked ready"), "the problem's detail: {message}");
+    assert_eq!(status(&app, &placed).await, "picking");
 }
 
 async fn cancelling_keeps_the_reason(app: TestApp) {
@@ -412,6 +437,7 @@ on_both_backends!(
     pairing_signs_the_device_in_and_revoking_signs_it_out,
     a_new_order_appears_without_reload_with_a_cue,
     picking_then_ready_from_the_order_screen,
+    an_order_at_risk_stands_out_and_ready_says_why_not,
     cancelling_keeps_the_reason,
     a_curbside_arrival_jumps_to_the_top,
     a_handover_by_keyboard_wedge_collects_and_takes_the_stock,

@@ -62,7 +62,7 @@ pub fn create_link(
 ) -> Result<ConsoleLink, ApiError> {
     let location = catalog::find_location(conn, store)?;
     if location.kind != "store" {
-        return Err(ApiError::validation("code", "is a warehouse: consoles are for stores"));
+        return Err(ApiError::Conflict(format!("{store} is a warehouse: consoles are for stores")));
     }
     let now = Utc::now().naive_utc();
     let id = uuid::Uuid::now_v7().to_string();

@@ -47,6 +47,7 @@ async fn console_page(req: HttpRequest) -> HttpResponse {
     responses(
         (status = 201, description = "The link, to open on the device", body = ConsoleLink),
         (status = 404, description = "No such store", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A warehouse: consoles are for stores", body = Problem, content_type = "application/problem+json"),
         Denied,
         BadBody,
     ),

@@ -75,6 +75,9 @@ impl Default for Options {
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    /// Where chromedriver listens, and the session to end there.
+    driver_url: String,
+    session: Option<String>,
     profile: PathBuf,
     _turn: Turn,
 }
@@ -96,8 +99,11 @@ impl Browser {
         };
         let turn = tokio::task::spawn_blocking(Turn::take).await.expect("a turn");
         let port = crate::common::free_port();
+        // Its own process group: chromium's processes go with it when the test ends.
+        use std::os::unix::process::CommandExt;
         let driver = Command::new(driver_path)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -150,7 +156,8 @@ impl Browser {
                 Err(error) => panic!("no WebDriver session at {url}: {error}"),
             }
         };
-        Some(Browser { client, driver, profile, _turn: turn })
+        let session = client.session_id().await.ok().flatten();
+        Some(Browser { client, driver, driver_url: url, session, profile, _turn: turn })
     }
 
     pub async fn goto(&self, url: &str) {
@@ -228,7 +235,16 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The session ends with its chromedriver: chromedriver takes its chromium with it.
+        // Ending the session closes chromium; whatever is left of the group goes after it.
+        if let Some(session) = &self.session {
+            let agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).build().new_agent();
+            let _ = agent.delete(format!("{}/session/{session}", self.driver_url)).call();
+        }
+        let group = self.driver.id() as i32;
+        // SAFETY: kill(2) with a negative pid signals the process group chromedriver leads.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);

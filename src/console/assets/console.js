@@ -18,7 +18,7 @@
 
   const $ = (id) => document.getElementById(id);
   // What the Content-Security-Policy refused, for support (and the browser tests) to read.
-  window.consoleDiagnostics = { cspViolations: [] };
+  window.consoleDiagnostics = { cspViolations: [], chimes: 0 };
   document.addEventListener("securitypolicyviolation", (event) => {
     window.consoleDiagnostics.cspViolations.push(event.violatedDirective + " " + event.blockedURI);
   });
@@ -140,7 +140,9 @@
     if (error.network) return t("error.network");
     if (error.status === 403) return t("error.forbidden") + " " + (error.problem.detail || "");
     const fields = (error.problem.errors || []).map((e) => e.field + ": " + e.message).join("; ");
-    return t("error.generic", { detail: [error.problem.detail || error.message, fields].filter(Boolean).join(" — ") });
+    const detail = [error.problem.detail || error.message, fields].filter(Boolean).join(" — ");
+    // A refusal (4xx) says what the API said; only a failure of the server is "wrong".
+    return error.status >= 400 && error.status < 500 ? detail : t("error.generic", { detail });
   }
 
   function notice(target, kind, text) {
@@ -508,6 +510,7 @@
         tone.start(ctx.currentTime + start);
         tone.stop(ctx.currentTime + start + 0.2);
       }
+      window.consoleDiagnostics.chimes += 1;
     } catch (error) { /* no sound on this device */ }
   }
 
