@@ -128,8 +128,8 @@ async fn a_new_order_appears_without_reload_with_a_cue(app: TestApp) {
         order(&app, "S1", "ann", "pickup", json!([{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}])).await;
     let text = browser.text_of(&card(&placed)).await;
     assert!(text.contains("Product A") && text.contains("2 ×"), "lines with names and quantities: {text}");
-    let toast = browser.text_of("#toast").await;
-    assert!(toast.contains(number(&placed)), "a visible cue names the order: {toast}");
+    let toasts = browser.until("the cue", "return window.consoleDiagnostics.toasts.join(' | ')").await;
+    assert!(toasts.as_str().unwrap().contains(number(&placed)), "a visible cue names the order: {toasts}");
     let chimes = browser.eval("return window.consoleDiagnostics.chimes").await;
     assert!(chimes.as_u64().unwrap() >= 1, "and an audible one");
     assert_eq!(browser.eval("return window.reloadedMarker").await, "same page", "no reload");
@@ -240,7 +240,8 @@ async fn a_curbside_arrival_jumps_to_the_top(app: TestApp) {
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
     let later = waited(&browser.text_of(&format!("#arrivals {}", card(&curbside))).await);
     assert_ne!(before, later, "the waiting time counts up");
-    assert!(browser.text_of("#toast").await.contains("arrived"));
+    let toasts = browser.eval("return window.consoleDiagnostics.toasts.join(' | ')").await;
+    assert!(toasts.as_str().unwrap().contains("arrived"), "{toasts}");
     let rest =
         browser.eval("return [...document.querySelectorAll('#orders button.order')].map(b => b.dataset.number)").await;
     assert_eq!(rest, json!([number(&first)]));

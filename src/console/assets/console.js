@@ -12,13 +12,16 @@
   const SAFETY_POLL_SECONDS = 60;
   const STREAM_OPEN_TIMEOUT_MS = 8000;
   const ORDER_EVENTS = ["order.created", "order.status", "order.arrival", "order.at_risk"];
-  // A hardware scanner types a whole code within a few milliseconds per key; people do not.
-  const WEDGE_GAP_MS = 60;
+  // A hardware scanner types a whole code within milliseconds, then Enter. A pause this long
+  // starts over, so stray keys pressed a while ago do not end up in front of a code. (Not
+  // shorter: a busy tablet delivers a scanner's keys late, and a code typed by hand on the
+  // list is welcome too.)
+  const WEDGE_GAP_MS = 1000;
   const WEDGE_MIN_LENGTH = 4;
 
   const $ = (id) => document.getElementById(id);
   // What the Content-Security-Policy refused, for support (and the browser tests) to read.
-  window.consoleDiagnostics = { cspViolations: [], chimes: 0 };
+  window.consoleDiagnostics = { cspViolations: [], chimes: 0, toasts: [] };
   document.addEventListener("securitypolicyviolation", (event) => {
     window.consoleDiagnostics.cspViolations.push(event.violatedDirective + " " + event.blockedURI);
   });
@@ -158,6 +161,7 @@
   let toastTimer = null;
   function toast(text, kind) {
     const box = $("toast");
+    window.consoleDiagnostics.toasts.push(text);
     box.textContent = text;
     box.dataset.kind = kind || "info";
     box.hidden = false;
@@ -312,10 +316,15 @@
     clearTimeout(state.streamTimer);
     clearInterval(state.pollTimer);
     state.pollTimer = null;
+    state.pollSeconds = null;
   }
 
+  /// Reads the list every `seconds`; a rhythm already running is kept, not restarted, so
+  /// reconnection attempts cannot keep pushing the next read away.
   function poll(seconds) {
+    if (state.pollTimer && state.pollSeconds === seconds) return;
     clearInterval(state.pollTimer);
+    state.pollSeconds = seconds;
     state.pollTimer = setInterval(load, seconds * 1000);
   }
 
@@ -358,7 +367,8 @@
     state.stream = null;
     clearTimeout(state.streamTimer);
     if (!state.auth) return;
-    setMode(navigator.onLine === false ? "offline" : "polling");
+    // Offline stays offline until a read of the list succeeds (see `load`).
+    if (state.mode !== "offline") setMode(navigator.onLine === false ? "offline" : "polling");
     poll(POLL_SECONDS);
     load();
     state.streamTimer = setTimeout(connect, state.reconnectDelay);
@@ -384,7 +394,15 @@
         } while (cursor && items.length < 1000);
         cue(items);
         state.orders = items;
-        if (state.mode === "offline") setMode(state.stream ? "live" : "polling");
+        if (state.mode === "offline") {
+          // The server is back: say so, and try the stream again now rather than after the backoff.
+          setMode(state.stream ? "live" : "polling");
+          if (!state.stream && localStorage.getItem(UPDATES_KEY) !== "polling") {
+            clearTimeout(state.streamTimer);
+            state.reconnectDelay = 2000;
+            state.streamTimer = setTimeout(connect, 0);
+          }
+        }
         render();
       } catch (error) {
         if (error.network) setMode("offline");
@@ -663,8 +681,8 @@
     }
   }
 
-  /// A keyboard-wedge scanner: characters typed faster than a person types, then Enter,
-  /// anywhere but in a text field (where the field's own form takes them).
+  /// A keyboard-wedge scanner: characters, then Enter, anywhere but in a text field (where
+  /// the field's own form takes them).
   function listenForScanner() {
     let buffer = "";
     let last = 0;
