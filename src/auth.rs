@@ -110,6 +110,16 @@ impl Principal {
         }
     }
 
+    /// Admins, and staff of `store` (other stores' staff and everyone else: 403).
+    pub fn require_store_staff(&self, store: &str) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Staff if self.store.as_deref() == Some(store) => Ok(()),
+            Role::Staff => Err(ApiError::Forbidden(format!("staff may only act on their own store, not {store}"))),
+            _ => Err(ApiError::Forbidden("this is for store staff".into())),
+        }
+    }
+
     /// Admins, integrations holding `scope`, and staff of `location` (other stores' staff: 403).
     pub fn require_location_access(&self, location: &str, scope: &str) -> Result<(), ApiError> {
         match self.role {

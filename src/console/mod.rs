@@ -142,25 +142,18 @@ pub fn list(conn: &mut DbConn, store: &str, offset: i64, limit: i64) -> Result<(
     Ok((rows.into_iter().take(limit as usize).map(|row| row.view(now)).collect(), more))
 }
 
-/// Signs a device out (a pending one's link stops working too). Revoking twice is harmless.
-pub fn revoke(conn: &mut DbConn, who: &Principal, store: &str, id: &str) -> Result<Device, ApiError> {
-    let now = Utc::now().naive_utc();
-    let found: Option<DeviceRow> = console_devices::table
-        .filter(console_devices::id.eq(id))
-        .filter(console_devices::store.eq(store))
-        .select(DeviceRow::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(row) = found else {
+/// Signs a device out (a pending one's link stops working too). Revoking twice is harmless:
+/// the first revocation's time and author stay.
+pub fn revoke(conn: &mut DbConn, who: &Principal, store: &str, id: &str) -> Result<(), ApiError> {
+    let device = console_devices::table.filter(console_devices::id.eq(id)).filter(console_devices::store.eq(store));
+    let known: i64 = device.count().get_result(conn)?;
+    if known == 0 {
         return Err(ApiError::NotFound(format!("no console device {id} at {store}")));
-    };
-    if row.revoked_at.is_none() {
-        diesel::update(console_devices::table.find(id))
-            .set((console_devices::revoked_at.eq(now), console_devices::revoked_by.eq(who.actor())))
-            .execute(conn)?;
     }
-    let row: DeviceRow = console_devices::table.find(id).select(DeviceRow::as_select()).first(conn)?;
-    Ok(row.view(now))
+    diesel::update(device.filter(console_devices::revoked_at.is_null()))
+        .set((console_devices::revoked_at.eq(Utc::now().naive_utc()), console_devices::revoked_by.eq(who.actor())))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Devices revoked while their tokens would still be accepted: the ones to refuse.
@@ -179,17 +172,8 @@ pub fn follow_revocations(pool: &Pool, keys: Arc<Keys>, every: std::time::Durati
     let pool = pool.clone();
     actix_web::rt::spawn(async move {
         loop {
-            let read = {
-                let pool = pool.clone();
-                actix_web::web::block(move || {
-                    let mut conn = pool.get().map_err(|e| ApiError::Pool(e.to_string()))?;
-                    signed_out_devices(&mut conn, Utc::now().naive_utc())
-                })
-                .await
-            };
-            match read {
-                Ok(Ok(devices)) => keys.signed_out.extend(devices),
-                Ok(Err(error)) => tracing::warn!(%error, "could not read the signed-out console devices"),
+            match crate::changes::read_on_pool(&pool, |conn| signed_out_devices(conn, Utc::now().naive_utc())).await {
+                Ok(devices) => keys.signed_out.extend(devices),
                 Err(error) => tracing::warn!(%error, "could not read the signed-out console devices"),
             }
             actix_web::rt::time::sleep(every).await;

@@ -47,19 +47,19 @@ pub fn find(name: &str) -> Option<&'static Asset> {
 }
 
 /// A validator for an asset: its content's hash, so a new binary's files replace the old.
-fn etag(asset: &Asset) -> String {
-    format!("\"{}\"", &crate::crypto::hex_sha256(asset.body)[..16])
+/// Hashed once per process (the QR decoder alone is 250 KB), not per request.
+fn etag(asset: &Asset) -> &'static str {
+    static TAGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let tags = TAGS.get_or_init(|| ASSETS.iter().map(|a| crate::http::etag::of(a.body)).collect());
+    let index = ASSETS.iter().position(|a| a.name == asset.name).unwrap_or(0);
+    &tags[index]
 }
 
 /// Answers with `asset`, or 304 when the browser holds this very version. Browsers check
 /// again on each load (`no-cache`), so a new release is seen at once.
 pub fn serve(req: &HttpRequest, asset: &'static Asset) -> HttpResponse {
     let tag = etag(asset);
-    let held = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
+    let held = crate::http::etag::held(req, tag);
     let mut answer = if held { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     answer
         .insert_header((header::ETAG, tag))

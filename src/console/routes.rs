@@ -102,16 +102,6 @@ async fn new_pairing(state: web::Data<AppState>, body: Json<PairingForm>) -> Res
     Ok(HttpResponse::Created().insert_header(("Cache-Control", "no-store")).json(token))
 }
 
-/// Admins, and staff of `store`.
-fn require_store(who: &Principal, store: &str) -> Result<(), ApiError> {
-    match who.role {
-        Role::Admin => Ok(()),
-        Role::Staff if who.store.as_deref() == Some(store) => Ok(()),
-        Role::Staff => Err(ApiError::Forbidden(format!("staff may only act on their own store, not {store}"))),
-        _ => Err(ApiError::Forbidden("this is for admins and the store's staff".into())),
-    }
-}
-
 /// A store's console devices, newest first: pending links, paired, revoked and expired.
 ///
 /// Who may call: admin; staff of that store.
@@ -135,7 +125,7 @@ async fn devices(
 ) -> Result<HttpResponse, ApiError> {
     let store = code.into_inner();
     path_code("code", &store)?;
-    require_store(&who, &store)?;
+    who.require_store_staff(&store)?;
     let page = query.0.page()?;
     let (offset, limit) = (page.offset()?, page.limit);
     let (items, more) = state.db(move |conn| read_tx(conn, |conn| super::list(conn, &store, offset, limit))).await?;

@@ -1,8 +1,9 @@
-//! HTTP plumbing shared by every capability: the JSON extractor with validation, pagination,
+//! HTTP plumbing shared by every capability: the JSON extractor with validation, pagination, ETags,
 //! idempotency keys, request ids, metrics, per-caller rate limits, and the problem+json answers for what no handler
 //! matched.
 
 pub mod contract;
+pub mod etag;
 pub mod formats;
 pub mod idempotency;
 pub mod json;

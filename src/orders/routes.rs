@@ -352,15 +352,6 @@ fn check_lookups(number: Option<&str>, channel: Option<&str>, external_ref: Opti
     v.finish()
 }
 
-fn require_store_staff(who: &Principal, store: &str) -> Result<(), ApiError> {
-    match who.role {
-        Role::Admin => Ok(()),
-        Role::Staff if who.store.as_deref() == Some(store) => Ok(()),
-        Role::Staff => Err(ApiError::Forbidden(format!("staff may only act on their own store, not {store}"))),
-        _ => Err(ApiError::Forbidden("this is for store staff".into())),
-    }
-}
-
 /// A store's orders, each with its lines and product names: arrived curbside customers first
 /// (longest waiting first), then the rest oldest first. Overdue and at-risk orders are
 /// flagged, and can be filtered on.
@@ -386,7 +377,7 @@ async fn store_orders(
 ) -> Result<HttpResponse, ApiError> {
     let store = code.into_inner();
     path_code("code", &store)?;
-    require_store_staff(&who, &store)?;
+    who.require_store_staff(&store)?;
     let query = query.0;
     check_lookups(query.number.as_deref(), None, None)?;
     let page: Page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
@@ -433,7 +424,7 @@ async fn scan_pickup(
 ) -> Result<HttpResponse, ApiError> {
     let store = code.into_inner();
     path_code("code", &store)?;
-    require_store_staff(&who, &store)?;
+    who.require_store_staff(&store)?;
     let form = body.0;
     let (scanner, at, settings) = (who.clone(), store.clone(), state.order_settings());
     let print = fingerprint(&req, &form);
@@ -475,7 +466,7 @@ async fn look_up_pickup(
 ) -> Result<HttpResponse, ApiError> {
     let store = code.into_inner();
     path_code("code", &store)?;
-    require_store_staff(&who, &store)?;
+    who.require_store_staff(&store)?;
     let form = body.0;
     let (at, settings) = (store.clone(), state.order_settings());
     counted_scan(&state, &store, async {

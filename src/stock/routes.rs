@@ -291,14 +291,10 @@ async fn sku_availability(
     };
     let body =
         serde_json::to_vec(&levels.present(near, limit as usize)).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let etag = format!("\"{}\"", &crate::crypto::hex_sha256(&body)[..20]);
+    let etag = crate::http::etag::of(&body);
     let max_age = cache.max_age().as_secs();
     let cache_control = if max_age == 0 { "no-cache".to_string() } else { format!("public, max-age={max_age}") };
-    let unchanged = req
-        .headers()
-        .get(actix_web::http::header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag));
+    let unchanged = crate::http::etag::held(&req, &etag);
     let mut answer = if unchanged { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     answer.insert_header((actix_web::http::header::ETAG, etag)).insert_header(("Cache-Control", cache_control));
     if unchanged {

@@ -108,7 +108,7 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let profile = std::env::temp_dir().join(format!("cc-chromium-{}", uuid_like()));
+        let profile = std::env::temp_dir().join(format!("cc-chromium-{}", uuid::Uuid::new_v4()));
         let (width, height) = options.screen.size();
         let mut args = vec![
             "--headless=new".to_string(),
@@ -249,11 +249,6 @@ impl Drop for Browser {
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{}-{nanos}", std::process::id())
 }
 
 /// A Y4M video (what Chromium's fake camera plays) of `code` as a QR code, black on white

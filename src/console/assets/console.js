@@ -43,6 +43,7 @@
     shortSku: null,
     handoverCode: null,
     level: null,
+    sku: null,
     sound: true,
     audio: null,
     camera: null,
@@ -71,8 +72,14 @@
       el.textContent = t(el.dataset.i18n);
     }
     $("language").value = localStorage.getItem(LANGUAGE_KEY) || "";
-    document.title = t("app.title") + (state.auth ? " · " + state.auth.store_name : "");
+    showTitle();
     renderSound();
+  }
+
+  /// The store in the header and the tab's title, once signed in.
+  function showTitle() {
+    document.title = t("app.title") + (state.auth ? " · " + state.auth.store_name : "");
+    $("title").textContent = state.auth ? state.auth.store_name + " (" + state.auth.store + ")" : t("app.title");
   }
 
   function t(key, vars) {
@@ -258,7 +265,7 @@
     $("conn").hidden = true;
     $("sound").hidden = true;
     $("offline").hidden = true;
-    $("title").textContent = t("app.title");
+    showTitle();
     show("signin");
   }
 
@@ -803,8 +810,9 @@
       if (error.status === 404) notice("stock-notice", "warn", t("stock.unknown", { sku }) + " " + (error.problem.detail || ""));
       else notice("stock-notice", "error", describe(error));
     }
+    // A SKU with no level here yet can be counted too: the count creates it.
     state.sku = sku;
-    $("count-form").hidden = !state.level && !state.sku;
+    $("count-form").hidden = false;
     $("count-input").value = state.level ? String(state.level.on_hand) : "";
   }
 
@@ -855,8 +863,7 @@
   function start() {
     $("tabs").hidden = false;
     $("sound").hidden = false;
-    $("title").textContent = state.auth.store_name + " (" + state.auth.store + ")";
-    document.title = t("app.title") + " · " + state.auth.store_name;
+    showTitle();
     state.known = null;
     state.orders = [];
     if (location.hash === "" || location.hash.startsWith("#pair")) history.replaceState(null, "", "#orders");
@@ -924,7 +931,6 @@
       if (chosen) localStorage.setItem(LANGUAGE_KEY, chosen);
       else localStorage.removeItem(LANGUAGE_KEY);
       applyLanguage();
-      if (state.auth) $("title").textContent = state.auth.store_name + " (" + state.auth.store + ")";
       if (state.mode) setMode(state.mode);
       if (state.order && !$("view-order").hidden) renderOrder();
       render();
