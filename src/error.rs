@@ -165,6 +165,9 @@ pub enum ApiError {
     InsufficientStock(Vec<Shortfall>),
     #[error("{0}")]
     AtRisk(String),
+    /// A return asks for more units than the order has left to return: 409 with each line.
+    #[error("more units returned than were bought")]
+    ReturnExceedsOrder(Vec<FieldError>),
     #[error("{message}")]
     LimitExceeded { limit: &'static str, max: i64, message: String },
     #[error("this Idempotency-Key was used with a different request")]
@@ -230,6 +233,9 @@ impl ApiError {
             ApiError::NegativeStock(_) => (StatusCode::CONFLICT, "negative-stock", "Stock would go negative"),
             ApiError::InsufficientStock(_) => (StatusCode::CONFLICT, "insufficient-stock", "Insufficient stock"),
             ApiError::AtRisk(_) => (StatusCode::CONFLICT, "at-risk", "Stock is short for this order"),
+            ApiError::ReturnExceedsOrder(_) => {
+                (StatusCode::CONFLICT, "return-exceeds-order", "More returned than was bought")
+            }
             ApiError::LimitExceeded { .. } => (StatusCode::CONFLICT, "limit-exceeded", "A business limit is reached"),
             ApiError::IdempotencyKeyReused => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -279,6 +285,9 @@ impl ApiError {
             ApiError::Pool(_) => "the database is not reachable right now; retry shortly".into(),
             ApiError::Validation(errors) => format!("invalid field(s): {}", list_fields(errors)),
             ApiError::Unknown(errors) => format!("unknown: {}", list_fields(errors)),
+            ApiError::ReturnExceedsOrder(errors) => {
+                format!("more units returned than were bought: {}", list_fields(errors))
+            }
             other => other.to_string(),
         };
         let mut problem = Problem {
@@ -289,7 +298,7 @@ impl ApiError {
             ..Problem::default()
         };
         match self {
-            ApiError::Validation(errors) | ApiError::Unknown(errors) => {
+            ApiError::Validation(errors) | ApiError::Unknown(errors) | ApiError::ReturnExceedsOrder(errors) => {
                 problem.errors = Some(errors.iter().take(MAX_LISTED_ERRORS).cloned().collect());
                 if errors.len() > MAX_LISTED_ERRORS {
                     problem.errors_total = Some(errors.len());

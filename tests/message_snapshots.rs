@@ -10,7 +10,8 @@ use clickcollect::notify::{push, webhook};
 use clickcollect::orders::events::Event;
 use serde_json::json;
 
-const EVENTS: [Event; 8] = [
+// Every event, so a new one cannot go without its snapshot.
+const EVENTS: [Event; 9] = [
     Event::OrderConfirmed,
     Event::ReadyForPickup,
     Event::PickupReminder,
@@ -19,7 +20,14 @@ const EVENTS: [Event; 8] = [
     Event::Delivered,
     Event::Cancelled,
     Event::Expired,
+    Event::Returned,
 ];
+
+#[test]
+fn every_event_has_its_snapshot() {
+    use strum::VariantArray;
+    assert_eq!(EVENTS.len(), Event::VARIANTS.len());
+}
 
 fn sms_data() -> SmsData {
     SmsData {

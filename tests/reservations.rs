@@ -289,7 +289,124 @@ async fn racing_shoppers_never_oversell(app: TestApp) {
     assert!(drift.is_empty(), "reserved equals what the open holds account for: {drift:?}");
 }
 
+fn expiry(reply: &Value) -> chrono::DateTime<chrono::Utc> {
+    reply["expires_at"].as_str().unwrap().parse().unwrap()
+}
+
+async fn a_hold_is_extended_once_while_its_stock_stays_reserved(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 5).await;
+    let ann = app.customer("ann");
+    let placed = hold(&app, &ann, json!({"location": "S1", "lines": [{"sku": "A", "quantity": 2}], "ttl_seconds": 60}))
+        .await
+        .ok()
+        .clone();
+    let id = placed["id"].as_str().unwrap().to_string();
+    assert!(placed["extended_at"].is_null());
+    let path = format!("/v1/reservations/{id}/extend");
+    // By the default (HOLD_TTL_SECONDS, 900), with no body at all.
+    let extended = app.request(Method::POST, &path).bearer(&ann).send().await;
+    let extended = extended.ok().clone();
+    assert_eq!((expiry(&extended) - expiry(&placed)).num_seconds(), 900, "{extended}");
+    assert!(extended["extended_at"].is_string());
+    assert_eq!(extended["status"], "held");
+    assert_eq!(app.level("S1", "A").await["reserved"], 2, "nothing reserved again");
+    let again = app.post(&path, Some(&ann), &json!({"seconds": 60})).await;
+    again.assert_problem(409, "conflict");
+    assert!(again.body["detail"].as_str().unwrap().contains("extended once"), "{}", again.text);
+    assert_eq!(expiry(app.get(&format!("/v1/reservations/{id}"), Some(&ann)).await.ok()), expiry(&extended));
+    // An extended hold is released like any other.
+    assert_eq!(app.request(Method::DELETE, &format!("/v1/reservations/{id}")).bearer(&ann).send().await.status, 204);
+    assert_eq!(app.level("S1", "A").await["reserved"], 0);
+    app.assert_ledger_balances("S1", "A").await;
+
+    // By a chosen amount; never past HOLD_TTL_MAX_SECONDS (3600) from now.
+    let short = hold(&app, &ann, json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 60}))
+        .await
+        .ok()
+        .clone();
+    let path = format!("/v1/reservations/{}/extend", short["id"].as_str().unwrap());
+    let by_30 = app.post(&path, Some(&ann), &json!({"seconds": 30})).await.ok().clone();
+    assert_eq!((expiry(&by_30) - expiry(&short)).num_seconds(), 30);
+    let long = hold(&app, &ann, json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 3000}))
+        .await
+        .ok()
+        .clone();
+    let path = format!("/v1/reservations/{}/extend", long["id"].as_str().unwrap());
+    let capped = app.post(&path, Some(&ann), &json!({"seconds": 3600})).await.ok().clone();
+    let to_cap = (expiry(&capped) - chrono::Utc::now()).num_seconds();
+    assert!((3590..=3600).contains(&to_cap), "capped at an hour from now, not 3000 + 3600 s: {to_cap}");
+    let at_cap =
+        hold(&app, &ann, json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 3600})).await;
+    let path = format!("/v1/reservations/{}/extend", at_cap.ok()["id"].as_str().unwrap());
+    let nothing_more = app.post(&path, Some(&ann), &json!({})).await;
+    nothing_more.assert_problem(409, "conflict");
+    assert!(nothing_more.body["detail"].as_str().unwrap().contains("HOLD_TTL_MAX_SECONDS"), "{}", nothing_more.text);
+}
+
+async fn only_a_live_hold_of_ones_own_is_extended(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 5).await;
+    let ann = app.customer("ann");
+    let one = |quantity: i64| json!({"location": "S1", "lines": [{"sku": "A", "quantity": quantity}]});
+    let placed = hold(&app, &ann, one(1)).await.ok().clone();
+    let id = placed["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/reservations/{id}/extend");
+    app.post(&path, Some(&app.customer("bob")), &json!({})).await.assert_problem(404, "not-found");
+    app.post(&path, Some(&app.staff("S1")), &json!({})).await.assert_problem(403, "forbidden");
+    app.post(&path, None, &json!({})).await.assert_problem(401, "unauthorized");
+    app.post("/v1/reservations/nope/extend", Some(&ann), &json!({})).await.assert_problem(404, "not-found");
+    let invalid = app.post(&path, Some(&ann), &json!({"seconds": 10, "minutes": 5})).await;
+    invalid.assert_problem(422, "validation");
+    assert_eq!(invalid.error_fields(), vec!["minutes"]);
+    assert_eq!(app.post(&path, Some(&ann), &json!({"seconds": 10})).await.error_fields(), vec!["seconds"]);
+    assert!(app.get(&format!("/v1/reservations/{id}"), Some(&ann)).await.ok()["extended_at"].is_null());
+
+    // A recount that leaves the hold short: it could not become an order, so it is not extended.
+    app.count("S1", "A", 0).await;
+    app.post(&path, Some(&ann), &json!({})).await.assert_problem(409, "at-risk");
+    app.count("S1", "A", 5).await;
+
+    // Lapsed, converted and released holds have nothing to extend.
+    lapse(&app, &id);
+    let lapsed = app.post(&path, Some(&ann), &json!({})).await;
+    lapsed.assert_problem(409, "conflict");
+    assert!(lapsed.body["detail"].as_str().unwrap().contains("expired"), "{}", lapsed.text);
+    let converted = hold(&app, &ann, one(1)).await.ok()["id"].as_str().unwrap().to_string();
+    let order = json!({"reservation_id": converted, "location": "S1", "fulfilment": "pickup", "customer_id": "ann"});
+    assert_eq!(app.post("/v1/orders", Some(&ann), &order).await.status, 201);
+    app.post(&format!("/v1/reservations/{converted}/extend"), Some(&ann), &json!({}))
+        .await
+        .assert_problem(409, "conflict");
+    let released = hold(&app, &ann, one(1)).await.ok()["id"].as_str().unwrap().to_string();
+    app.request(Method::DELETE, &format!("/v1/reservations/{released}")).bearer(&ann).send().await;
+    app.post(&format!("/v1/reservations/{released}/extend"), Some(&ann), &json!({}))
+        .await
+        .assert_problem(404, "not-found");
+}
+
+async fn racing_extensions_extend_once(app: TestApp) {
+    setup(&app).await;
+    app.count("S1", "A", 5).await;
+    let ann = app.customer("ann");
+    let placed = hold(&app, &ann, json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 60}))
+        .await
+        .ok()
+        .clone();
+    let path = format!("/v1/reservations/{}/extend", placed["id"].as_str().unwrap());
+    let body = json!({"seconds": 120});
+    let replies = join_all((0..6).map(|_| app.post(&path, Some(&ann), &body))).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 409), "{statuses:?}");
+    let now = app.get(&format!("/v1/reservations/{}", placed["id"].as_str().unwrap()), Some(&ann)).await;
+    assert_eq!((expiry(now.ok()) - expiry(&placed)).num_seconds(), 120, "extended by one request's worth");
+}
+
 on_both_backends!(
+    a_hold_is_extended_once_while_its_stock_stays_reserved,
+    only_a_live_hold_of_ones_own_is_extended,
+    racing_extensions_extend_once,
     a_hold_reserves_and_its_release_returns_the_stock,
     all_lines_or_none_with_alternatives_nearest_first,
     a_lapsed_hold_never_blocks_a_new_one,

@@ -126,6 +126,7 @@ diesel::table! {
         expires_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        extended_at -> Nullable<Timestamp>,
     }
 }
 
@@ -311,6 +312,28 @@ diesel::table! {
 
 diesel::joinable!(console_devices -> locations (store));
 
+diesel::table! {
+    order_returns (id) {
+        id -> Text,
+        order_id -> Text,
+        location -> Text,
+        actor -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_return_lines (return_id, sku, condition) {
+        return_id -> Text,
+        sku -> Text,
+        condition -> Text,
+        quantity -> BigInt,
+    }
+}
+
+diesel::joinable!(order_returns -> orders (order_id));
+diesel::joinable!(order_return_lines -> order_returns (return_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     locations,
     products,
@@ -335,4 +358,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     change_log_pruned,
     channel_pushes,
     console_devices,
+    order_returns,
+    order_return_lines,
 );

@@ -35,7 +35,7 @@ struct NewNotification<'a> {
 /// orders' `Announce`. A customer without a profile has chosen nothing. Queuing the same
 /// event twice is a no-op.
 pub fn enqueue(conn: &mut DbConn, announcement: &Announcement) -> Result<(), ApiError> {
-    let Announcement { order_id, customer_id, event, send_at } = *announcement;
+    let Announcement { order_id, customer_id, event, send_at, occurrence } = *announcement;
     let Some(customer) = crate::customers::find_row(conn, customer_id)? else { return Ok(()) };
     let now = Utc::now().naive_utc();
     for (channel, chosen) in customer.channels().named() {
@@ -49,7 +49,10 @@ pub fn enqueue(conn: &mut DbConn, announcement: &Announcement) -> Result<(), Api
             event: event.as_str(),
             channel: channel.as_str(),
             status: DeliveryStatus::Queued.as_str(),
-            dedupe_key: format!("{order_id}:{}:{}", event.as_str(), channel.as_str()),
+            dedupe_key: match occurrence {
+                Some(which) => format!("{order_id}:{}:{which}:{}", event.as_str(), channel.as_str()),
+                None => format!("{order_id}:{}:{}", event.as_str(), channel.as_str()),
+            },
             attempts: 0,
             next_attempt_at: send_at,
             retry_until: send_at + RETRY_FOR,

@@ -139,6 +139,7 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
         }
         (En, Cancelled) => &["Order {order} was cancelled. Details are in your email."],
         (En, Expired) => &["Order {order} was not collected in time and has been cancelled."],
+        (En, Returned) => &["Return for order {order} received. The refund goes back the way you paid."],
 
         (Pl, OrderConfirmed) => &[
             "Zamówienie {order} przyjęte. Napiszemy, gdy będzie gotowe w {store}.",
@@ -162,6 +163,7 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
         (Pl, Delivered) => &["Zamówienie {order} dostarczone. Dziękujemy!"],
         (Pl, Cancelled) => &["Zamówienie {order} anulowane. Szczegóły w e-mailu."],
         (Pl, Expired) => &["Zamówienie {order} nie zostało odebrane w terminie i zostało anulowane."],
+        (Pl, Returned) => &["Zwrot z zamówienia {order} przyjęty. Pieniądze wrócą tą samą drogą płatności."],
 
         (Es, OrderConfirmed) => &[
             "Pedido {order} confirmado. Te avisaremos cuando esté listo en {store}.",
@@ -183,6 +185,7 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
         (Es, Delivered) => &["Pedido {order} entregado. ¡Gracias!"],
         (Es, Cancelled) => &["Pedido {order} cancelado. Tienes los detalles en tu correo."],
         (Es, Expired) => &["Pedido {order} no recogido a tiempo; ha sido cancelado."],
+        (Es, Returned) => &["Devolución del pedido {order} recibida. El reembolso irá a tu medio de pago."],
 
         (Ru, OrderConfirmed) => &["Заказ {order} принят. Сообщим, когда он будет готов."],
         (Ru, ReadyForPickup) => &[
@@ -197,6 +200,7 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
         (Ru, Delivered) => &["Заказ {order} доставлен. Спасибо!"],
         (Ru, Cancelled) => &["Заказ {order} отменён. Подробности в письме."],
         (Ru, Expired) => &["Заказ {order} не получен вовремя и отменён."],
+        (Ru, Returned) => &["Возврат по заказу {order} принят, деньги вернём."],
 
         (Ar, OrderConfirmed) => &["تم تأكيد الطلب {order}. سنخبرك عندما يصبح جاهزًا."],
         (Ar, ReadyForPickup) => &[
@@ -211,6 +215,7 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
         (Ar, Delivered) => &["تم توصيل الطلب {order}. شكرًا لك!"],
         (Ar, Cancelled) => &["تم إلغاء الطلب {order}. التفاصيل في بريدك."],
         (Ar, Expired) => &["لم يُستلم الطلب {order} في موعده وأُلغي."],
+        (Ar, Returned) => &["تم استلام مرتجع الطلب {order} وسيُرد المبلغ."],
     }
 }
 

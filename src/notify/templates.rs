@@ -141,6 +141,10 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
         (En, Expired) => {
             ("Order {order} was not collected", "Your order was not collected in time, so it has been cancelled.")
         }
+        (En, Returned) => (
+            "Return for order {order} received",
+            "We have received the items you returned. The refund goes back the way you paid.",
+        ),
         (Pl, OrderConfirmed) => {
             ("Zamówienie {order} przyjęte", "Otrzymaliśmy zamówienie. Damy znać, gdy będzie gotowe.")
         }
@@ -160,6 +164,10 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
             "Zamówienie {order} nie zostało odebrane",
             "Zamówienie nie zostało odebrane w terminie i zostało anulowane.",
         ),
+        (Pl, Returned) => (
+            "Zwrot z zamówienia {order} przyjęty",
+            "Otrzymaliśmy zwrócone produkty. Pieniądze wrócą tą samą drogą, którą zapłacono.",
+        ),
         (Es, OrderConfirmed) => {
             ("Pedido {order} confirmado", "Hemos recibido tu pedido y te avisaremos cuando esté listo.")
         }
@@ -176,6 +184,10 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
         (Es, Delivered) => ("Pedido {order} entregado", "Tu pedido ha sido entregado."),
         (Es, Cancelled) => ("Pedido {order} cancelado", "Tu pedido ha sido cancelado y se devolverá cualquier pago."),
         (Es, Expired) => ("Pedido {order} no recogido", "Tu pedido no se recogió a tiempo y ha sido cancelado."),
+        (Es, Returned) => (
+            "Devolución del pedido {order} recibida",
+            "Hemos recibido los artículos devueltos. El reembolso irá al mismo medio de pago.",
+        ),
         (Ru, OrderConfirmed) => ("Заказ {order} принят", "Мы получили ваш заказ и сообщим, когда он будет готов."),
         (Ru, ReadyForPickup) => {
             ("Заказ {order} готов к получению", "Ваш заказ ждёт вас. Покажите код получения на кассе.")
@@ -188,6 +200,10 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
         (Ru, Delivered) => ("Заказ {order} доставлен", "Ваш заказ доставлен."),
         (Ru, Cancelled) => ("Заказ {order} отменён", "Ваш заказ отменён; оплата, если была, будет возвращена."),
         (Ru, Expired) => ("Заказ {order} не был получен", "Заказ не был получен вовремя и отменён."),
+        (Ru, Returned) => (
+            "Возврат по заказу {order} принят",
+            "Мы получили возвращённые товары. Деньги вернутся тем же способом, которым вы платили.",
+        ),
         (Ar, OrderConfirmed) => ("تم تأكيد الطلب {order}", "استلمنا طلبك وسنخبرك عندما يصبح جاهزًا."),
         (Ar, ReadyForPickup) => ("الطلب {order} جاهز للاستلام", "طلبك بانتظارك. أظهر رمز الاستلام عند الكاشير."),
         (Ar, PickupReminder) => {
@@ -198,6 +214,9 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
         (Ar, Delivered) => ("تم توصيل الطلب {order}", "تم توصيل طلبك."),
         (Ar, Cancelled) => ("تم إلغاء الطلب {order}", "تم إلغاء طلبك وسيتم رد أي مبلغ مدفوع."),
         (Ar, Expired) => ("لم يتم استلام الطلب {order}", "لم يتم استلام طلبك في الموعد المحدد، لذا تم إلغاؤه."),
+        (Ar, Returned) => {
+            ("تم استلام مرتجع الطلب {order}", "استلمنا المنتجات التي أعدتها. سيُرد المبلغ بطريقة الدفع نفسها.")
+        }
     }
 }
 

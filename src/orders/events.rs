@@ -25,6 +25,9 @@ pub struct Announcement<'a> {
     pub customer_id: &'a str,
     pub event: Event,
     pub send_at: NaiveDateTime,
+    /// Which one, for an event an order may announce more than once (a return's id): each
+    /// is then told once, not only the first.
+    pub occurrence: Option<&'a str>,
 }
 
 /// Records an announcement in the caller's transaction, so a change is never committed
@@ -41,6 +44,8 @@ crate::db::stored::stored_enum! {
         Delivered,
         Cancelled,
         Expired,
+        /// Units of a collected or delivered order came back at a store.
+        Returned,
     }
 }
 
@@ -55,7 +60,8 @@ impl Event {
             Status::Delivered => Some(Event::Delivered),
             Status::Cancelled => Some(Event::Cancelled),
             Status::Expired => Some(Event::Expired),
-            Status::Picking => None,
+            // A return is announced by the return itself, once per return.
+            Status::Picking | Status::PartiallyReturned | Status::Returned => None,
         }
     }
 
@@ -67,7 +73,12 @@ impl Event {
             Event::OrderConfirmed => !matches!(status, Status::Cancelled | Status::Expired),
             Event::ReadyForPickup | Event::PickupReminder => status == Status::ReadyForPickup,
             // Facts stay facts: a collected order was collected.
-            Event::Collected | Event::Shipped | Event::Delivered | Event::Cancelled | Event::Expired => true,
+            Event::Collected
+            | Event::Shipped
+            | Event::Delivered
+            | Event::Cancelled
+            | Event::Expired
+            | Event::Returned => true,
         }
     }
 }

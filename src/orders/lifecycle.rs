@@ -145,7 +145,10 @@ pub fn apply(
     record_event(conn, &row.id, &row.location, actor, to.as_str(), detail, now)?;
     // The customer hears about it through an announcement written in this same transaction.
     let mut announce = |event, send_at| {
-        (settings.announce)(conn, &Announcement { order_id: &row.id, customer_id: &row.customer_id, event, send_at })
+        (settings.announce)(
+            conn,
+            &Announcement { order_id: &row.id, customer_id: &row.customer_id, event, send_at, occurrence: None },
+        )
     };
     if let Some(event) = Event::on_reaching(to) {
         announce(event, now)?;

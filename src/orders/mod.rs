@@ -12,6 +12,7 @@ mod lists;
 pub mod model;
 pub mod pickup;
 mod place;
+mod returns;
 pub mod routes;
 pub mod status;
 mod views;
@@ -20,6 +21,7 @@ pub use counter::{arrive, collect, look_up_code, pickup_pass, short_pick};
 pub use lifecycle::{apply, expire_one_uncollected, transition};
 pub use lists::{search, store_orders};
 pub use place::{create, Placed};
+pub use returns::take_back;
 pub use views::{get, shipment_of, view};
 
 use events::record_event;

@@ -264,6 +264,8 @@ pub struct Order {
     /// Confirmed, and no one has started picking it within `PICKING_OVERDUE_SECONDS`.
     pub overdue: bool,
     pub events: Vec<OrderEvent>,
+    /// What came back, oldest first: each return's lines and the store that took them.
+    pub returns: Vec<OrderReturn>,
 }
 
 /// An order in a store's list.
@@ -335,4 +337,69 @@ impl Validate for PickupScan {
         v.text("code", &self.code, 64);
         v.finish()
     }
+}
+
+crate::db::stored::stored_enum! {
+    /// The state a returned unit came back in.
+    pub enum Condition as "return condition" {
+        /// Fit to sell again: back on the shelf of the store that took it, through the ledger.
+        Resellable,
+        /// Broken or soiled: written off, never back on sale.
+        Damaged,
+        /// To be looked at before anyone decides: kept aside, not on sale.
+        Inspect,
+    }
+}
+
+/// One line of a return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLine {
+    pub sku: String,
+    pub quantity: i64,
+    pub condition: Condition,
+}
+
+/// `POST /v1/orders/{id}/returns`: what came back, where.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnForm {
+    /// The store taking the units back: any store, not only the one that sold them. Staff
+    /// take returns at their own store.
+    pub location: String,
+    /// One line per SKU and condition (2 resellable and 1 damaged are two lines).
+    pub lines: Vec<ReturnLine>,
+}
+
+impl Validate for ReturnForm {
+    fn validate(&self) -> Result<(), ApiError> {
+        use crate::reservations::model::{MAX_LINES, MAX_LINE_QUANTITY};
+        let mut v = Validator::new();
+        v.code("location", &self.location);
+        if self.lines.is_empty() || self.lines.len() > MAX_LINES {
+            v.add("lines", format!("must hold 1 to {MAX_LINES} lines"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            if let Some(message) = crate::http::validate::code_problem(&line.sku) {
+                v.add(format!("lines[{i}].sku"), message);
+            } else if !seen.insert((line.sku.as_str(), line.condition)) {
+                v.add(format!("lines[{i}]"), "repeats a SKU and condition; give their units in one line");
+            }
+            v.range(format!("lines[{i}].quantity"), line.quantity, 1, MAX_LINE_QUANTITY);
+        }
+        v.finish()
+    }
+}
+
+/// A return the order records.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderReturn {
+    pub id: String,
+    /// The store that took the units back.
+    pub location: String,
+    pub lines: Vec<ReturnLine>,
+    /// Who took them back.
+    pub actor: String,
+    pub at: DateTime<Utc>,
 }

@@ -142,8 +142,13 @@ pub fn create(
             .execute(conn)?;
     }
     record_event(conn, &id, form.location(), &actor, Status::Confirmed.as_str(), None, now)?;
-    let confirmed =
-        Announcement { order_id: &id, customer_id: &form.customer_id, event: Event::OrderConfirmed, send_at: now };
+    let confirmed = Announcement {
+        order_id: &id,
+        customer_id: &form.customer_id,
+        event: Event::OrderConfirmed,
+        send_at: now,
+        occurrence: None,
+    };
     (settings.announce)(conn, &confirmed)?;
     let row = find_row(conn, &id)?;
     view(conn, row, who, settings).map(Placed::New)

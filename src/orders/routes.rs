@@ -8,8 +8,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::model::{
-    ArrivalForm, CancelForm, NewOrder, Order, OrderFilter, PickupPass, PickupScan, Shipment, ShortPick, StoreFilter,
-    StoreOrder,
+    ArrivalForm, CancelForm, NewOrder, Order, OrderFilter, PickupPass, PickupScan, ReturnForm, Shipment, ShortPick,
+    StoreFilter, StoreOrder,
 };
 use super::status::{Action, Status};
 use super::{Details, Placed};
@@ -38,7 +38,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(look_up_pickup)
         .service(arrive)
         .service(short_pick)
-        .service(pickup_pass);
+        .service(pickup_pass)
+        .service(take_back);
 }
 
 /// Place an order from a hold (`reservation_id`) or with `lines` held now.
@@ -627,4 +628,44 @@ async fn pickup_pass(
     } else {
         HttpResponse::Ok().json(pass)
     })
+}
+
+/// Take back units of a collected or delivered order, at any store.
+///
+/// Who may call: staff, at their own store (`location`); admin, anywhere. Each line has a
+/// condition: `resellable` units go back on that store's shelf through the ledger (reason
+/// `return`, the order as reference); `damaged` and `inspect` units are recorded, not put on
+/// sale. The order becomes `partially_returned`, or `returned` once every unit bought is
+/// back; its customer is told, and the change reaches the order's sales channel (feed and
+/// signed webhook) so the commerce platform can refund. More than is left to return answers
+/// 409 `return-exceeds-order` with each line. Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/returns", tag = "orders", operation_id = "return_order_lines",
+    params(("id" = String, Path, description = "Order id"), IdempotencyKeyHeader),
+    request_body = ReturnForm,
+    responses(
+        (status = 201, description = "The order, with the return last in `returns`", body = Order),
+        (status = 404, description = "No such order or location", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not collected or delivered, everything already back, an inactive location, or more than is left to return (`return-exceeds-order`, with `errors`)", body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/orders/{id}/returns")]
+async fn take_back(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Principal,
+    key: IdempotencyKey,
+    id: web::Path<String>,
+    body: Json<ReturnForm>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, form) = (id.into_inner(), body.0);
+    let (taker, settings) = (who.clone(), state.order_settings());
+    let print = fingerprint(&req, &form);
+    idempotency::run(&state, &who, key, print, move |conn| {
+        Answer::created(&super::take_back(conn, &taker, &id, &form, &settings)?)
+    })
+    .await
 }

@@ -23,6 +23,10 @@ crate::db::stored::stored_enum! {
         Delivered,
         Cancelled,
         Expired,
+        /// Some units came back at a store (`returns` says which).
+        PartiallyReturned,
+        /// Every unit bought came back.
+        Returned,
     }
 }
 
@@ -77,6 +81,8 @@ pub fn words(status: Status) -> &'static str {
         Status::Delivered => "delivered",
         Status::Cancelled => "cancelled",
         Status::Expired => "expired",
+        Status::PartiallyReturned => "partly returned",
+        Status::Returned => "returned",
     }
 }
 
@@ -115,6 +121,18 @@ pub fn stock_effect(action: Action) -> StockEffect {
     }
 }
 
+/// The status an order reaches when units come back: `returned` once every unit bought has,
+/// else `partially_returned`. `None` from a status nothing is returned from (it never left
+/// the store, or all of it is back already).
+pub fn after_return(status: Status, everything_back: bool) -> Option<Status> {
+    match status {
+        Status::Collected | Status::Delivered | Status::PartiallyReturned => {
+            Some(if everything_back { Status::Returned } else { Status::PartiallyReturned })
+        }
+        _ => None,
+    }
+}
+
 impl Status {
     /// The statuses in which an order still holds stock: the one list every query uses.
     pub const OPEN: [Status; 3] = [Status::Confirmed, Status::Picking, Status::ReadyForPickup];
@@ -136,7 +154,18 @@ mod tests {
     use Action::*;
     use Status::*;
 
-    const ALL: [Status; 8] = [Confirmed, Picking, ReadyForPickup, Collected, Shipped, Delivered, Cancelled, Expired];
+    const ALL: [Status; 10] = [
+        Confirmed,
+        Picking,
+        ReadyForPickup,
+        Collected,
+        Shipped,
+        Delivered,
+        Cancelled,
+        Expired,
+        PartiallyReturned,
+        Returned,
+    ];
     const ACTIONS: [Action; 7] = [StartPicking, MarkReady, Collect, Ship, Deliver, Cancel, Expire];
 
     #[test]
@@ -179,8 +208,19 @@ mod tests {
     }
 
     #[test]
+    fn only_what_left_the_store_comes_back() {
+        for status in ALL {
+            let returnable = matches!(status, Collected | Delivered | PartiallyReturned);
+            assert_eq!(after_return(status, false).is_some(), returnable, "{status:?}");
+        }
+        assert_eq!(after_return(Collected, false), Some(PartiallyReturned));
+        assert_eq!(after_return(PartiallyReturned, true), Some(Returned));
+        assert_eq!(after_return(Returned, true), None, "nothing is left to return");
+    }
+
+    #[test]
     fn final_statuses_accept_nothing() {
-        for status in [Collected, Delivered, Cancelled, Expired] {
+        for status in [Collected, Delivered, Cancelled, Expired, PartiallyReturned, Returned] {
             for f in [Fulfilment::Pickup, Fulfilment::Curbside, Fulfilment::Delivery] {
                 for action in ACTIONS {
                     assert_eq!(next(status, f, action), None, "{status:?} {action:?}");

@@ -72,6 +72,7 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderS
     let arrival = arrival_of(conn, &row.id)?;
     let at_risk = risk::of(conn, risk::Holder::Order, &row.id, &row.location)?;
     let overdue = row.overdue(settings.overdue_after, Utc::now().naive_utc())?;
+    let row_id = row.id.clone();
     Ok(Order {
         status: row.status()?,
         fulfilment: row.fulfilment()?,
@@ -92,6 +93,7 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderS
         at_risk,
         overdue,
         events,
+        returns: super::returns::returns_of(conn, &row_id)?,
     })
 }
 

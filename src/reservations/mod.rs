@@ -161,6 +161,61 @@ pub fn release(conn: &mut DbConn, who: &Principal, id: &str) -> Result<(), ApiEr
     }
 }
 
+/// Extends a held hold once: it then ends `by` after its current end, and no later than
+/// `cap` from now. The stock stays reserved throughout, so nothing is reserved again; a hold
+/// whose stock a recount left short (at risk) is not extended, since it could not be turned
+/// into an order anyway. Expired, converted and already-extended holds answer 409.
+pub fn extend(
+    conn: &mut DbConn,
+    who: &Principal,
+    id: &str,
+    by: TimeDelta,
+    cap: TimeDelta,
+) -> Result<Reservation, ApiError> {
+    let row = locking!(conn, reservations::table.find(id).select(ReservationRow::as_select()), first)
+        .optional()?
+        .filter(|row| visible(who, row))
+        .ok_or_else(|| ApiError::NotFound(format!("no reservation {id}")))?;
+    let now = Utc::now().naive_utc();
+    match HoldStatus::from_stored(&row.status)? {
+        HoldStatus::Released => return Err(ApiError::NotFound(format!("reservation {id} was released"))),
+        HoldStatus::Converted => {
+            return Err(ApiError::Conflict(format!("reservation {id} became an order; there is no hold to extend")))
+        }
+        HoldStatus::Expired => return Err(expired(id)),
+        HoldStatus::Held if row.expires_at <= now => return Err(expired(id)),
+        HoldStatus::Held => {}
+    }
+    if let Some(at) = row.extended_at {
+        return Err(ApiError::Conflict(format!(
+            "reservation {id} was already extended (at {}); a hold is extended once",
+            at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+    }
+    if let Some(at_risk) = risk::of(conn, risk::Holder::Hold, id, &row.location)? {
+        return Err(ApiError::AtRisk(format!("reservation {id} cannot be extended: {}", at_risk.reason)));
+    }
+    let expires_at = (row.expires_at + by).min(now + cap);
+    // Less than a second more is no extension: the hold already runs to the cap.
+    if expires_at < row.expires_at + TimeDelta::seconds(1) {
+        return Err(ApiError::Conflict(format!(
+            "reservation {id} already lasts as long as this deployment holds stock (HOLD_TTL_MAX_SECONDS from now)"
+        )));
+    }
+    diesel::update(reservations::table.find(id))
+        .set((
+            reservations::expires_at.eq(expires_at),
+            reservations::extended_at.eq(now),
+            reservations::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    get(conn, who, id)
+}
+
+fn expired(id: &str) -> ApiError {
+    ApiError::Conflict(format!("reservation {id} has expired and its stock is back on sale; place a new hold"))
+}
+
 /// Ends holds (already locked by the caller) and gives their stock back, all lines of all of
 /// them in one SKU-ordered pass per location.
 fn end_holds(

@@ -75,6 +75,26 @@ pub struct ReservationRow {
     pub expires_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub extended_at: Option<NaiveDateTime>,
+}
+
+/// `POST /v1/reservations/{id}/extend`; the body may be left out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendHold {
+    /// How much longer to hold, in seconds (30 to 86400); defaults to `HOLD_TTL_SECONDS`. The
+    /// hold then ends no later than `HOLD_TTL_MAX_SECONDS` from now: `expires_at` says when.
+    pub seconds: Option<i64>,
+}
+
+impl Validate for ExtendHold {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        if let Some(seconds) = self.seconds {
+            v.range("seconds", seconds, 30, 86_400);
+        }
+        v.finish()
+    }
 }
 
 /// A hold.
@@ -88,6 +108,8 @@ pub struct Reservation {
     pub lines: Vec<HoldLine>,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// When the hold was extended; a hold is extended once at most.
+    pub extended_at: Option<DateTime<Utc>>,
     /// Set while stock no longer covers every line (a recount found fewer units than are
     /// reserved): turning the hold into an order is then refused.
     pub at_risk: Option<AtRisk>,
@@ -111,6 +133,7 @@ impl Reservation {
             lines,
             expires_at: row.expires_at.and_utc(),
             created_at: row.created_at.and_utc(),
+            extended_at: row.extended_at.map(|at| at.and_utc()),
             at_risk,
         })
     }

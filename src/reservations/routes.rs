@@ -3,17 +3,17 @@
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::TimeDelta;
 
-use super::model::{NewHold, Reservation};
+use super::model::{ExtendHold, NewHold, Reservation};
 use crate::auth::{Principal, Role};
 use crate::db::read_tx;
 use crate::error::{ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, fingerprint_bodiless, Answer, IdempotencyKey, IdempotencyKeyHeader};
-use crate::http::json::Json;
+use crate::http::json::{Json, OptionalJson};
 use crate::limits::CustomerLimits;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(create).service(read).service(release);
+    cfg.service(create).service(read).service(release).service(extend);
 }
 
 /// Customers, admins, and integrations with `orders:write` place and manage holds.
@@ -119,6 +119,45 @@ async fn release(
     idempotency::run(&state, &who, key, fingerprint_bodiless(&req), move |conn| {
         super::release(conn, &holder, &id)?;
         Answer::no_content()
+    })
+    .await
+}
+
+/// Extend a hold, once: it then ends `seconds` (default `HOLD_TTL_SECONDS`) after its current
+/// end, and no later than `HOLD_TTL_MAX_SECONDS` from now.
+///
+/// Who may call: the customer or integration that placed it; admin. Its stock stays reserved
+/// all along. A hold already extended, expired, or turned into an order answers 409; one a
+/// recount left short answers 409 `at-risk`. Accepts `Idempotency-Key`.
+#[utoipa::path(
+    post, path = "/v1/reservations/{id}/extend", tag = "reservations", operation_id = "extend_hold",
+    params(("id" = String, Path, description = "Reservation id"), IdempotencyKeyHeader),
+    request_body(content = Option<ExtendHold>, description = "Optional: by how much"),
+    responses(
+        (status = 200, description = "The hold, with its new `expires_at`", body = Reservation),
+        (status = 404, description = "No such hold, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already extended, expired, converted, at its cap, or at risk (`at-risk`)", body = Problem, content_type = "application/problem+json"),
+        Denied,
+        BadBody,
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/reservations/{id}/extend")]
+async fn extend(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    who: Principal,
+    key: IdempotencyKey,
+    id: web::Path<String>,
+    body: OptionalJson<ExtendHold>,
+) -> Result<HttpResponse, ApiError> {
+    require_holder(&who)?;
+    let (id, form, holder) = (id.into_inner(), body.0, who.clone());
+    let orders = &state.settings.orders;
+    let by = TimeDelta::seconds(form.seconds.unwrap_or(orders.hold_ttl_seconds));
+    let cap = TimeDelta::seconds(orders.hold_ttl_max_seconds);
+    idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
+        Answer::ok(&super::extend(conn, &holder, &id, by, cap)?)
     })
     .await
 }

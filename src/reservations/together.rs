@@ -159,6 +159,7 @@ pub fn place(
             lines: vec![HoldLine { sku: sku.to_string(), quantity: asked.quantity }],
             expires_at: expires_at.and_utc(),
             created_at: now.and_utc(),
+            extended_at: None,
             at_risk: None,
         };
         let answer = Answer::created(&hold)?;
