@@ -165,6 +165,9 @@ pub enum ApiError {
     InsufficientStock(Vec<Shortfall>),
     #[error("{0}")]
     AtRisk(String),
+    /// The slot has no room left.
+    #[error("{0}")]
+    SlotFull(String),
     /// A return asks for more units than the order has left to return: 409 with each line.
     #[error("more units returned than were bought")]
     ReturnExceedsOrder(Vec<FieldError>),
@@ -233,6 +236,7 @@ impl ApiError {
             ApiError::NegativeStock(_) => (StatusCode::CONFLICT, "negative-stock", "Stock would go negative"),
             ApiError::InsufficientStock(_) => (StatusCode::CONFLICT, "insufficient-stock", "Insufficient stock"),
             ApiError::AtRisk(_) => (StatusCode::CONFLICT, "at-risk", "Stock is short for this order"),
+            ApiError::SlotFull(_) => (StatusCode::CONFLICT, "slot-full", "The slot is full"),
             ApiError::ReturnExceedsOrder(_) => {
                 (StatusCode::CONFLICT, "return-exceeds-order", "More returned than was bought")
             }

@@ -35,6 +35,7 @@ pub mod openapi;
 pub mod ops;
 pub mod orders;
 pub mod reservations;
+pub mod slots;
 pub mod state;
 pub mod stock;
 pub mod sync;
@@ -66,6 +67,7 @@ where
         .configure(ops::routes::configure)
         .configure(catalog::routes::configure)
         .configure(stock::routes::configure)
+        .configure(slots::routes::configure)
         .configure(reservations::routes::configure)
         .configure(orders::routes::configure)
         .configure(customers::routes::configure)

@@ -218,9 +218,19 @@ async fn a_curbside_arrival_jumps_to_the_top(app: TestApp) {
     let base = app.serve();
     let Some(browser) = Browser::open(Options::default()).await else { return };
     let first = order(&app, "S1", "ann", "pickup", json!([{"sku": "A", "quantity": 1}])).await;
-    let curbside = order(&app, "S1", "bob", "curbside", json!([{"sku": "B", "quantity": 1}])).await;
+    // Bob booked a curbside slot for tomorrow: the list shows it.
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let rules = json!({"rules": [{"fulfilment": "curbside", "days": days, "from": "10:00", "to": "11:00", "minutes": 30, "capacity": 6}]});
+    app.put("/v1/locations/S1/slots", Some(&app.admin()), &rules).await.ok();
+    let tomorrow = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Warsaw).date_naive().succ_opt().unwrap();
+    let slots = app.get(&format!("/v1/locations/S1/slots?date={tomorrow}"), None).await.ok().clone();
+    let body = json!({"location": "S1", "fulfilment": "curbside", "customer_id": "bob",
+        "lines": [{"sku": "B", "quantity": 1}], "slot_id": slots["items"][0]["id"]});
+    let curbside = app.post("/v1/orders", Some(&app.customer("bob")), &body).await.ok().clone();
     pair(&app, &base, &browser, "S1").await;
     browser.shown(&card(&curbside)).await;
+    let slot_shown = browser.text_of(&card(&curbside)).await;
+    assert!(slot_shown.contains("Slot "), "the booked slot is on the card: {slot_shown}");
     let arrival = json!({"bay": "4", "vehicle": "red estate KR 9876"});
     app.post(&format!("/v1/orders/{}/arrival", id(&curbside)), Some(&app.customer("bob")), &arrival).await.ok();
 

@@ -214,6 +214,39 @@ async fn email_goes_out_over_smtp(backend: common::Backend) {
     assert!(cancelled["error"].as_str().unwrap().contains("refused"), "{cancelled}");
 }
 
+/// A curbside order with a booked slot: the confirmation and the ready email say when, in the
+/// customer's language and time zone.
+async fn the_ready_email_shows_the_booked_slot(backend: Backend) {
+    let (port, messages) = smtp_server();
+    let url = format!("smtp://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{port}");
+    let settings = [("SMTP_URL", url.as_str()), ("EMAIL_FROM", "shop@example.com")];
+    let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
+    app.stocked_store("S1", json!({"timezone": "Europe/Warsaw"}), "A", 5).await;
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let rules = json!({"rules": [{"fulfilment": "curbside", "days": days, "from": "10:00", "to": "11:00", "minutes": 30, "capacity": 3}]});
+    app.put("/v1/locations/S1/slots", Some(&app.admin()), &rules).await.ok();
+    let tomorrow = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Warsaw).date_naive().succ_opt().unwrap();
+    let slots = app.get(&format!("/v1/locations/S1/slots?date={tomorrow}"), None).await.ok().clone();
+    let slot = slots["items"][1]["id"].as_str().unwrap().to_string();
+    let ann = app.customer("ann");
+    let mut profile_en = profile(json!({"email": true, "sms": false, "push": false, "webhook": false}));
+    profile_en["locale"] = json!("en-GB");
+    profile_en["timezone"] = json!("Europe/Warsaw");
+    app.put("/v1/customers/ann", Some(&ann), &profile_en).await.ok();
+    let order = json!({"location": "S1", "fulfilment": "curbside", "customer_id": "ann",
+        "lines": [{"sku": "A", "quantity": 1}], "slot_id": slot});
+    let id = app.post("/v1/orders", Some(&ann), &order).await.ok()["id"].as_str().unwrap().to_string();
+    for step in ["picking", "ready"] {
+        app.request(Method::POST, &format!("/v1/orders/{id}/{step}")).bearer(&app.admin()).send().await.ok();
+    }
+    assert_eq!(run_sender(&app).await, 2);
+    let got = messages.lock().unwrap().clone();
+    let when = format!("{} 10:30-11:00", tomorrow.format("%a %d %b"));
+    for (_, email) in &got {
+        assert!(email.contains("Your slot") && email.contains(&when), "{when} in {email}");
+    }
+}
+
 /// Wrong credentials are the operator's mistake, not the message's: it waits for a retry.
 async fn refused_smtp_credentials_are_retried_not_failed(backend: Backend) {
     let (port, messages) = smtp_server();
@@ -275,6 +308,7 @@ async fn webhooks_reach_only_public_addresses_and_follow_no_redirects(backend: B
 on_both_backends!(signed_webhooks with &[("WEBHOOK_SECRET", WEBHOOK_SECRET)]; webhooks_are_signed_retried_and_resent, reminders_wait_for_the_morning);
 on_each_backend!(
     email_goes_out_over_smtp,
+    the_ready_email_shows_the_booked_slot,
     refused_smtp_credentials_are_retried_not_failed,
     webhooks_reach_only_public_addresses_and_follow_no_redirects,
 );

@@ -55,6 +55,7 @@ fn email_data() -> EmailData {
         deadline: Some("25.11 21:00".into()),
         carrier: Some("DHL".into()),
         tracking: Some("JJD0001234".into()),
+        slot: Some("30.11 10:00-10:30".into()),
     }
 }
 

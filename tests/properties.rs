@@ -101,7 +101,7 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
             if *both {
                 lines.push(HoldLine { sku: SKUS[1 - sku].into(), quantity: 1 });
             }
-            let form = NewHold { location, lines, ttl_seconds: None };
+            let form = NewHold { location, lines, ttl_seconds: None, slot_id: None };
             let who = shopper();
             if let Some(hold) = allowed(write_tx(conn, |c| {
                 reservations::hold(c, &who, &form, TimeDelta::minutes(15), &CustomerLimits::NONE)
@@ -136,6 +136,7 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
                     customer_id: "shopper".into(),
                     channel: None,
                     external_ref: None,
+                    slot_id: None,
                 };
                 if let Some(placed) = allowed(write_tx(conn, |c| orders::create(c, &shopper(), &form, &settings())))? {
                     world.orders.push(order_id(placed));
@@ -151,6 +152,7 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
                 customer_id: "shopper".into(),
                 channel: None,
                 external_ref: None,
+                slot_id: None,
             };
             if let Some(placed) = allowed(write_tx(conn, |c| orders::create(c, &shopper(), &form, &settings())))? {
                 world.orders.push(order_id(placed));

@@ -127,6 +127,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         extended_at -> Nullable<Timestamp>,
+        slot_id -> Nullable<Text>,
     }
 }
 
@@ -331,6 +332,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    slot_rules (location) {
+        location -> Text,
+        rules -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_slots (order_id) {
+        order_id -> Text,
+        slot_id -> Text,
+    }
+}
+
+diesel::table! {
+    slot_bookings (location, fulfilment, starts_at) {
+        location -> Text,
+        fulfilment -> Text,
+        starts_at -> Timestamp,
+        booked -> BigInt,
+    }
+}
+
 diesel::joinable!(order_returns -> orders (order_id));
 diesel::joinable!(order_return_lines -> order_returns (return_id));
 
@@ -360,4 +385,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     console_devices,
     order_returns,
     order_return_lines,
+    slot_bookings,
+    slot_rules,
+    order_slots,
 );

@@ -110,6 +110,7 @@ struct Context {
     deadline: Option<String>,
     carrier: Option<String>,
     tracking: Option<String>,
+    slot: Option<String>,
 }
 
 fn context(
@@ -148,6 +149,11 @@ fn context(
         })
         .unwrap_or_default();
     let shipment = crate::orders::shipment_of(conn, &order.id)?;
+    let slot = crate::orders::slot_of(conn, &order.id)?.as_deref().and_then(crate::slots::describe).map(|slot| {
+        let starts = zone.from_utc_datetime(&slot.starts_at.naive_utc());
+        let ends = zone.from_utc_datetime(&slot.ends_at.naive_utc());
+        format!("{}-{}", starts.format(format), ends.format("%H:%M"))
+    });
     Ok(Context {
         lang,
         order: order.number.clone(),
@@ -158,6 +164,7 @@ fn context(
         deadline,
         carrier: shipment.as_ref().map(|s| s.carrier.clone()),
         tracking: shipment.map(|s| s.tracking_number),
+        slot,
     })
 }
 
@@ -184,5 +191,6 @@ fn email_data(context: Context, customer_name: Option<String>) -> templates::Ema
         deadline: context.deadline,
         carrier: context.carrier,
         tracking: context.tracking,
+        slot: context.slot,
     }
 }

@@ -19,6 +19,8 @@ pub struct EmailData {
     pub deadline: Option<String>,
     pub carrier: Option<String>,
     pub tracking: Option<String>,
+    /// The pickup or curbside slot booked, e.g. `Mon 30 Nov 10:00-10:30`.
+    pub slot: Option<String>,
 }
 
 pub struct EmailContent {
@@ -38,6 +40,7 @@ struct Words {
     code: &'static str,
     deadline: &'static str,
     tracking: &'static str,
+    slot: &'static str,
     thanks: &'static str,
     weekdays: [&'static str; 7],
 }
@@ -55,6 +58,7 @@ fn words(lang: Lang) -> Words {
             code: "Pickup code",
             deadline: "Collect by",
             tracking: "Tracking",
+            slot: "Your slot",
             thanks: "Thank you for shopping with us.",
             weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         },
@@ -69,6 +73,7 @@ fn words(lang: Lang) -> Words {
             code: "Kod odbioru",
             deadline: "Odbiór do",
             tracking: "Numer przesyłki",
+            slot: "Twój termin",
             thanks: "Dziękujemy za zakupy.",
             weekdays: ["pon.", "wt.", "śr.", "czw.", "pt.", "sob.", "niedz."],
         },
@@ -83,6 +88,7 @@ fn words(lang: Lang) -> Words {
             code: "Código de recogida",
             deadline: "Recógelo antes de",
             tracking: "Seguimiento",
+            slot: "Tu franja horaria",
             thanks: "Gracias por tu compra.",
             weekdays: ["lun.", "mar.", "mié.", "jue.", "vie.", "sáb.", "dom."],
         },
@@ -97,6 +103,7 @@ fn words(lang: Lang) -> Words {
             code: "Код получения",
             deadline: "Получить до",
             tracking: "Трек-номер",
+            slot: "Ваше время",
             thanks: "Спасибо за покупку.",
             weekdays: ["пн", "вт", "ср", "чт", "пт", "сб", "вс"],
         },
@@ -111,6 +118,7 @@ fn words(lang: Lang) -> Words {
             code: "رمز الاستلام",
             deadline: "الاستلام قبل",
             tracking: "رقم التتبع",
+            slot: "موعدك",
             thanks: "شكرًا لتسوقك معنا.",
             weekdays: ["الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد"],
         },
@@ -230,6 +238,10 @@ fn facts(w: &Words, event: Event, data: &EmailData) -> Vec<(&'static str, String
     let collectable = matches!(event, Event::ReadyForPickup | Event::PickupReminder);
     let travelling = matches!(event, Event::Shipped | Event::Delivered);
     let mut rows = Vec::new();
+    let expected = matches!(event, Event::OrderConfirmed | Event::ReadyForPickup | Event::PickupReminder);
+    if let Some(slot) = data.slot.as_ref().filter(|_| expected) {
+        rows.push((w.slot, slot.clone()));
+    }
     if let Some(code) = data.code.as_ref().filter(|_| collectable) {
         rows.push((w.code, code.clone()));
     }
@@ -359,6 +371,7 @@ mod tests {
             deadline: Some("25.11 21:00".into()),
             carrier: Some("DHL".into()),
             tracking: Some("JJD0001".into()),
+            slot: Some("Mon 30 Nov 10:00-10:30".into()),
         }
     }
 

@@ -27,6 +27,7 @@ and order notifications. Errors are RFC 9457 problem+json. Write endpoints accep
         (name = "stock", description = "Stock levels and their ledger: the single source of truth"),
         (name = "availability", description = "Availability derived from the levels"),
         (name = "channels", description = "Sales channels: a buffer and a set of locations"),
+        (name = "slots", description = "Pickup and curbside slots: rules per store, capacity per slot"),
         (name = "reservations", description = "Holds: stock reserved for a shopper for a limited time"),
         (name = "orders", description = "Orders, the store's pick list, and the pickup counter"),
         (name = "customers", description = "Customers: contacts, language, channel choices and consents"),

@@ -94,7 +94,13 @@ pub fn apply(
     match status::stock_effect(action) {
         StockEffect::None => {}
         StockEffect::Consume => corrected = reserve::consume(conn, &row.location, &lines, &entry(to.as_str()))?,
-        StockEffect::Release => reserve::unreserve(conn, &row.location, &lines, &entry(to.as_str()))?,
+        StockEffect::Release => {
+            reserve::unreserve(conn, &row.location, &lines, &entry(to.as_str()))?;
+            // Its slot is free for someone else, after its stock (the order writers take).
+            if let Some(slot) = super::views::slot_of(conn, &row.id)? {
+                crate::slots::release(conn, &slot)?;
+            }
+        }
     }
     let mut detail = None;
     let mut reminder = None;

@@ -110,6 +110,7 @@ pub fn store_orders(
         lines.entry(order_id).or_default().push(OrderLine { sku, name, quantity });
     }
     let mut risks = risk::of_orders(conn, &ids, store)?;
+    let mut slots = super::views::slots_of(conn, &ids)?;
     let mut items = Vec::with_capacity(rows.len());
     for (row, arrival) in rows {
         let at_risk = risks.remove(&row.id);
@@ -123,6 +124,7 @@ pub fn store_orders(
             pickup_deadline: row.pickup_deadline.map(|d| d.and_utc()),
             overdue: row.overdue(settings.overdue_after, now)?,
             at_risk,
+            slot: slots.remove(&row.id).as_deref().and_then(crate::slots::describe),
             customer_id: row.customer_id,
             number: row.number,
             id: row.id,

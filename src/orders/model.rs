@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::http::json::Validate;
 use crate::http::validate::Validator;
 use crate::reservations::model::{validate_lines, HoldLine};
+use crate::slots::model::BookedSlot;
 use crate::stock::risk::AtRisk;
 
 /// `POST /v1/orders`: from a hold (`reservation_id`) or with `lines` held now.
@@ -31,6 +32,10 @@ pub struct NewOrder {
     /// The order's id in the channel's own system; unique per channel. Admins and
     /// integrations only. Importing the same reference again answers the original order.
     pub external_ref: Option<String>,
+    /// A pickup or curbside slot at the order's store, of the order's fulfilment (an `id`
+    /// from `GET /v1/locations/{code}/slots`). An order from a hold takes the hold's slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_id: Option<String>,
 }
 
 impl NewOrder {
@@ -88,6 +93,12 @@ impl Validate for NewOrder {
         }
         if let Some(reference) = &self.external_ref {
             v.text("external_ref", reference, 128);
+        }
+        if let Some(slot) = &self.slot_id {
+            v.text("slot_id", slot, 200);
+            if self.fulfilment == Fulfilment::Delivery {
+                v.add("slot_id", "delivery orders take no pickup slot");
+            }
         }
         if self.external_ref.is_some() && self.channel.is_none() {
             v.add("channel", "external_ref is unique per channel: give the channel too");
@@ -264,6 +275,8 @@ pub struct Order {
     /// Confirmed, and no one has started picking it within `PICKING_OVERDUE_SECONDS`.
     pub overdue: bool,
     pub events: Vec<OrderEvent>,
+    /// The pickup or curbside slot the customer booked.
+    pub slot: Option<BookedSlot>,
     /// What came back, oldest first: each return's lines and the store that took them.
     pub returns: Vec<OrderReturn>,
 }
@@ -284,6 +297,8 @@ pub struct StoreOrder {
     pub waiting_seconds: Option<i64>,
     pub at_risk: Option<AtRisk>,
     pub overdue: bool,
+    /// The pickup or curbside slot the customer booked.
+    pub slot: Option<BookedSlot>,
 }
 
 /// Which of a store's orders to list.

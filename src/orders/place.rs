@@ -12,11 +12,12 @@ use super::status::{Fulfilment, Status};
 use super::{find_row, number_for, record_event, view, OrderSettings};
 use crate::auth::{Principal, Role};
 use crate::catalog;
-use crate::db::schema::{order_lines, orders, reservation_lines, reservations};
+use crate::db::schema::{order_lines, order_slots, orders, reservation_lines, reservations};
 use crate::db::{insert_rows, locking, DbConn};
 use crate::error::{ApiError, FieldError};
 use crate::limits;
 use crate::reservations::model::{HoldLine, HoldStatus, ReservationRow};
+use crate::slots::model::SlotKind;
 use crate::stock::channels;
 use crate::stock::problems::Shortfall;
 use crate::stock::reserve::{self, Entry, Line};
@@ -93,9 +94,9 @@ pub fn create(
         return Err(ApiError::Conflict(format!("{} does not offer {} now", form.location(), form.fulfilment.as_str())));
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let lines: Vec<HoldLine> = match (&form.reservation_id, &form.lines) {
+    let (lines, held_slot): (Vec<HoldLine>, Option<String>) = match (&form.reservation_id, &form.lines) {
         (Some(hold_id), _) => take_over_hold(conn, who, hold_id, form.location(), now)?,
-        (None, Some(lines)) => lines.clone(),
+        (None, Some(lines)) => (lines.clone(), None),
         (None, None) => return Err(ApiError::validation("lines", "give lines, or the reservation_id of a hold")),
     };
     let wanted: Vec<Line> = lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
@@ -114,6 +115,7 @@ pub fn create(
             &Entry { reason: "order", reference: &id, actor: &actor, at: now },
         )?;
     }
+    let slot = take_slot(conn, form, held_slot, now)?;
     diesel::insert_into(orders::table)
         .values((
             orders::id.eq(&id),
@@ -136,6 +138,11 @@ pub fn create(
         .map(|l| (order_lines::order_id.eq(&id), order_lines::sku.eq(&l.sku), order_lines::quantity.eq(l.quantity)))
         .collect();
     insert_rows!(conn, order_lines::table, &rows)?;
+    if let Some(slot) = &slot {
+        diesel::insert_into(order_slots::table)
+            .values((order_slots::order_id.eq(&id), order_slots::slot_id.eq(slot)))
+            .execute(conn)?;
+    }
     if let Some(hold_id) = &form.reservation_id {
         diesel::update(reservations::table.find(hold_id))
             .set((reservations::status.eq(HoldStatus::Converted.as_str()), reservations::updated_at.eq(now)))
@@ -233,13 +240,48 @@ fn keep_channel_buffer(
 }
 
 /// The hold's units pass to the order without touching stock: they stay reserved.
+/// The slot the order keeps: its hold's (which must suit the order's fulfilment), or the one
+/// it names, booked now after its stock. Naming another slot than its hold's is 409.
+fn take_slot(
+    conn: &mut DbConn,
+    form: &NewOrder,
+    held: Option<String>,
+    now: NaiveDateTime,
+) -> Result<Option<String>, ApiError> {
+    let kind = match form.fulfilment {
+        Fulfilment::Pickup => Some(SlotKind::Pickup),
+        Fulfilment::Curbside => Some(SlotKind::Curbside),
+        Fulfilment::Delivery => None,
+    };
+    match (held, &form.slot_id) {
+        (Some(held), Some(named)) if &held != named => Err(ApiError::Conflict(format!(
+            "the hold booked slot {held}; place the order with that slot, or release the hold"
+        ))),
+        (Some(held), _) => {
+            let booked = crate::slots::describe(&held);
+            match (booked, kind) {
+                (Some(slot), Some(kind)) if slot.fulfilment == kind => Ok(Some(held)),
+                _ => Err(ApiError::Conflict(format!(
+                    "the hold booked slot {held}, which is not for {} orders",
+                    form.fulfilment.as_str()
+                ))),
+            }
+        }
+        (None, Some(named)) => {
+            crate::slots::book(conn, named, form.location(), kind, now)?;
+            Ok(Some(named.clone()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 fn take_over_hold(
     conn: &mut DbConn,
     who: &Principal,
     hold_id: &str,
     location: &str,
     now: NaiveDateTime,
-) -> Result<Vec<HoldLine>, ApiError> {
+) -> Result<(Vec<HoldLine>, Option<String>), ApiError> {
     let not_found =
         || ApiError::Unknown(vec![FieldError::new("reservation_id", format!("no reservation {hold_id} of yours"))]);
     let hold = locking!(conn, reservations::table.find(hold_id).select(ReservationRow::as_select()), first)
@@ -292,5 +334,5 @@ fn take_over_hold(
     if !short.is_empty() {
         return Err(ApiError::InsufficientStock(short));
     }
-    Ok(lines.into_iter().map(|(sku, quantity, _)| HoldLine { sku, quantity }).collect())
+    Ok((lines.into_iter().map(|(sku, quantity, _)| HoldLine { sku, quantity }).collect(), hold.slot_id))
 }

@@ -8,7 +8,7 @@ use super::model::*;
 use super::status::Status;
 use super::{access, find_row, pickup, OrderSettings};
 use crate::auth::{Principal, Role};
-use crate::db::schema::{order_arrivals, order_events, order_lines, order_shipments, products};
+use crate::db::schema::{order_arrivals, order_events, order_lines, order_shipments, order_slots, products};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::stock::risk;
@@ -26,6 +26,21 @@ pub(super) type ArrivalRow = (NaiveDateTime, Option<String>, Option<String>, Opt
 
 pub(super) fn arrival_from((arrived_at, bay, vehicle, note): ArrivalRow) -> Arrival {
     Arrival { arrived_at: arrived_at.and_utc(), bay, vehicle, note }
+}
+
+/// The id of the slot an order booked.
+pub fn slot_of(conn: &mut DbConn, order_id: &str) -> Result<Option<String>, ApiError> {
+    Ok(order_slots::table.find(order_id).select(order_slots::slot_id).first(conn).optional()?)
+}
+
+/// The slots of several orders, by order id: for lists.
+pub(super) fn slots_of(conn: &mut DbConn, ids: &[&str]) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    Ok(order_slots::table
+        .filter(order_slots::order_id.eq_any(ids))
+        .select((order_slots::order_id, order_slots::slot_id))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
 }
 
 /// How a delivery order left, once it has.
@@ -93,6 +108,7 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderS
         at_risk,
         overdue,
         events,
+        slot: slot_of(conn, &row_id)?.as_deref().and_then(crate::slots::describe),
         returns: super::returns::returns_of(conn, &row_id)?,
     })
 }

@@ -65,6 +65,9 @@ pub fn hold(
         &lines,
         &Entry { reason: "hold", reference: &id, actor: &actor, at: now },
     )?;
+    if let Some(slot) = &form.slot_id {
+        crate::slots::book(conn, slot, &form.location, None, now)?;
+    }
     let expires_at = now + ttl;
     diesel::insert_into(reservations::table)
         .values((
@@ -75,6 +78,7 @@ pub fn hold(
             reservations::expires_at.eq(expires_at),
             reservations::created_at.eq(now),
             reservations::updated_at.eq(now),
+            reservations::slot_id.eq(&form.slot_id),
         ))
         .execute(conn)?;
     let rows: Vec<_> = lines
@@ -233,6 +237,9 @@ fn end_holds(
             .set((reservations::status.eq(status.as_str()), reservations::updated_at.eq(now)))
             .execute(conn)?;
         reserve::unreserve(conn, &hold.location, &lines, &Entry { reason, reference: &hold.id, actor, at: now })?;
+        if let Some(slot) = &hold.slot_id {
+            crate::slots::release(conn, slot)?;
+        }
     }
     Ok(())
 }
@@ -305,6 +312,12 @@ fn end_lapsed(
     for (location, sku, id, quantity) in lines {
         let entry = Entry { reason: "expire", reference: &id, actor: "system:hold-sweeper", at: now };
         reserve::unreserve(conn, &location, &[Line::new(sku, quantity)], &entry)?;
+    }
+    // Slots after stock, in one order, as every writer takes them.
+    let mut slots: Vec<&str> = lapsed.iter().filter_map(|hold| hold.slot_id.as_deref()).collect();
+    slots.sort();
+    for slot in slots {
+        crate::slots::release(conn, slot)?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::db::schema::reservations;
 use crate::error::ApiError;
 use crate::http::json::Validate;
 use crate::http::validate::{code_problem, Validator};
+use crate::slots::model::BookedSlot;
 use crate::stock::risk::AtRisk;
 
 pub use super::status::HoldStatus;
@@ -35,6 +36,11 @@ pub struct NewHold {
     /// Longer than this deployment's `HOLD_TTL_MAX_SECONDS` (an hour by default) is held for
     /// that long: `expires_at` says when the hold ends.
     pub ttl_seconds: Option<i64>,
+    /// A pickup or curbside slot of the same store to book with the hold (an `id` from
+    /// `GET /v1/locations/{code}/slots`): held and released with it, and the order's when the
+    /// hold becomes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_id: Option<String>,
 }
 
 impl Validate for NewHold {
@@ -44,6 +50,9 @@ impl Validate for NewHold {
         validate_lines(&mut v, &self.lines);
         if let Some(ttl) = self.ttl_seconds {
             v.range("ttl_seconds", ttl, 30, 86_400);
+        }
+        if let Some(slot) = &self.slot_id {
+            v.text("slot_id", slot, 200);
         }
         v.finish()
     }
@@ -76,6 +85,7 @@ pub struct ReservationRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub extended_at: Option<NaiveDateTime>,
+    pub slot_id: Option<String>,
 }
 
 /// `POST /v1/reservations/{id}/extend`; the body may be left out.
@@ -110,6 +120,8 @@ pub struct Reservation {
     pub created_at: DateTime<Utc>,
     /// When the hold was extended; a hold is extended once at most.
     pub extended_at: Option<DateTime<Utc>>,
+    /// The slot booked with the hold.
+    pub slot: Option<BookedSlot>,
     /// Set while stock no longer covers every line (a recount found fewer units than are
     /// reserved): turning the hold into an order is then refused.
     pub at_risk: Option<AtRisk>,
@@ -134,6 +146,7 @@ impl Reservation {
             expires_at: row.expires_at.and_utc(),
             created_at: row.created_at.and_utc(),
             extended_at: row.extended_at.map(|at| at.and_utc()),
+            slot: row.slot_id.as_deref().and_then(crate::slots::describe),
             at_risk,
         })
     }

@@ -160,6 +160,7 @@ pub fn place(
             expires_at: expires_at.and_utc(),
             created_at: now.and_utc(),
             extended_at: None,
+            slot: None,
             at_risk: None,
         };
         let answer = Answer::created(&hold)?;

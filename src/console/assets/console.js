@@ -100,6 +100,12 @@
     return new Intl.DateTimeFormat(state.lang, { weekday: "short", hour: "2-digit", minute: "2-digit" }).format(at);
   }
 
+  // A booked slot as "Mon 10:00–10:30", in the device's time zone.
+  function slotSpan(slot) {
+    const end = new Intl.DateTimeFormat(state.lang, { hour: "2-digit", minute: "2-digit" }).format(new Date(slot.ends_at));
+    return clock(slot.starts_at) + "–" + end;
+  }
+
   // ---- the API -----------------------------------------------------------------------
 
   function newKey() {
@@ -483,6 +489,7 @@
     top.append(el("span", "meta", t("orders.units", { n: units })));
     if (order.at_risk) top.append(el("span", "badge risk", t("orders.at_risk")));
     if (order.overdue) top.append(el("span", "badge late", t("orders.overdue")));
+    if (order.slot) top.append(el("span", "meta slot", t("orders.slot", { time: slotSpan(order.slot) })));
     button.append(top);
     if (order.arrival) {
       const where = el("div", "top");
@@ -575,6 +582,7 @@
     $("order-title").textContent = t("order.title", { number: order.number });
     const meta = [t("status." + order.status), t("fulfilment." + order.fulfilment)];
     if (order.pickup_deadline) meta.push(t("orders.due", { time: clock(order.pickup_deadline) }));
+    if (order.slot) meta.push(t("orders.slot", { time: slotSpan(order.slot) }));
     $("order-meta").textContent = meta.join(" · ");
     if (order.at_risk) notice("order-notice", "warn", t("orders.at_risk"));
     const picking = ["confirmed", "picking"].includes(order.status);
