@@ -33,7 +33,7 @@ fn replicas_starting_together_migrate_once() {
     };
     let name = format!("cc_migrate_{}", uuid::Uuid::new_v4().simple());
     admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+    let url = common::with_database(&admin_url, &name);
     let target = clickcollect::db::DatabaseTarget::Postgres { url: url.clone() };
     let replicas: Vec<_> = (0..6)
         .map(|_| {
@@ -119,7 +119,7 @@ fn numbering_existing_orders_survives_ids_that_share_their_last_digits() {
     let name = format!("cc_numbers_{}", uuid::Uuid::new_v4().simple());
     admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
     let target =
-        clickcollect::db::DatabaseTarget::Postgres { url: format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0) };
+        clickcollect::db::DatabaseTarget::Postgres { url: common::with_database(&admin_url, &name) };
     {
         let mut conn = target.connect().unwrap();
         let DbConn::Postgres(pg) = &mut conn else { unreachable!() };

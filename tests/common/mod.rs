@@ -559,14 +559,31 @@ pub fn in_ci() -> bool {
     std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
 }
 
-/// The PostgreSQL server's maintenance URL: `TEST_POSTGRES_URL`, or the local default.
+/// The PostgreSQL server's maintenance URL: `TEST_POSTGRES_URL`, or the local default. Tests
+/// talk to it without TLS (`sslmode=disable` unless the URL says otherwise): a test binary
+/// ends while servers it started on other threads still hold connections, and libpq's TLS
+/// (OpenSSL) cleaned up at exit under a thread still using it crashes the process after
+/// every test has passed.
 pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    let url =
+        std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    if url.contains("sslmode=") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
+    }
 }
 
-fn with_database(url: &str, name: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("a URL with a database name");
-    format!("{base}/{name}")
+/// The same server's URL for another database, keeping the URL's parameters.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (address, parameters) = match url.split_once('?') {
+        Some((address, parameters)) => (address, format!("?{parameters}")),
+        None => (url, String::new()),
+    };
+    let (base, _) = address.rsplit_once('/').expect("a URL with a database name");
+    format!("{base}/{name}{parameters}")
 }
 
 static TEMPLATE: Mutex<Option<String>> = Mutex::new(None);
