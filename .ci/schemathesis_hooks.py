@@ -16,6 +16,9 @@ invalid on purpose (negative testing) is left invalid:
 - one line per SKU (holds, orders, cart checks, snapshots): `uniqueItems` compares whole
   objects, not their `sku`;
 - opening hours open before they close, in order, without overlap: no keyword compares values;
+- a store's slot rules leave room for one slot between `from` and `to`, and rules of one
+  fulfilment do not overlap on a day: kept to one rule per fulfilment, from 00:00 to 24:00
+  when the generated span is too short;
 - an email has at most 64 characters before its `@` (RFC 5321): the pattern cannot count
   across the dots of a dot-atom, so a longer one is cut to its first 64 (and no dot at the
   end).
@@ -79,6 +82,31 @@ def _ordered_hours(hours):
     return fixed
 
 
+def _minutes(clock):
+    if clock == "24:00":
+        return 24 * 60
+    if isinstance(clock, str) and re.match(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", clock):
+        return int(clock[:2]) * 60 + int(clock[3:])
+    return None
+
+
+def _workable_rules(rules):
+    kept, kinds = [], set()
+    for rule in rules:
+        if not isinstance(rule, dict):
+            kept.append(rule)
+            continue
+        kind = rule.get("fulfilment")
+        if kind in kinds:
+            continue
+        kinds.add(kind)
+        start, end, length = _minutes(rule.get("from")), _minutes(rule.get("to")), rule.get("minutes")
+        if start is not None and end is not None and isinstance(length, int) and end - start < length:
+            rule = dict(rule, **{"from": "00:00", "to": "24:00"})
+        kept.append(rule)
+    return kept
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     if case.query and ("cursor" in case.query or "wait" in case.query):
@@ -94,5 +122,7 @@ def before_call(context, case, kwargs):
             local, domain = email.split("@")
             if len(local) > 64:
                 body["email"] = local[:64].rstrip(".") + "@" + domain
+        if isinstance(body.get("rules"), list):
+            body["rules"] = _workable_rules(body["rules"])
         if isinstance(body.get("opening_hours"), dict):
             body["opening_hours"] = _ordered_hours(body["opening_hours"])

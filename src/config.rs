@@ -163,6 +163,9 @@ pub struct OrderConfig {
     pub picking_overdue_seconds: i64,
     /// Most holds of one level placed in one transaction; 1 places each on its own.
     pub hold_batch_max: usize,
+    /// Orders a store picks per hour unless its location sets `picking_per_hour`: what the
+    /// ready-by promise counts the queue with.
+    pub picking_orders_per_hour: i64,
     /// How old an availability number or a "sold out" answered from memory may be; zero
     /// answers every one from the database.
     pub stock_memory: std::time::Duration,
@@ -429,6 +432,7 @@ fn orders(vars: &Vars) -> Result<OrderConfig, ConfigError> {
         pickup_grace_seconds: vars.number("PICKUP_GRACE_SECONDS", 3600, 0, 7 * 86_400)?,
         picking_overdue_seconds: vars.number("PICKING_OVERDUE_SECONDS", 7200, 60, 30 * 86_400)?,
         hold_batch_max: vars.number("HOLD_BATCH_MAX", 256, 1, 1_000)? as usize,
+        picking_orders_per_hour: vars.number("PICKING_ORDERS_PER_HOUR", 12, 1, 1_000)?,
         stock_memory: std::time::Duration::from_millis(vars.number("AVAILABILITY_CACHE_MS", 1_000, 0, 60_000)? as u64),
     })
 }

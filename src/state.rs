@@ -97,6 +97,7 @@ impl AppState {
         crate::orders::OrderSettings {
             pickup_key: self.keys.pickup_key.clone(),
             overdue_after: chrono::TimeDelta::seconds(self.settings.orders.picking_overdue_seconds),
+            picking_per_hour: self.settings.orders.picking_orders_per_hour,
             limits: crate::limits::CustomerLimits::from_settings(&self.settings.limits),
             announce: crate::notify::outbox::enqueue,
         }

@@ -118,8 +118,7 @@ fn numbering_existing_orders_survives_ids_that_share_their_last_digits() {
     };
     let name = format!("cc_numbers_{}", uuid::Uuid::new_v4().simple());
     admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).unwrap();
-    let target =
-        clickcollect::db::DatabaseTarget::Postgres { url: common::with_database(&admin_url, &name) };
+    let target = clickcollect::db::DatabaseTarget::Postgres { url: common::with_database(&admin_url, &name) };
     {
         let mut conn = target.connect().unwrap();
         let DbConn::Postgres(pg) = &mut conn else { unreachable!() };

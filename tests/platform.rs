@@ -190,11 +190,13 @@ fn the_document_is_usable_by_generators() {
             let writes = matches!(method.as_str(), "put" | "post" | "delete");
             let keyed =
                 operation["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == "Idempotency-Key");
-            // The cart check and a pickup code's look-up only read (a POST for the body);
+            // The cart check, the ready-by promise and a pickup code's look-up only read (a POST
+            // for the body);
             // receipts are the providers'; a stream ticket is minted, nothing is stored; a
             // pairing would have to store the token it answers with to replay it.
             let reads = [
                 "/v1/availability/check",
+                "/v1/promise",
                 "/v1/notifications/callbacks/{provider}",
                 "/v1/stream-tickets",
                 "/v1/stores/{code}/pickups/lookup",

@@ -8,7 +8,7 @@ pub mod routes;
 use chrono::Utc;
 use diesel::prelude::*;
 
-use crate::db::schema::{locations, products};
+use crate::db::schema::{location_capacity, locations, products};
 use crate::db::DbConn;
 use crate::error::{ApiError, FieldError};
 use crate::http::pagination::{encode_cursor, Page, Paginated};
@@ -40,7 +40,41 @@ pub fn put_location(conn: &mut DbConn, code: &str, form: &LocationForm) -> Resul
     if created {
         diesel::insert_into(locations::table).values((&changes, locations::created_at.eq(now))).execute(conn)?;
     }
-    Ok((created, find_location(conn, code)?.try_into()?))
+    diesel::delete(location_capacity::table.find(code)).execute(conn)?;
+    if let Some(per_hour) = form.picking_per_hour {
+        diesel::insert_into(location_capacity::table)
+            .values((location_capacity::location.eq(code), location_capacity::picking_per_hour.eq(per_hour)))
+            .execute(conn)?;
+    }
+    let row = find_location(conn, code)?;
+    Ok((created, view_location(conn, row)?))
+}
+
+/// A location as callers see it, with its picking pace.
+pub fn view_location(conn: &mut DbConn, row: LocationRow) -> Result<Location, ApiError> {
+    let mut location = Location::try_from(row)?;
+    location.picking_per_hour = picking_per_hour(conn, &location.code)?;
+    Ok(location)
+}
+
+/// The orders per hour a location set for itself, if it did.
+pub fn picking_per_hour(conn: &mut DbConn, code: &str) -> Result<Option<i32>, ApiError> {
+    Ok(location_capacity::table.find(code).select(location_capacity::picking_per_hour).first(conn).optional()?)
+}
+
+/// Fills in the picking pace of listed locations, in one query.
+fn with_paces(conn: &mut DbConn, mut items: Vec<Location>) -> Result<Vec<Location>, ApiError> {
+    let codes: Vec<&str> = items.iter().map(|l| l.code.as_str()).collect();
+    let paces: std::collections::HashMap<String, i32> = location_capacity::table
+        .filter(location_capacity::location.eq_any(&codes))
+        .select((location_capacity::location, location_capacity::picking_per_hour))
+        .load::<(String, i32)>(conn)?
+        .into_iter()
+        .collect();
+    for item in &mut items {
+        item.picking_per_hour = paces.get(&item.code).copied();
+    }
+    Ok(items)
 }
 
 pub fn find_location(conn: &mut DbConn, code: &str) -> Result<LocationRow, ApiError> {
@@ -65,6 +99,7 @@ pub fn list_locations(
                 query = query.filter(locations::code.gt(after));
             }
             let rows = query.load(conn)?.into_iter().map(Location::try_from).collect::<Result<Vec<_>, _>>()?;
+            let rows = with_paces(conn, rows)?;
             Ok(Paginated::from_rows(rows, page.limit, |l| l.code.clone()))
         }
         Some(origin) => {
@@ -87,6 +122,7 @@ pub fn list_locations(
             let limit = page.limit as usize;
             let more = located.len() > offset + limit;
             let items: Vec<Location> = located.into_iter().skip(offset).take(limit).collect();
+            let items = with_paces(conn, items)?;
             let next_cursor = more.then(|| encode_cursor(&(offset + limit).to_string()));
             Ok(Paginated { items, next_cursor })
         }

@@ -110,8 +110,12 @@ async fn list_locations(state: web::Data<AppState>, query: Query<LocationsQuery>
 async fn get_location(state: web::Data<AppState>, code: web::Path<String>) -> Result<HttpResponse, ApiError> {
     path_code("code", &code)?;
     let code = code.into_inner();
-    let location = state.db(move |conn| super::find_location(conn, &code)).await?;
-    Ok(HttpResponse::Ok().json(Location::try_from(location)?))
+    let location = state
+        .db(move |conn| {
+            read_tx(conn, |conn| super::find_location(conn, &code).and_then(|row| super::view_location(conn, row)))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(location))
 }
 
 /// Create or replace a product and its one price.

@@ -356,6 +356,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    location_capacity (location) {
+        location -> Text,
+        picking_per_hour -> Integer,
+    }
+}
+
+diesel::table! {
+    order_promises (order_id) {
+        order_id -> Text,
+        promised_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(order_promises -> orders (order_id));
 diesel::joinable!(order_returns -> orders (order_id));
 diesel::joinable!(order_return_lines -> order_returns (return_id));
 
@@ -388,4 +403,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     slot_bookings,
     slot_rules,
     order_slots,
+    location_capacity,
+    order_promises,
 );

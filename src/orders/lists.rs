@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::model::{Order, OrderFilter, OrderLine, OrderRow, StoreFilter, StoreOrder};
@@ -10,7 +10,7 @@ use super::status::Status;
 use super::{arrival_from, view, ArrivalRow, OrderSettings};
 use crate::auth::{Principal, Role};
 use crate::catalog;
-use crate::db::schema::{order_arrivals, order_lines, orders, products, stock_shorts};
+use crate::db::schema::{order_arrivals, order_lines, order_promises, orders, products, stock_shorts};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::stock::risk;
@@ -62,7 +62,11 @@ pub fn store_orders(
 ) -> Result<(Vec<StoreOrder>, bool), ApiError> {
     catalog::find_location(conn, store)?;
     let now = Utc::now().naive_utc();
-    let mut query = orders::table.left_join(order_arrivals::table).filter(orders::location.eq(store)).into_boxed();
+    let mut query = orders::table
+        .left_join(order_arrivals::table)
+        .left_join(order_promises::table)
+        .filter(orders::location.eq(store))
+        .into_boxed();
     query = match filter.status {
         Some(s) => query.filter(orders::status.eq(s.as_str())),
         None if filter.number.is_some() => query,
@@ -82,10 +86,14 @@ pub fn store_orders(
             .select(stock_shorts::holder_id);
         query = if at_risk { query.filter(orders::id.eq_any(short)) } else { query.filter(orders::id.ne_all(short)) };
     }
-    let rows: Vec<(OrderRow, Option<ArrivalRow>)> = query
+    // Curbside arrivals first, longest waiting first; then by promise (orders sold with none
+    // after those that have one), then by age.
+    let rows: Vec<(OrderRow, Option<ArrivalRow>, Option<NaiveDateTime>)> = query
         .order((
             order_arrivals::arrived_at.is_null().asc(),
             order_arrivals::arrived_at.asc(),
+            order_promises::promised_at.is_null().asc(),
+            order_promises::promised_at.asc(),
             orders::created_at.asc(),
             orders::id.asc(),
         ))
@@ -94,11 +102,13 @@ pub fn store_orders(
         .select((
             OrderRow::as_select(),
             (order_arrivals::arrived_at, order_arrivals::bay, order_arrivals::vehicle, order_arrivals::note).nullable(),
+            order_promises::promised_at.nullable(),
         ))
         .load(conn)?;
     let more = rows.len() as i64 > limit;
-    let rows: Vec<(OrderRow, Option<ArrivalRow>)> = rows.into_iter().take(limit as usize).collect();
-    let ids: Vec<&str> = rows.iter().map(|(r, _)| r.id.as_str()).collect();
+    let rows: Vec<(OrderRow, Option<ArrivalRow>, Option<NaiveDateTime>)> =
+        rows.into_iter().take(limit as usize).collect();
+    let ids: Vec<&str> = rows.iter().map(|(r, _, _)| r.id.as_str()).collect();
     let mut lines: HashMap<String, Vec<OrderLine>> = HashMap::new();
     for (order_id, sku, name, quantity) in order_lines::table
         .inner_join(products::table)
@@ -112,7 +122,7 @@ pub fn store_orders(
     let mut risks = risk::of_orders(conn, &ids, store)?;
     let mut slots = super::views::slots_of(conn, &ids)?;
     let mut items = Vec::with_capacity(rows.len());
-    for (row, arrival) in rows {
+    for (row, arrival, promised_at) in rows {
         let at_risk = risks.remove(&row.id);
         items.push(StoreOrder {
             waiting_seconds: arrival.as_ref().map(|(at, _, _, _)| (now - *at).num_seconds().max(0)),
@@ -125,6 +135,8 @@ pub fn store_orders(
             overdue: row.overdue(settings.overdue_after, now)?,
             at_risk,
             slot: slots.remove(&row.id).as_deref().and_then(crate::slots::describe),
+            late: super::promise::late(row.status()?, promised_at, now),
+            promised_at: promised_at.map(|at| at.and_utc()),
             customer_id: row.customer_id,
             number: row.number,
             id: row.id,

@@ -12,6 +12,7 @@ mod lists;
 pub mod model;
 pub mod pickup;
 mod place;
+pub mod promise;
 mod returns;
 pub mod routes;
 pub mod status;
@@ -54,6 +55,8 @@ pub struct OrderSettings {
     pub pickup_key: Vec<u8>,
     /// A confirmed order not picked within this is overdue.
     pub overdue_after: TimeDelta,
+    /// Orders a store picks per hour when its location sets none (the promise's pace).
+    pub picking_per_hour: i64,
     pub limits: CustomerLimits,
     /// Where the events of an order's life are written, in its transaction.
     pub announce: Announce,
@@ -65,6 +68,7 @@ impl OrderSettings {
         OrderSettings {
             pickup_key: pickup_key.to_vec(),
             overdue_after: TimeDelta::days(1),
+            picking_per_hour: 12,
             limits: CustomerLimits::NONE,
             announce,
         }

@@ -96,9 +96,6 @@ impl Validate for NewOrder {
         }
         if let Some(slot) = &self.slot_id {
             v.text("slot_id", slot, 200);
-            if self.fulfilment == Fulfilment::Delivery {
-                v.add("slot_id", "delivery orders take no pickup slot");
-            }
         }
         if self.external_ref.is_some() && self.channel.is_none() {
             v.add("channel", "external_ref is unique per channel: give the channel too");
@@ -277,6 +274,10 @@ pub struct Order {
     pub events: Vec<OrderEvent>,
     /// The pickup or curbside slot the customer booked.
     pub slot: Option<BookedSlot>,
+    /// When the order was promised ready, as it was sold (pickup and curbside).
+    pub promised_at: Option<DateTime<Utc>>,
+    /// Still to be picked, or being picked, after `promised_at`.
+    pub late: bool,
     /// What came back, oldest first: each return's lines and the store that took them.
     pub returns: Vec<OrderReturn>,
 }
@@ -299,6 +300,10 @@ pub struct StoreOrder {
     pub overdue: bool,
     /// The pickup or curbside slot the customer booked.
     pub slot: Option<BookedSlot>,
+    /// When the order was promised ready; the list runs by it.
+    pub promised_at: Option<DateTime<Utc>>,
+    /// Still to be picked, or being picked, after `promised_at`.
+    pub late: bool,
 }
 
 /// Which of a store's orders to list.
@@ -417,4 +422,61 @@ pub struct OrderReturn {
     /// Who took them back.
     pub actor: String,
     pub at: DateTime<Utc>,
+}
+
+/// `POST /v1/promise`: a cart at a store, before checkout.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromiseForm {
+    pub location: String,
+    pub lines: Vec<HoldLine>,
+    /// `pickup` (the default) or `curbside`.
+    pub fulfilment: Option<crate::slots::model::SlotKind>,
+}
+
+impl Validate for PromiseForm {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        v.code("location", &self.location);
+        validate_lines(&mut v, &self.lines);
+        v.finish()
+    }
+}
+
+crate::db::stored::stored_enum! {
+    /// Where a line's units come from.
+    pub enum Source as "promise source" {
+        /// On the store's shelf now.
+        Store,
+        /// Brought in from another location first.
+        Transfer,
+    }
+}
+
+/// One line of a promise.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PromiseLine {
+    pub sku: String,
+    pub quantity: i64,
+    /// What the store can sell of it now.
+    pub available: i64,
+    pub source: Source,
+}
+
+/// When the cart would be ready, if ordered now.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Promise {
+    pub location: String,
+    pub fulfilment: crate::slots::model::SlotKind,
+    /// The earliest time the order would be ready: after the orders ahead of it are picked
+    /// at the store's pace, within its opening hours.
+    pub ready_at: DateTime<Utc>,
+    /// `store` when every line is on the store's shelf.
+    pub source: Source,
+    pub lines: Vec<PromiseLine>,
+    /// Orders in the store's queue (confirmed or being picked) ahead of this one.
+    pub orders_ahead: i64,
+    /// The earliest slot of this fulfilment with room that starts once the order is ready,
+    /// when the store offers slots.
+    pub slot: Option<crate::slots::model::Slot>,
 }

@@ -138,6 +138,7 @@ pub fn create(
         .map(|l| (order_lines::order_id.eq(&id), order_lines::sku.eq(&l.sku), order_lines::quantity.eq(l.quantity)))
         .collect();
     insert_rows!(conn, order_lines::table, &rows)?;
+    super::promise::record_for_order(conn, &id, &location, form.fulfilment, settings.picking_per_hour, now)?;
     if let Some(slot) = &slot {
         diesel::insert_into(order_slots::table)
             .values((order_slots::order_id.eq(&id), order_slots::slot_id.eq(slot)))
@@ -253,6 +254,9 @@ fn take_slot(
         Fulfilment::Curbside => Some(SlotKind::Curbside),
         Fulfilment::Delivery => None,
     };
+    if kind.is_none() && form.slot_id.is_some() {
+        return Err(ApiError::Conflict("delivery orders take no pickup slot; leave slot_id out".into()));
+    }
     match (held, &form.slot_id) {
         (Some(held), Some(named)) if &held != named => Err(ApiError::Conflict(format!(
             "the hold booked slot {held}; place the order with that slot, or release the hold"

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::model::{
-    ArrivalForm, CancelForm, NewOrder, Order, OrderFilter, PickupPass, PickupScan, ReturnForm, Shipment, ShortPick,
-    StoreFilter, StoreOrder,
+    ArrivalForm, CancelForm, NewOrder, Order, OrderFilter, PickupPass, PickupScan, Promise, PromiseForm, ReturnForm,
+    Shipment, ShortPick, StoreFilter, StoreOrder,
 };
 use super::status::{Action, Status};
 use super::{Details, Placed};
@@ -39,7 +39,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(arrive)
         .service(short_pick)
         .service(pickup_pass)
-        .service(take_back);
+        .service(take_back)
+        .service(promise);
 }
 
 /// Place an order from a hold (`reservation_id`) or with `lines` held now.
@@ -668,4 +669,32 @@ async fn take_back(
         Answer::created(&super::take_back(conn, &taker, &id, &form, &settings)?)
     })
     .await
+}
+
+/// When a cart would be ready for pickup (or curbside) at a store, if ordered now.
+///
+/// Who may call: anyone (public): a product page or a checkout asks before the shopper
+/// commits. The store picks its queue at its pace (`picking_per_hour` on the location, else
+/// `PICKING_ORDERS_PER_HOUR`) within its opening hours and time zone; `ready_at` is when the
+/// orders ahead and this one are picked. With slots, `slot` is the first free one after
+/// that. A line the shelf lacks answers 409 `insufficient-stock` with the nearest stores
+/// that have it. Reads only: nothing is held.
+#[utoipa::path(
+    post, path = "/v1/promise", tag = "orders", operation_id = "promise_ready_time",
+    request_body = PromiseForm,
+    responses(
+        (status = 200, description = "The promise", body = Promise),
+        (status = 404, description = "No such store or product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not offered there, not open within two weeks, or not on the shelf (`insufficient-stock`)", body = Problem, content_type = "application/problem+json"),
+        BadBody,
+    ),
+    security(())
+)]
+#[post("/v1/promise")]
+async fn promise(state: web::Data<AppState>, body: Json<PromiseForm>) -> Result<HttpResponse, ApiError> {
+    let form = body.0;
+    let pace = state.settings.orders.picking_orders_per_hour;
+    let now = chrono::Utc::now();
+    let promise = state.db(move |conn| read_tx(conn, |conn| super::promise::promise(conn, &form, pace, now))).await?;
+    Ok(HttpResponse::Ok().json(promise))
 }

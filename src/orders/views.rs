@@ -88,7 +88,11 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderS
     let at_risk = risk::of(conn, risk::Holder::Order, &row.id, &row.location)?;
     let overdue = row.overdue(settings.overdue_after, Utc::now().naive_utc())?;
     let row_id = row.id.clone();
+    let promised_at = super::promise::promised_at(conn, &row.id)?;
+    let late = super::promise::late(row.status()?, promised_at, Utc::now().naive_utc());
     Ok(Order {
+        promised_at: promised_at.map(|at| at.and_utc()),
+        late,
         status: row.status()?,
         fulfilment: row.fulfilment()?,
         shipment,

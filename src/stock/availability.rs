@@ -110,19 +110,24 @@ pub fn levels_of(conn: &mut DbConn, sku: &str) -> Result<SkuLevels, ApiError> {
     Ok(SkuLevels { sku: sku.to_string(), online, stores })
 }
 
-/// Whether one store can serve every line of a cart.
-pub fn check(conn: &mut DbConn, form: &CheckForm) -> Result<CheckResult, ApiError> {
-    let skus: Vec<&str> = form.lines.iter().map(|l| l.sku.as_str()).collect();
-    let levels: HashMap<String, i64> = stock_levels::table
-        .inner_join(locations::table)
-        .filter(stock_levels::location.eq(&form.location))
-        .filter(locations::active.eq(true))
-        .filter(stock_levels::sku.eq_any(&skus))
+/// What a location can sell of each of `skus` now (SKUs it never stocked are left out).
+pub fn available_at(conn: &mut DbConn, location: &str, skus: &[&str]) -> Result<HashMap<String, i64>, ApiError> {
+    Ok(stock_levels::table
+        .filter(stock_levels::location.eq(location))
+        .filter(stock_levels::sku.eq_any(skus))
         .select((stock_levels::sku, stock_levels::on_hand, stock_levels::reserved, stock_levels::safety_stock))
         .load::<(String, i64, i64, i64)>(conn)?
         .into_iter()
         .map(|(sku, on_hand, reserved, safety)| (sku, available(on_hand, reserved, safety)))
-        .collect();
+        .collect())
+}
+
+/// Whether one store can serve every line of a cart.
+pub fn check(conn: &mut DbConn, form: &CheckForm) -> Result<CheckResult, ApiError> {
+    let skus: Vec<&str> = form.lines.iter().map(|l| l.sku.as_str()).collect();
+    let active: Option<bool> =
+        locations::table.find(&form.location).select(locations::active).first(conn).optional()?;
+    let levels = if active == Some(true) { available_at(conn, &form.location, &skus)? } else { HashMap::new() };
     if levels.is_empty() {
         let location = catalog::find_location(conn, &form.location)?;
         if !location.active {

@@ -489,6 +489,7 @@
     top.append(el("span", "meta", t("orders.units", { n: units })));
     if (order.at_risk) top.append(el("span", "badge risk", t("orders.at_risk")));
     if (order.overdue) top.append(el("span", "badge late", t("orders.overdue")));
+    if (order.late) top.append(el("span", "badge late", t("orders.late")));
     if (order.slot) top.append(el("span", "meta slot", t("orders.slot", { time: slotSpan(order.slot) })));
     button.append(top);
     if (order.arrival) {

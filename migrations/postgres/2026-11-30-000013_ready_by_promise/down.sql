@@ -1,0 +1,2 @@
+DROP TABLE order_promises;
+DROP TABLE location_capacity;
