@@ -165,6 +165,9 @@ pub enum ApiError {
     InsufficientStock(Vec<Shortfall>),
     #[error("{0}")]
     AtRisk(String),
+    /// What the request names existed and is no longer usable (a spent pickup pass).
+    #[error("{0}")]
+    Gone(String),
     /// The slot has no room left.
     #[error("{0}")]
     SlotFull(String),
@@ -236,6 +239,7 @@ impl ApiError {
             ApiError::NegativeStock(_) => (StatusCode::CONFLICT, "negative-stock", "Stock would go negative"),
             ApiError::InsufficientStock(_) => (StatusCode::CONFLICT, "insufficient-stock", "Insufficient stock"),
             ApiError::AtRisk(_) => (StatusCode::CONFLICT, "at-risk", "Stock is short for this order"),
+            ApiError::Gone(_) => (StatusCode::GONE, "gone", "No longer available"),
             ApiError::SlotFull(_) => (StatusCode::CONFLICT, "slot-full", "The slot is full"),
             ApiError::ReturnExceedsOrder(_) => {
                 (StatusCode::CONFLICT, "return-exceeds-order", "More returned than was bought")

@@ -34,6 +34,7 @@ pub mod notify;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod pass;
 pub mod reservations;
 pub mod slots;
 pub mod state;
@@ -75,6 +76,7 @@ where
         .configure(sync::routes::configure)
         .configure(live::routes::configure)
         .configure(console::routes::configure)
+        .configure(pass::routes::configure)
         .split_for_parts();
     (app, openapi::finish(document))
 }
@@ -112,6 +114,7 @@ pub fn build_app(
         .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", document))
         .service(web::redirect("/docs", "/docs/"))
         .configure(console::page::configure)
+        .configure(pass::routes::configure_assets)
         .default_service(web::to(contract::not_matched))
         .wrap(from_fn(contract::enforce))
         .wrap(Compress::default())

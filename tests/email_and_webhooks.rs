@@ -219,7 +219,8 @@ async fn email_goes_out_over_smtp(backend: common::Backend) {
 async fn the_ready_email_shows_the_booked_slot(backend: Backend) {
     let (port, messages) = smtp_server();
     let url = format!("smtp://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{port}");
-    let settings = [("SMTP_URL", url.as_str()), ("EMAIL_FROM", "shop@example.com")];
+    let settings =
+        [("SMTP_URL", url.as_str()), ("EMAIL_FROM", "shop@example.com"), ("PUBLIC_BASE_URL", "https://shop.example")];
     let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
     app.stocked_store("S1", json!({"timezone": "Europe/Warsaw"}), "A", 5).await;
     let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -245,6 +246,18 @@ async fn the_ready_email_shows_the_booked_slot(backend: Backend) {
     for (_, email) in &got {
         assert!(email.contains("Your slot") && email.contains(&when), "{when} in {email}");
     }
+    // The ready email carries what staff scan: the QR code as an inline PNG the HTML names by
+    // Content-ID, and the link to the pickup pass (in the text part too).
+    let ready = &got[1].1;
+    assert!(ready.contains("multipart/related") && ready.contains("image/png"), "{ready}");
+    assert!(ready.contains("Content-ID: <pickup-qr>") && ready.contains("cid:pickup-qr"), "{ready}");
+    let (number, nonce): (String, Option<String>) = {
+        use clickcollect::db::schema::orders;
+        use diesel::prelude::*;
+        orders::table.find(&id).select((orders::number, orders::pickup_code_nonce)).first(&mut *app.conn()).unwrap()
+    };
+    let token = clickcollect::orders::pickup::pass_token(&app.state.keys.pickup_key, &number, &id, &nonce.unwrap());
+    assert!(ready.contains(&format!("Open your pickup pass: https://shop.example/pass/{token}")), "{ready}");
 }
 
 /// Wrong credentials are the operator's mistake, not the message's: it waits for a retry.

@@ -37,6 +37,7 @@ fn sms_data() -> SmsData {
         deadline: Some("25.11 21:00".into()),
         carrier: Some("DHL".into()),
         tracking: Some("JJD0001234".into()),
+        link: Some("https://shop.example/pass/7F3A9C21-0123456789ABCDEF".into()),
     }
 }
 
@@ -56,6 +57,8 @@ fn email_data() -> EmailData {
         carrier: Some("DHL".into()),
         tracking: Some("JJD0001234".into()),
         slot: Some("30.11 10:00-10:30".into()),
+        pass_url: Some("https://shop.example/pass/7F3A9C21-0123456789ABCDEF".into()),
+        map_url: Some("https://www.openstreetmap.org/?mlat=52.2297&mlon=21.0122#map=17/52.2297/21.0122".into()),
     }
 }
 

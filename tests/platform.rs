@@ -191,12 +191,14 @@ fn the_document_is_usable_by_generators() {
             let keyed =
                 operation["parameters"].as_array().into_iter().flatten().any(|p| p["name"] == "Idempotency-Key");
             // The cart check, the ready-by promise and a pickup code's look-up only read (a POST
-            // for the body);
+            // for the body); the pass page's "I'm here" is a browser's form, which sends no
+            // headers of its own (saying it twice only says it again);
             // receipts are the providers'; a stream ticket is minted, nothing is stored; a
             // pairing would have to store the token it answers with to replay it.
             let reads = [
                 "/v1/availability/check",
                 "/v1/promise",
+                "/pass/{token}/arrival",
                 "/v1/notifications/callbacks/{provider}",
                 "/v1/stream-tickets",
                 "/v1/stores/{code}/pickups/lookup",

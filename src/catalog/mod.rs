@@ -50,6 +50,20 @@ pub fn put_location(conn: &mut DbConn, code: &str, form: &LocationForm) -> Resul
     Ok((created, view_location(conn, row)?))
 }
 
+/// A link to the location on a map: its coordinates, else its address searched.
+pub fn map_url(location: &LocationRow) -> Option<String> {
+    match (location.latitude, location.longitude, &location.address) {
+        (Some(lat), Some(lng), _) => {
+            Some(format!("https://www.openstreetmap.org/?mlat={lat}&mlon={lng}#map=17/{lat}/{lng}"))
+        }
+        (_, _, Some(address)) => Some(format!(
+            "https://www.openstreetmap.org/search?query={}",
+            form_urlencoded::byte_serialize(address.as_bytes()).collect::<String>()
+        )),
+        _ => None,
+    }
+}
+
 /// A location as callers see it, with its picking pace.
 pub fn view_location(conn: &mut DbConn, row: LocationRow) -> Result<Location, ApiError> {
     let mut location = Location::try_from(row)?;

@@ -42,6 +42,9 @@ pub struct Channels {
     pub lease: TimeDelta,
     /// Where a service worker posts push receipts: `PUBLIC_BASE_URL` + the callback path.
     pub push_receipt_url: Option<String>,
+    /// This deployment's public address (`PUBLIC_BASE_URL`): the pickup pass links in ready
+    /// messages start with it, and there are none without it.
+    pub public_base_url: Option<String>,
     /// Customers' URLs may resolve to private addresses (`NOTIFY_PRIVATE_TARGETS=allow`).
     pub private_targets: bool,
 }
@@ -76,6 +79,7 @@ impl Channels {
             lease: TimeDelta::seconds(settings.lease_seconds),
             private_targets: settings.private_targets,
             push_receipt_url: base.map(|base| format!("{base}/v1/notifications/callbacks/push")),
+            public_base_url: base.map(String::from),
             email,
             webhook: settings
                 .webhook_secret

@@ -43,18 +43,21 @@ pub fn compose(
     let message = match channel {
         ChannelName::Sms => {
             let Some(phone) = customer.phone.clone() else { return Ok(Composed::Missing("phone number")) };
-            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            let context =
+                context(conn, &order, location, &customer, event, pickup_key, channels.public_base_url.as_deref())?;
             Message::Sms { to: phone, text: sms_text(context, event) }
         }
         ChannelName::Email => {
             let Some(address) = customer.email.clone() else { return Ok(Composed::Missing("email address")) };
-            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            let context =
+                context(conn, &order, location, &customer, event, pickup_key, channels.public_base_url.as_deref())?;
             let content = templates::render_email(context.lang, event, &email_data(context, customer.name.clone()));
             Message::Email { to: address, content }
         }
         ChannelName::Webhook => {
             let Some(url) = customer.webhook_url.clone() else { return Ok(Composed::Missing("webhook_url")) };
-            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            let context =
+                context(conn, &order, location, &customer, event, pickup_key, channels.public_base_url.as_deref())?;
             let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
             let summary = json!({
                 "id": order.id,
@@ -85,7 +88,8 @@ pub fn compose(
             if subscriptions.is_empty() {
                 return Ok(Composed::Missing("push subscription"));
             }
-            let context = context(conn, &order, location, &customer, event, pickup_key)?;
+            let context =
+                context(conn, &order, location, &customer, event, pickup_key, channels.public_base_url.as_deref())?;
             let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
             let receipt = channels
                 .push_receipt_url
@@ -111,6 +115,8 @@ struct Context {
     carrier: Option<String>,
     tracking: Option<String>,
     slot: Option<String>,
+    pass_url: Option<String>,
+    map_url: Option<String>,
 }
 
 fn context(
@@ -120,6 +126,7 @@ fn context(
     customer: &CustomerRow,
     event: Event,
     pickup_key: &[u8],
+    base_url: Option<&str>,
 ) -> Result<Context, ApiError> {
     use chrono::TimeZone;
     let lang = Lang::resolve(customer.locale.as_deref(), location.locale.as_deref());
@@ -149,12 +156,22 @@ fn context(
         })
         .unwrap_or_default();
     let shipment = crate::orders::shipment_of(conn, &order.id)?;
-    let slot = crate::orders::slot_of(conn, &order.id)?.as_deref().and_then(crate::slots::describe).map(|slot| {
-        let starts = zone.from_utc_datetime(&slot.starts_at.naive_utc());
-        let ends = zone.from_utc_datetime(&slot.ends_at.naive_utc());
-        format!("{}-{}", starts.format(format), ends.format("%H:%M"))
-    });
+    let slot = crate::orders::slot_of(conn, &order.id)?
+        .as_deref()
+        .and_then(crate::slots::describe)
+        .map(|slot| crate::slots::span_in(&slot, zone, format));
+    // The pass and the map for a ready order, when this deployment has a public address.
+    let pass_url = match (event, &order.pickup_code_nonce, base_url) {
+        (Event::ReadyForPickup | Event::PickupReminder, Some(nonce), Some(base)) => Some(format!(
+            "{base}/pass/{}",
+            crate::orders::pickup::pass_token(pickup_key, &order.number, &order.id, nonce)
+        )),
+        _ => None,
+    };
+    let map_url = crate::catalog::map_url(&location);
     Ok(Context {
+        pass_url,
+        map_url,
         lang,
         order: order.number.clone(),
         store: location.name,
@@ -176,6 +193,7 @@ fn sms_text(context: Context, event: Event) -> String {
         deadline: context.deadline,
         carrier: context.carrier,
         tracking: context.tracking,
+        link: context.pass_url,
     };
     sms::render(context.lang, event, &data)
 }
@@ -192,5 +210,7 @@ fn email_data(context: Context, customer_name: Option<String>) -> templates::Ema
         carrier: context.carrier,
         tracking: context.tracking,
         slot: context.slot,
+        pass_url: context.pass_url,
+        map_url: context.map_url,
     }
 }

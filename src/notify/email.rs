@@ -4,7 +4,8 @@
 //! `SMTP_URL` is lettre's URL form: `smtp://host:port` (no TLS, for a local relay),
 //! `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host` (TLS).
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{Message, SmtpTransport, Transport};
 
 use super::providers::Delivery;
@@ -42,11 +43,8 @@ impl Email {
             Ok(to) => to,
             Err(e) => return Delivery::Permanent(format!("not a mailbox: {e}")),
         };
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(content.subject.clone())
-            .multipart(MultiPart::alternative_plain_html(content.text.clone(), content.html.clone()));
+        let message =
+            Message::builder().from(self.from.clone()).to(to).subject(content.subject.clone()).multipart(body(content));
         let message = match message {
             Ok(message) => message,
             Err(e) => return Delivery::Permanent(format!("could not build the message: {e}")),
@@ -72,4 +70,18 @@ impl Email {
             Err(e) => Delivery::Transient(format!("the mail server did not take it: {e}")),
         }
     }
+}
+
+/// The plain text and the HTML as alternatives; images the HTML shows (the ready email's QR
+/// code) travel with it as inline parts (`multipart/related`), named by Content-ID.
+fn body(content: &EmailContent) -> MultiPart {
+    if content.inline_png.is_empty() {
+        return MultiPart::alternative_plain_html(content.text.clone(), content.html.clone());
+    }
+    let png = ContentType::parse("image/png").expect("a valid content type");
+    let mut related = MultiPart::related().singlepart(SinglePart::html(content.html.clone()));
+    for (id, bytes) in &content.inline_png {
+        related = related.singlepart(Attachment::new_inline(id.to_string()).body(bytes.clone(), png.clone()));
+    }
+    MultiPart::alternative().singlepart(SinglePart::plain(content.text.clone())).multipart(related)
 }

@@ -109,6 +109,8 @@ pub struct SmsData {
     pub deadline: Option<String>,
     pub carrier: Option<String>,
     pub tracking: Option<String>,
+    /// The pickup pass page, for a ready order, when the deployment has a public address.
+    pub link: Option<String>,
 }
 
 /// The SMS templates per language and event, in order of preference: later ones leave out
@@ -122,6 +124,8 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
             "Order {order} confirmed. We'll text you when it's ready.",
         ],
         (En, ReadyForPickup) => &[
+            "Order {order} is ready at {store}. Code {code}. Collect by {deadline}. {link}",
+            "Order {order} is ready. Code {code}. Collect by {deadline}. {link}",
             "Order {order} is ready at {store}. Code {code}. Collect by {deadline}.",
             "Order {order} is ready. Code {code}. Collect by {deadline}.",
         ],
@@ -146,6 +150,8 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
             "Zamówienie {order} przyjęte. Napiszemy, gdy będzie gotowe.",
         ],
         (Pl, ReadyForPickup) => &[
+            "Zamówienie {order} czeka w {store}. Kod {code}. Odbiór do {deadline}. {link}",
+            "Zamówienie {order} czeka. Kod {code}. Odbiór do {deadline}. {link}",
             "Zamówienie {order} czeka w {store}. Kod {code}. Odbiór do {deadline}.",
             "Zamówienie {order} czeka. Kod {code}. Odbiór do {deadline}.",
         ],
@@ -170,6 +176,8 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
             "Pedido {order} confirmado. Te avisaremos cuando esté listo.",
         ],
         (Es, ReadyForPickup) => &[
+            "Pedido {order} listo en {store}. Código {code}. Recógelo antes de {deadline}. {link}",
+            "Pedido {order} listo. Código {code}. Recógelo antes de {deadline}. {link}",
             "Pedido {order} listo en {store}. Código {code}. Recógelo antes de {deadline}.",
             "Pedido {order} listo. Código {code}. Recógelo antes de {deadline}.",
         ],
@@ -227,6 +235,7 @@ fn fill(template: &str, data: &SmsData, store: &str) -> String {
         .replace("{deadline}", data.deadline.as_deref().unwrap_or(""))
         .replace("{carrier}", data.carrier.as_deref().unwrap_or(""))
         .replace("{tracking}", data.tracking.as_deref().unwrap_or(""))
+        .replace("{link}", data.link.as_deref().unwrap_or(""))
 }
 
 /// Shortest a store name is cut to before a template without it is tried.
@@ -311,7 +320,9 @@ pub fn render(lang: Lang, event: Event, data: &SmsData) -> String {
     let fits = |text: &str| segments(text) == 1;
     let options = templates(lang, event);
     for template in options {
-        if template.contains("{carrier}") && data.carrier.is_none() {
+        if (template.contains("{carrier}") && data.carrier.is_none())
+            || (template.contains("{link}") && data.link.is_none())
+        {
             continue;
         }
         let full = finish(fill(template, data, &data.store));
@@ -404,6 +415,7 @@ mod tests {
             deadline: Some("Wed 25 Nov 21:30".into()),
             carrier: Some("DHL Parcel Polska Express".into()),
             tracking: Some("JJD000390007770912345678".into()),
+            link: Some("https://shop.example.com/pass/01A2B3C4-0123456789ABCDEF".into()),
         };
         for lang in [Lang::En, Lang::Pl, Lang::Ru, Lang::Ar, Lang::Es] {
             for &event in EVENTS {
@@ -423,6 +435,33 @@ mod tests {
         }
     }
 
+    /// A ready SMS in a Latin-script language carries the pass link whole when it fits (the
+    /// store name goes first); Cyrillic and Arabic (70 UCS-2 units) have no room, and go
+    /// without it.
+    #[test]
+    fn the_ready_sms_carries_the_pass_link_when_it_fits() {
+        let link = "https://shop.example.com/pass/01A2B3C4-0123456789ABCDEF".to_string();
+        let data = SmsData {
+            order: "01A2B3C4".into(),
+            store: "Galeria Handlowa Złote Tarasy".into(),
+            code: Some("ABCDEFGHJK".into()),
+            deadline: Some("Wed 25 Nov 21:30".into()),
+            link: Some(link.clone()),
+            ..SmsData::default()
+        };
+        for lang in [Lang::En, Lang::Pl, Lang::Es] {
+            let text = render(lang, Event::ReadyForPickup, &data);
+            assert!(text.contains(&link) && text.contains("ABCDEFGHJK"), "{lang:?}: {text}");
+            assert_eq!(segments(&text), 1);
+        }
+        for lang in [Lang::Ru, Lang::Ar] {
+            let text = render(lang, Event::ReadyForPickup, &data);
+            assert!(!text.contains("https://") && text.contains("ABCDEFGHJK"), "{lang:?}: {text}");
+        }
+        let without = render(Lang::En, Event::ReadyForPickup, &SmsData { link: None, ..data });
+        assert!(!without.contains("{link}") && !without.contains("https://"), "{without}");
+    }
+
     /// The longest values the API accepts: a 200-character store name, and a carrier and a
     /// tracking number of 100 characters each, in an alphabet that forces UCS-2. Every message
     /// is still one segment and keeps what the customer needs at the counter.
@@ -437,6 +476,7 @@ mod tests {
                 deadline: Some("Wed 25 Nov 21:30".into()),
                 carrier: Some(cyrillic(100)),
                 tracking: Some(cyrillic(100)),
+                link: Some("https://shop.example.com/pass/01A2B3C4-0123456789ABCDEF".into()),
             },
             SmsData {
                 order: "01A2B3C4".into(),
@@ -445,6 +485,7 @@ mod tests {
                 deadline: Some("25.11 21:30".into()),
                 carrier: Some("C".repeat(100)),
                 tracking: Some("T".repeat(100)),
+                link: Some("https://shop.example.com/pass/01A2B3C4-0123456789ABCDEF".into()),
             },
         ];
         for data in &variants {

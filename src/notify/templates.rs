@@ -21,12 +21,21 @@ pub struct EmailData {
     pub tracking: Option<String>,
     /// The pickup or curbside slot booked, e.g. `Mon 30 Nov 10:00-10:30`.
     pub slot: Option<String>,
+    /// The shopper's pickup pass page, for a ready order.
+    pub pass_url: Option<String>,
+    /// The store on a map.
+    pub map_url: Option<String>,
 }
+
+/// The Content-ID the ready email's QR image goes by (`cid:` in its HTML).
+pub const QR_CONTENT_ID: &str = "pickup-qr";
 
 pub struct EmailContent {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Images the HTML shows inline, by Content-ID: the QR code of a ready order, as PNG.
+    pub inline_png: Vec<(&'static str, Vec<u8>)>,
 }
 
 struct Words {
@@ -41,6 +50,9 @@ struct Words {
     deadline: &'static str,
     tracking: &'static str,
     slot: &'static str,
+    show_code: &'static str,
+    pass_button: &'static str,
+    map_button: &'static str,
     thanks: &'static str,
     weekdays: [&'static str; 7],
 }
@@ -59,6 +71,9 @@ fn words(lang: Lang) -> Words {
             deadline: "Collect by",
             tracking: "Tracking",
             slot: "Your slot",
+            show_code: "Show this at the counter",
+            pass_button: "Open your pickup pass",
+            map_button: "The store on a map",
             thanks: "Thank you for shopping with us.",
             weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
         },
@@ -74,6 +89,9 @@ fn words(lang: Lang) -> Words {
             deadline: "Odbiór do",
             tracking: "Numer przesyłki",
             slot: "Twój termin",
+            show_code: "Pokaż to przy kasie",
+            pass_button: "Otwórz przepustkę odbioru",
+            map_button: "Sklep na mapie",
             thanks: "Dziękujemy za zakupy.",
             weekdays: ["pon.", "wt.", "śr.", "czw.", "pt.", "sob.", "niedz."],
         },
@@ -89,6 +107,9 @@ fn words(lang: Lang) -> Words {
             deadline: "Recógelo antes de",
             tracking: "Seguimiento",
             slot: "Tu franja horaria",
+            show_code: "Muéstralo en el mostrador",
+            pass_button: "Abrir tu pase de recogida",
+            map_button: "La tienda en el mapa",
             thanks: "Gracias por tu compra.",
             weekdays: ["lun.", "mar.", "mié.", "jue.", "vie.", "sáb.", "dom."],
         },
@@ -104,6 +125,9 @@ fn words(lang: Lang) -> Words {
             deadline: "Получить до",
             tracking: "Трек-номер",
             slot: "Ваше время",
+            show_code: "Покажите это на кассе",
+            pass_button: "Открыть пропуск на получение",
+            map_button: "Магазин на карте",
             thanks: "Спасибо за покупку.",
             weekdays: ["пн", "вт", "ср", "чт", "пт", "сб", "вс"],
         },
@@ -119,6 +143,9 @@ fn words(lang: Lang) -> Words {
             deadline: "الاستلام قبل",
             tracking: "رقم التتبع",
             slot: "موعدك",
+            show_code: "أظهر هذا عند الكاشير",
+            pass_button: "افتح تصريح الاستلام",
+            map_button: "المتجر على الخريطة",
             thanks: "شكرًا لتسوقك معنا.",
             weekdays: ["الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد"],
         },
@@ -228,7 +255,8 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
     }
 }
 
-fn escape(text: &str) -> String {
+/// Text for HTML: the five characters that could end it or open markup, escaped.
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
@@ -318,9 +346,17 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
         })
         .collect();
 
+    let collectable = matches!(event, Event::ReadyForPickup | Event::PickupReminder);
+    let code = data.code.as_ref().filter(|_| collectable);
     let mut text = format!("{greeting}\n\n{sentence}\n\n");
     for (label, value) in &rows {
         text.push_str(&format!("{label}: {value}\n"));
+    }
+    if let Some(url) = data.pass_url.as_ref().filter(|_| collectable) {
+        text.push_str(&format!("\n{}: {url}\n", w.pass_button));
+    }
+    if let Some(url) = data.map_url.as_ref().filter(|_| waiting) {
+        text.push_str(&format!("{}: {url}\n", w.map_button));
     }
     if !hours.is_empty() {
         text.push_str(&format!("\n{}:\n", w.hours));
@@ -332,16 +368,57 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
 
     let (dir, language) = direction(lang);
     let mut html = format!(
-        "<!DOCTYPE html><html lang=\"{language}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><title>{}</title></head>\
-         <body style=\"font-family:sans-serif\"><p>{}</p><p>{}</p><table>",
+        "<!DOCTYPE html><html lang=\"{language}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title></head>\
+         <body style=\"font-family:sans-serif\"><p>{}</p><p>{}</p>",
         escape(&subject),
         escape(&greeting),
         escape(sentence)
     );
+    let mut inline_png = Vec::new();
+    if let Some(code) = code {
+        // What staff scan, first: the QR code (PNG: clients do not show SVG) and the code in
+        // large type, which a text-only client shows in the plain part.
+        html.push_str("<div id=\"pass\" style=\"text-align:center;margin:16px 0\">");
+        if let Ok(png) = crate::orders::pickup::qr_png(code, 6) {
+            inline_png.push((QR_CONTENT_ID, png));
+            html.push_str(&format!(
+                "<img src=\"cid:{QR_CONTENT_ID}\" width=\"198\" height=\"198\" alt=\"{}: {}\" style=\"display:block;margin:0 auto\">",
+                escape(w.code),
+                escape(code)
+            ));
+        }
+        html.push_str(&format!(
+            "<p dir=\"ltr\" style=\"font-family:monospace;font-size:32px;letter-spacing:4px;font-weight:bold;margin:8px 0\">{}</p>\
+             <p style=\"margin:0 0 12px\">{}</p>",
+            escape(code),
+            escape(w.show_code)
+        ));
+        let button =
+            "display:inline-block;margin:4px;padding:12px 20px;border-radius:6px;text-decoration:none;font-weight:bold";
+        if let Some(url) = &data.pass_url {
+            html.push_str(&format!(
+                "<a href=\"{}\" style=\"{button};background:#0b57d0;color:#ffffff\">{}</a>",
+                escape(url),
+                escape(w.pass_button)
+            ));
+        }
+        if let Some(url) = &data.map_url {
+            html.push_str(&format!(
+                "<a href=\"{}\" style=\"{button};background:#e8eaed;color:#15181d\">{}</a>",
+                escape(url),
+                escape(w.map_button)
+            ));
+        }
+        html.push_str("</div>");
+    }
+    html.push_str("<table>");
     for (label, value) in &rows {
         html.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>", escape(label), escape(value)));
     }
     html.push_str("</table>");
+    if let Some(url) = data.map_url.as_ref().filter(|_| waiting && code.is_none()) {
+        html.push_str(&format!("<p><a href=\"{}\">{}</a></p>", escape(url), escape(w.map_button)));
+    }
     if !hours.is_empty() {
         html.push_str(&format!("<h3>{}</h3><table>", escape(w.hours)));
         for (day, span) in &hours {
@@ -350,7 +427,7 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
         html.push_str("</table>");
     }
     html.push_str(&format!("<p>{}</p></body></html>", escape(w.thanks)));
-    EmailContent { subject, text, html }
+    EmailContent { subject, text, html, inline_png }
 }
 
 #[cfg(test)]
@@ -372,6 +449,8 @@ mod tests {
             carrier: Some("DHL".into()),
             tracking: Some("JJD0001".into()),
             slot: Some("Mon 30 Nov 10:00-10:30".into()),
+            pass_url: Some("https://shop.example/pass/7F3A9C21-0123456789ABCDEF".into()),
+            map_url: Some("https://www.openstreetmap.org/?mlat=52.2&mlon=21.0".into()),
         }
     }
 
@@ -391,6 +470,11 @@ mod tests {
                     assert_eq!(part.contains("Marsza"), collectable || event == Event::OrderConfirmed);
                 }
                 assert!(email.html.contains("Ann &lt;&amp;&gt;"), "HTML is escaped");
+                // A ready order's email shows what staff scan, with the pass and the map.
+                assert_eq!(email.inline_png.len(), usize::from(collectable), "{lang:?} {event:?}");
+                assert_eq!(email.html.contains("cid:pickup-qr"), collectable);
+                assert_eq!(email.html.contains("/pass/7F3A9C21-"), collectable);
+                assert_eq!(email.text.contains("/pass/7F3A9C21-"), collectable, "text-only clients get the link");
                 assert_eq!(email.html.contains("dir=\"rtl\""), lang == Lang::Ar);
             }
         }

@@ -23,7 +23,7 @@ pub use lifecycle::{apply, expire_one_uncollected, transition};
 pub use lists::{search, store_orders};
 pub use place::{create, Placed};
 pub use returns::take_back;
-pub use views::{get, shipment_of, slot_of, view};
+pub use views::{arrival_of, get, shipment_of, slot_of, view};
 
 use events::record_event;
 use lifecycle::{lines_of, lock_levels_of};

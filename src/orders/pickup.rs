@@ -27,6 +27,35 @@ pub fn code(key: &[u8], order_id: &str, nonce: &str) -> String {
     mac.iter().take(CODE_LENGTH).map(|b| ALPHABET[(*b & 31) as usize] as char).collect()
 }
 
+/// Characters of a pickup pass's MAC: 80 bits, nothing to guess.
+const PASS_MAC_LENGTH: usize = 16;
+
+/// The opaque part of a ready order's pickup pass link, `/pass/<token>`: the order's number
+/// and a MAC of its id and pickup nonce. It names one readiness of one order: the page
+/// refuses it once the order is collected (or cancelled, or expired), and a new nonce makes a
+/// new token. Short enough for an SMS.
+pub fn pass_token(key: &[u8], number: &str, order_id: &str, nonce: &str) -> String {
+    let mac = hmac_sha256(key, &[b"pass\n", order_id.as_bytes(), b"\n", nonce.as_bytes()]);
+    let mac: String = mac.iter().take(PASS_MAC_LENGTH).map(|b| ALPHABET[(*b & 31) as usize] as char).collect();
+    format!("{number}-{mac}")
+}
+
+/// The order number a pass token names, if it is shaped like one.
+pub fn pass_number(token: &str) -> Option<&str> {
+    let (number, mac) = token.rsplit_once('-')?;
+    let shaped = !number.is_empty()
+        && number.len() <= 32
+        && number.chars().all(|c| c.is_ascii_hexdigit())
+        && mac.len() == PASS_MAC_LENGTH
+        && mac.bytes().all(|b| ALPHABET.contains(&b));
+    shaped.then_some(number)
+}
+
+/// Whether `token` is the pass of this readiness of this order (in constant time).
+pub fn pass_matches(key: &[u8], token: &str, number: &str, order_id: &str, nonce: &str) -> bool {
+    crate::crypto::same(token, &pass_token(key, number, order_id, nonce))
+}
+
 /// What the database keeps to find an order by its code at one store.
 pub fn code_hash(location: &str, code: &str) -> String {
     hex_sha256(format!("{location}\n{}", normalize(code)).as_bytes())
@@ -83,9 +112,117 @@ pub fn qr_svg(code: &str) -> Result<String, crate::error::ApiError> {
     Ok(qr.render::<qrcode::render::svg::Color>().min_dimensions(240, 240).quiet_zone(true).build())
 }
 
+/// The code as a QR image in PNG, for email (clients show PNG, not SVG): black modules on
+/// white, a four-module quiet zone, `scale` pixels a module, one bit a pixel.
+pub fn qr_png(code: &str, scale: usize) -> Result<Vec<u8>, crate::error::ApiError> {
+    let qr = qrcode::QrCode::new(code.as_bytes()).map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
+    let (modules, colors) = (qr.width(), qr.to_colors());
+    let quiet = 4;
+    let side = (modules + 2 * quiet) * scale;
+    let dark = |x: usize, y: usize| {
+        let (mx, my) = ((x / scale).wrapping_sub(quiet), (y / scale).wrapping_sub(quiet));
+        mx < modules && my < modules && colors[my * modules + mx] == qrcode::Color::Dark
+    };
+    // Each row: filter type 0, then the pixels, eight to a byte, 1 = white.
+    let row_bytes = side.div_ceil(8);
+    let mut raw = Vec::with_capacity((row_bytes + 1) * side);
+    for y in 0..side {
+        raw.push(0);
+        for byte in 0..row_bytes {
+            let mut bits = 0u8;
+            for bit in 0..8 {
+                let x = byte * 8 + bit;
+                if x >= side || !dark(x, y) {
+                    bits |= 0x80 >> bit;
+                }
+            }
+            raw.push(bits);
+        }
+    }
+    let mut header = Vec::with_capacity(13);
+    header.extend_from_slice(&(side as u32).to_be_bytes());
+    header.extend_from_slice(&(side as u32).to_be_bytes());
+    header.extend_from_slice(&[1, 0, 0, 0, 0]); // 1 bit, greyscale, deflate, no filter set, no interlace
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png_chunk(&mut png, b"IHDR", &header);
+    png_chunk(&mut png, b"IDAT", &zlib_stored(&raw));
+    png_chunk(&mut png, b"IEND", &[]);
+    Ok(png)
+}
+
+fn png_chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = png.len();
+    png.extend_from_slice(kind);
+    png.extend_from_slice(data);
+    let crc = crc32(&png[start..]);
+    png.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// A zlib stream of stored (uncompressed) deflate blocks: a QR image is a few kilobytes, and
+/// this keeps a compressor out of the build.
+fn zlib_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    let mut blocks = data.chunks(65_535).peekable();
+    if blocks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(block) = blocks.next() {
+        out.push(u8::from(blocks.peek().is_none()));
+        let len = block.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in data {
+        a = (a + u32::from(*byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    out
+}
+
+/// CRC-32 (ISO-HDLC), as PNG chunks carry it.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_png_is_well_formed() {
+        assert_eq!(crc32(b"123456789"), 0xcbf4_3926, "the check value of CRC-32/ISO-HDLC");
+        let png = qr_png("K7M2Q9TX4B", 6).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert_eq!(&png[12..16], b"IHDR");
+        let side = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        assert_eq!(side % 6, 0);
+        assert!(png.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae, 0x42, 0x60, 0x82]));
+        assert!(png.len() < 16_000, "small enough to inline: {} bytes", png.len());
+    }
+
+    #[test]
+    fn a_pass_token_names_its_order_and_nothing_else() {
+        let token = pass_token(b"key", "7F3A9C21", "order-1", "nonce-1");
+        assert_eq!(pass_number(&token), Some("7F3A9C21"));
+        assert!(pass_matches(b"key", &token, "7F3A9C21", "order-1", "nonce-1"));
+        assert!(!pass_matches(b"key", &token, "7F3A9C21", "order-1", "nonce-2"), "a new readiness, a new pass");
+        assert!(!pass_matches(b"other", &token, "7F3A9C21", "order-1", "nonce-1"));
+        assert!(token.len() <= 25, "short enough for an SMS: {token}");
+        for bad in ["", "7F3A9C21", "7F3A9C21-", "ZZ-0123456789ABCDEF", "7F3A9C21-0123456789abcdef"] {
+            assert!(pass_number(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn codes_are_stable_long_and_unambiguous() {

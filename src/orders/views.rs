@@ -13,7 +13,8 @@ use crate::db::DbConn;
 use crate::error::ApiError;
 use crate::stock::risk;
 
-fn arrival_of(conn: &mut DbConn, order_id: &str) -> Result<Option<Arrival>, ApiError> {
+/// A curbside order's arrival, once announced.
+pub fn arrival_of(conn: &mut DbConn, order_id: &str) -> Result<Option<Arrival>, ApiError> {
     Ok(order_arrivals::table
         .find(order_id)
         .select((order_arrivals::arrived_at, order_arrivals::bay, order_arrivals::vehicle, order_arrivals::note))

@@ -130,6 +130,14 @@ pub fn describe(id: &str) -> Option<BookedSlot> {
     })
 }
 
+/// A booked slot as the customer reads it: `Tue 01 Dec 10:30-11:00` in `zone`, the start in
+/// `format`.
+pub fn span_in(slot: &BookedSlot, zone: chrono_tz::Tz, format: &str) -> String {
+    let starts = zone.from_utc_datetime(&slot.starts_at.naive_utc());
+    let ends = zone.from_utc_datetime(&slot.ends_at.naive_utc());
+    format!("{}-{}", starts.format(format), ends.format("%H:%M"))
+}
+
 /// A store's slots on its local `date` (today there by default) that have not started yet,
 /// with what each still takes.
 pub fn list(conn: &mut DbConn, code: &str, query: &SlotQuery, now: DateTime<Utc>) -> Result<SlotList, ApiError> {
