@@ -97,11 +97,13 @@ def _workable_rules(rules):
             kept.append(rule)
             continue
         kind = rule.get("fulfilment")
-        if kind in kinds:
-            continue
-        kinds.add(kind)
+        if isinstance(kind, str):
+            if kind in kinds:
+                continue
+            kinds.add(kind)
         start, end, length = _minutes(rule.get("from")), _minutes(rule.get("to")), rule.get("minutes")
-        if start is not None and end is not None and isinstance(length, int) and end - start < length:
+        whole = isinstance(length, (int, float)) and not isinstance(length, bool)
+        if start is not None and end is not None and whole and end - start < length:
             rule = dict(rule, **{"from": "00:00", "to": "24:00"})
         kept.append(rule)
     return kept

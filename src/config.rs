@@ -202,6 +202,9 @@ pub struct NotifySettings {
     pub private_targets: bool,
     /// The address providers call back (delivery receipts), e.g. `https://api.example.com`.
     pub public_base_url: Option<String>,
+    /// Whether emails carry the open pixel (`EMAIL_OPEN_TRACKING`, on by default; it also
+    /// needs `PUBLIC_BASE_URL`, and customers may refuse it).
+    pub email_open_tracking: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -470,7 +473,15 @@ fn notify(vars: &Vars) -> Result<NotifySettings, ConfigError> {
             return Err(ConfigError::new("NOTIFY_PRIVATE_TARGETS", format!("expected allow or deny, got {other:?}")))
         }
     };
+    let email_open_tracking = match vars.get("EMAIL_OPEN_TRACKING").as_deref() {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(ConfigError::new("EMAIL_OPEN_TRACKING", format!("expected on or off, got {other:?}")))
+        }
+    };
     Ok(NotifySettings {
+        email_open_tracking,
         smtp: smtp(vars)?,
         sms: sms(vars)?,
         webhook_secret: vars.secret("WEBHOOK_SECRET", 32)?,

@@ -59,6 +59,7 @@ fn email_data() -> EmailData {
         slot: Some("30.11 10:00-10:30".into()),
         pass_url: Some("https://shop.example/pass/7F3A9C21-0123456789ABCDEF".into()),
         map_url: Some("https://www.openstreetmap.org/?mlat=52.2297&mlon=21.0122#map=17/52.2297/21.0122".into()),
+        open_pixel: None,
     }
 }
 

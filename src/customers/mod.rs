@@ -50,6 +50,8 @@ pub fn put(conn: &mut DbConn, who: &Principal, id: &str, form: &CustomerForm) ->
         customers::channel_push.eq(form.channels.push),
         customers::channel_webhook.eq(form.channels.webhook),
         customers::webhook_url.eq(&form.webhook_url),
+        customers::email_tracking
+            .eq(form.email_tracking.or(previous.as_ref().map(|p| p.email_tracking)).unwrap_or(true)),
         customers::updated_at.eq(now),
     );
     if previous.is_some() {
@@ -102,6 +104,7 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Customer, ApiError> {
         locale: row.locale,
         timezone: row.timezone,
         webhook_url: row.webhook_url,
+        email_tracking: row.email_tracking,
         consents,
         push_subscriptions: subscriptions,
         created_at: row.created_at.and_utc(),

@@ -55,6 +55,10 @@ pub struct CustomerForm {
     pub channels: Channels,
     /// Where `webhook` notifications are POSTed: `https://`, or `http://` on localhost.
     pub webhook_url: Option<String>,
+    /// Whether opening our emails may be recorded (a one-pixel image in the HTML part, which
+    /// the `email>sms` fallback reads). Left out: as before, and `true` for a new customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_tracking: Option<bool>,
 }
 
 impl Validate for CustomerForm {
@@ -109,6 +113,7 @@ pub struct CustomerRow {
     pub webhook_url: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub email_tracking: bool,
 }
 
 impl CustomerRow {
@@ -142,6 +147,8 @@ pub struct Customer {
     pub timezone: Option<String>,
     pub channels: Channels,
     pub webhook_url: Option<String>,
+    /// Whether email opens are recorded for this customer.
+    pub email_tracking: bool,
     /// Every grant and withdrawal, oldest first.
     pub consents: Vec<Consent>,
     pub push_subscriptions: i64,

@@ -213,6 +213,7 @@ diesel::table! {
         webhook_url -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        email_tracking -> Bool,
     }
 }
 

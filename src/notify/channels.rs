@@ -45,6 +45,8 @@ pub struct Channels {
     /// This deployment's public address (`PUBLIC_BASE_URL`): the pickup pass links in ready
     /// messages start with it, and there are none without it.
     pub public_base_url: Option<String>,
+    /// Whether emails carry the open pixel (needs `public_base_url`).
+    pub email_open_tracking: bool,
     /// Customers' URLs may resolve to private addresses (`NOTIFY_PRIVATE_TARGETS=allow`).
     pub private_targets: bool,
 }
@@ -80,6 +82,7 @@ impl Channels {
             private_targets: settings.private_targets,
             push_receipt_url: base.map(|base| format!("{base}/v1/notifications/callbacks/push")),
             public_base_url: base.map(String::from),
+            email_open_tracking: settings.email_open_tracking && base.is_some(),
             email,
             webhook: settings
                 .webhook_secret

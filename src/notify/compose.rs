@@ -51,7 +51,14 @@ pub fn compose(
             let Some(address) = customer.email.clone() else { return Ok(Composed::Missing("email address")) };
             let context =
                 context(conn, &order, location, &customer, event, pickup_key, channels.public_base_url.as_deref())?;
-            let content = templates::render_email(context.lang, event, &email_data(context, customer.name.clone()));
+            let lang = context.lang;
+            let mut data = email_data(context, customer.name.clone());
+            if let (true, true, Some(base)) =
+                (channels.email_open_tracking, customer.email_tracking, channels.public_base_url.as_deref())
+            {
+                data.open_pixel = Some(super::opens::pixel_url(base, pickup_key, &claimed.id));
+            }
+            let content = templates::render_email(lang, event, &data);
             Message::Email { to: address, content }
         }
         ChannelName::Webhook => {
@@ -212,5 +219,6 @@ fn email_data(context: Context, customer_name: Option<String>) -> templates::Ema
         slot: context.slot,
         pass_url: context.pass_url,
         map_url: context.map_url,
+        open_pixel: None,
     }
 }

@@ -113,6 +113,12 @@ pub fn verdict(rule: &Rule, first: Option<&First>, now: NaiveDateTime) -> Verdic
     let Some(first) = first else { return Verdict::SendNow };
     match first.status {
         DeliveryStatus::Failed | DeliveryStatus::Suppressed => Verdict::SendNow,
+        // An email delivered to a mailbox is not an email read: `email>sms` waits for the open.
+        DeliveryStatus::Delivered if rule.first == ChannelName::Email => match first.sent_at {
+            Some(sent_at) if now < sent_at + rule.after => Verdict::WaitUntil(sent_at + rule.after),
+            Some(_) => Verdict::SendNow,
+            None => Verdict::WaitUntil(now + rule.after),
+        },
         DeliveryStatus::Delivered | DeliveryStatus::Opened => Verdict::NotNeeded,
         DeliveryStatus::Sent => match first.sent_at {
             Some(sent_at) if now < sent_at + rule.after => Verdict::WaitUntil(sent_at + rule.after),
@@ -170,6 +176,19 @@ mod tests {
             let error = FallbackPolicy::parse(bad).unwrap_err();
             assert!(error.contains("expected event=first>then@wait"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn after_an_email_only_an_open_makes_the_sms_unneeded() {
+        let rule = FallbackPolicy::parse("ready_for_pickup=email>sms@24h").unwrap().rules()[0].clone();
+        let sent_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap().naive_utc();
+        let first = |status| First { status, sent_at: Some(sent_at), retrying: false };
+        let (hour, day) = (sent_at + TimeDelta::hours(1), sent_at + TimeDelta::hours(25));
+        let a_day_after = Verdict::WaitUntil(sent_at + TimeDelta::hours(24));
+        assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Delivered)), hour), a_day_after, "delivered is not read");
+        assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Delivered)), day), Verdict::SendNow);
+        assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Opened)), hour), Verdict::NotNeeded);
+        assert_eq!(verdict(&rule, Some(&first(DeliveryStatus::Sent)), day), Verdict::SendNow);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod email;
 pub mod fallback;
 pub mod infobip;
 pub mod locale;
+pub mod opens;
 pub mod outbox;
 pub mod policy;
 pub mod providers;

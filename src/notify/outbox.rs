@@ -492,6 +492,11 @@ pub fn record_receipt(conn: &mut DbConn, channel: ChannelName, receipt: &Receipt
     advance(conn, &id, channel.as_str(), receipt.status, receipt.error.clone())
 }
 
+/// Records that email notification `id` was opened (its pixel was fetched).
+pub fn record_email_open(conn: &mut DbConn, id: &str) -> Result<bool, ApiError> {
+    advance(conn, id, ChannelName::Email.as_str(), DeliveryStatus::Opened, None)
+}
+
 /// Applies a receipt a service worker posted for push notification `id`.
 pub fn record_push_receipt(conn: &mut DbConn, id: &str, status: DeliveryStatus) -> Result<bool, ApiError> {
     advance(conn, id, ChannelName::Push.as_str(), status, None)

@@ -14,7 +14,7 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // The callbacks before the resend route: `/v1/notifications/callbacks/resend` is a
     // provider's path, as the document reads it (concrete segments win).
-    cfg.service(list).service(callback).service(resend).service(push_key);
+    cfg.service(list).service(callback).service(resend).service(push_key).service(email_opened);
 }
 
 /// The server's VAPID public key, for `pushManager.subscribe({applicationServerKey})`.
@@ -208,4 +208,35 @@ async fn callback(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The open pixel of an email: fetching it records the email as `opened` (which an
+/// `email>sms@…` fallback waits for) and answers a transparent 1×1 GIF.
+///
+/// Public: the mail client fetches it; the signature in the path is the notification's own,
+/// so nobody else can mark it. Emails carry it only where `EMAIL_OPEN_TRACKING` is on, with a
+/// `PUBLIC_BASE_URL`, for customers who have not refused it. A later open changes nothing.
+#[utoipa::path(
+    get, path = "/v1/notifications/{id}/opened/{signature}", tag = "notifications", operation_id = "email_opened",
+    params(
+        ("id" = String, Path, description = "Notification id"),
+        ("signature" = String, Path, description = "The signature the email's pixel carries"),
+    ),
+    responses(
+        (status = 200, description = "A transparent 1×1 GIF", content_type = "image/gif", body = Vec<u8>),
+        (status = 404, description = "No such email, or not its signature", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+#[get("/v1/notifications/{id}/opened/{signature}")]
+async fn email_opened(state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    let (id, signature) = path.into_inner();
+    if !super::opens::signature_matches(&state.keys.pickup_key, &id, &signature) {
+        return Err(ApiError::NotFound(format!("no email {id} with that signature")));
+    }
+    state.db(move |conn| crate::db::write_tx(conn, |conn| outbox::record_email_open(conn, &id))).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/gif")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store, private"))
+        .body(super::opens::PIXEL_GIF))
 }

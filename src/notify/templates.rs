@@ -25,6 +25,8 @@ pub struct EmailData {
     pub pass_url: Option<String>,
     /// The store on a map.
     pub map_url: Option<String>,
+    /// The open-tracking pixel's address, where the deployment and the customer allow it.
+    pub open_pixel: Option<String>,
 }
 
 /// The Content-ID the ready email's QR image goes by (`cid:` in its HTML).
@@ -426,7 +428,14 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
         }
         html.push_str("</table>");
     }
-    html.push_str(&format!("<p>{}</p></body></html>", escape(w.thanks)));
+    html.push_str(&format!("<p>{}</p>", escape(w.thanks)));
+    if let Some(pixel) = &data.open_pixel {
+        html.push_str(&format!(
+            "<img src=\"{}\" width=\"1\" height=\"1\" alt=\"\" style=\"display:block;border:0\">",
+            escape(pixel)
+        ));
+    }
+    html.push_str("</body></html>");
     EmailContent { subject, text, html, inline_png }
 }
 
@@ -451,6 +460,7 @@ mod tests {
             slot: Some("Mon 30 Nov 10:00-10:30".into()),
             pass_url: Some("https://shop.example/pass/7F3A9C21-0123456789ABCDEF".into()),
             map_url: Some("https://www.openstreetmap.org/?mlat=52.2&mlon=21.0".into()),
+            open_pixel: None,
         }
     }
 
