@@ -72,6 +72,8 @@ async fn the_pass_shows_what_staff_scan_and_is_spent_once_collected(app: TestApp
         assert!(page.text.contains(shown), "{shown} on the pass");
     }
     assert!(!page.text.contains("/arrival"), "no 'I'm here' for an order collected at the counter");
+    let shared = app.get(&format!("/pass/{token}?utm_source=sms&utm_medium=ready"), None).await;
+    assert_eq!(shared.status, 200, "a link with a campaign's parameters still opens");
 
     // Anything but the pass opens nothing.
     let forged = format!("{}-{}", token.split('-').next().unwrap(), "0".repeat(16));

@@ -93,7 +93,10 @@ impl RouteTable {
         let Some(declared) = route.operations.get(method) else {
             return Err(ApiError::MethodNotAllowed { allowed: route.operations.keys().cloned().collect() });
         };
-        if query.is_empty() {
+        // Pages for browsers (the console, the pickup pass) take links as people share them:
+        // a campaign's `utm_source` must not break a shopper's pass. The API is held to the
+        // document.
+        if query.is_empty() || !path.starts_with("/v1/") {
             return Ok(());
         }
         let given: Vec<(String, String)> = serde_urlencoded::from_str(query)
@@ -181,6 +184,14 @@ mod tests {
             other => panic!("expected a validation error, got {other:?}"),
         }
         assert!(table.judge("GET", "/v1/locations/S1", "x=1").is_err(), "no parameters at all");
+    }
+
+    #[test]
+    fn pages_for_browsers_ignore_query_strings() {
+        let table = table();
+        assert!(table.judge("GET", "/pass/7F3A9C21-0123456789ABCDEF", "utm_source=sms").is_ok());
+        assert!(table.judge("GET", "/console", "from=email").is_ok());
+        assert!(table.judge("DELETE", "/console", "").is_err(), "methods still count");
     }
 
     #[test]
