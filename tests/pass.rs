@@ -241,6 +241,9 @@ async fn the_ready_email_in_a_browser(app: TestApp) {
         let expected: Vec<u8> = colors.iter().map(|c| u8::from(*c == qrcode::Color::Dark)).collect();
         let drawn: Vec<u8> = drawn.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
         assert_eq!(drawn, expected, "{lang:?}: the browser draws the QR code module for module");
+        let shown =
+            browser.eval("const i = document.querySelector('#pass img'); return i.width === i.naturalWidth").await;
+        assert_eq!(shown, true, "the QR image at its own size, not stretched");
         let big = browser.eval("return getComputedStyle(document.querySelector('#pass p')).fontSize").await;
         assert_eq!(big, "32px", "the code in large type");
         assert_eq!(

@@ -184,6 +184,22 @@ async fn unsuitable_slots_are_refused_and_change_nothing(app: TestApp) {
     full.assert_problem(409, "slot-full");
     assert_eq!(remaining(&app, &slot).await, 0);
     assert_eq!(app.level("S1", "A").await["reserved"], 2, "the refused hold took no stock");
+
+    // New rules with hour-long slots: the hour from the same start is a slot of its own, with
+    // its own room, whatever the half-hour one holds.
+    let hourly = json!({"rules": [{"fulfilment": "curbside", "days": EVERY_DAY, "from": "10:00", "to": "12:00", "minutes": 60, "capacity": 5}]});
+    app.put("/v1/locations/S1/slots", Some(&app.admin()), &hourly).await.ok();
+    let hour = first_curbside(&app, "S1").await;
+    assert_ne!(hour, slot);
+    assert_eq!(remaining(&app, &hour).await, 5);
+    assert_eq!(app.post("/v1/reservations", Some(&app.customer("bob")), &hold_body("S1", &hour)).await.status, 201);
+    assert_eq!(remaining(&app, &hour).await, 4);
+    // What a store stops offering is neither listed nor booked.
+    app.put_location("S1", json!({"pickup": {"in_store": true, "curbside": false}})).await;
+    assert!(slots(&app, "S1", "&fulfilment=curbside").await.is_empty());
+    let off = app.post("/v1/reservations", Some(&app.customer("cat")), &hold_body("S1", &hour)).await;
+    off.assert_problem(409, "conflict");
+    assert!(off.body["detail"].as_str().unwrap().contains("does not offer curbside"), "{}", off.text);
 }
 
 async fn rules_are_checked_and_set_by_admins_only(app: TestApp) {

@@ -349,10 +349,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    slot_bookings (location, fulfilment, starts_at) {
+    slot_bookings (location, fulfilment, starts_at, minutes) {
         location -> Text,
         fulfilment -> Text,
         starts_at -> Timestamp,
+        minutes -> Integer,
         booked -> BigInt,
     }
 }

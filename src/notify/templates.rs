@@ -259,7 +259,7 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
 
 /// Text for HTML: the five characters that could end it or open markup, escaped.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// What the customer acts on at that moment: the pickup code and deadline while the order
@@ -382,9 +382,11 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
         // large type, which a text-only client shows in the plain part.
         html.push_str("<div id=\"pass\" style=\"text-align:center;margin:16px 0\">");
         if let Ok(png) = crate::orders::pickup::qr_png(code, 6) {
+            // Shown at its own size: a 1-bit image stretched by a mail client blurs its modules.
+            let side = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
             inline_png.push((QR_CONTENT_ID, png));
             html.push_str(&format!(
-                "<img src=\"cid:{QR_CONTENT_ID}\" width=\"198\" height=\"198\" alt=\"{}: {}\" style=\"display:block;margin:0 auto\">",
+                "<img src=\"cid:{QR_CONTENT_ID}\" width=\"{side}\" height=\"{side}\" alt=\"{}: {}\" style=\"display:block;margin:0 auto\">",
                 escape(w.code),
                 escape(code)
             ));

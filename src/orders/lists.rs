@@ -50,7 +50,8 @@ pub fn search(
     Ok((items, more))
 }
 
-/// A store's orders: arrived curbside customers first (longest waiting first), then the rest
+/// A store's orders: arrived curbside customers first (longest waiting first), then by the
+/// time each was promised ready (orders sold without a promise after those with one), then
 /// oldest first.
 pub fn store_orders(
     conn: &mut DbConn,

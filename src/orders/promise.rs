@@ -110,7 +110,7 @@ pub fn after_work(
     let Some(hours) = hours else { return Some(now + work) };
     let mut left = work;
     let today = now.with_timezone(&zone).date_naive();
-    for offset in 0..=HORIZON_DAYS {
+    for offset in 0..HORIZON_DAYS {
         let day = today + chrono::Days::new(offset);
         let weekday = WEEKDAYS[day.weekday().num_days_from_monday() as usize];
         for [open, close] in hours.0.get(weekday).into_iter().flatten() {
@@ -153,7 +153,7 @@ fn first_free_slot(
     }
     let zone: chrono_tz::Tz = location.timezone.parse().unwrap_or(chrono_tz::UTC);
     let first_day = ready_at.with_timezone(&zone).date_naive();
-    for offset in 0..=HORIZON_DAYS {
+    for offset in 0..HORIZON_DAYS {
         let query = SlotQuery { date: Some(first_day + chrono::Days::new(offset)), fulfilment: Some(kind) };
         let day = crate::slots::list(conn, &location.code, &query, now)?;
         if let Some(slot) = day.items.into_iter().find(|s| s.remaining > 0 && s.starts_at >= ready_at) {

@@ -55,7 +55,7 @@ pub fn hold(
     let lines: Vec<Line> = form.lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
     known_skus(conn, &lines)?;
     let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-    release_lapsed(conn, &form.location, &skus, now)?;
+    let freed = release_lapsed(conn, &form.location, &skus, now)?;
 
     let id = uuid::Uuid::now_v7().to_string();
     let actor = who.actor();
@@ -65,8 +65,17 @@ pub fn hold(
         &lines,
         &Entry { reason: "hold", reference: &id, actor: &actor, at: now },
     )?;
-    if let Some(slot) = &form.slot_id {
-        crate::slots::book(conn, slot, &form.location, None, now)?;
+    // Slots after stock, in one key order with the places lapsed holds gave back (a place given
+    // back before one taken on the same slot): two holds never wait on each other's slots.
+    let mut slots: Vec<(&str, bool)> = freed.iter().map(|slot| (slot.as_str(), false)).collect();
+    slots.extend(form.slot_id.as_deref().map(|slot| (slot, true)));
+    slots.sort();
+    for (slot, booking) in slots {
+        if booking {
+            crate::slots::book(conn, slot, &form.location, None, now)?;
+        } else {
+            crate::slots::release(conn, slot)?;
+        }
     }
     let expires_at = now + ttl;
     diesel::insert_into(reservations::table)
@@ -247,7 +256,14 @@ fn end_holds(
 /// At the moment of contention: releases lapsed holds on these SKUs at this location, so they
 /// can never block the hold being placed. Waits for (rather than skips) holds the sweeper is
 /// releasing at the same time; it then finds them no longer held.
-fn release_lapsed(conn: &mut DbConn, location: &str, skus: &[&str], now: NaiveDateTime) -> Result<(), ApiError> {
+/// Returns the slots the ended holds had, sorted, for the caller to give back in its own pass
+/// over slots (after its stock, in key order).
+fn release_lapsed(
+    conn: &mut DbConn,
+    location: &str,
+    skus: &[&str],
+    now: NaiveDateTime,
+) -> Result<Vec<String>, ApiError> {
     let lapsed_ids = reservations::table
         .inner_join(reservation_lines::table)
         .filter(reservations::location.eq(location))
@@ -258,14 +274,17 @@ fn release_lapsed(conn: &mut DbConn, location: &str, skus: &[&str], now: NaiveDa
         .distinct();
     let mut ids: Vec<String> = lapsed_ids.load(conn)?;
     if ids.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     ids.sort();
+    // Lapsed still, once locked: an extension committed meanwhile moved `expires_at` on, and
+    // PostgreSQL re-checks these conditions on the row it waited for.
     let lapsed: Vec<ReservationRow> = locking!(
         conn,
         reservations::table
             .filter(reservations::id.eq_any(&ids))
             .filter(reservations::status.eq(HoldStatus::Held.as_str()))
+            .filter(reservations::expires_at.le(now))
             .order(reservations::id.asc())
             .select(ReservationRow::as_select()),
         load
@@ -277,15 +296,16 @@ fn release_lapsed(conn: &mut DbConn, location: &str, skus: &[&str], now: NaiveDa
 /// Expires lapsed holds whose lines may span many SKUs: their stock is returned in one pass
 /// in (location, sku) order, the same order every other writer locks in. The levels the
 /// caller will touch next (`also_locked`) are locked in the same pass: locking them later, in
-/// a second ordered pass, could interleave with another writer's order and deadlock.
+/// a second ordered pass, could interleave with another writer's order and deadlock. Returns
+/// the slots the holds had booked, sorted, for the caller to give back.
 fn end_lapsed(
     conn: &mut DbConn,
     lapsed: Vec<ReservationRow>,
     now: NaiveDateTime,
     also_locked: &[(&str, &str)],
-) -> Result<(), ApiError> {
+) -> Result<Vec<String>, ApiError> {
     if lapsed.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<&str> = lapsed.iter().map(|r| r.id.as_str()).collect();
     let location_of: HashMap<&str, &str> = lapsed.iter().map(|r| (r.id.as_str(), r.location.as_str())).collect();
@@ -313,9 +333,13 @@ fn end_lapsed(
         let entry = Entry { reason: "expire", reference: &id, actor: "system:hold-sweeper", at: now };
         reserve::unreserve(conn, &location, &[Line::new(sku, quantity)], &entry)?;
     }
-    // Slots after stock, in one order, as every writer takes them.
-    let mut slots: Vec<&str> = lapsed.iter().filter_map(|hold| hold.slot_id.as_deref()).collect();
+    let mut slots: Vec<String> = lapsed.into_iter().filter_map(|hold| hold.slot_id).collect();
     slots.sort();
+    Ok(slots)
+}
+
+/// Gives back the places of holds that ended, in key order (after the caller's stock).
+fn release_slots(conn: &mut DbConn, slots: &[String]) -> Result<(), ApiError> {
     for slot in slots {
         crate::slots::release(conn, slot)?;
     }
@@ -330,6 +354,7 @@ pub fn expire_lapsed(conn: &mut DbConn) -> Result<usize, ApiError> {
     let lapsed: Vec<ReservationRow> =
         due_rows!(conn, reservations, status held, due expires_at <= now, order id, limit SWEEP_BATCH, ReservationRow)?;
     let count = lapsed.len();
-    end_lapsed(conn, lapsed, now, &[])?;
+    let freed = end_lapsed(conn, lapsed, now, &[])?;
+    release_slots(conn, &freed)?;
     Ok(count)
 }

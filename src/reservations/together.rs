@@ -112,7 +112,10 @@ pub fn place(
             Err(failure) => return Err(failure),
         }
     }
-    super::release_lapsed(conn, location, &[sku], now)?;
+    // The batch books no slot: the places lapsed holds had go back at once, after the stock
+    // their ending already locked.
+    let freed = super::release_lapsed(conn, location, &[sku], now)?;
+    super::release_slots(conn, &freed)?;
 
     let going: Vec<usize> = (0..asking.len()).filter(|&i| outcomes[i].is_none()).collect();
     let wanted: Vec<i64> = going.iter().map(|&i| asking[i].quantity).collect();

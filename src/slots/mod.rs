@@ -48,11 +48,7 @@ pub fn rules_of(conn: &mut DbConn, location: &str) -> Result<SlotRules, ApiError
 pub fn put_rules(conn: &mut DbConn, code: &str, rules: &SlotRules) -> Result<SlotRules, ApiError> {
     let location = catalog::find_location(conn, code)?;
     for (i, rule) in rules.rules.iter().enumerate() {
-        let offered = match rule.fulfilment {
-            SlotKind::Pickup => location.pickup_in_store,
-            SlotKind::Curbside => location.pickup_curbside,
-        };
-        if !offered {
+        if !offers(&location, rule.fulfilment) {
             return Err(ApiError::Conflict(format!(
                 "{code} does not offer {} (rules[{i}]); turn it on for the location first",
                 rule.fulfilment.as_str()
@@ -70,6 +66,14 @@ pub fn put_rules(conn: &mut DbConn, code: &str, rules: &SlotRules) -> Result<Slo
             .execute(conn)?;
     }
     Ok(rules.clone())
+}
+
+/// Whether the store offers this kind of collection (the location's own switches).
+fn offers(location: &LocationRow, kind: SlotKind) -> bool {
+    match kind {
+        SlotKind::Pickup => location.pickup_in_store,
+        SlotKind::Curbside => location.pickup_curbside,
+    }
 }
 
 fn zone_of(location: &LocationRow) -> chrono_tz::Tz {
@@ -148,22 +152,29 @@ pub fn list(conn: &mut DbConn, code: &str, query: &SlotQuery, now: DateTime<Utc>
         .into_iter()
         .filter(|m| m.starts_at > now.naive_utc())
         .filter(|m| query.fulfilment.is_none_or(|kind| kind == m.kind))
+        // Rules outlive a store's switches: what it no longer offers is not offered.
+        .filter(|m| location.active && offers(&location, m.kind))
         .collect();
-    let booked: HashMap<(String, NaiveDateTime), i64> = match (made.first(), made.last()) {
+    let booked: HashMap<(String, NaiveDateTime, i32), i64> = match (made.first(), made.last()) {
         (Some(first), Some(last)) => slot_bookings::table
             .filter(slot_bookings::location.eq(code))
             .filter(slot_bookings::starts_at.between(first.starts_at, last.starts_at))
-            .select((slot_bookings::fulfilment, slot_bookings::starts_at, slot_bookings::booked))
-            .load::<(String, NaiveDateTime, i64)>(conn)?
+            .select((
+                slot_bookings::fulfilment,
+                slot_bookings::starts_at,
+                slot_bookings::minutes,
+                slot_bookings::booked,
+            ))
+            .load::<(String, NaiveDateTime, i32, i64)>(conn)?
             .into_iter()
-            .map(|(kind, at, booked)| ((kind, at), booked))
+            .map(|(kind, at, minutes, booked)| ((kind, at, minutes), booked))
             .collect(),
         _ => HashMap::new(),
     };
     let items = made
         .into_iter()
         .map(|m| {
-            let taken = booked.get(&(m.kind.as_str().to_string(), m.starts_at)).copied().unwrap_or(0);
+            let taken = booked.get(&(m.kind.as_str().to_string(), m.starts_at, m.minutes as i32)).copied().unwrap_or(0);
             Slot {
                 id: id_of(code, m.kind, m.starts_at, m.minutes),
                 fulfilment: m.kind,
@@ -196,6 +207,9 @@ pub fn book(
         return Err(ApiError::Conflict(format!("slot {id} is for {}, not {}", slot_kind.as_str(), kind.as_str())));
     }
     let store = catalog::find_location(conn, location)?;
+    if !store.active || !offers(&store, slot_kind) {
+        return Err(ApiError::Conflict(format!("{location} does not offer {} now", slot_kind.as_str())));
+    }
     let rules = rules_of(conn, location)?;
     let local_date = zone_of(&store).from_utc_datetime(&starts_at).date_naive();
     let made = made_on(&store, &rules, local_date)
@@ -209,11 +223,12 @@ pub fn book(
         slot_bookings::location.eq(location),
         slot_bookings::fulfilment.eq(slot_kind.as_str()),
         slot_bookings::starts_at.eq(starts_at),
+        slot_bookings::minutes.eq(minutes as i32),
         slot_bookings::booked.eq(0_i64),
     );
     insert_or_ignore!(conn, slot_bookings::table, key)?;
     // The check and the booking are one statement under the row's lock.
-    let taken = diesel::update(slot_bookings::table.find((location, slot_kind.as_str(), starts_at)))
+    let taken = diesel::update(slot_bookings::table.find((location, slot_kind.as_str(), starts_at, minutes as i32)))
         .filter(slot_bookings::booked.lt(made.capacity))
         .set(slot_bookings::booked.eq(slot_bookings::booked + 1))
         .execute(conn)?;
@@ -225,8 +240,8 @@ pub fn book(
 
 /// Gives a booking back: the hold or order that had it ended without being collected.
 pub fn release(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
-    let Some((location, kind, starts_at, _)) = parse_id(id) else { return Ok(()) };
-    diesel::update(slot_bookings::table.find((location, kind.as_str(), starts_at)))
+    let Some((location, kind, starts_at, minutes)) = parse_id(id) else { return Ok(()) };
+    diesel::update(slot_bookings::table.find((location, kind.as_str(), starts_at, minutes as i32)))
         .filter(slot_bookings::booked.gt(0))
         .set(slot_bookings::booked.eq(slot_bookings::booked - 1))
         .execute(conn)?;

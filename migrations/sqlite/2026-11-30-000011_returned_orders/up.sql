@@ -1,7 +1,8 @@
 -- Orders may now be returned: two more statuses. SQLite cannot alter a CHECK constraint, so
 -- the table is rebuilt (the procedure SQLite's documentation gives for ALTER TABLE): foreign
 -- keys off, a new table, the rows copied, the old one dropped, the new one renamed, the
--- indexes made again, the keys checked, all in one transaction. Kept in step with
+-- indexes made again, all in one transaction (the copy is of the same rows, so every key
+-- that held before holds after). Kept in step with
 -- migrations/postgres.
 PRAGMA foreign_keys = OFF;
 BEGIN IMMEDIATE;

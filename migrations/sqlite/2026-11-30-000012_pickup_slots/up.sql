@@ -13,8 +13,9 @@ CREATE TABLE slot_bookings (
     location    TEXT NOT NULL REFERENCES locations (code),
     fulfilment  TEXT NOT NULL,
     starts_at   TIMESTAMP NOT NULL,
+    minutes     INTEGER NOT NULL,
     booked      BIGINT NOT NULL CHECK (booked >= 0),
-    PRIMARY KEY (location, fulfilment, starts_at)
+    PRIMARY KEY (location, fulfilment, starts_at, minutes)
 );
 
 ALTER TABLE reservations ADD COLUMN slot_id TEXT;
