@@ -403,7 +403,50 @@ async fn racing_extensions_extend_once(app: TestApp) {
     assert_eq!((expiry(now.ok()) - expiry(&placed)).num_seconds(), 120, "extended by one request's worth");
 }
 
+/// An extension that commits while a new hold waits to end the lapsed holds of its SKU is not
+/// undone: the new hold ends only holds still lapsed once it holds their lock. (On SQLite
+/// writers take turns, so the interleaving cannot happen there; the check still runs.)
+async fn an_extension_committed_meanwhile_is_not_undone(app: TestApp) {
+    use diesel::connection::SimpleConnection;
+    setup(&app).await;
+    app.count("S1", "A", 5).await;
+    let ann = app.customer("ann");
+    let placed = hold(&app, &ann, json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}], "ttl_seconds": 60}))
+        .await
+        .ok()
+        .clone();
+    let id = placed["id"].as_str().unwrap().to_string();
+    lapse(&app, &id);
+    if app.backend == common::Backend::Postgres {
+        // Another transaction holds the hold's row and moves its end an hour on, as `extend`
+        // does, and commits only once the new hold is waiting for that row.
+        let mut extending = app.conn();
+        extending
+            .batch_execute(&format!(
+                "BEGIN; SELECT id FROM reservations WHERE id = '{id}' FOR UPDATE;                  UPDATE reservations SET expires_at = now() AT TIME ZONE 'UTC' + interval '1 hour',                  extended_at = now() AT TIME ZONE 'UTC' WHERE id = '{id}';"
+            ))
+            .unwrap();
+        let bob = app.customer("bob");
+        let body = json!({"location": "S1", "lines": [{"sku": "A", "quantity": 1}]});
+        let (placed, ()) = tokio::join!(hold(&app, &bob, body), async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            extending.batch_execute("COMMIT").unwrap();
+        });
+        assert_eq!(placed.status, 201, "{}", placed.text);
+        let ann_hold = app.get(&format!("/v1/reservations/{id}"), Some(&ann)).await.ok().clone();
+        assert_eq!(ann_hold["status"], "held", "the extension stands: {ann_hold}");
+        assert_eq!(app.level("S1", "A").await["reserved"], 2, "both holds keep their unit");
+        app.assert_ledger_balances("S1", "A").await;
+    } else {
+        // Lapsed and not extended: the new hold ends it, as ever.
+        let placed =
+            hold(&app, &app.customer("bob"), json!({"location": "S1", "lines": [{"sku": "A", "quantity": 5}]})).await;
+        assert_eq!(placed.status, 201, "{}", placed.text);
+    }
+}
+
 on_both_backends!(
+    an_extension_committed_meanwhile_is_not_undone,
     a_hold_is_extended_once_while_its_stock_stays_reserved,
     only_a_live_hold_of_ones_own_is_extended,
     racing_extensions_extend_once,
