@@ -191,6 +191,18 @@ pub struct Location {
     pub distance_km: Option<f64>,
 }
 
+impl LocationRow {
+    /// The location's time zone (UTC if the stored name no longer parses).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// Its opening hours, when it publishes them.
+    pub fn hours(&self) -> Option<OpeningHours> {
+        self.opening_hours.as_deref().and_then(|json| serde_json::from_str(json).ok())
+    }
+}
+
 impl TryFrom<LocationRow> for Location {
     type Error = ApiError;
 
@@ -198,7 +210,7 @@ impl TryFrom<LocationRow> for Location {
         Ok(Location {
             kind: LocationKind::from_stored(&row.kind)?,
             pickup: PickupOptions { in_store: row.pickup_in_store, curbside: row.pickup_curbside },
-            opening_hours: row.opening_hours.as_deref().and_then(|json| serde_json::from_str(json).ok()),
+            opening_hours: row.hours(),
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),
             code: row.code,

@@ -138,7 +138,7 @@ fn context(
     use chrono::TimeZone;
     let lang = Lang::resolve(customer.locale.as_deref(), location.locale.as_deref());
     let zone = customer_zone(customer, &location);
-    let format = if lang == Lang::En { "%a %d %b %H:%M" } else { "%d.%m %H:%M" };
+    let format = lang.time_format();
     let deadline = order.pickup_deadline.map(|d| zone.from_utc_datetime(&d).format(format).to_string());
     let code = match (event, &order.pickup_code_nonce) {
         (Event::ReadyForPickup | Event::PickupReminder, Some(nonce)) => {
@@ -147,9 +147,7 @@ fn context(
         _ => None,
     };
     let hours: Vec<(String, String)> = location
-        .opening_hours
-        .as_deref()
-        .and_then(|json| serde_json::from_str::<crate::catalog::model::OpeningHours>(json).ok())
+        .hours()
         .map(|hours| {
             crate::catalog::model::WEEKDAYS
                 .iter()

@@ -23,6 +23,15 @@ impl Lang {
         })
     }
 
+    /// How messages in this language write a date and time (`chrono` format).
+    pub fn time_format(&self) -> &'static str {
+        if *self == Lang::En {
+            "%a %d %b %H:%M"
+        } else {
+            "%d.%m %H:%M"
+        }
+    }
+
     /// The customer's language if we write it, else the store's, else English.
     pub fn resolve(customer: Option<&str>, store: Option<&str>) -> Lang {
         customer.and_then(Lang::from_tag).or_else(|| store.and_then(Lang::from_tag)).unwrap_or(Lang::En)

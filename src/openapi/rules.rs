@@ -111,6 +111,7 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
             "days",
             json!({"minItems": 1, "maxItems": 7, "uniqueItems": true, "items": {"type": "string", "enum": crate::catalog::model::WEEKDAYS}}),
         ),
+        ("SlotRule", "to", pattern(f::CLOCK_TIME)),
         ("SlotRule", "minutes", range(10, 240)),
         ("SlotRule", "capacity", range(1, crate::slots::model::MAX_CAPACITY)),
         ("SlotRules", "rules", list(0, crate::slots::model::MAX_RULES)),

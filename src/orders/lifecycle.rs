@@ -107,7 +107,7 @@ pub fn apply(
     match action {
         Action::MarkReady => {
             let location = catalog::find_location(conn, &row.location)?;
-            let hours = location.opening_hours.as_deref().and_then(|h| serde_json::from_str(h).ok());
+            let hours = location.hours();
             let deadline = pickup::deadline(now, &location.timezone, location.pickup_hold_days, hours.as_ref());
             let nonce = pickup::new_nonce();
             let code = pickup::code(&settings.pickup_key, &row.id, &nonce);

@@ -240,7 +240,6 @@ fn keep_channel_buffer(
     }
 }
 
-/// The hold's units pass to the order without touching stock: they stay reserved.
 /// The slot the order keeps: its hold's (which must suit the order's fulfilment), or the one
 /// it names, booked now after its stock. Naming another slot than its hold's is 409.
 fn take_slot(
@@ -279,6 +278,8 @@ fn take_slot(
     }
 }
 
+/// The hold's units pass to the order without touching stock: they stay reserved. Its slot,
+/// if it booked one, comes along.
 fn take_over_hold(
     conn: &mut DbConn,
     who: &Principal,

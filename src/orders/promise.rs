@@ -32,11 +32,7 @@ pub fn promise(
 ) -> Result<Promise, ApiError> {
     let fulfilment = form.fulfilment.unwrap_or(SlotKind::Pickup);
     let location = catalog::find_location(conn, &form.location)?;
-    let offered = match fulfilment {
-        SlotKind::Pickup => location.pickup_in_store,
-        SlotKind::Curbside => location.pickup_curbside,
-    };
-    if !location.active || !offered {
+    if !location.active || !crate::slots::offers(&location, fulfilment) {
         return Err(ApiError::Conflict(format!("{} does not offer {} now", form.location, fulfilment.as_str())));
     }
     let wanted: Vec<Line> = form.lines.iter().map(|l| Line::new(l.sku.clone(), l.quantity)).collect();
@@ -91,12 +87,9 @@ fn ready_at_store(
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
     let pace = catalog::picking_per_hour(conn, &location.code)?.map(i64::from).unwrap_or(default_pace).max(1);
-    let hours: Option<OpeningHours> =
-        location.opening_hours.as_deref().and_then(|json| serde_json::from_str(json).ok());
-    let zone: chrono_tz::Tz = location.timezone.parse().unwrap_or(chrono_tz::UTC);
     // Whole minutes, rounded up: a promise is never earlier than the work allows.
     let work = TimeDelta::minutes(((orders_ahead + 1) * 60 + pace - 1) / pace);
-    Ok(after_work(now, work, zone, hours.as_ref()))
+    Ok(after_work(now, work, location.zone(), location.hours().as_ref()))
 }
 
 /// The moment `work` of opening hours has passed after `now`. No hours at all: always open.
@@ -132,7 +125,7 @@ pub fn after_work(
 
 /// `HH:MM` (or `24:00`) on a local day, as UTC.
 fn local_time(day: chrono::NaiveDate, clock: &str, zone: chrono_tz::Tz) -> Option<DateTime<Utc>> {
-    let minutes = crate::slots::model::minutes_of(clock)?;
+    let minutes = i64::from(crate::http::formats::clock_minutes(clock)?);
     let local: NaiveDateTime = day.and_hms_opt(0, 0, 0)? + TimeDelta::minutes(minutes);
     zone.from_local_datetime(&local)
         .earliest()
@@ -148,14 +141,14 @@ fn first_free_slot(
     ready_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Option<crate::slots::model::Slot>, ApiError> {
-    if crate::slots::rules_of(conn, &location.code)?.rules.is_empty() {
+    let rules = crate::slots::rules_of(conn, &location.code)?;
+    if rules.rules.is_empty() {
         return Ok(None);
     }
-    let zone: chrono_tz::Tz = location.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let first_day = ready_at.with_timezone(&zone).date_naive();
+    let first_day = ready_at.with_timezone(&location.zone()).date_naive();
     for offset in 0..HORIZON_DAYS {
         let query = SlotQuery { date: Some(first_day + chrono::Days::new(offset)), fulfilment: Some(kind) };
-        let day = crate::slots::list(conn, &location.code, &query, now)?;
+        let day = crate::slots::list_for(conn, location, &rules, &query, now)?;
         if let Some(slot) = day.items.into_iter().find(|s| s.remaining > 0 && s.starts_at >= ready_at) {
             return Ok(Some(slot));
         }
@@ -164,7 +157,7 @@ fn first_free_slot(
 }
 
 /// Records the promise an order is sold with (pickup and curbside only), in its transaction:
-/// the queue as it stands, this order not yet in it.
+/// the queue as it stands, with the orders placed before this one ahead of it.
 pub fn record_for_order(
     conn: &mut DbConn,
     order_id: &str,
@@ -176,12 +169,8 @@ pub fn record_for_order(
     if fulfilment == Fulfilment::Delivery {
         return Ok(());
     }
-    let ahead = orders::table
-        .filter(orders::location.eq(&location.code))
-        .filter(orders::id.ne(order_id))
-        .filter(orders::status.eq_any([Status::Confirmed.as_str(), Status::Picking.as_str()]))
-        .count()
-        .get_result::<i64>(conn)?;
+    // The order is in the queue already (confirmed): the others are ahead of it.
+    let ahead = (queue_at(conn, &location.code)? - 1).max(0);
     if let Some(at) = ready_at_store(conn, location, ahead, default_pace, now.and_utc())? {
         diesel::insert_into(order_promises::table)
             .values((order_promises::order_id.eq(order_id), order_promises::promised_at.eq(at.naive_utc())))

@@ -63,11 +63,13 @@ pub fn take_back(
     }
     let bought = bought(conn, id)?;
     let already = returned_so_far(conn, id)?;
-    check_quantities(form, &bought, &already, &row.number)?;
-    let everything_back = bought.iter().all(|(sku, quantity)| {
-        let now_back: i64 = form.lines.iter().filter(|l| &l.sku == sku).map(|l| l.quantity).sum();
-        already.get(sku).copied().unwrap_or(0) + now_back >= *quantity
-    });
+    // Units of each SKU back once this return is taken, whatever their condition.
+    let mut after = already.clone();
+    for line in &form.lines {
+        *after.entry(line.sku.clone()).or_insert(0) += line.quantity;
+    }
+    check_quantities(form, &bought, &already, &after, &row.number)?;
+    let everything_back = bought.iter().all(|(sku, quantity)| after.get(sku).copied().unwrap_or(0) >= *quantity);
     let to = status::after_return(from, everything_back)
         .ok_or_else(|| ApiError::Internal("a returnable status stopped being returnable".into()))?;
 
@@ -124,6 +126,7 @@ fn check_quantities(
     form: &ReturnForm,
     bought: &BTreeMap<String, i64>,
     already: &HashMap<String, i64>,
+    after: &HashMap<String, i64>,
     number: &str,
 ) -> Result<(), ApiError> {
     let mut errors = Vec::new();
@@ -132,9 +135,8 @@ fn check_quantities(
             errors.push(FieldError::new(format!("lines[{i}].sku"), format!("order {number} has no {}", line.sku)));
             continue;
         };
-        let asked: i64 = form.lines.iter().filter(|l| l.sku == line.sku).map(|l| l.quantity).sum();
         let back = already.get(&line.sku).copied().unwrap_or(0);
-        if back + asked > quantity {
+        if after.get(&line.sku).copied().unwrap_or(0) > quantity {
             errors.push(FieldError::new(
                 format!("lines[{i}].quantity"),
                 format!("{quantity} of {} bought, {back} already returned: at most {} more", line.sku, quantity - back),

@@ -154,18 +154,7 @@ mod tests {
     use Action::*;
     use Status::*;
 
-    const ALL: [Status; 10] = [
-        Confirmed,
-        Picking,
-        ReadyForPickup,
-        Collected,
-        Shipped,
-        Delivered,
-        Cancelled,
-        Expired,
-        PartiallyReturned,
-        Returned,
-    ];
+    const ALL: &[Status] = <Status as strum::VariantArray>::VARIANTS;
     const ACTIONS: [Action; 7] = [StartPicking, MarkReady, Collect, Ship, Deliver, Cancel, Expire];
 
     #[test]
@@ -199,7 +188,7 @@ mod tests {
             "order X is collected, so it cannot be cancelled"
         );
         assert!(refusal("X", Picking, Fulfilment::Delivery, MarkReady).ends_with("ship it instead"));
-        for status in ALL {
+        for &status in ALL {
             for action in ACTIONS {
                 let text = refusal("X", status, Fulfilment::Pickup, action);
                 assert!(!text.contains('_') && !text.contains("Mark"), "{text}");
@@ -209,7 +198,7 @@ mod tests {
 
     #[test]
     fn only_what_left_the_store_comes_back() {
-        for status in ALL {
+        for &status in ALL {
             let returnable = matches!(status, Collected | Delivered | PartiallyReturned);
             assert_eq!(after_return(status, false).is_some(), returnable, "{status:?}");
         }
@@ -231,7 +220,7 @@ mod tests {
 
     #[test]
     fn only_statuses_that_hold_stock_can_release_or_consume_it() {
-        for status in ALL {
+        for &status in ALL {
             for f in [Fulfilment::Pickup, Fulfilment::Curbside, Fulfilment::Delivery] {
                 for action in ACTIONS {
                     if next(status, f, action).is_some() && stock_effect(action) != StockEffect::None {

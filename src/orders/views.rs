@@ -88,9 +88,10 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderS
     let arrival = arrival_of(conn, &row.id)?;
     let at_risk = risk::of(conn, risk::Holder::Order, &row.id, &row.location)?;
     let overdue = row.overdue(settings.overdue_after, Utc::now().naive_utc())?;
-    let row_id = row.id.clone();
     let promised_at = super::promise::promised_at(conn, &row.id)?;
     let late = super::promise::late(row.status()?, promised_at, Utc::now().naive_utc());
+    let slot = slot_of(conn, &row.id)?.as_deref().and_then(crate::slots::describe);
+    let returns = super::returns::returns_of(conn, &row.id)?;
     Ok(Order {
         promised_at: promised_at.map(|at| at.and_utc()),
         late,
@@ -113,8 +114,8 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderS
         at_risk,
         overdue,
         events,
-        slot: slot_of(conn, &row_id)?.as_deref().and_then(crate::slots::describe),
-        returns: super::returns::returns_of(conn, &row_id)?,
+        slot,
+        returns,
     })
 }
 

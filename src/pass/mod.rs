@@ -15,7 +15,7 @@ use chrono::{Datelike, TimeZone, Utc};
 use diesel::prelude::*;
 
 use crate::auth::{Principal, Role};
-use crate::catalog::model::{OpeningHours, WEEKDAYS};
+use crate::catalog::model::WEEKDAYS;
 use crate::db::schema::orders;
 use crate::db::DbConn;
 use crate::error::ApiError;
@@ -84,13 +84,11 @@ pub fn open(conn: &mut DbConn, token: &str, key: &[u8]) -> Result<Opened, ApiErr
     if status != Status::ReadyForPickup {
         return Ok(Opened::Spent { lang, number: row.number, status });
     }
-    let zone: chrono_tz::Tz = customer
-        .as_ref()
-        .and_then(|c| c.timezone.as_deref())
-        .unwrap_or(&location.timezone)
-        .parse()
-        .unwrap_or(chrono_tz::UTC);
-    let format = if lang == Lang::En { "%a %d %b %H:%M" } else { "%d.%m %H:%M" };
+    let zone = match &customer {
+        Some(customer) => crate::notify::policy::customer_zone(customer, &location),
+        None => location.zone(),
+    };
+    let format = lang.time_format();
     let code = pickup::code(key, &row.id, row.pickup_code_nonce.as_deref().unwrap_or_default());
     let qr = pickup::qr_svg(&code)?;
     let qr_svg = qr.find("<svg").map(|at| qr[at..].to_string()).unwrap_or(qr);
@@ -98,11 +96,8 @@ pub fn open(conn: &mut DbConn, token: &str, key: &[u8]) -> Result<Opened, ApiErr
         .as_deref()
         .and_then(crate::slots::describe)
         .map(|slot| crate::slots::span_in(&slot, zone, format));
-    let hours: Option<OpeningHours> =
-        location.opening_hours.as_deref().and_then(|json| serde_json::from_str(json).ok());
-    let store_zone: chrono_tz::Tz = location.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let weekday = WEEKDAYS[Utc::now().with_timezone(&store_zone).weekday().num_days_from_monday() as usize];
-    let today = hours.map(|h| {
+    let weekday = WEEKDAYS[Utc::now().with_timezone(&location.zone()).weekday().num_days_from_monday() as usize];
+    let today = location.hours().map(|h| {
         h.0.get(weekday)
             .map(|spans| spans.iter().map(|[open, close]| format!("{open}-{close}")).collect::<Vec<_>>().join(", "))
             .unwrap_or_default()

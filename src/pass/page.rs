@@ -192,11 +192,20 @@ pub fn render(opened: &Opened, token: &str) -> String {
 
 /// The page for a link that is no pass at all, in English (there is no shopper to ask).
 pub fn missing() -> String {
+    notice("missing", words(Lang::En).missing)
+}
+
+/// The page for a request the pass refused (a form that could not be read, say), in English.
+pub fn problem(text: &str) -> String {
+    notice("problem", text)
+}
+
+fn notice(id: &str, text: &str) -> String {
     let w = words(Lang::En);
     shell(
         Lang::En,
         w.title,
-        &format!("<h1>{}</h1><p class=\"card spent\" id=\"missing\">{}</p>", escape(w.title), escape(w.missing)),
+        &format!("<h1>{}</h1><p class=\"card spent\" id=\"{id}\">{}</p>", escape(w.title), escape(text)),
     )
 }
 

@@ -48,8 +48,7 @@ fn refusal(error: ApiError) -> HttpResponse {
     if status.is_server_error() {
         return actix_web::ResponseError::error_response(&error);
     }
-    html(status, format!("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Pickup pass</title></head><body><p id=\"problem\">{}</p></body></html>",
-        crate::notify::templates::escape(&error.to_string())))
+    html(status, page::problem(&error.to_string()))
 }
 
 /// The shopper's pickup pass: the QR code and code staff scan, the store, its address, map

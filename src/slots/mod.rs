@@ -21,6 +21,7 @@ use crate::catalog::{self, model::LocationRow, model::WEEKDAYS};
 use crate::db::schema::{slot_bookings, slot_rules};
 use crate::db::{insert_or_ignore, DbConn};
 use crate::error::{ApiError, FieldError};
+use crate::http::formats::clock_minutes;
 use model::*;
 
 /// One slot as the rules make it.
@@ -69,25 +70,22 @@ pub fn put_rules(conn: &mut DbConn, code: &str, rules: &SlotRules) -> Result<Slo
 }
 
 /// Whether the store offers this kind of collection (the location's own switches).
-fn offers(location: &LocationRow, kind: SlotKind) -> bool {
+pub fn offers(location: &LocationRow, kind: SlotKind) -> bool {
     match kind {
         SlotKind::Pickup => location.pickup_in_store,
         SlotKind::Curbside => location.pickup_curbside,
     }
 }
 
-fn zone_of(location: &LocationRow) -> chrono_tz::Tz {
-    location.timezone.parse().unwrap_or(chrono_tz::UTC)
-}
-
 /// The slots the rules make on one local date, by start. A local time a clock change skips
 /// makes no slot; one it repeats makes its first.
 fn made_on(location: &LocationRow, rules: &SlotRules, date: NaiveDate) -> Vec<Made> {
-    let zone = zone_of(location);
+    let zone = location.zone();
     let weekday = WEEKDAYS[date.weekday().num_days_from_monday() as usize];
     let mut made = Vec::new();
     for rule in rules.rules.iter().filter(|r| r.days.iter().any(|d| d == weekday)) {
-        let (Some(from), Some(to)) = (minutes_of(&rule.from), minutes_of(&rule.to)) else { continue };
+        let (Some(from), Some(to)) = (clock_minutes(&rule.from), clock_minutes(&rule.to)) else { continue };
+        let (from, to) = (i64::from(from), i64::from(to));
         let mut start = from;
         while start + rule.minutes <= to {
             let local = date.and_hms_opt(0, 0, 0).expect("midnight") + TimeDelta::minutes(start);
@@ -147,13 +145,25 @@ pub fn span_in(slot: &BookedSlot, zone: chrono_tz::Tz, format: &str) -> String {
 pub fn list(conn: &mut DbConn, code: &str, query: &SlotQuery, now: DateTime<Utc>) -> Result<SlotList, ApiError> {
     let location = catalog::find_location(conn, code)?;
     let rules = rules_of(conn, code)?;
-    let date = query.date.unwrap_or_else(|| now.with_timezone(&zone_of(&location)).date_naive());
-    let made: Vec<Made> = made_on(&location, &rules, date)
+    list_for(conn, &location, &rules, query, now)
+}
+
+/// `list` for a store and rules already read: for callers that look through several days.
+pub fn list_for(
+    conn: &mut DbConn,
+    location: &LocationRow,
+    rules: &SlotRules,
+    query: &SlotQuery,
+    now: DateTime<Utc>,
+) -> Result<SlotList, ApiError> {
+    let code = location.code.as_str();
+    let date = query.date.unwrap_or_else(|| now.with_timezone(&location.zone()).date_naive());
+    let made: Vec<Made> = made_on(location, rules, date)
         .into_iter()
         .filter(|m| m.starts_at > now.naive_utc())
         .filter(|m| query.fulfilment.is_none_or(|kind| kind == m.kind))
         // Rules outlive a store's switches: what it no longer offers is not offered.
-        .filter(|m| location.active && offers(&location, m.kind))
+        .filter(|m| location.active && offers(location, m.kind))
         .collect();
     let booked: HashMap<(String, NaiveDateTime, i32), i64> = match (made.first(), made.last()) {
         (Some(first), Some(last)) => slot_bookings::table
@@ -211,7 +221,7 @@ pub fn book(
         return Err(ApiError::Conflict(format!("{location} does not offer {} now", slot_kind.as_str())));
     }
     let rules = rules_of(conn, location)?;
-    let local_date = zone_of(&store).from_utc_datetime(&starts_at).date_naive();
+    let local_date = store.zone().from_utc_datetime(&starts_at).date_naive();
     let made = made_on(&store, &rules, local_date)
         .into_iter()
         .find(|m| m.kind == slot_kind && m.starts_at == starts_at && m.minutes == minutes)

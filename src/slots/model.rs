@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::catalog::model::WEEKDAYS;
 use crate::error::ApiError;
+use crate::http::formats::clock_minutes;
 use crate::http::json::Validate;
 use crate::http::validate::Validator;
 
@@ -35,7 +36,6 @@ pub struct SlotRule {
     #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub from: String,
     /// `HH:MM` (or `24:00`); the last slot ends by then.
-    #[schema(pattern = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     pub to: String,
     /// A slot's length, 10 to 240 minutes.
     pub minutes: i64,
@@ -48,19 +48,6 @@ pub struct SlotRule {
 #[serde(deny_unknown_fields)]
 pub struct SlotRules {
     pub rules: Vec<SlotRule>,
-}
-
-/// Minutes since midnight of `HH:MM` (`24:00` is 1440).
-pub fn minutes_of(clock: &str) -> Option<i64> {
-    if clock == "24:00" {
-        return Some(24 * 60);
-    }
-    let (h, m) = clock.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
 impl Validate for SlotRules {
@@ -85,8 +72,8 @@ impl Validate for SlotRules {
             }
             v.range(field("minutes"), rule.minutes, 10, 240);
             v.range(field("capacity"), rule.capacity, 1, MAX_CAPACITY);
-            let from = minutes_of(&rule.from).filter(|m| *m < 24 * 60);
-            let to = minutes_of(&rule.to);
+            let from = clock_minutes(&rule.from).map(i64::from).filter(|m| *m < 24 * 60);
+            let to = clock_minutes(&rule.to).map(i64::from);
             if from.is_none() {
                 v.add(field("from"), "must be HH:MM");
             }
