@@ -41,6 +41,7 @@ pub mod state;
 pub mod stock;
 pub mod sync;
 pub mod throttle;
+pub mod transfers;
 
 use std::net::TcpListener;
 
@@ -71,6 +72,7 @@ where
         .configure(slots::routes::configure)
         .configure(reservations::routes::configure)
         .configure(orders::routes::configure)
+        .configure(transfers::routes::configure)
         .configure(customers::routes::configure)
         .configure(notify::routes::configure)
         .configure(sync::routes::configure)

@@ -11,8 +11,9 @@ use clickcollect::orders::events::Event;
 use serde_json::json;
 
 // Every event, so a new one cannot go without its snapshot.
-const EVENTS: [Event; 9] = [
+const EVENTS: [Event; 10] = [
     Event::OrderConfirmed,
+    Event::OnItsWay,
     Event::ReadyForPickup,
     Event::PickupReminder,
     Event::Collected,
@@ -38,6 +39,7 @@ fn sms_data() -> SmsData {
         carrier: Some("DHL".into()),
         tracking: Some("JJD0001234".into()),
         link: Some("https://shop.example/pass/7F3A9C21-0123456789ABCDEF".into()),
+        arrives: Some("01.12 09:00".into()),
     }
 }
 
@@ -60,6 +62,7 @@ fn email_data() -> EmailData {
         pass_url: Some("https://shop.example/pass/7F3A9C21-0123456789ABCDEF".into()),
         map_url: Some("https://www.openstreetmap.org/?mlat=52.2297&mlon=21.0122#map=17/52.2297/21.0122".into()),
         open_pixel: None,
+        arrives: Some("01.12 09:00".into()),
     }
 }
 

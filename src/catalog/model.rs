@@ -302,6 +302,16 @@ impl From<ProductRow> for Product {
     }
 }
 
+/// `HH:MM` (or `24:00`) on a local day, as UTC.
+pub fn local_time(day: chrono::NaiveDate, clock: &str, zone: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    let minutes = i64::from(clock_minutes(clock)?);
+    let local: NaiveDateTime = day.and_hms_opt(0, 0, 0)? + chrono::TimeDelta::minutes(minutes);
+    chrono::TimeZone::from_local_datetime(&zone, &local)
+        .earliest()
+        .or_else(|| chrono::TimeZone::from_local_datetime(&zone, &(local + chrono::TimeDelta::hours(1))).earliest())
+        .map(|t| t.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -376,6 +376,42 @@ diesel::joinable!(order_promises -> orders (order_id));
 diesel::joinable!(order_returns -> orders (order_id));
 diesel::joinable!(order_return_lines -> order_returns (return_id));
 
+diesel::table! {
+    transfer_lanes (to_location, from_location) {
+        from_location -> Text,
+        to_location -> Text,
+        working_days -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    transfers (id) {
+        id -> Text,
+        order_id -> Text,
+        from_location -> Text,
+        to_location -> Text,
+        status -> Text,
+        expected_at -> Timestamp,
+        received_at -> Nullable<Timestamp>,
+        received_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    transfer_lines (transfer_id, sku) {
+        transfer_id -> Text,
+        sku -> Text,
+        quantity -> BigInt,
+        received -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(transfer_lines -> transfers (transfer_id));
+diesel::joinable!(transfers -> orders (order_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     locations,
     products,
@@ -407,4 +443,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_slots,
     location_capacity,
     order_promises,
+    transfer_lanes,
+    transfers,
+    transfer_lines,
 );

@@ -124,6 +124,7 @@ struct Context {
     slot: Option<String>,
     pass_url: Option<String>,
     map_url: Option<String>,
+    arrives: Option<String>,
 }
 
 fn context(
@@ -174,7 +175,13 @@ fn context(
         _ => None,
     };
     let map_url = crate::catalog::map_url(&location);
+    let arrives = match event {
+        Event::OnItsWay => crate::transfers::expected_by(conn, &order.id)?
+            .map(|at| zone.from_utc_datetime(&at).format(format).to_string()),
+        _ => None,
+    };
     Ok(Context {
+        arrives,
         pass_url,
         map_url,
         lang,
@@ -199,6 +206,7 @@ fn sms_text(context: Context, event: Event) -> String {
         carrier: context.carrier,
         tracking: context.tracking,
         link: context.pass_url,
+        arrives: context.arrives,
     };
     sms::render(context.lang, event, &data)
 }
@@ -218,5 +226,6 @@ fn email_data(context: Context, customer_name: Option<String>) -> templates::Ema
         pass_url: context.pass_url,
         map_url: context.map_url,
         open_pixel: None,
+        arrives: context.arrives,
     }
 }

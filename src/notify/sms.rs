@@ -111,6 +111,8 @@ pub struct SmsData {
     pub tracking: Option<String>,
     /// The pickup pass page, for a ready order, when the deployment has a public address.
     pub link: Option<String>,
+    /// When the order's transfer is expected at the store.
+    pub arrives: Option<String>,
 }
 
 /// The SMS templates per language and event, in order of preference: later ones leave out
@@ -122,6 +124,11 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
         (En, OrderConfirmed) => &[
             "Order {order} confirmed. We'll text you when it's ready at {store}.",
             "Order {order} confirmed. We'll text you when it's ready.",
+        ],
+        (En, OnItsWay) => &[
+            "Order {order} confirmed. It is on its way to {store}, expected {arrives}. We'll text you when it's ready.",
+            "Order {order} confirmed, on its way to {store}. We'll text you when it's ready.",
+            "Order {order} confirmed, on its way to your store.",
         ],
         (En, ReadyForPickup) => &[
             "Order {order} is ready at {store}. Code {code}. Collect by {deadline}. {link}",
@@ -149,6 +156,11 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
             "Zamówienie {order} przyjęte. Napiszemy, gdy będzie gotowe w {store}.",
             "Zamówienie {order} przyjęte. Napiszemy, gdy będzie gotowe.",
         ],
+        (Pl, OnItsWay) => &[
+            "Zamówienie {order} przyjęte. Jedzie do {store}, dotrze {arrives}. Napiszemy, gdy będzie gotowe.",
+            "Zamówienie {order} przyjęte, jedzie do {store}. Napiszemy, gdy będzie gotowe.",
+            "Zamówienie {order} przyjęte, jedzie do Twojego sklepu.",
+        ],
         (Pl, ReadyForPickup) => &[
             "Zamówienie {order} czeka w {store}. Kod {code}. Odbiór do {deadline}. {link}",
             "Zamówienie {order} czeka. Kod {code}. Odbiór do {deadline}. {link}",
@@ -175,6 +187,11 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
             "Pedido {order} confirmado. Te avisaremos cuando esté listo en {store}.",
             "Pedido {order} confirmado. Te avisaremos cuando esté listo.",
         ],
+        (Es, OnItsWay) => &[
+            "Pedido {order} confirmado. Va de camino a {store}, llega {arrives}. Te avisaremos cuando esté listo.",
+            "Pedido {order} confirmado, va de camino a {store}. Te avisaremos cuando esté listo.",
+            "Pedido {order} confirmado, va de camino a tu tienda.",
+        ],
         (Es, ReadyForPickup) => &[
             "Pedido {order} listo en {store}. Código {code}. Recógelo antes de {deadline}. {link}",
             "Pedido {order} listo. Código {code}. Recógelo antes de {deadline}. {link}",
@@ -196,6 +213,11 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
         (Es, Returned) => &["Devolución del pedido {order} recibida. El reembolso irá a tu medio de pago."],
 
         (Ru, OrderConfirmed) => &["Заказ {order} принят. Сообщим, когда он будет готов."],
+        (Ru, OnItsWay) => &[
+            "Заказ {order} принят, едет в {store}, будет {arrives}.",
+            "Заказ {order} принят, едет в {store}.",
+            "Заказ {order} принят, едет в ваш магазин.",
+        ],
         (Ru, ReadyForPickup) => &[
             "Заказ {order} готов: {store}. Код {code}, до {deadline}",
             "Заказ {order} готов. Код {code}, до {deadline}",
@@ -211,6 +233,11 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
         (Ru, Returned) => &["Возврат по заказу {order} принят, деньги вернём."],
 
         (Ar, OrderConfirmed) => &["تم تأكيد الطلب {order}. سنخبرك عندما يصبح جاهزًا."],
+        (Ar, OnItsWay) => &[
+            "تم تأكيد الطلب {order}، في الطريق إلى {store}، يصل {arrives}.",
+            "تم تأكيد الطلب {order}، في الطريق إلى {store}.",
+            "تم تأكيد الطلب {order}، في الطريق إلى متجرك.",
+        ],
         (Ar, ReadyForPickup) => &[
             "الطلب {order} جاهز: {store}. الرمز {code} حتى {deadline}",
             "الطلب {order} جاهز. الرمز {code} حتى {deadline}",
@@ -236,6 +263,7 @@ fn fill(template: &str, data: &SmsData, store: &str) -> String {
         .replace("{carrier}", data.carrier.as_deref().unwrap_or(""))
         .replace("{tracking}", data.tracking.as_deref().unwrap_or(""))
         .replace("{link}", data.link.as_deref().unwrap_or(""))
+        .replace("{arrives}", data.arrives.as_deref().unwrap_or(""))
 }
 
 /// Shortest a store name is cut to before a template without it is tried.
@@ -322,6 +350,7 @@ pub fn render(lang: Lang, event: Event, data: &SmsData) -> String {
     for template in options {
         if (template.contains("{carrier}") && data.carrier.is_none())
             || (template.contains("{link}") && data.link.is_none())
+            || (template.contains("{arrives}") && data.arrives.is_none())
         {
             continue;
         }
@@ -416,6 +445,7 @@ mod tests {
             carrier: Some("DHL Parcel Polska Express".into()),
             tracking: Some("JJD000390007770912345678".into()),
             link: Some("https://shop.example.com/pass/01A2B3C4-0123456789ABCDEF".into()),
+            arrives: Some("Wed 25 Nov 09:00".into()),
         };
         for lang in [Lang::En, Lang::Pl, Lang::Ru, Lang::Ar, Lang::Es] {
             for &event in EVENTS {
@@ -477,6 +507,7 @@ mod tests {
                 carrier: Some(cyrillic(100)),
                 tracking: Some(cyrillic(100)),
                 link: Some("https://shop.example.com/pass/01A2B3C4-0123456789ABCDEF".into()),
+                arrives: Some("25.11 09:00".into()),
             },
             SmsData {
                 order: "01A2B3C4".into(),
@@ -486,6 +517,7 @@ mod tests {
                 carrier: Some("C".repeat(100)),
                 tracking: Some("T".repeat(100)),
                 link: Some("https://shop.example.com/pass/01A2B3C4-0123456789ABCDEF".into()),
+                arrives: Some("25.11 09:00".into()),
             },
         ];
         for data in &variants {

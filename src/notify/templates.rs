@@ -27,6 +27,8 @@ pub struct EmailData {
     pub map_url: Option<String>,
     /// The open-tracking pixel's address, where the deployment and the customer allow it.
     pub open_pixel: Option<String>,
+    /// When the order's transfer is expected at the store, for an order on its way there.
+    pub arrives: Option<String>,
 }
 
 /// The Content-ID the ready email's QR image goes by (`cid:` in its HTML).
@@ -52,6 +54,7 @@ struct Words {
     deadline: &'static str,
     tracking: &'static str,
     slot: &'static str,
+    arrives: &'static str,
     show_code: &'static str,
     pass_button: &'static str,
     map_button: &'static str,
@@ -73,6 +76,7 @@ fn words(lang: Lang) -> Words {
             deadline: "Collect by",
             tracking: "Tracking",
             slot: "Your slot",
+            arrives: "Expected at the store",
             show_code: "Show this at the counter",
             pass_button: "Open your pickup pass",
             map_button: "The store on a map",
@@ -91,6 +95,7 @@ fn words(lang: Lang) -> Words {
             deadline: "Odbiór do",
             tracking: "Numer przesyłki",
             slot: "Twój termin",
+            arrives: "Dotrze do sklepu",
             show_code: "Pokaż to przy kasie",
             pass_button: "Otwórz przepustkę odbioru",
             map_button: "Sklep na mapie",
@@ -109,6 +114,7 @@ fn words(lang: Lang) -> Words {
             deadline: "Recógelo antes de",
             tracking: "Seguimiento",
             slot: "Tu franja horaria",
+            arrives: "Llegará a la tienda",
             show_code: "Muéstralo en el mostrador",
             pass_button: "Abrir tu pase de recogida",
             map_button: "La tienda en el mapa",
@@ -127,6 +133,7 @@ fn words(lang: Lang) -> Words {
             deadline: "Получить до",
             tracking: "Трек-номер",
             slot: "Ваше время",
+            arrives: "Прибудет в магазин",
             show_code: "Покажите это на кассе",
             pass_button: "Открыть пропуск на получение",
             map_button: "Магазин на карте",
@@ -145,6 +152,7 @@ fn words(lang: Lang) -> Words {
             deadline: "الاستلام قبل",
             tracking: "رقم التتبع",
             slot: "موعدك",
+            arrives: "يصل إلى المتجر",
             show_code: "أظهر هذا عند الكاشير",
             pass_button: "افتح تصريح الاستلام",
             map_button: "المتجر على الخريطة",
@@ -162,6 +170,7 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
         (En, OrderConfirmed) => {
             ("Order {order} confirmed", "We have your order and will let you know when it is ready.")
         }
+        (En, OnItsWay) => ("Order {order} confirmed: on its way to your store", "Thank you for your order. Part of it is on its way to your store; we will tell you when everything is ready to collect."),
         (En, ReadyForPickup) => {
             ("Order {order} is ready for pickup", "Your order is waiting for you. Show the pickup code at the counter.")
         }
@@ -185,6 +194,7 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
         (Pl, OrderConfirmed) => {
             ("Zamówienie {order} przyjęte", "Otrzymaliśmy zamówienie. Damy znać, gdy będzie gotowe.")
         }
+        (Pl, OnItsWay) => ("Zamówienie {order} przyjęte: jest w drodze do sklepu", "Dziękujemy za zamówienie. Część jest w drodze do Twojego sklepu; damy znać, gdy całość będzie gotowa do odbioru."),
         (Pl, ReadyForPickup) => {
             ("Zamówienie {order} czeka na odbiór", "Zamówienie czeka na Ciebie. Pokaż kod odbioru przy kasie.")
         }
@@ -208,6 +218,7 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
         (Es, OrderConfirmed) => {
             ("Pedido {order} confirmado", "Hemos recibido tu pedido y te avisaremos cuando esté listo.")
         }
+        (Es, OnItsWay) => ("Pedido {order} confirmado: va de camino a tu tienda", "Gracias por tu pedido. Una parte va de camino a tu tienda; te avisaremos cuando todo esté listo para recoger."),
         (Es, ReadyForPickup) => (
             "Tu pedido {order} está listo para recoger",
             "Tu pedido te espera. Muestra el código de recogida en el mostrador.",
@@ -226,6 +237,7 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
             "Hemos recibido los artículos devueltos. El reembolso irá al mismo medio de pago.",
         ),
         (Ru, OrderConfirmed) => ("Заказ {order} принят", "Мы получили ваш заказ и сообщим, когда он будет готов."),
+        (Ru, OnItsWay) => ("Заказ {order} принят: он едет в ваш магазин", "Спасибо за заказ. Часть его едет в ваш магазин; мы сообщим, когда всё будет готово к получению."),
         (Ru, ReadyForPickup) => {
             ("Заказ {order} готов к получению", "Ваш заказ ждёт вас. Покажите код получения на кассе.")
         }
@@ -242,6 +254,7 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
             "Мы получили возвращённые товары. Деньги вернутся тем же способом, которым вы платили.",
         ),
         (Ar, OrderConfirmed) => ("تم تأكيد الطلب {order}", "استلمنا طلبك وسنخبرك عندما يصبح جاهزًا."),
+        (Ar, OnItsWay) => ("تم تأكيد الطلب {order}: في الطريق إلى متجرك", "شكرًا لطلبك. جزء منه في الطريق إلى متجرك، وسنخبرك عندما يصبح كل شيء جاهزًا للاستلام."),
         (Ar, ReadyForPickup) => ("الطلب {order} جاهز للاستلام", "طلبك بانتظارك. أظهر رمز الاستلام عند الكاشير."),
         (Ar, PickupReminder) => {
             ("تذكير: الطلب {order} بانتظارك", "ما زال طلبك بانتظارك. يرجى استلامه قبل الموعد النهائي.")
@@ -268,7 +281,11 @@ fn facts(w: &Words, event: Event, data: &EmailData) -> Vec<(&'static str, String
     let collectable = matches!(event, Event::ReadyForPickup | Event::PickupReminder);
     let travelling = matches!(event, Event::Shipped | Event::Delivered);
     let mut rows = Vec::new();
-    let expected = matches!(event, Event::OrderConfirmed | Event::ReadyForPickup | Event::PickupReminder);
+    let expected =
+        matches!(event, Event::OrderConfirmed | Event::OnItsWay | Event::ReadyForPickup | Event::PickupReminder);
+    if let Some(arrives) = data.arrives.as_ref().filter(|_| event == Event::OnItsWay) {
+        rows.push((w.arrives, arrives.clone()));
+    }
     if let Some(slot) = data.slot.as_ref().filter(|_| expected) {
         rows.push((w.slot, slot.clone()));
     }
@@ -463,6 +480,7 @@ mod tests {
             pass_url: Some("https://shop.example/pass/7F3A9C21-0123456789ABCDEF".into()),
             map_url: Some("https://www.openstreetmap.org/?mlat=52.2&mlon=21.0".into()),
             open_pixel: None,
+            arrives: Some("Tue 1 Dec 09:00".into()),
         }
     }
 

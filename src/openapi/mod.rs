@@ -30,6 +30,7 @@ and order notifications. Errors are RFC 9457 problem+json. Write endpoints accep
         (name = "slots", description = "Pickup and curbside slots: rules per store, capacity per slot"),
         (name = "reservations", description = "Holds: stock reserved for a shopper for a limited time"),
         (name = "orders", description = "Orders, the store's pick list, and the pickup counter"),
+        (name = "transfers", description = "Ship-to-store: the lanes that supply a store, and transfers to receive"),
         (name = "customers", description = "Customers: contacts, language, channel choices and consents"),
         (name = "notifications", description = "What each order told its customer, and how it went"),
         (name = "operations", description = "Health, readiness and metrics"),

@@ -37,6 +37,9 @@ pub type Announce = fn(&mut DbConn, &Announcement) -> Result<(), ApiError>;
 crate::db::stored::stored_enum! {
     pub enum Event as "notification event" {
         OrderConfirmed,
+        /// The order is confirmed and some of it travels from another location to the store:
+        /// it is the order's confirmation, with the expected arrival.
+        OnItsWay,
         ReadyForPickup,
         PickupReminder,
         Collected,
@@ -53,6 +56,7 @@ impl Event {
     /// The event an order's new status announces, if any.
     pub fn on_reaching(status: Status) -> Option<Event> {
         match status {
+            Status::AwaitingTransfer => Some(Event::OnItsWay),
             Status::Confirmed => Some(Event::OrderConfirmed),
             Status::ReadyForPickup => Some(Event::ReadyForPickup),
             Status::Collected => Some(Event::Collected),
@@ -70,7 +74,7 @@ impl Event {
     /// for pickup" for a cancelled one, is suppressed instead of sent.
     pub fn still_true(&self, status: Status) -> bool {
         match self {
-            Event::OrderConfirmed => !matches!(status, Status::Cancelled | Status::Expired),
+            Event::OrderConfirmed | Event::OnItsWay => !matches!(status, Status::Cancelled | Status::Expired),
             Event::ReadyForPickup | Event::PickupReminder => status == Status::ReadyForPickup,
             // Facts stay facts: a collected order was collected.
             Event::Collected

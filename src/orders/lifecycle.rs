@@ -33,7 +33,9 @@ pub fn transition(
     let allowed = match (rights, action) {
         (Access::Store, _) => true,
         // A customer may cancel their own order until it is ready.
-        (Access::Owner, Action::Cancel) => matches!(row.status()?, Status::Confirmed | Status::Picking),
+        (Access::Owner, Action::Cancel) => {
+            matches!(row.status()?, Status::AwaitingTransfer | Status::Confirmed | Status::Picking)
+        }
         // A marketplace cancels what it imported.
         (Access::Integration, Action::Cancel) => {
             who.scopes.iter().any(|s| s == "orders:write") && row.created_by == who.actor()
@@ -95,7 +97,14 @@ pub fn apply(
         StockEffect::None => {}
         StockEffect::Consume => corrected = reserve::consume(conn, &row.location, &lines, &entry(to.as_str()))?,
         StockEffect::Release => {
-            reserve::unreserve(conn, &row.location, &lines, &entry(to.as_str()))?;
+            // Units still travelling go back on sale where they are reserved: at their source.
+            let travelling = crate::transfers::cancel_for_order(conn, &row.id, &entry(to.as_str()))?;
+            let here: Vec<Line> = lines
+                .iter()
+                .map(|l| Line { quantity: l.quantity - travelling.get(&l.sku).copied().unwrap_or(0), ..l.clone() })
+                .filter(|l| l.quantity > 0)
+                .collect();
+            reserve::unreserve(conn, &row.location, &here, &entry(to.as_str()))?;
             // Its slot is free for someone else, after its stock (the order writers take).
             if let Some(slot) = super::views::slot_of(conn, &row.id)? {
                 crate::slots::release(conn, &slot)?;
@@ -156,7 +165,9 @@ pub fn apply(
             &Announcement { order_id: &row.id, customer_id: &row.customer_id, event, send_at, occurrence: None },
         )
     };
-    if let Some(event) = Event::on_reaching(to) {
+    // A transfer arriving is the store's business: the customer was told the order is on
+    // its way, and hears next that it is ready.
+    if let Some(event) = Event::on_reaching(to).filter(|_| action != Action::TransferArrived) {
         announce(event, now)?;
     }
     if let Some(remind_at) = reminder {
@@ -198,14 +209,25 @@ pub fn expire_one_uncollected(
 /// Locks the levels of an order's lines, in SKU order. A transition that reads the order's
 /// at-risk units or the shelf's `on_hand` takes these first (after the order itself), so a
 /// count or sale cannot change them between the read and the write.
+/// An order waiting on a transfer also holds units at the transfer's source: all its levels
+/// are locked by location, then SKU.
 pub(super) fn lock_levels_of(conn: &mut DbConn, row: &OrderRow) -> Result<(), ApiError> {
     let skus: Vec<String> = order_lines::table
         .filter(order_lines::order_id.eq(&row.id))
         .filter(order_lines::quantity.gt(0))
         .select(order_lines::sku)
         .load(conn)?;
-    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
-    crate::stock::levels::lock_levels(conn, &row.location, &skus)
+    let mut levels: Vec<(String, String)> = skus.into_iter().map(|sku| (row.location.clone(), sku)).collect();
+    if row.status()? == Status::AwaitingTransfer {
+        levels.extend(crate::transfers::sources_of(conn, &row.id)?);
+    }
+    levels.sort();
+    levels.dedup();
+    for group in levels.chunk_by(|a, b| a.0 == b.0) {
+        let skus: Vec<&str> = group.iter().map(|(_, sku)| sku.as_str()).collect();
+        crate::stock::levels::lock_levels(conn, &group[0].0, &skus)?;
+    }
+    Ok(())
 }
 
 /// The order's lines still to serve, each with the units stock no longer covers.

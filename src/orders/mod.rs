@@ -16,6 +16,7 @@ pub mod promise;
 mod returns;
 pub mod routes;
 pub mod status;
+mod transfer_in;
 mod views;
 
 pub use counter::{arrive, collect, look_up_code, pickup_pass, short_pick};
@@ -23,6 +24,7 @@ pub use lifecycle::{apply, expire_one_uncollected, transition};
 pub use lists::{search, store_orders};
 pub use place::{create, Placed};
 pub use returns::take_back;
+pub use transfer_in::receive_transfer;
 pub use views::{arrival_of, get, shipment_of, slot_of, view};
 
 use events::record_event;

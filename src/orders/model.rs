@@ -280,6 +280,8 @@ pub struct Order {
     pub late: bool,
     /// What came back, oldest first: each return's lines and the store that took them.
     pub returns: Vec<OrderReturn>,
+    /// Ship-to-store: the transfers bringing lines the store lacked, oldest first.
+    pub transfers: Vec<crate::transfers::model::Transfer>,
 }
 
 /// An order in a store's list.

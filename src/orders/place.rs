@@ -21,6 +21,7 @@ use crate::slots::model::SlotKind;
 use crate::stock::channels;
 use crate::stock::problems::Shortfall;
 use crate::stock::reserve::{self, Entry, Line};
+use crate::transfers;
 
 /// An order placed, or the original answered again for a repeated marketplace import.
 pub enum Placed {
@@ -107,14 +108,21 @@ pub fn create(
     if let Some(channel) = &form.channel {
         keep_channel_buffer(conn, channel, form.location(), &lines, form.reservation_id.is_none())?;
     }
+    // Ship-to-store: a pickup order placed with its lines may take what the store lacks from
+    // a location that supplies it. Marketplace imports sell their channel's stock only.
+    let in_person = form.fulfilment != Fulfilment::Delivery;
+    let sourcing = match (&form.reservation_id, &form.channel) {
+        (None, None) if in_person => transfers::source(conn, form.location(), &wanted)?,
+        _ => None,
+    };
     if form.reservation_id.is_none() {
-        reserve::reserve_all(
-            conn,
-            form.location(),
-            &wanted,
-            &Entry { reason: "order", reference: &id, actor: &actor, at: now },
-        )?;
+        let entry = Entry { reason: "order", reference: &id, actor: &actor, at: now };
+        match &sourcing {
+            Some(sourcing) => transfers::reserve_sourced(conn, form.location(), sourcing, &entry)?,
+            None => reserve::reserve_all(conn, form.location(), &wanted, &entry)?,
+        }
     }
+    let status = if sourcing.is_some() { Status::AwaitingTransfer } else { Status::Confirmed };
     let slot = take_slot(conn, form, held_slot, now)?;
     diesel::insert_into(orders::table)
         .values((
@@ -122,7 +130,7 @@ pub fn create(
             orders::number.eq(number_for(&id)),
             orders::location.eq(form.location()),
             orders::fulfilment.eq(form.fulfilment.as_str()),
-            orders::status.eq(Status::Confirmed.as_str()),
+            orders::status.eq(status.as_str()),
             orders::customer_id.eq(&form.customer_id),
             orders::created_by.eq(&actor),
             orders::channel.eq(&form.channel),
@@ -138,7 +146,11 @@ pub fn create(
         .map(|l| (order_lines::order_id.eq(&id), order_lines::sku.eq(&l.sku), order_lines::quantity.eq(l.quantity)))
         .collect();
     insert_rows!(conn, order_lines::table, &rows)?;
-    super::promise::record_for_order(conn, &id, &location, form.fulfilment, settings.picking_per_hour, now)?;
+    let arrives = match &sourcing {
+        Some(sourcing) => Some(transfers::open_for_order(conn, &id, &location, &sourcing.sent, now)?),
+        None => None,
+    };
+    super::promise::record_for_order(conn, &id, &location, form.fulfilment, settings.picking_per_hour, now, arrives)?;
     if let Some(slot) = &slot {
         diesel::insert_into(order_slots::table)
             .values((order_slots::order_id.eq(&id), order_slots::slot_id.eq(slot)))
@@ -149,11 +161,12 @@ pub fn create(
             .set((reservations::status.eq(HoldStatus::Converted.as_str()), reservations::updated_at.eq(now)))
             .execute(conn)?;
     }
-    record_event(conn, &id, form.location(), &actor, Status::Confirmed.as_str(), None, now)?;
+    let detail = arrives.map(|at| serde_json::json!({"transfer_expected_at": at}));
+    record_event(conn, &id, form.location(), &actor, status.as_str(), detail, now)?;
     let confirmed = Announcement {
         order_id: &id,
         customer_id: &form.customer_id,
-        event: Event::OrderConfirmed,
+        event: if sourcing.is_some() { Event::OnItsWay } else { Event::OrderConfirmed },
         send_at: now,
         occurrence: None,
     };

@@ -5,12 +5,12 @@
 //! zone. An order records the promise it was sold with; the store's list sorts by it, and an
 //! order not ready by then is late.
 
-use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 
 use super::model::{Promise, PromiseForm, PromiseLine, Source};
 use super::status::{Fulfilment, Status};
-use crate::catalog::model::{LocationRow, OpeningHours, WEEKDAYS};
+use crate::catalog::model::{local_time, LocationRow, OpeningHours, WEEKDAYS};
 use crate::catalog::{self};
 use crate::db::schema::{order_promises, orders};
 use crate::db::DbConn;
@@ -39,6 +39,17 @@ pub fn promise(
     crate::reservations::known_skus(conn, &wanted)?;
     let skus: Vec<&str> = wanted.iter().map(|l| l.sku.as_str()).collect();
     let levels = crate::stock::availability::available_at(conn, &form.location, &skus)?;
+    let short: Vec<&Line> = wanted.iter().filter(|l| levels.get(&l.sku).copied().unwrap_or(0) < l.quantity).collect();
+    // What the shelf lacks may come by transfer, as an order placed now would take it.
+    let sourcing = match short.is_empty() {
+        true => None,
+        false => crate::transfers::source(conn, &form.location, &wanted)?,
+    };
+    let sent = |sku: &str| sourcing.iter().flat_map(|s| &s.sent).any(|c| c.lines.iter().any(|l| l.sku == sku));
+    let still_short: Vec<&Line> = short.into_iter().filter(|l| !sent(&l.sku)).collect();
+    if !still_short.is_empty() {
+        return Err(ApiError::InsufficientStock(reserve::shortfalls(conn, &form.location, &still_short)?));
+    }
     let lines: Vec<PromiseLine> = form
         .lines
         .iter()
@@ -46,22 +57,22 @@ pub fn promise(
             sku: l.sku.clone(),
             quantity: l.quantity,
             available: levels.get(&l.sku).copied().unwrap_or(0),
-            source: Source::Store,
+            source: if sent(&l.sku) { Source::Transfer } else { Source::Store },
         })
         .collect();
-    let short: Vec<&Line> = wanted.iter().filter(|l| levels.get(&l.sku).copied().unwrap_or(0) < l.quantity).collect();
-    if !short.is_empty() {
-        return Err(ApiError::InsufficientStock(reserve::shortfalls(conn, &form.location, &short)?));
+    let mut start = now;
+    for consignment in sourcing.iter().flat_map(|s| &s.sent) {
+        start = start.max(crate::transfers::arrival_at(&location, consignment.working_days, now)?);
     }
     let orders_ahead = queue_at(conn, &form.location)?;
-    let ready_at = ready_at_store(conn, &location, orders_ahead, default_pace, now)?
+    let ready_at = ready_at_store(conn, &location, orders_ahead, default_pace, start)?
         .ok_or_else(|| ApiError::Conflict(format!("{} is not open in the next {HORIZON_DAYS} days", form.location)))?;
     let slot = first_free_slot(conn, &location, fulfilment, ready_at, now)?;
     Ok(Promise {
         location: form.location.clone(),
         fulfilment,
         ready_at,
-        source: Source::Store,
+        source: if sourcing.is_some() { Source::Transfer } else { Source::Store },
         lines,
         orders_ahead,
         slot,
@@ -123,16 +134,6 @@ pub fn after_work(
     None
 }
 
-/// `HH:MM` (or `24:00`) on a local day, as UTC.
-fn local_time(day: chrono::NaiveDate, clock: &str, zone: chrono_tz::Tz) -> Option<DateTime<Utc>> {
-    let minutes = i64::from(crate::http::formats::clock_minutes(clock)?);
-    let local: NaiveDateTime = day.and_hms_opt(0, 0, 0)? + TimeDelta::minutes(minutes);
-    zone.from_local_datetime(&local)
-        .earliest()
-        .or_else(|| zone.from_local_datetime(&(local + TimeDelta::hours(1))).earliest())
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// The first slot of `kind` with room that starts once the order is ready, within two weeks.
 fn first_free_slot(
     conn: &mut DbConn,
@@ -165,13 +166,19 @@ pub fn record_for_order(
     fulfilment: Fulfilment,
     default_pace: i64,
     now: NaiveDateTime,
+    transfer_arrives: Option<DateTime<Utc>>,
 ) -> Result<(), ApiError> {
     if fulfilment == Fulfilment::Delivery {
         return Ok(());
     }
-    // The order is in the queue already (confirmed): the others are ahead of it.
-    let ahead = (queue_at(conn, &location.code)? - 1).max(0);
-    if let Some(at) = ready_at_store(conn, location, ahead, default_pace, now.and_utc())? {
+    let queue = queue_at(conn, &location.code)?;
+    let (ahead, start) = match transfer_arrives {
+        // Not in the queue until its transfer arrives; the queue as it stands is the guess.
+        Some(arrives) => (queue, arrives.max(now.and_utc())),
+        // In the queue already (confirmed): the others are ahead of it.
+        None => ((queue - 1).max(0), now.and_utc()),
+    };
+    if let Some(at) = ready_at_store(conn, location, ahead, default_pace, start)? {
         diesel::insert_into(order_promises::table)
             .values((order_promises::order_id.eq(order_id), order_promises::promised_at.eq(at.naive_utc())))
             .execute(conn)?;

@@ -15,6 +15,9 @@ crate::db::stored::stored_enum! {
 
 crate::db::stored::stored_enum! {
     pub enum Status as "order status" {
+        /// Some lines come from another location: the order waits for their transfer to
+        /// reach the store, then becomes `confirmed`.
+        AwaitingTransfer,
         Confirmed,
         Picking,
         ReadyForPickup,
@@ -39,6 +42,8 @@ pub enum Action {
     Deliver,
     Cancel,
     Expire,
+    /// Every transfer the order waited on has been received (in full or not).
+    TransferArrived,
 }
 
 /// What an action does to the order's reserved stock.
@@ -59,12 +64,13 @@ pub fn next(status: Status, fulfilment: Fulfilment, action: Action) -> Option<St
     use Status as S;
     let in_person = matches!(fulfilment, F::Pickup | F::Curbside);
     match (status, action) {
+        (S::AwaitingTransfer, A::TransferArrived) => Some(S::Confirmed),
         (S::Confirmed, A::StartPicking) => Some(S::Picking),
         (S::Picking, A::MarkReady) if in_person => Some(S::ReadyForPickup),
         (S::ReadyForPickup, A::Collect) if in_person => Some(S::Collected),
         (S::Picking, A::Ship) if !in_person => Some(S::Shipped),
         (S::Shipped, A::Deliver) if !in_person => Some(S::Delivered),
-        (S::Confirmed | S::Picking | S::ReadyForPickup, A::Cancel) => Some(S::Cancelled),
+        (S::AwaitingTransfer | S::Confirmed | S::Picking | S::ReadyForPickup, A::Cancel) => Some(S::Cancelled),
         (S::ReadyForPickup, A::Expire) => Some(S::Expired),
         _ => None,
     }
@@ -73,6 +79,7 @@ pub fn next(status: Status, fulfilment: Fulfilment, action: Action) -> Option<St
 /// The status in words, for sentences: "ready for pickup", not `ready_for_pickup`.
 pub fn words(status: Status) -> &'static str {
     match status {
+        Status::AwaitingTransfer => "waiting for a transfer",
         Status::Confirmed => "confirmed",
         Status::Picking => "being picked",
         Status::ReadyForPickup => "ready for pickup",
@@ -97,6 +104,7 @@ impl Action {
             Action::Deliver => "be marked delivered",
             Action::Cancel => "be cancelled",
             Action::Expire => "expire",
+            Action::TransferArrived => "take its transfer in",
         }
     }
 }
@@ -117,7 +125,7 @@ pub fn stock_effect(action: Action) -> StockEffect {
     match action {
         Action::Collect | Action::Ship => StockEffect::Consume,
         Action::Cancel | Action::Expire => StockEffect::Release,
-        Action::StartPicking | Action::MarkReady | Action::Deliver => StockEffect::None,
+        Action::StartPicking | Action::MarkReady | Action::Deliver | Action::TransferArrived => StockEffect::None,
     }
 }
 
@@ -135,10 +143,11 @@ pub fn after_return(status: Status, everything_back: bool) -> Option<Status> {
 
 impl Status {
     /// The statuses in which an order still holds stock: the one list every query uses.
-    pub const OPEN: [Status; 3] = [Status::Confirmed, Status::Picking, Status::ReadyForPickup];
+    pub const OPEN: [Status; 4] =
+        [Status::AwaitingTransfer, Status::Confirmed, Status::Picking, Status::ReadyForPickup];
 
     /// The open statuses as stored, for queries.
-    pub fn open_words() -> [&'static str; 3] {
+    pub fn open_words() -> [&'static str; 4] {
         Status::OPEN.map(|s| s.as_str())
     }
 
@@ -155,7 +164,7 @@ mod tests {
     use Status::*;
 
     const ALL: &[Status] = <Status as strum::VariantArray>::VARIANTS;
-    const ACTIONS: [Action; 7] = [StartPicking, MarkReady, Collect, Ship, Deliver, Cancel, Expire];
+    const ACTIONS: [Action; 8] = [StartPicking, MarkReady, Collect, Ship, Deliver, Cancel, Expire, TransferArrived];
 
     #[test]
     fn pickup_and_curbside_follow_the_counter_path() {
@@ -166,6 +175,19 @@ mod tests {
             assert_eq!(next(ReadyForPickup, f, Expire), Some(Expired));
             assert_eq!(next(Picking, f, Ship), None);
         }
+    }
+
+    #[test]
+    fn an_order_waiting_on_a_transfer_can_only_be_cancelled_until_it_arrives() {
+        for f in [Fulfilment::Pickup, Fulfilment::Curbside] {
+            assert_eq!(next(AwaitingTransfer, f, TransferArrived), Some(Confirmed));
+            assert_eq!(next(AwaitingTransfer, f, Cancel), Some(Cancelled));
+            for action in [StartPicking, MarkReady, Collect, Expire] {
+                assert_eq!(next(AwaitingTransfer, f, action), None, "{action:?}");
+            }
+            assert_eq!(next(Confirmed, f, TransferArrived), None, "it arrives once");
+        }
+        assert!(AwaitingTransfer.holds_stock());
     }
 
     #[test]

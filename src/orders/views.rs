@@ -92,7 +92,9 @@ pub fn view(conn: &mut DbConn, row: OrderRow, who: &Principal, settings: &OrderS
     let late = super::promise::late(row.status()?, promised_at, Utc::now().naive_utc());
     let slot = slot_of(conn, &row.id)?.as_deref().and_then(crate::slots::describe);
     let returns = super::returns::returns_of(conn, &row.id)?;
+    let transfers = crate::transfers::of_order(conn, &row.id)?;
     Ok(Order {
+        transfers,
         promised_at: promised_at.map(|at| at.and_utc()),
         late,
         status: row.status()?,

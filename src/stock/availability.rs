@@ -90,8 +90,25 @@ pub fn levels_of(conn: &mut DbConn, sku: &str) -> Result<SkuLevels, ApiError> {
     }
     let mut online = 0;
     let mut stores = Vec::new();
+    let by_location: HashMap<String, i64> =
+        rows.iter().map(|(code, _, _, _, _, _, _, _, o, r, s)| (code.clone(), available(*o, *r, *s))).collect();
+    let lanes = match by_location.values().any(|units| *units <= 0) {
+        true => crate::transfers::lanes::all_lanes(conn)?,
+        false => Vec::new(),
+    };
     for (code, name, kind, lat, lng, in_store, curbside, fulfils_online, on_hand, reserved, safety) in rows {
         let units = available(on_hand, reserved, safety);
+        let by_lane = match units > 0 || kind != "store" {
+            true => None,
+            false => crate::transfers::lanes::soonest_by_lane(&lanes, &code, &by_location),
+        };
+        let available_from = match by_lane {
+            Some(days) => {
+                let store = catalog::find_location(conn, &code)?;
+                crate::transfers::lanes::arrival(chrono::Utc::now(), days, store.zone(), store.hours().as_ref())
+            }
+            None => None,
+        };
         if fulfils_online {
             online += units;
         }
@@ -102,6 +119,7 @@ pub fn levels_of(conn: &mut DbConn, sku: &str) -> Result<SkuLevels, ApiError> {
                 available: units,
                 pickup: PickupOptions { in_store, curbside },
                 distance_km: None,
+                available_from,
             };
             stores.push((store, coordinates(lat, lng)));
         }

@@ -165,5 +165,10 @@ fn open_reservations(conn: &mut DbConn) -> Result<HashMap<(String, String), i64>
     for (location, sku, quantity) in held.into_iter().chain(ordered) {
         *open.entry((location, sku)).or_default() += quantity;
     }
+    // A transfer's units are reserved at its source until the store receives them.
+    for (from, to, sku, quantity) in crate::transfers::transit::all_open(conn)? {
+        *open.entry((to, sku.clone())).or_default() -= quantity;
+        *open.entry((from, sku)).or_default() += quantity;
+    }
     Ok(open)
 }

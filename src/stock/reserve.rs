@@ -331,6 +331,40 @@ pub fn short_pick(
     risk::reassess_if_short(conn, location, sku, entry.cause())
 }
 
+/// A transfer's units reach a store: per (sku, arrived, reserved), `arrived` units go on the
+/// shelf and the order's whole reservation (`reserved`) comes with them, so units that did
+/// not arrive leave the level short and the reassessment flags who is not covered. One
+/// ledger movement per line says both.
+pub fn take_in(conn: &mut DbConn, location: &str, lines: &[(String, i64, i64)], entry: &Entry) -> Result<(), ApiError> {
+    let mut lines: Vec<&(String, i64, i64)> = lines.iter().collect();
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut moved = Vec::with_capacity(lines.len());
+    for (sku, arrived, reserved) in &lines {
+        diesel::update(stock_levels::table.find((location, sku)))
+            .set((
+                stock_levels::on_hand.eq(stock_levels::on_hand + arrived),
+                stock_levels::reserved.eq(stock_levels::reserved + reserved),
+                stock_levels::updated_at.eq(entry.at),
+            ))
+            .execute(conn)?;
+        moved.push(NewMovement {
+            location: location.to_string(),
+            sku: sku.clone(),
+            delta_on_hand: *arrived,
+            delta_reserved: *reserved,
+            reason: entry.reason.to_string(),
+            reference: Some(entry.reference.to_string()),
+            actor: entry.actor.to_string(),
+            at: entry.at,
+        });
+    }
+    ledger::record(conn, &moved)?;
+    for (sku, _, _) in &lines {
+        risk::reassess_if_short(conn, location, sku, entry.cause())?;
+    }
+    Ok(())
+}
+
 /// A level's `on_hand` and `reserved`.
 fn level_of(conn: &mut DbConn, location: &str, sku: &str) -> Result<Option<(i64, i64)>, ApiError> {
     Ok(stock_levels::table

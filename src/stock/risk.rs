@@ -121,6 +121,14 @@ pub fn reassess(conn: &mut DbConn, location: &str, sku: &str, cause: Cause) -> R
         .filter(order_lines::quantity.gt(0))
         .select((orders::id, orders::created_at, order_lines::quantity))
         .load(conn)?;
+    // Units still travelling to this store are not reserved here yet; units travelling
+    // from here are, for their order.
+    let arriving = crate::transfers::transit::arriving(conn, location, sku)?;
+    let leaving = crate::transfers::transit::leaving(conn, location, sku)?;
+    let open = open.into_iter().map(|(id, created_at, quantity)| {
+        let here = quantity - arriving.get(&id).copied().unwrap_or(0);
+        (id, created_at, here)
+    });
     let commitments: Vec<Commitment> = holds
         .into_iter()
         .map(|(id, created_at, expires_at, quantity)| Commitment {
@@ -130,12 +138,8 @@ pub fn reassess(conn: &mut DbConn, location: &str, sku: &str, cause: Cause) -> R
             created_at,
             quantity,
         })
-        .chain(open.into_iter().map(|(id, created_at, quantity)| Commitment {
-            holder: Holder::Order,
-            id,
-            lapsed: false,
-            created_at,
-            quantity,
+        .chain(open.chain(leaving).filter(|(_, _, quantity)| *quantity > 0).map(|(id, created_at, quantity)| {
+            Commitment { holder: Holder::Order, id, lapsed: false, created_at, quantity }
         }))
         .collect();
     let wanted: HashMap<(Holder, String), i64> = commitments

@@ -23,6 +23,10 @@ pub struct LocationAvailability {
     pub pickup: PickupOptions,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_km: Option<f64>,
+    /// Ship-to-store: with none on the shelf, when a pickup order placed now could have it
+    /// here, brought by the fastest lane whose source has some. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_from: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// `GET /v1/availability/{sku}`.
