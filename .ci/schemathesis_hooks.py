@@ -16,6 +16,7 @@ invalid on purpose (negative testing) is left invalid:
 - one line per SKU (holds, orders, cart checks, snapshots): `uniqueItems` compares whole
   objects, not their `sku`;
 - a store's lanes name each source once, and never the store itself;
+- a stock alert watches at least one store or online: one with neither watches online;
 - opening hours open before they close, in order, without overlap: no keyword compares values;
 - a store's slot rules leave room for one slot between `from` and `to`, and rules of one
   fulfilment do not overlap on a day: kept to one rule per fulfilment, from 00:00 to 24:00
@@ -125,14 +126,19 @@ def before_call(context, case, kwargs):
             local, domain = email.split("@")
             if len(local) > 64:
                 body["email"] = local[:64].rstrip(".") + "@" + domain
+        if case.path.endswith("/stock-alerts") and "sku" in body:
+            places = body.get("locations")
+            if not (isinstance(places, list) and places) and body.get("online") is not True:
+                body["online"] = True
         if isinstance(body.get("lanes"), list):
             itself = (case.path_parameters or {}).get("code")
             seen, lanes = set(), []
             for lane in body["lanes"]:
                 source = lane.get("from") if isinstance(lane, dict) else None
-                if isinstance(source, str) and (source in seen or source == itself):
-                    continue
-                seen.add(source)
+                if isinstance(source, str):
+                    if source in seen or source == itself:
+                        continue
+                    seen.add(source)
                 lanes.append(lane)
             body["lanes"] = lanes
         if isinstance(body.get("rules"), list):

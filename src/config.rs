@@ -155,6 +155,7 @@ pub struct OrderConfig {
     pub hold_ttl_seconds: i64,
     /// The longest time limit a hold may ask for.
     pub hold_ttl_max_seconds: i64,
+
     /// Derives pickup codes; defaults to a key derived from the HS256 secret.
     pub pickup_code_secret: Option<Secret>,
     /// Ready orders are expired this long after their pickup deadline.
@@ -205,6 +206,14 @@ pub struct NotifySettings {
     /// Whether emails carry the open pixel (`EMAIL_OPEN_TRACKING`, on by default; it also
     /// needs `PUBLIC_BASE_URL`, and customers may refuse it).
     pub email_open_tracking: bool,
+    /// Back-in-stock alerts one customer hears of per day (`STOCK_ALERTS_PER_DAY`).
+    pub stock_alerts_per_day: i64,
+    /// The shop's page where a shopper holds what is back (`STOCK_ALERT_URL`), with `{sku}`
+    /// and `{location}` filled in; alerts carry no link without it.
+    pub stock_alert_url: Option<String>,
+    /// How long before a hold lapses a shopper who asked (`remind`) is reminded
+    /// (`HOLD_REMINDER_BEFORE_SECONDS`); at most half the hold's time.
+    pub hold_reminder_before_seconds: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -431,6 +440,7 @@ fn orders(vars: &Vars) -> Result<OrderConfig, ConfigError> {
     Ok(OrderConfig {
         hold_ttl_seconds,
         hold_ttl_max_seconds,
+
         pickup_code_secret: vars.secret("PICKUP_CODE_SECRET", 32)?,
         pickup_grace_seconds: vars.number("PICKUP_GRACE_SECONDS", 3600, 0, 7 * 86_400)?,
         picking_overdue_seconds: vars.number("PICKING_OVERDUE_SECONDS", 7200, 60, 30 * 86_400)?,
@@ -480,7 +490,14 @@ fn notify(vars: &Vars) -> Result<NotifySettings, ConfigError> {
             return Err(ConfigError::new("EMAIL_OPEN_TRACKING", format!("expected on or off, got {other:?}")))
         }
     };
+    let stock_alert_url = vars.get("STOCK_ALERT_URL");
+    if stock_alert_url.as_ref().is_some_and(|url| !url.starts_with("https://") && !url.starts_with("http://")) {
+        return Err(ConfigError::new("STOCK_ALERT_URL", "must be an http(s):// URL"));
+    }
     Ok(NotifySettings {
+        stock_alerts_per_day: vars.number("STOCK_ALERTS_PER_DAY", 3, 1, 100)?,
+        hold_reminder_before_seconds: vars.number("HOLD_REMINDER_BEFORE_SECONDS", 300, 30, 86_400)?,
+        stock_alert_url,
         email_open_tracking,
         smtp: smtp(vars)?,
         sms: sms(vars)?,

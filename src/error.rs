@@ -171,6 +171,9 @@ pub enum ApiError {
     /// The slot has no room left.
     #[error("{0}")]
     SlotFull(String),
+    /// A marketing message needs the customer's marketing consent, which they have not given.
+    #[error("{0}")]
+    ConsentRequired(String),
     /// A return asks for more units than the order has left to return: 409 with each line.
     #[error("more units returned than were bought")]
     ReturnExceedsOrder(Vec<FieldError>),
@@ -241,6 +244,7 @@ impl ApiError {
             ApiError::AtRisk(_) => (StatusCode::CONFLICT, "at-risk", "Stock is short for this order"),
             ApiError::Gone(_) => (StatusCode::GONE, "gone", "No longer available"),
             ApiError::SlotFull(_) => (StatusCode::CONFLICT, "slot-full", "The slot is full"),
+            ApiError::ConsentRequired(_) => (StatusCode::CONFLICT, "consent-required", "Marketing consent is needed"),
             ApiError::ReturnExceedsOrder(_) => {
                 (StatusCode::CONFLICT, "return-exceeds-order", "More returned than was bought")
             }

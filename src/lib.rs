@@ -17,6 +17,7 @@
 //! Imports point down: orders never import notify, and domain code, extractors and middleware
 //! never take `AppState` (only handlers and `http::idempotency::run` do).
 
+pub mod alerts;
 pub mod auth;
 pub mod catalog;
 pub mod changes;
@@ -74,6 +75,7 @@ where
         .configure(orders::routes::configure)
         .configure(transfers::routes::configure)
         .configure(customers::routes::configure)
+        .configure(alerts::routes::configure)
         .configure(notify::routes::configure)
         .configure(sync::routes::configure)
         .configure(live::routes::configure)

@@ -194,11 +194,14 @@ fn the_document_is_usable_by_generators() {
             // for the body); the pass page's "I'm here" is a browser's form, which sends no
             // headers of its own (saying it twice only says it again);
             // receipts are the providers'; a stream ticket is minted, nothing is stored; a
-            // pairing would have to store the token it answers with to replay it.
+            // pairing would have to store the token it answers with to replay it; a mail
+            // client's one-click unsubscribe sends none either (and saying it twice changes
+            // nothing more).
             let reads = [
                 "/v1/availability/check",
                 "/v1/promise",
                 "/pass/{token}/arrival",
+                "/unsubscribe/{token}",
                 "/v1/notifications/callbacks/{provider}",
                 "/v1/stream-tickets",
                 "/v1/stores/{code}/pickups/lookup",

@@ -101,7 +101,7 @@ fn step(conn: &mut DbConn, world: &mut World, op: &Op) -> Result<(), TestCaseErr
             if *both {
                 lines.push(HoldLine { sku: SKUS[1 - sku].into(), quantity: 1 });
             }
-            let form = NewHold { location, lines, ttl_seconds: None, slot_id: None };
+            let form = NewHold { location, lines, ttl_seconds: None, slot_id: None, remind: None };
             let who = shopper();
             if let Some(hold) = allowed(write_tx(conn, |c| {
                 reservations::hold(c, &who, &form, TimeDelta::minutes(15), &CustomerLimits::NONE)

@@ -242,7 +242,7 @@ diesel::table! {
 diesel::table! {
     notifications (id) {
         id -> Text,
-        order_id -> Text,
+        order_id -> Nullable<Text>,
         customer_id -> Text,
         event -> Text,
         channel -> Text,
@@ -256,6 +256,7 @@ diesel::table! {
         error -> Nullable<Text>,
         provider_ref -> Nullable<Text>,
         resent_at -> Nullable<Timestamp>,
+        subject -> Nullable<Text>,
     }
 }
 
@@ -412,6 +413,31 @@ diesel::table! {
 diesel::joinable!(transfer_lines -> transfers (transfer_id));
 diesel::joinable!(transfers -> orders (order_id));
 
+diesel::table! {
+    marketing_consents (id) {
+        id -> BigInt,
+        customer_id -> Text,
+        granted -> Bool,
+        at -> Timestamp,
+        source -> Text,
+    }
+}
+
+diesel::table! {
+    stock_alerts (id) {
+        id -> Text,
+        customer_id -> Text,
+        sku -> Text,
+        locations -> Text,
+        online -> Bool,
+        quantity -> BigInt,
+        status -> Text,
+        found_at -> Nullable<Text>,
+        notified_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     locations,
     products,
@@ -446,4 +472,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     transfer_lanes,
     transfers,
     transfer_lines,
+    marketing_consents,
+    stock_alerts,
 );

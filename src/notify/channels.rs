@@ -49,6 +49,10 @@ pub struct Channels {
     pub email_open_tracking: bool,
     /// Customers' URLs may resolve to private addresses (`NOTIFY_PRIVATE_TARGETS=allow`).
     pub private_targets: bool,
+    /// The shop's page to hold what is back in stock (`STOCK_ALERT_URL`).
+    pub stock_alert_url: Option<String>,
+    /// How long before a hold lapses its reminder is due (`HOLD_REMINDER_BEFORE_SECONDS`).
+    pub hold_reminder_before: TimeDelta,
 }
 
 impl Channels {
@@ -80,6 +84,8 @@ impl Channels {
             fallback,
             lease: TimeDelta::seconds(settings.lease_seconds),
             private_targets: settings.private_targets,
+            stock_alert_url: settings.stock_alert_url.clone(),
+            hold_reminder_before: TimeDelta::seconds(settings.hold_reminder_before_seconds),
             push_receipt_url: base.map(|base| format!("{base}/v1/notifications/callbacks/push")),
             public_base_url: base.map(String::from),
             email_open_tracking: settings.email_open_tracking && base.is_some(),

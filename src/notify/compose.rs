@@ -7,7 +7,7 @@ use serde_json::json;
 use super::channels::Channels;
 use super::locale::Lang;
 use super::outbox::{self, ChannelName, Claimed, PushSubscriptionRow};
-use super::policy::{customer_zone, Facts};
+use super::policy::{customer_zone, notice_zone, Facts, Notice, Subject};
 use super::sms::{self, SmsData};
 use super::templates;
 use crate::catalog::model::LocationRow;
@@ -39,7 +39,13 @@ pub fn compose(
     channels: &Channels,
     pickup_key: &[u8],
 ) -> Result<Composed, ApiError> {
-    let Facts { event, channel, order, customer, location } = facts;
+    let Facts { event, channel, customer, about } = facts;
+    let (order, location) = match about {
+        Subject::Order { order, location } => (order, location),
+        Subject::Notice(notice) => {
+            return compose_notice(conn, claimed, event, channel, customer, notice, channels, pickup_key)
+        }
+    };
     let message = match channel {
         ChannelName::Sms => {
             let Some(phone) = customer.phone.clone() else { return Ok(Composed::Missing("phone number")) };
@@ -102,8 +108,7 @@ pub fn compose(
                 .push_receipt_url
                 .as_deref()
                 .map(|url| (url, super::push::receipt_token(pickup_key, &claimed.id)));
-            let payload =
-                super::push::payload(&claimed.id, event, &claimed.order_id, &claimed.dedupe_key, &message, receipt);
+            let payload = super::push::payload(&claimed.id, event, &order.id, &claimed.dedupe_key, &message, receipt);
             Message::Push { subscriptions, payload, urgent: event == Event::ReadyForPickup }
         }
     };
@@ -207,6 +212,7 @@ fn sms_text(context: Context, event: Event) -> String {
         tracking: context.tracking,
         link: context.pass_url,
         arrives: context.arrives,
+        ..Default::default()
     };
     sms::render(context.lang, event, &data)
 }
@@ -227,5 +233,113 @@ fn email_data(context: Context, customer_name: Option<String>) -> templates::Ema
         map_url: context.map_url,
         open_pixel: None,
         arrives: context.arrives,
+        product: None,
+        until: None,
+        action_url: None,
+        unsubscribe_url: None,
     }
+}
+
+/// A message not about an order: a SKU back in stock, or a hold about to lapse.
+#[allow(clippy::too_many_arguments)]
+fn compose_notice(
+    conn: &mut DbConn,
+    claimed: &Claimed,
+    event: Event,
+    channel: ChannelName,
+    customer: CustomerRow,
+    notice: Notice,
+    channels: &Channels,
+    pickup_key: &[u8],
+) -> Result<Composed, ApiError> {
+    use chrono::TimeZone;
+    let lang = Lang::resolve(customer.locale.as_deref(), notice.location.as_ref().and_then(|l| l.locale.as_deref()));
+    let zone = notice_zone(&customer, notice.location.as_ref());
+    let until = notice.until.map(|at| zone.from_utc_datetime(&at).format(lang.time_format()).to_string());
+    let code = notice.location.as_ref().map(|l| l.code.clone());
+    let store = match &notice.location {
+        Some(location) => location.name.clone(),
+        None => match lang {
+            Lang::En => "our online shop",
+            Lang::Pl => "sklep internetowy",
+            Lang::Es => "la tienda online",
+            Lang::Ru => "интернет-магазин",
+            Lang::Ar => "المتجر الإلكتروني",
+        }
+        .to_string(),
+    };
+    let alert = event == Event::BackInStock;
+    let action_url = channels.stock_alert_url.as_ref().filter(|_| alert).map(|template| {
+        template
+            .replace("{sku}", &notice.sku)
+            .replace("{location}", code.as_deref().unwrap_or(crate::alerts::model::ONLINE))
+    });
+    let unsubscribe_url = channels
+        .public_base_url
+        .as_ref()
+        .filter(|_| alert)
+        .map(|base| format!("{base}/unsubscribe/{}", crate::alerts::unsubscribe_token(pickup_key, &customer.id)));
+    let data = templates::EmailData {
+        customer_name: customer.name.clone(),
+        order: String::new(),
+        store: store.clone(),
+        address: notice.location.as_ref().and_then(|l| l.address.clone()),
+        product: Some(notice.product.clone()),
+        until: until.clone(),
+        action_url: action_url.clone(),
+        unsubscribe_url,
+        ..Default::default()
+    };
+    let message = match channel {
+        ChannelName::Sms => {
+            let Some(phone) = customer.phone.clone() else { return Ok(Composed::Missing("phone number")) };
+            let sms =
+                SmsData { store, product: Some(notice.product.clone()), until, link: action_url, ..Default::default() };
+            Message::Sms { to: phone, text: sms::render(lang, event, &sms) }
+        }
+        ChannelName::Email => {
+            let Some(address) = customer.email.clone() else { return Ok(Composed::Missing("email address")) };
+            let mut data = data;
+            if let (true, true, Some(base)) =
+                (channels.email_open_tracking, customer.email_tracking, channels.public_base_url.as_deref())
+            {
+                data.open_pixel = Some(super::opens::pixel_url(base, pickup_key, &claimed.id));
+            }
+            Message::Email { to: address, content: templates::render_email(lang, event, &data) }
+        }
+        ChannelName::Webhook => {
+            let Some(url) = customer.webhook_url.clone() else { return Ok(Composed::Missing("webhook_url")) };
+            let message = templates::render_short(lang, event, &data);
+            let summary = json!({
+                "subject": notice.subject,
+                "sku": notice.sku,
+                "location": code,
+                "until": notice.until.map(|at| at.and_utc()),
+            });
+            let body = super::webhook::body_about(
+                &claimed.id,
+                event,
+                claimed.created_at.and_utc(),
+                &claimed.customer_id,
+                summary,
+                &message,
+            );
+            Message::Webhook { url, body }
+        }
+        ChannelName::Push => {
+            let subscriptions = outbox::push_subscriptions(conn, &claimed.customer_id)?;
+            if subscriptions.is_empty() {
+                return Ok(Composed::Missing("push subscription"));
+            }
+            let message = templates::render_short(lang, event, &data);
+            let receipt = channels
+                .push_receipt_url
+                .as_deref()
+                .map(|url| (url, super::push::receipt_token(pickup_key, &claimed.id)));
+            let payload =
+                super::push::payload(&claimed.id, event, &notice.subject, &claimed.dedupe_key, &message, receipt);
+            Message::Push { subscriptions, payload, urgent: event == Event::HoldReminder }
+        }
+    };
+    Ok(Composed::Ready(message))
 }

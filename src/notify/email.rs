@@ -43,8 +43,12 @@ impl Email {
             Ok(to) => to,
             Err(e) => return Delivery::Permanent(format!("not a mailbox: {e}")),
         };
-        let message =
-            Message::builder().from(self.from.clone()).to(to).subject(content.subject.clone()).multipart(body(content));
+        let mut builder = Message::builder().from(self.from.clone()).to(to).subject(content.subject.clone());
+        if let Some(url) = &content.unsubscribe_url {
+            // RFC 8058: a mail client's "unsubscribe" button POSTs to the address, no login.
+            builder = builder.header(ListUnsubscribe(format!("<{url}>"))).header(ListUnsubscribePost);
+        }
+        let message = builder.multipart(body(content));
         let message = match message {
             Ok(message) => message,
             Err(e) => return Delivery::Permanent(format!("could not build the message: {e}")),
@@ -84,4 +88,40 @@ fn body(content: &EmailContent) -> MultiPart {
         related = related.singlepart(Attachment::new_inline(id.to_string()).body(bytes.clone(), png.clone()));
     }
     MultiPart::alternative().singlepart(SinglePart::plain(content.text.clone())).multipart(related)
+}
+
+/// `List-Unsubscribe: <url>` (RFC 2369).
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl lettre::message::header::Header for ListUnsubscribe {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.to_string()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl lettre::message::header::Header for ListUnsubscribePost {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribePost)
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_string())
+    }
 }

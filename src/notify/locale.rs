@@ -37,6 +37,17 @@ impl Lang {
         customer.and_then(Lang::from_tag).or_else(|| store.and_then(Lang::from_tag)).unwrap_or(Lang::En)
     }
 
+    /// The BCP 47 language code, for `lang` attributes.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Pl => "pl",
+            Lang::Ru => "ru",
+            Lang::Ar => "ar",
+            Lang::Es => "es",
+        }
+    }
+
     /// Written in the Latin alphabet (so SMS can be folded into GSM-7).
     pub fn is_latin(&self) -> bool {
         matches!(self, Lang::En | Lang::Pl | Lang::Es)

@@ -19,7 +19,8 @@ pub const RETRY_FOR: TimeDelta = TimeDelta::hours(24);
 #[diesel(table_name = notifications)]
 struct NewNotification<'a> {
     id: String,
-    order_id: &'a str,
+    order_id: Option<&'a str>,
+    subject: Option<&'a str>,
     customer_id: &'a str,
     event: &'a str,
     channel: &'a str,
@@ -31,13 +32,39 @@ struct NewNotification<'a> {
     created_at: NaiveDateTime,
 }
 
+/// What a message is about: an order, or something else named by a subject (`alert:<id>`,
+/// `hold:<id>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum About<'a> {
+    Order(&'a str),
+    Subject(&'a str),
+}
+
 /// Queues an order's event on every channel its customer chose, to go out at `send_at`: the
 /// orders' `Announce`. A customer without a profile has chosen nothing. Queuing the same
 /// event twice is a no-op.
 pub fn enqueue(conn: &mut DbConn, announcement: &Announcement) -> Result<(), ApiError> {
     let Announcement { order_id, customer_id, event, send_at, occurrence } = *announcement;
-    let Some(customer) = crate::customers::find_row(conn, customer_id)? else { return Ok(()) };
+    enqueue_about(conn, About::Order(order_id), customer_id, event, send_at, occurrence).map(|_| ())
+}
+
+/// Queues `event` about anything on every channel the customer chose; returns how many
+/// messages were queued (none for a customer without a profile, or a repeat).
+pub fn enqueue_about(
+    conn: &mut DbConn,
+    about: About,
+    customer_id: &str,
+    event: Event,
+    send_at: NaiveDateTime,
+    occurrence: Option<&str>,
+) -> Result<usize, ApiError> {
+    let Some(customer) = crate::customers::find_row(conn, customer_id)? else { return Ok(0) };
     let now = Utc::now().naive_utc();
+    let (order_id, subject, key) = match about {
+        About::Order(id) => (Some(id), None, id),
+        About::Subject(subject) => (None, Some(subject), subject),
+    };
+    let mut queued = 0;
     for (channel, chosen) in customer.channels().named() {
         if !chosen {
             continue;
@@ -45,22 +72,23 @@ pub fn enqueue(conn: &mut DbConn, announcement: &Announcement) -> Result<(), Api
         let row = NewNotification {
             id: uuid::Uuid::now_v7().to_string(),
             order_id,
+            subject,
             customer_id,
             event: event.as_str(),
             channel: channel.as_str(),
             status: DeliveryStatus::Queued.as_str(),
             dedupe_key: match occurrence {
-                Some(which) => format!("{order_id}:{}:{which}:{}", event.as_str(), channel.as_str()),
-                None => format!("{order_id}:{}:{}", event.as_str(), channel.as_str()),
+                Some(which) => format!("{key}:{}:{which}:{}", event.as_str(), channel.as_str()),
+                None => format!("{key}:{}:{}", event.as_str(), channel.as_str()),
             },
             attempts: 0,
             next_attempt_at: send_at,
             retry_until: send_at + RETRY_FOR,
             created_at: now,
         };
-        insert_or_ignore!(conn, notifications::table, &row)?;
+        queued += insert_or_ignore!(conn, notifications::table, &row)?;
     }
-    Ok(())
+    Ok(queued)
 }
 
 /// A browser's push subscription, with the keys its messages are encrypted for.
@@ -166,7 +194,9 @@ pub fn hurry(
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: String,
-    pub order_id: String,
+    /// The order it is about; `None` for a message about something else (`subject`).
+    pub order_id: Option<String>,
+    pub subject: Option<String>,
     pub customer_id: String,
     /// The stored words, read as types when the message is judged: a word this build does
     /// not know fails that one message, not the claim of the whole batch.
@@ -209,7 +239,8 @@ pub enum Outcome {
 #[diesel(table_name = notifications)]
 struct DueRow {
     id: String,
-    order_id: String,
+    order_id: Option<String>,
+    subject: Option<String>,
     customer_id: String,
     event: String,
     channel: String,
@@ -243,6 +274,7 @@ pub fn claim_due(conn: &mut DbConn, batch: i64, lease: TimeDelta) -> Result<Vec<
         .map(|row| Claimed {
             id: row.id,
             order_id: row.order_id,
+            subject: row.subject,
             customer_id: row.customer_id,
             event: row.event,
             channel: row.channel,
@@ -401,9 +433,13 @@ struct ListedRow {
     error: Option<String>,
 }
 
-pub fn list(conn: &mut DbConn, order_id: &str) -> Result<Vec<Notification>, ApiError> {
-    let rows: Vec<ListedRow> = notifications::table
-        .filter(notifications::order_id.eq(order_id))
+pub fn list(conn: &mut DbConn, about: About) -> Result<Vec<Notification>, ApiError> {
+    let mut query = notifications::table.into_boxed();
+    query = match about {
+        About::Order(id) => query.filter(notifications::order_id.eq(id.to_string())),
+        About::Subject(subject) => query.filter(notifications::subject.eq(subject.to_string())),
+    };
+    let rows: Vec<ListedRow> = query
         .order((notifications::created_at.asc(), notifications::id.asc()))
         .select(ListedRow::as_select())
         .load(conn)?;
@@ -460,11 +496,11 @@ pub fn resend(conn: &mut DbConn, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The order a notification belongs to, for access checks.
-pub fn order_of(conn: &mut DbConn, id: &str) -> Result<String, ApiError> {
+/// What a notification is about, for access checks: (order id, subject).
+pub fn about_of(conn: &mut DbConn, id: &str) -> Result<(Option<String>, Option<String>), ApiError> {
     notifications::table
         .find(id)
-        .select(notifications::order_id)
+        .select((notifications::order_id, notifications::subject))
         .first(conn)
         .optional()?
         .ok_or_else(|| ApiError::NotFound(format!("no notification {id}")))

@@ -30,9 +30,29 @@ pub const QUIET_UNTIL: u32 = 8;
 pub struct Facts {
     pub event: Event,
     pub channel: ChannelName,
-    pub order: OrderRow,
     pub customer: CustomerRow,
-    pub location: LocationRow,
+    pub about: Subject,
+}
+
+/// An order and its store, or a notice about something else.
+// The facts travel boxed (`Judgement::Send`): the variants' sizes cost nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Subject {
+    Order { order: OrderRow, location: LocationRow },
+    Notice(Notice),
+}
+
+/// A message not about an order: a SKU back in stock, a hold about to lapse.
+pub struct Notice {
+    /// The outbox subject (`alert:<id>`, `hold:<id>`).
+    pub subject: String,
+    /// The products it is about, by name.
+    pub product: String,
+    pub sku: String,
+    /// The store it is about; `None` for online.
+    pub location: Option<LocationRow>,
+    /// When the hold ends, for its reminder.
+    pub until: Option<NaiveDateTime>,
 }
 
 /// The policy's word on one claimed message.
@@ -43,22 +63,33 @@ pub enum Judgement {
     Settled(Outcome),
 }
 
-/// Reads the order and the customer again and decides whether the message goes out now.
+/// Reads the order (or the notice's subject) and the customer again and decides whether the
+/// message goes out now.
 pub fn judge(conn: &mut DbConn, claimed: &Claimed, channels: &Channels) -> Result<Judgement, ApiError> {
     let settled = |outcome| Ok(Judgement::Settled(outcome));
-    let order = crate::orders::find_row(conn, &claimed.order_id)?;
-    let status = order.status()?;
     let event = Event::from_stored(&claimed.event)?;
-    if !event.still_true(status) {
-        return settled(Outcome::Suppressed(format!(
-            "the order is {} now; this message is no longer true",
-            status.as_str()
-        )));
-    }
+    let about = match (&claimed.order_id, &claimed.subject) {
+        (Some(order_id), _) => {
+            let order = crate::orders::find_row(conn, order_id)?;
+            let status = order.status()?;
+            if !event.still_true(status) {
+                return settled(Outcome::Suppressed(format!(
+                    "the order is {} now; this message is no longer true",
+                    status.as_str()
+                )));
+            }
+            let location = crate::catalog::find_location(conn, &order.location)?;
+            Subject::Order { order, location }
+        }
+        (None, Some(subject)) => match notice(conn, subject, channels)? {
+            Ok(notice) => Subject::Notice(notice),
+            Err(why) => return settled(Outcome::Suppressed(why)),
+        },
+        (None, None) => return settled(Outcome::Suppressed("the message is about nothing".into())),
+    };
     let Some(customer) = crate::customers::find_row(conn, &claimed.customer_id)? else {
         return settled(Outcome::Suppressed("the customer has no profile any more".into()));
     };
-    let location = crate::catalog::find_location(conn, &order.location)?;
     let channel = ChannelName::from_stored(&claimed.channel)?;
     let still_chosen = customer.channels().named().iter().any(|(name, on)| *name == channel && *on);
     if !still_chosen {
@@ -67,15 +98,26 @@ pub fn judge(conn: &mut DbConn, claimed: &Claimed, channels: &Channels) -> Resul
     if let Some(reason) = channels.unavailable(channel) {
         return settled(Outcome::Suppressed(reason));
     }
-    if event == Event::PickupReminder {
-        if let Some(until) = quiet_until(Utc::now().naive_utc(), customer_zone(&customer, &location)) {
+    // Reminders and marketing wait out the night; a hold's reminder cannot (the hold would
+    // be gone by morning).
+    if matches!(event, Event::PickupReminder | Event::BackInStock) {
+        let zone = match &about {
+            Subject::Order { location, .. } => customer_zone(&customer, location),
+            Subject::Notice(notice) => notice_zone(&customer, notice.location.as_ref()),
+        };
+        if let Some(until) = quiet_until(Utc::now().naive_utc(), zone) {
             return settled(Outcome::Deferred { until });
         }
     }
-    // An admin's resend is not held back by the fallback policy.
-    let waiting_rule = channels.fallback.waiting_rule(event, channel).filter(|_| claimed.resent_at.is_none());
-    if let Some(rule) = waiting_rule {
-        let first = outbox::first_message(conn, &claimed.order_id, event, rule.first)?;
+    // An admin's resend is not held back by the fallback policy; only an order's messages
+    // chain across channels.
+    let waiting_rule = channels
+        .fallback
+        .waiting_rule(event, channel)
+        .filter(|_| claimed.resent_at.is_none())
+        .zip(claimed.order_id.as_deref());
+    if let Some((rule, order_id)) = waiting_rule {
+        let first = outbox::first_message(conn, order_id, event, rule.first)?;
         match fallback::verdict(rule, first.as_ref(), Utc::now().naive_utc()) {
             Verdict::SendNow => {}
             Verdict::NotNeeded => {
@@ -88,7 +130,59 @@ pub fn judge(conn: &mut DbConn, claimed: &Claimed, channels: &Channels) -> Resul
             Verdict::WaitUntil(until) => return settled(Outcome::Deferred { until }),
         }
     }
-    Ok(Judgement::Send(Box::new(Facts { event, channel, order, customer, location })))
+    Ok(Judgement::Send(Box::new(Facts { event, channel, customer, about })))
+}
+
+/// A notice's subject read again: what it says, or why it is no longer true.
+fn notice(conn: &mut DbConn, subject: &str, channels: &Channels) -> Result<Result<Notice, String>, ApiError> {
+    let product_name = |conn: &mut DbConn, sku: &str| -> Result<String, ApiError> {
+        Ok(crate::catalog::find_product(conn, sku).map(|p| p.name).unwrap_or_else(|_| sku.to_string()))
+    };
+    if let Some(alert_id) = subject.strip_prefix("alert:") {
+        let alert = match crate::alerts::still_true(conn, alert_id)? {
+            Ok(alert) => alert,
+            Err(why) => return Ok(Err(why)),
+        };
+        let location = match alert.found_at.as_str() {
+            crate::alerts::model::ONLINE => None,
+            code => Some(crate::catalog::find_location(conn, code)?),
+        };
+        let product = product_name(conn, &alert.sku)?;
+        return Ok(Ok(Notice { subject: subject.to_string(), product, sku: alert.sku, location, until: None }));
+    }
+    if let Some(hold_id) = subject.strip_prefix("hold:") {
+        let hold = match crate::reservations::reminder_facts(
+            conn,
+            hold_id,
+            Utc::now().naive_utc(),
+            channels.hold_reminder_before,
+        )? {
+            Ok(hold) => hold,
+            Err(why) => return Ok(Err(why)),
+        };
+        let mut names = Vec::new();
+        for sku in &hold.skus {
+            names.push(product_name(conn, sku)?);
+        }
+        let location = crate::catalog::find_location(conn, &hold.location)?;
+        let sku = hold.skus.first().cloned().unwrap_or_default();
+        return Ok(Ok(Notice {
+            subject: subject.to_string(),
+            product: names.join(", "),
+            sku,
+            location: Some(location),
+            until: Some(hold.expires_at),
+        }));
+    }
+    Ok(Err(format!("unknown subject {subject}")))
+}
+
+/// The customer's time zone, else the notice's store's, else UTC.
+pub fn notice_zone(customer: &CustomerRow, location: Option<&LocationRow>) -> chrono_tz::Tz {
+    match location {
+        Some(location) => customer_zone(customer, location),
+        None => customer.timezone.as_deref().and_then(|zone| zone.parse().ok()).unwrap_or(chrono_tz::UTC),
+    }
 }
 
 /// The customer's time zone, else the store's.

@@ -176,25 +176,28 @@ pub fn check_receipt(key: &[u8], notification_id: &str, token: &str) -> Result<(
 pub fn payload(
     id: &str,
     event: Event,
-    order_id: &str,
+    about: &str,
     tag: &str,
     message: &ShortMessage,
     receipt: Option<(&str, String)>,
 ) -> String {
     let (receipt_url, receipt_token) = receipt.unzip();
+    // An order's id, or what else the message is about (`alert:<id>`, `hold:<id>`).
+    let about_key = if about.contains(':') { "subject" } else { "order_id" };
+    let mut data = serde_json::json!({
+        "notification_id": id,
+        "event": event.as_str(),
+        "receipt_url": receipt_url,
+        "receipt_token": receipt_token,
+    });
+    data[about_key] = serde_json::json!(about);
     serde_json::json!({
         "title": message.title,
         "body": message.body,
         "lang": message.lang,
         "dir": message.dir,
         "tag": tag,
-        "data": {
-            "notification_id": id,
-            "event": event.as_str(),
-            "order_id": order_id,
-            "receipt_url": receipt_url,
-            "receipt_token": receipt_token,
-        },
+        "data": data,
     })
     .to_string()
 }

@@ -86,7 +86,7 @@ async fn list(state: web::Data<AppState>, who: Principal, id: web::Path<String>)
             read_tx(conn, |conn| {
                 let order = crate::orders::find_row(conn, &id)?;
                 crate::orders::can_view(&who, &order)?;
-                outbox::list(conn, &id)
+                outbox::list(conn, outbox::About::Order(&id))
             })
         })
         .await?;
@@ -119,8 +119,12 @@ async fn resend(
     let id = id.into_inner();
     idempotency::run(&state, &who, key, fingerprint_bodiless(&req), move |conn| {
         outbox::resend(conn, &id)?;
-        let order = outbox::order_of(conn, &id)?;
-        Answer::ok(&NotificationList { items: outbox::list(conn, &order)? })
+        let items = match outbox::about_of(conn, &id)? {
+            (Some(order), _) => outbox::list(conn, outbox::About::Order(&order))?,
+            (None, Some(subject)) => outbox::list(conn, outbox::About::Subject(&subject))?,
+            (None, None) => Vec::new(),
+        };
+        Answer::ok(&NotificationList { items })
     })
     .await
 }

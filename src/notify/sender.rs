@@ -90,8 +90,12 @@ fn settle(
         // outcome is recorded all the same, and the round goes on.
         match (Event::from_stored(&claimed.event), ChannelName::from_stored(&claimed.channel)) {
             (Ok(event), Ok(channel)) => {
-                let waiting = channels.fallback.waiting_for(event, channel);
-                outbox::hurry(conn, &claimed.order_id, event, &waiting, now, channels.lease)?;
+                // Fallback rules chain an order's messages; other messages go on every
+                // channel chosen.
+                if let Some(order_id) = &claimed.order_id {
+                    let waiting = channels.fallback.waiting_for(event, channel);
+                    outbox::hurry(conn, order_id, event, &waiting, now, channels.lease)?;
+                }
             }
             (Err(error), _) | (_, Err(error)) => {
                 tracing::warn!(%error, notification = %claimed.id, "no channel hurried")

@@ -113,6 +113,10 @@ pub struct SmsData {
     pub link: Option<String>,
     /// When the order's transfer is expected at the store.
     pub arrives: Option<String>,
+    /// The product back in stock, or held.
+    pub product: Option<String>,
+    /// When a hold ends.
+    pub until: Option<String>,
 }
 
 /// The SMS templates per language and event, in order of preference: later ones leave out
@@ -129,6 +133,13 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
             "Order {order} confirmed. It is on its way to {store}, expected {arrives}. We'll text you when it's ready.",
             "Order {order} confirmed, on its way to {store}. We'll text you when it's ready.",
             "Order {order} confirmed, on its way to your store.",
+        ],
+        (En, BackInStock) => {
+            &["{product} is back at {store}. {link}", "{product} is back at {store}.", "{product} is back in stock."]
+        }
+        (En, HoldReminder) => &[
+            "Your hold at {store} ends at {until}. Order before then.",
+            "Your hold ends at {until}. Order before then.",
         ],
         (En, ReadyForPickup) => &[
             "Order {order} is ready at {store}. Code {code}. Collect by {deadline}. {link}",
@@ -161,6 +172,13 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
             "Zamówienie {order} przyjęte, jedzie do {store}. Napiszemy, gdy będzie gotowe.",
             "Zamówienie {order} przyjęte, jedzie do Twojego sklepu.",
         ],
+        (Pl, BackInStock) => {
+            &["{product} znów w {store}. {link}", "{product} znów w {store}.", "{product} znów dostępny."]
+        }
+        (Pl, HoldReminder) => &[
+            "Rezerwacja w {store} kończy się o {until}. Zamów wcześniej.",
+            "Rezerwacja kończy się o {until}. Zamów wcześniej.",
+        ],
         (Pl, ReadyForPickup) => &[
             "Zamówienie {order} czeka w {store}. Kod {code}. Odbiór do {deadline}. {link}",
             "Zamówienie {order} czeka. Kod {code}. Odbiór do {deadline}. {link}",
@@ -192,6 +210,15 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
             "Pedido {order} confirmado, va de camino a {store}. Te avisaremos cuando esté listo.",
             "Pedido {order} confirmado, va de camino a tu tienda.",
         ],
+        (Es, BackInStock) => &[
+            "{product} vuelve a {store}. {link}",
+            "{product} vuelve a {store}.",
+            "{product} vuelve a estar disponible.",
+        ],
+        (Es, HoldReminder) => &[
+            "Tu reserva en {store} termina a las {until}. Pide antes.",
+            "Tu reserva termina a las {until}. Pide antes.",
+        ],
         (Es, ReadyForPickup) => &[
             "Pedido {order} listo en {store}. Código {code}. Recógelo antes de {deadline}. {link}",
             "Pedido {order} listo. Código {code}. Recógelo antes de {deadline}. {link}",
@@ -218,6 +245,10 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
             "Заказ {order} принят, едет в {store}.",
             "Заказ {order} принят, едет в ваш магазин.",
         ],
+        (Ru, BackInStock) => {
+            &["{product} снова в {store}. {link}", "{product} снова в {store}.", "{product} снова в наличии."]
+        }
+        (Ru, HoldReminder) => &["Бронь в {store} до {until}. Оформите заказ.", "Бронь до {until}. Оформите заказ."],
         (Ru, ReadyForPickup) => &[
             "Заказ {order} готов: {store}. Код {code}, до {deadline}",
             "Заказ {order} готов. Код {code}, до {deadline}",
@@ -238,6 +269,10 @@ fn templates(lang: Lang, event: Event) -> &'static [&'static str] {
             "تم تأكيد الطلب {order}، في الطريق إلى {store}.",
             "تم تأكيد الطلب {order}، في الطريق إلى متجرك.",
         ],
+        (Ar, BackInStock) => {
+            &["{product} متوفر في {store}. {link}", "{product} متوفر في {store}.", "{product} متوفر من جديد."]
+        }
+        (Ar, HoldReminder) => &["حجزك في {store} ينتهي {until}. اطلب قبلها.", "حجزك ينتهي {until}. اطلب قبلها."],
         (Ar, ReadyForPickup) => &[
             "الطلب {order} جاهز: {store}. الرمز {code} حتى {deadline}",
             "الطلب {order} جاهز. الرمز {code} حتى {deadline}",
@@ -264,6 +299,8 @@ fn fill(template: &str, data: &SmsData, store: &str) -> String {
         .replace("{tracking}", data.tracking.as_deref().unwrap_or(""))
         .replace("{link}", data.link.as_deref().unwrap_or(""))
         .replace("{arrives}", data.arrives.as_deref().unwrap_or(""))
+        .replace("{until}", data.until.as_deref().unwrap_or(""))
+        .replace("{product}", data.product.as_deref().unwrap_or(""))
 }
 
 /// Shortest a store name is cut to before a template without it is tried.
@@ -284,13 +321,14 @@ fn shortened(store: &str) -> Vec<String> {
 /// tracking number, then the carrier, then the store name. Each keeps its start and ends in
 /// "…"; the email carries them whole. The order number, the pickup code and the deadline are
 /// never cut.
-const CUT_ORDER: [Part; 3] = [Part::Tracking, Part::Carrier, Part::Store];
+const CUT_ORDER: [Part; 4] = [Part::Tracking, Part::Carrier, Part::Store, Part::Product];
 
 #[derive(Debug, Clone, Copy)]
 enum Part {
     Tracking,
     Carrier,
     Store,
+    Product,
 }
 
 impl Part {
@@ -299,6 +337,7 @@ impl Part {
             Part::Tracking => data.tracking.as_deref(),
             Part::Carrier => data.carrier.as_deref(),
             Part::Store => Some(data.store.as_str()),
+            Part::Product => data.product.as_deref(),
         }
     }
 
@@ -307,6 +346,7 @@ impl Part {
             Part::Tracking => data.tracking = Some(value),
             Part::Carrier => data.carrier = Some(value),
             Part::Store => data.store = value,
+            Part::Product => data.product = Some(value),
         }
     }
 }
@@ -351,6 +391,7 @@ pub fn render(lang: Lang, event: Event, data: &SmsData) -> String {
         if (template.contains("{carrier}") && data.carrier.is_none())
             || (template.contains("{link}") && data.link.is_none())
             || (template.contains("{arrives}") && data.arrives.is_none())
+            || (template.contains("{until}") && data.until.is_none())
         {
             continue;
         }
@@ -376,6 +417,7 @@ pub fn render(lang: Lang, event: Event, data: &SmsData) -> String {
             Part::Tracking => "{tracking}",
             Part::Carrier => "{carrier}",
             Part::Store => "{store}",
+            Part::Product => "{product}",
         }) {
             continue;
         }
@@ -446,12 +488,20 @@ mod tests {
             tracking: Some("JJD000390007770912345678".into()),
             link: Some("https://shop.example.com/pass/01A2B3C4-0123456789ABCDEF".into()),
             arrives: Some("Wed 25 Nov 09:00".into()),
+            product: Some("Kawa ziarnista Etiopia Yirgacheffe 1 kg, palona jasno".into()),
+            until: Some("Wed 25 Nov 21:30".into()),
         };
         for lang in [Lang::En, Lang::Pl, Lang::Ru, Lang::Ar, Lang::Es] {
             for &event in EVENTS {
                 let text = render(lang, event, &data);
                 assert_eq!(segments(&text), 1, "{lang:?} {event:?}: {text} ({} chars)", text.chars().count());
-                assert!(text.contains("01A2B3C4"), "{lang:?} {event:?}: {text}");
+                if matches!(event, Event::BackInStock | Event::HoldReminder) {
+                    // Not about an order: the product back in stock, or when the hold ends.
+                    let key = if event == Event::HoldReminder { "21:30" } else { "Kawa" };
+                    assert!(text.contains(key), "{lang:?} {event:?}: {text}");
+                } else {
+                    assert!(text.contains("01A2B3C4"), "{lang:?} {event:?}: {text}");
+                }
                 if matches!(event, Event::ReadyForPickup | Event::PickupReminder) {
                     assert!(text.contains("ABCDEFGHJK") && text.contains("21:30"), "{lang:?} {event:?}: {text}");
                 }
@@ -508,6 +558,8 @@ mod tests {
                 tracking: Some(cyrillic(100)),
                 link: Some("https://shop.example.com/pass/01A2B3C4-0123456789ABCDEF".into()),
                 arrives: Some("25.11 09:00".into()),
+                product: Some("P".repeat(200)),
+                until: Some("25.11 21:30".into()),
             },
             SmsData {
                 order: "01A2B3C4".into(),
@@ -518,6 +570,8 @@ mod tests {
                 tracking: Some("T".repeat(100)),
                 link: Some("https://shop.example.com/pass/01A2B3C4-0123456789ABCDEF".into()),
                 arrives: Some("25.11 09:00".into()),
+                product: Some("P".repeat(200)),
+                until: Some("25.11 21:30".into()),
             },
         ];
         for data in &variants {
@@ -525,7 +579,9 @@ mod tests {
                 for &event in EVENTS {
                     let text = render(lang, event, data);
                     assert_eq!(segments(&text), 1, "{lang:?} {event:?}: {text} ({} chars)", text.chars().count());
-                    assert!(text.contains("01A2B3C4"), "{lang:?} {event:?}: {text}");
+                    // Messages not about an order name none.
+                    let about_an_order = !matches!(event, Event::BackInStock | Event::HoldReminder);
+                    assert!(!about_an_order || text.contains("01A2B3C4"), "{lang:?} {event:?}: {text}");
                     if matches!(event, Event::ReadyForPickup | Event::PickupReminder) {
                         assert!(text.contains("ABCDEFGHJK"), "{lang:?} {event:?}: {text}");
                     }

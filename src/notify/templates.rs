@@ -29,6 +29,14 @@ pub struct EmailData {
     pub open_pixel: Option<String>,
     /// When the order's transfer is expected at the store, for an order on its way there.
     pub arrives: Option<String>,
+    /// What a message not about an order is about: the product back in stock, or held.
+    pub product: Option<String>,
+    /// When a hold ends, for its reminder.
+    pub until: Option<String>,
+    /// Where the shopper acts on it: the shop's page to hold what is back in stock.
+    pub action_url: Option<String>,
+    /// One-click unsubscribe from marketing messages (back-in-stock alerts).
+    pub unsubscribe_url: Option<String>,
 }
 
 /// The Content-ID the ready email's QR image goes by (`cid:` in its HTML).
@@ -40,6 +48,8 @@ pub struct EmailContent {
     pub html: String,
     /// Images the HTML shows inline, by Content-ID: the QR code of a ready order, as PNG.
     pub inline_png: Vec<(&'static str, Vec<u8>)>,
+    /// For marketing messages: the one-click unsubscribe address (RFC 8058 headers).
+    pub unsubscribe_url: Option<String>,
 }
 
 struct Words {
@@ -55,6 +65,10 @@ struct Words {
     tracking: &'static str,
     slot: &'static str,
     arrives: &'static str,
+    product: &'static str,
+    until: &'static str,
+    action_button: &'static str,
+    unsubscribe: &'static str,
     show_code: &'static str,
     pass_button: &'static str,
     map_button: &'static str,
@@ -77,6 +91,10 @@ fn words(lang: Lang) -> Words {
             tracking: "Tracking",
             slot: "Your slot",
             arrives: "Expected at the store",
+            product: "Product",
+            until: "Held until",
+            action_button: "Hold it now",
+            unsubscribe: "Unsubscribe from stock alerts",
             show_code: "Show this at the counter",
             pass_button: "Open your pickup pass",
             map_button: "The store on a map",
@@ -96,6 +114,10 @@ fn words(lang: Lang) -> Words {
             tracking: "Numer przesyłki",
             slot: "Twój termin",
             arrives: "Dotrze do sklepu",
+            product: "Produkt",
+            until: "Zarezerwowane do",
+            action_button: "Zarezerwuj teraz",
+            unsubscribe: "Wypisz się z powiadomień o dostępności",
             show_code: "Pokaż to przy kasie",
             pass_button: "Otwórz przepustkę odbioru",
             map_button: "Sklep na mapie",
@@ -115,6 +137,10 @@ fn words(lang: Lang) -> Words {
             tracking: "Seguimiento",
             slot: "Tu franja horaria",
             arrives: "Llegará a la tienda",
+            product: "Producto",
+            until: "Reservado hasta",
+            action_button: "Resérvalo ahora",
+            unsubscribe: "Darse de baja de los avisos de stock",
             show_code: "Muéstralo en el mostrador",
             pass_button: "Abrir tu pase de recogida",
             map_button: "La tienda en el mapa",
@@ -134,6 +160,10 @@ fn words(lang: Lang) -> Words {
             tracking: "Трек-номер",
             slot: "Ваше время",
             arrives: "Прибудет в магазин",
+            product: "Товар",
+            until: "Отложено до",
+            action_button: "Отложить сейчас",
+            unsubscribe: "Отписаться от уведомлений о наличии",
             show_code: "Покажите это на кассе",
             pass_button: "Открыть пропуск на получение",
             map_button: "Магазин на карте",
@@ -153,6 +183,10 @@ fn words(lang: Lang) -> Words {
             tracking: "رقم التتبع",
             slot: "موعدك",
             arrives: "يصل إلى المتجر",
+            product: "المنتج",
+            until: "محجوز حتى",
+            action_button: "احجزه الآن",
+            unsubscribe: "إلغاء الاشتراك في تنبيهات التوفر",
             show_code: "أظهر هذا عند الكاشير",
             pass_button: "افتح تصريح الاستلام",
             map_button: "المتجر على الخريطة",
@@ -171,6 +205,8 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
             ("Order {order} confirmed", "We have your order and will let you know when it is ready.")
         }
         (En, OnItsWay) => ("Order {order} confirmed: on its way to your store", "Thank you for your order. Part of it is on its way to your store; we will tell you when everything is ready to collect."),
+        (En, BackInStock) => ("Back in stock: {product}", "Good news: what you asked about is back. Hold it before it goes again."),
+        (En, HoldReminder) => ("Your hold ends soon: {product}", "Your items are still held for you. Place your order before the hold ends, or extend it once."),
         (En, ReadyForPickup) => {
             ("Order {order} is ready for pickup", "Your order is waiting for you. Show the pickup code at the counter.")
         }
@@ -195,6 +231,8 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
             ("Zamówienie {order} przyjęte", "Otrzymaliśmy zamówienie. Damy znać, gdy będzie gotowe.")
         }
         (Pl, OnItsWay) => ("Zamówienie {order} przyjęte: jest w drodze do sklepu", "Dziękujemy za zamówienie. Część jest w drodze do Twojego sklepu; damy znać, gdy całość będzie gotowa do odbioru."),
+        (Pl, BackInStock) => ("Znów dostępne: {product}", "Dobra wiadomość: produkt, o który pytano, wrócił. Zarezerwuj go, zanim zniknie."),
+        (Pl, HoldReminder) => ("Rezerwacja wkrótce wygaśnie: {product}", "Produkty wciąż na Ciebie czekają. Złóż zamówienie przed końcem rezerwacji albo przedłuż ją raz."),
         (Pl, ReadyForPickup) => {
             ("Zamówienie {order} czeka na odbiór", "Zamówienie czeka na Ciebie. Pokaż kod odbioru przy kasie.")
         }
@@ -219,6 +257,8 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
             ("Pedido {order} confirmado", "Hemos recibido tu pedido y te avisaremos cuando esté listo.")
         }
         (Es, OnItsWay) => ("Pedido {order} confirmado: va de camino a tu tienda", "Gracias por tu pedido. Una parte va de camino a tu tienda; te avisaremos cuando todo esté listo para recoger."),
+        (Es, BackInStock) => ("De nuevo disponible: {product}", "Buenas noticias: lo que pediste ha vuelto. Resérvalo antes de que se agote otra vez."),
+        (Es, HoldReminder) => ("Tu reserva termina pronto: {product}", "Tus artículos siguen reservados. Haz tu pedido antes de que termine la reserva o amplíala una vez."),
         (Es, ReadyForPickup) => (
             "Tu pedido {order} está listo para recoger",
             "Tu pedido te espera. Muestra el código de recogida en el mostrador.",
@@ -238,6 +278,8 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
         ),
         (Ru, OrderConfirmed) => ("Заказ {order} принят", "Мы получили ваш заказ и сообщим, когда он будет готов."),
         (Ru, OnItsWay) => ("Заказ {order} принят: он едет в ваш магазин", "Спасибо за заказ. Часть его едет в ваш магазин; мы сообщим, когда всё будет готово к получению."),
+        (Ru, BackInStock) => ("Снова в наличии: {product}", "Хорошая новость: товар, о котором вы спрашивали, снова есть. Отложите его, пока он не закончился."),
+        (Ru, HoldReminder) => ("Бронь скоро закончится: {product}", "Товары всё ещё отложены для вас. Оформите заказ до конца брони или продлите её один раз."),
         (Ru, ReadyForPickup) => {
             ("Заказ {order} готов к получению", "Ваш заказ ждёт вас. Покажите код получения на кассе.")
         }
@@ -255,6 +297,8 @@ fn message(lang: Lang, event: Event) -> (&'static str, &'static str) {
         ),
         (Ar, OrderConfirmed) => ("تم تأكيد الطلب {order}", "استلمنا طلبك وسنخبرك عندما يصبح جاهزًا."),
         (Ar, OnItsWay) => ("تم تأكيد الطلب {order}: في الطريق إلى متجرك", "شكرًا لطلبك. جزء منه في الطريق إلى متجرك، وسنخبرك عندما يصبح كل شيء جاهزًا للاستلام."),
+        (Ar, BackInStock) => ("متوفر من جديد: {product}", "خبر سار: المنتج الذي طلبته عاد. احجزه قبل أن ينفد مرة أخرى."),
+        (Ar, HoldReminder) => ("ينتهي حجزك قريبًا: {product}", "ما زالت منتجاتك محجوزة لك. أكمل طلبك قبل انتهاء الحجز أو مدّده مرة واحدة."),
         (Ar, ReadyForPickup) => ("الطلب {order} جاهز للاستلام", "طلبك بانتظارك. أظهر رمز الاستلام عند الكاشير."),
         (Ar, PickupReminder) => {
             ("تذكير: الطلب {order} بانتظارك", "ما زال طلبك بانتظارك. يرجى استلامه قبل الموعد النهائي.")
@@ -283,6 +327,12 @@ fn facts(w: &Words, event: Event, data: &EmailData) -> Vec<(&'static str, String
     let mut rows = Vec::new();
     let expected =
         matches!(event, Event::OrderConfirmed | Event::OnItsWay | Event::ReadyForPickup | Event::PickupReminder);
+    if let Some(product) = &data.product {
+        rows.push((w.product, product.clone()));
+    }
+    if let Some(until) = data.until.as_ref().filter(|_| event == Event::HoldReminder) {
+        rows.push((w.until, until.clone()));
+    }
     if let Some(arrives) = data.arrives.as_ref().filter(|_| event == Event::OnItsWay) {
         rows.push((w.arrives, arrives.clone()));
     }
@@ -325,7 +375,7 @@ pub fn render_short(lang: Lang, event: Event, data: &EmailData) -> ShortMessage 
         body.push_str(&format!("\n{label}: {value}"));
     }
     let (dir, language) = direction(lang);
-    ShortMessage { title: subject.replace("{order}", &data.order), body, lang: language, dir }
+    ShortMessage { title: fill_subject(subject, data), body, lang: language, dir }
 }
 
 fn direction(lang: Lang) -> (&'static str, &'static str) {
@@ -338,17 +388,23 @@ fn direction(lang: Lang) -> (&'static str, &'static str) {
     }
 }
 
+fn fill_subject(subject: &str, data: &EmailData) -> String {
+    subject.replace("{order}", &data.order).replace("{product}", data.product.as_deref().unwrap_or(""))
+}
+
 /// Renders the email for an event: a plain-text part and an HTML part with the same content.
 pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent {
     let w = words(lang);
     let (subject, sentence) = message(lang, event);
-    let subject = subject.replace("{order}", &data.order);
+    let subject = fill_subject(subject, data);
     let greeting = match &data.customer_name {
         Some(name) => w.hello_name.replace("{name}", name),
         None => w.hello.to_string(),
     };
     let waiting = matches!(event, Event::OrderConfirmed | Event::ReadyForPickup | Event::PickupReminder);
+    // A message not about an order has no order number to show.
     let mut rows: Vec<(&str, String)> = vec![(w.order, data.order.clone()), (w.store, data.store.clone())];
+    rows.retain(|(_, value)| !value.is_empty());
     if let Some(address) = data.address.as_ref().filter(|_| waiting) {
         rows.push((w.address, address.clone()));
     }
@@ -376,6 +432,9 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
     }
     if let Some(url) = data.map_url.as_ref().filter(|_| waiting) {
         text.push_str(&format!("{}: {url}\n", w.map_button));
+    }
+    if let Some(url) = &data.action_url {
+        text.push_str(&format!("\n{}: {url}\n", w.action_button));
     }
     if !hours.is_empty() {
         text.push_str(&format!("\n{}:\n", w.hours));
@@ -447,7 +506,22 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
         }
         html.push_str("</table>");
     }
+    if let Some(url) = &data.action_url {
+        html.push_str(&format!(
+            "<p><a href=\"{}\" style=\"display:inline-block;padding:12px 20px;border-radius:6px;text-decoration:none;font-weight:bold;background:#0b57d0;color:#ffffff\">{}</a></p>",
+            escape(url),
+            escape(w.action_button)
+        ));
+    }
     html.push_str(&format!("<p>{}</p>", escape(w.thanks)));
+    if let Some(url) = &data.unsubscribe_url {
+        text.push_str(&format!("\n{}: {url}\n", w.unsubscribe));
+        html.push_str(&format!(
+            "<p style=\"font-size:12px\"><a href=\"{}\">{}</a></p>",
+            escape(url),
+            escape(w.unsubscribe)
+        ));
+    }
     if let Some(pixel) = &data.open_pixel {
         html.push_str(&format!(
             "<img src=\"{}\" width=\"1\" height=\"1\" alt=\"\" style=\"display:block;border:0\">",
@@ -455,7 +529,7 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
         ));
     }
     html.push_str("</body></html>");
-    EmailContent { subject, text, html, inline_png }
+    EmailContent { subject, text, html, inline_png, unsubscribe_url: data.unsubscribe_url.clone() }
 }
 
 #[cfg(test)]
@@ -481,6 +555,10 @@ mod tests {
             map_url: Some("https://www.openstreetmap.org/?mlat=52.2&mlon=21.0".into()),
             open_pixel: None,
             arrives: Some("Tue 1 Dec 09:00".into()),
+            product: None,
+            until: None,
+            action_url: None,
+            unsubscribe_url: None,
         }
     }
 
@@ -488,6 +566,9 @@ mod tests {
     fn every_event_and_language_renders_with_its_details() {
         for lang in LANGS {
             for &event in EVENTS {
+                if matches!(event, Event::BackInStock | Event::HoldReminder) {
+                    continue; // not about an order: `notices_name_the_product_not_an_order`
+                }
                 let email = render_email(lang, event, &data());
                 assert!(email.subject.contains("7F3A9C21"), "{lang:?} {event:?}");
                 let collectable = matches!(event, Event::ReadyForPickup | Event::PickupReminder);
@@ -507,6 +588,36 @@ mod tests {
                 assert_eq!(email.text.contains("/pass/7F3A9C21-"), collectable, "text-only clients get the link");
                 assert_eq!(email.html.contains("dir=\"rtl\""), lang == Lang::Ar);
             }
+        }
+    }
+
+    #[test]
+    fn notices_name_the_product_not_an_order() {
+        let notice = EmailData {
+            customer_name: Some("Ann".into()),
+            store: "Warsaw Centre".into(),
+            product: Some("Espresso cups".into()),
+            until: Some("30.11 18:45".into()),
+            action_url: Some("https://shop.example/hold?sku=CUP".into()),
+            unsubscribe_url: Some("https://cc.example/unsubscribe/abc".into()),
+            ..Default::default()
+        };
+        for lang in LANGS {
+            let alert = render_email(lang, Event::BackInStock, &notice);
+            assert!(alert.subject.contains("Espresso cups"), "{lang:?}: {}", alert.subject);
+            assert_eq!(alert.unsubscribe_url.as_deref(), Some("https://cc.example/unsubscribe/abc"));
+            for part in [&alert.text, &alert.html] {
+                assert!(part.contains("https://cc.example/unsubscribe/abc"), "{lang:?}: one click away");
+                assert!(part.contains("https://shop.example/hold?sku=CUP"), "{lang:?}: the link to hold it");
+                assert!(!part.contains("30.11 18:45"), "{lang:?}: an alert has no hold's end");
+            }
+            let reminder = render_email(
+                lang,
+                Event::HoldReminder,
+                &EmailData { unsubscribe_url: None, action_url: None, ..notice.clone() },
+            );
+            assert!(reminder.text.contains("30.11 18:45") && reminder.text.contains("Espresso cups"), "{lang:?}");
+            assert!(reminder.unsubscribe_url.is_none(), "a reminder is not marketing");
         }
     }
 

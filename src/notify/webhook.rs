@@ -44,6 +44,27 @@ pub fn body(
     .to_string()
 }
 
+/// The JSON body of a webhook notification not about an order: `about` in place of `order`
+/// (its `subject`, `sku`, `location`, and a hold's `until`).
+pub fn body_about(
+    id: &str,
+    event: Event,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    customer_id: &str,
+    about: serde_json::Value,
+    message: &ShortMessage,
+) -> String {
+    serde_json::json!({
+        "id": id,
+        "event": event.as_str(),
+        "occurred_at": occurred_at,
+        "customer_id": customer_id,
+        "about": about,
+        "message": message,
+    })
+    .to_string()
+}
+
 impl Webhook {
     /// `agent`: `providers::customer_agent`, since the URL is the customer's.
     pub fn new(secret: &str, agent: ureq::Agent) -> Webhook {

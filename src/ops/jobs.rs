@@ -16,6 +16,8 @@ const HOLD_SWEEP_EVERY: Duration = Duration::from_secs(5);
 const UNCOLLECTED_EVERY: Duration = Duration::from_secs(60);
 /// How often the notification sender looks for due messages.
 const NOTIFY_EVERY: Duration = Duration::from_secs(2);
+/// How often back-in-stock alerts are checked against availability.
+const STOCK_ALERTS_EVERY: Duration = Duration::from_secs(30);
 /// How often housekeeping runs.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(15 * 60);
 
@@ -27,6 +29,7 @@ pub async fn run(state: AppState) {
     actix_web::rt::spawn(expire_uncollected(state.clone()));
     actix_web::rt::spawn(send_notifications(state.clone()));
     actix_web::rt::spawn(push_to_channels(state.clone()));
+    actix_web::rt::spawn(scan_stock_alerts(state.clone()));
     let mut ticker = actix_web::rt::time::interval(HOUSEKEEPING_EVERY);
     loop {
         ticker.tick().await;
@@ -127,6 +130,17 @@ async fn expire_uncollected(state: AppState) {
         let expired =
             state.db(move |conn| write_tx(conn, |conn| orders::expire_one_uncollected(conn, grace, &settings))).await?;
         Ok(Round { handled: usize::from(expired), more: expired })
+    })
+    .await
+}
+
+/// Tells back-in-stock alerts whose stock is back, through the outbox.
+async fn scan_stock_alerts(state: AppState) {
+    let per_day = state.settings.notify.stock_alerts_per_day;
+    repeat(STOCK_ALERTS_EVERY, "stock alerts", || async {
+        let now = chrono::Utc::now().naive_utc();
+        let told = state.db(move |conn| write_tx(conn, |conn| crate::alerts::scan(conn, per_day, now))).await?;
+        Ok(Round { handled: told, more: false })
     })
     .await
 }

@@ -49,6 +49,10 @@ crate::db::stored::stored_enum! {
         Expired,
         /// Units of a collected or delivered order came back at a store.
         Returned,
+        /// Not about an order: a SKU a shopper asked to hear about is back (`alert:<id>`).
+        BackInStock,
+        /// Not about an order: a shopper's hold is about to lapse (`hold:<id>`).
+        HoldReminder,
     }
 }
 
@@ -83,6 +87,8 @@ impl Event {
             | Event::Cancelled
             | Event::Expired
             | Event::Returned => true,
+            // Not about an order: the policy reads their own subject again instead.
+            Event::BackInStock | Event::HoldReminder => true,
         }
     }
 }

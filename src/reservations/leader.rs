@@ -258,6 +258,7 @@ async fn place_alone(
         lines: vec![HoldLine { sku: sku.to_string(), quantity: asked.quantity }],
         ttl_seconds: None,
         slot_id: None,
+        remind: None,
     };
     let (who, ttl) = (asked.who, asked.ttl);
     idempotency::once(state, asked.key, move |conn| Answer::created(&super::hold(conn, &who, &form, ttl, &limits)?))
@@ -267,5 +268,6 @@ async fn place_alone(
 /// Lines of a hold that go through a level's queue: exactly one.
 pub fn queued(form: &NewHold, batch_max: usize) -> bool {
     // A slot is booked in the hold's own transaction, not in a batch of one level's holds.
-    form.lines.len() == 1 && batch_max > 1 && form.slot_id.is_none()
+    // So is a reminder.
+    form.lines.len() == 1 && batch_max > 1 && form.slot_id.is_none() && form.remind != Some(true)
 }

@@ -225,6 +225,74 @@ pub fn extend(
     get(conn, who, id)
 }
 
+/// The outbox subject of a hold's reminder.
+pub fn reminder_subject(hold_id: &str) -> String {
+    format!("hold:{hold_id}")
+}
+
+/// Queues the reminder of a hold its customer asked for: `before` its end, at most half its
+/// time, if that is still ahead. A hold extended later gets its own (`occurrence`).
+pub fn remind(
+    conn: &mut DbConn,
+    customer_id: &str,
+    hold: &Reservation,
+    before: TimeDelta,
+    occurrence: Option<&str>,
+) -> Result<(), ApiError> {
+    let (now, ends) = (Utc::now().naive_utc(), hold.expires_at.naive_utc());
+    let at = ends - before.min((ends - now) / 2);
+    if at <= now {
+        return Ok(());
+    }
+    let subject = reminder_subject(&hold.id);
+    crate::notify::outbox::enqueue_about(
+        conn,
+        crate::notify::outbox::About::Subject(&subject),
+        customer_id,
+        crate::orders::events::Event::HoldReminder,
+        at,
+        occurrence,
+    )?;
+    Ok(())
+}
+
+/// Whether the customer asked for a reminder when placing the hold.
+pub fn wants_reminder(conn: &mut DbConn, hold_id: &str) -> Result<bool, ApiError> {
+    use crate::db::schema::notifications;
+    Ok(diesel::select(diesel::dsl::exists(
+        notifications::table.filter(notifications::subject.eq(reminder_subject(hold_id))),
+    ))
+    .get_result(conn)?)
+}
+
+/// What a hold's reminder says, read again just before it goes out.
+pub struct ReminderFacts {
+    pub location: String,
+    pub expires_at: NaiveDateTime,
+    pub skus: Vec<String>,
+}
+
+/// The hold behind a reminder, if the reminder is still true: still held, not lapsed, and
+/// ending within `before` (an extended hold's earlier reminder is early now: its own follows).
+pub fn reminder_facts(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+    before: TimeDelta,
+) -> Result<Result<ReminderFacts, String>, ApiError> {
+    let Some(row) = reservations::table.find(id).select(ReservationRow::as_select()).first(conn).optional()? else {
+        return Ok(Err("the hold no longer exists".into()));
+    };
+    if HoldStatus::from_stored(&row.status)? != HoldStatus::Held || row.expires_at <= now {
+        return Ok(Err(format!("the hold is no longer held ({})", row.status)));
+    }
+    if row.expires_at - now > before + TimeDelta::minutes(1) {
+        return Ok(Err("the hold was extended; the reminder for its new end follows".into()));
+    }
+    let skus = lines_of(conn, id)?.into_iter().map(|l| l.sku).collect();
+    Ok(Ok(ReminderFacts { location: row.location, expires_at: row.expires_at, skus }))
+}
+
 fn expired(id: &str) -> ApiError {
     ApiError::Conflict(format!("reservation {id} has expired and its stock is back on sale; place a new hold"))
 }

@@ -41,6 +41,10 @@ pub struct NewHold {
     /// hold becomes one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot_id: Option<String>,
+    /// Remind me shortly before the hold lapses (`HOLD_REMINDER_BEFORE_SECONDS`, at most half
+    /// its time), on my channels. For holds placed with a customer's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remind: Option<bool>,
 }
 
 impl Validate for NewHold {

@@ -62,9 +62,19 @@ async fn create(
         let fingerprint = fingerprint(&req, &form);
         return super::leader::hold_one_line(&state, who, key, fingerprint, form, TimeDelta::seconds(ttl)).await;
     }
+    if form.remind == Some(true) && who.role != crate::auth::Role::Customer {
+        return Err(ApiError::Conflict(
+            "reminders go to a customer: place the hold with their token to ask for one".into(),
+        ));
+    }
     let (holder, limits) = (who.clone(), CustomerLimits::from_settings(&state.settings.limits));
+    let before = TimeDelta::seconds(state.settings.notify.hold_reminder_before_seconds);
     idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
-        Answer::created(&super::hold(conn, &holder, &form, TimeDelta::seconds(ttl), &limits)?)
+        let hold = super::hold(conn, &holder, &form, TimeDelta::seconds(ttl), &limits)?;
+        if form.remind == Some(true) {
+            super::remind(conn, &holder.sub, &hold, before, None)?;
+        }
+        Answer::created(&hold)
     })
     .await
 }
@@ -156,8 +166,14 @@ async fn extend(
     let orders = &state.settings.orders;
     let by = TimeDelta::seconds(form.seconds.unwrap_or(orders.hold_ttl_seconds));
     let cap = TimeDelta::seconds(orders.hold_ttl_max_seconds);
+    let before = TimeDelta::seconds(state.settings.notify.hold_reminder_before_seconds);
     idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
-        Answer::ok(&super::extend(conn, &holder, &id, by, cap)?)
+        let hold = super::extend(conn, &holder, &id, by, cap)?;
+        // A shopper who asked to be reminded is reminded before the new end too.
+        if holder.role == crate::auth::Role::Customer && super::wants_reminder(conn, &id)? {
+            super::remind(conn, &holder.sub, &hold, before, Some("extended"))?;
+        }
+        Answer::ok(&hold)
     })
     .await
 }
