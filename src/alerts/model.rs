@@ -40,8 +40,9 @@ pub struct AlertForm {
     /// Tell me when at least this many are available (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<i64>,
-    /// Give marketing consent now (recorded with when and by whom). Alerts are marketing:
-    /// without consent, given now or before, the answer is 409 `consent-required`.
+    /// `true` gives marketing consent now (recorded with when and by whom); `false` or left
+    /// out gives none now. Alerts are marketing: without consent, given now or before, the
+    /// answer is 409 `consent-required`. (Consent is withdrawn by unsubscribing.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marketing_consent: Option<bool>,
 }
@@ -66,9 +67,6 @@ impl Validate for AlertForm {
         }
         if let Some(quantity) = self.quantity {
             v.range("quantity", quantity, 1, crate::reservations::model::MAX_LINE_QUANTITY);
-        }
-        if self.marketing_consent == Some(false) {
-            v.add("marketing_consent", "leave it out, or give it (true): alerts need it");
         }
         v.finish()
     }

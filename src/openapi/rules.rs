@@ -123,7 +123,6 @@ fn field_rules() -> Vec<(&'static str, &'static str, Value)> {
             json!({"maxItems": crate::alerts::model::MAX_LOCATIONS, "uniqueItems": true, "items": {"type": "string", "pattern": f::CODE}}),
         ),
         ("AlertForm", "quantity", range(1, MAX_LINE_QUANTITY)),
-        ("AlertForm", "marketing_consent", json!({"enum": [true]})),
         ("Lane", "from", code()),
         ("Lane", "working_days", range(1, i64::from(crate::transfers::model::MAX_WORKING_DAYS))),
         ("ReceiveForm", "lines", list(0, MAX_LINES)),
