@@ -214,6 +214,9 @@ pub struct NotifySettings {
     /// How long before a hold lapses a shopper who asked (`remind`) is reminded
     /// (`HOLD_REMINDER_BEFORE_SECONDS`); at most half the hold's time.
     pub hold_reminder_before_seconds: i64,
+    /// WhatsApp (`WHATSAPP_PROVIDER`), and its approved templates (`WHATSAPP_TEMPLATES`).
+    pub whatsapp: Option<WhatsAppProvider>,
+    pub whatsapp_templates: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -227,6 +230,17 @@ pub struct SmtpSettings {
 pub enum SmsProvider {
     Twilio(TwilioSettings),
     Infobip(InfobipSettings),
+}
+
+/// Which provider WhatsApp messages go through, and as which sender.
+#[derive(Debug, Clone)]
+pub enum WhatsAppProvider {
+    /// `from` is the WhatsApp sender number.
+    Twilio(TwilioSettings),
+    Infobip {
+        settings: InfobipSettings,
+        from: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -497,6 +511,8 @@ fn notify(vars: &Vars) -> Result<NotifySettings, ConfigError> {
     Ok(NotifySettings {
         stock_alerts_per_day: vars.number("STOCK_ALERTS_PER_DAY", 3, 1, 100)?,
         hold_reminder_before_seconds: vars.number("HOLD_REMINDER_BEFORE_SECONDS", 300, 30, 86_400)?,
+        whatsapp: whatsapp(vars)?,
+        whatsapp_templates: vars.get("WHATSAPP_TEMPLATES"),
         stock_alert_url,
         email_open_tracking,
         smtp: smtp(vars)?,
@@ -532,21 +548,49 @@ fn sms(vars: &Vars) -> Result<Option<SmsProvider>, ConfigError> {
         }
         Some("infobip") => {
             let with = "SMS_PROVIDER=infobip";
-            let report_token = vars.get("INFOBIP_REPORT_TOKEN").map(Secret);
-            if report_token
-                .as_ref()
-                .is_some_and(|t| t.expose().len() < 16 || !t.expose().bytes().all(|b| b.is_ascii_alphanumeric()))
-            {
-                return Err(ConfigError::new("INFOBIP_REPORT_TOKEN", "must be at least 16 letters and digits"));
-            }
-            Ok(Some(SmsProvider::Infobip(InfobipSettings {
-                base_url: vars.required("INFOBIP_BASE_URL", with)?,
-                api_key: Secret(vars.required("INFOBIP_API_KEY", with)?),
-                from: vars.get("SMS_FROM"),
-                report_token,
-            })))
+            Ok(Some(SmsProvider::Infobip(infobip(vars, with, vars.get("SMS_FROM"))?)))
         }
         Some(_) => Err(ConfigError::new("SMS_PROVIDER", "must be twilio or infobip")),
+    }
+}
+
+/// Infobip's account, shared by SMS and WhatsApp.
+fn infobip(vars: &Vars, with: &'static str, from: Option<String>) -> Result<InfobipSettings, ConfigError> {
+    let report_token = vars.get("INFOBIP_REPORT_TOKEN").map(Secret);
+    if report_token
+        .as_ref()
+        .is_some_and(|t| t.expose().len() < 16 || !t.expose().bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return Err(ConfigError::new("INFOBIP_REPORT_TOKEN", "must be at least 16 letters and digits"));
+    }
+    Ok(InfobipSettings {
+        base_url: vars.required("INFOBIP_BASE_URL", with)?,
+        api_key: Secret(vars.required("INFOBIP_API_KEY", with)?),
+        from,
+        report_token,
+    })
+}
+
+/// WhatsApp through Twilio or Infobip, with the account settings SMS uses and a WhatsApp
+/// sender of its own (`WHATSAPP_FROM`).
+fn whatsapp(vars: &Vars) -> Result<Option<WhatsAppProvider>, ConfigError> {
+    match vars.get("WHATSAPP_PROVIDER").as_deref() {
+        None => Ok(None),
+        Some("twilio") => {
+            let with = "WHATSAPP_PROVIDER=twilio";
+            Ok(Some(WhatsAppProvider::Twilio(TwilioSettings {
+                account_sid: vars.required("TWILIO_ACCOUNT_SID", with)?,
+                auth_token: Secret(vars.required("TWILIO_AUTH_TOKEN", with)?),
+                api_base: vars.get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into()),
+                from: vars.required("WHATSAPP_FROM", with)?,
+            })))
+        }
+        Some("infobip") => {
+            let with = "WHATSAPP_PROVIDER=infobip";
+            let from = vars.required("WHATSAPP_FROM", with)?;
+            Ok(Some(WhatsAppProvider::Infobip { settings: infobip(vars, with, None)?, from }))
+        }
+        Some(_) => Err(ConfigError::new("WHATSAPP_PROVIDER", "must be twilio or infobip")),
     }
 }
 

@@ -4,12 +4,12 @@
 mod common;
 
 use actix_web::http::Method;
-use common::notify::{customer_profile as profile, customer_with, only_notification, place_order};
+use common::notify::{
+    customer_profile as profile, customer_with, only_notification, place_order, twilio_signature, TWILIO_TOKEN,
+};
 use common::receiver::receiver_with;
 use common::{make_due, run_sender, Backend, TestApp};
 use serde_json::{json, Value};
-
-const TWILIO_TOKEN: &str = "twilio-test-auth-token";
 
 /// SMS through Twilio, its API served at `base`.
 fn twilio_settings(base: &str) -> Vec<(&'static str, &str)> {
@@ -20,21 +20,6 @@ fn twilio_settings(base: &str) -> Vec<(&'static str, &str)> {
         ("TWILIO_API_BASE", base),
         ("SMS_FROM", "+15005550006"),
     ]
-}
-
-/// Twilio's callback signature, computed here independently of the server's code.
-fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
-    use base64::Engine;
-    use hmac::Mac;
-    let mut sorted = params.to_vec();
-    sorted.sort();
-    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(TWILIO_TOKEN.as_bytes()).unwrap();
-    mac.update(url.as_bytes());
-    for (k, v) in sorted {
-        mac.update(k.as_bytes());
-        mac.update(v.as_bytes());
-    }
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 async fn receipt(app: &TestApp, params: &[(&str, &str)], signature: &str) -> common::Reply {

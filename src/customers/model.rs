@@ -19,13 +19,16 @@ pub struct Channels {
     pub sms: bool,
     pub push: bool,
     pub webhook: bool,
+    /// WhatsApp messages to `phone` (pre-approved templates); off when left out.
+    #[serde(default)]
+    pub whatsapp: bool,
 }
 
 impl Channels {
     /// Each channel and whether it is chosen, in a fixed order.
-    pub fn named(&self) -> [(ChannelName, bool); 4] {
+    pub fn named(&self) -> [(ChannelName, bool); 5] {
         use ChannelName::*;
-        [(Email, self.email), (Sms, self.sms), (Push, self.push), (Webhook, self.webhook)]
+        [(Email, self.email), (Sms, self.sms), (Push, self.push), (Webhook, self.webhook), (Whatsapp, self.whatsapp)]
     }
 }
 
@@ -36,6 +39,7 @@ crate::db::stored::stored_enum! {
         Sms,
         Push,
         Webhook,
+        Whatsapp,
     }
 }
 
@@ -92,6 +96,7 @@ impl Validate for CustomerForm {
         }
         v.check(!self.channels.email || self.email.is_some(), "channels.email", "needs an email address");
         v.check(!self.channels.sms || self.phone.is_some(), "channels.sms", "needs a phone number");
+        v.check(!self.channels.whatsapp || self.phone.is_some(), "channels.whatsapp", "needs a phone number");
         v.check(!self.channels.webhook || self.webhook_url.is_some(), "channels.webhook", "needs a webhook_url");
         v.finish()
     }
@@ -114,6 +119,7 @@ pub struct CustomerRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub email_tracking: bool,
+    pub channel_whatsapp: bool,
 }
 
 impl CustomerRow {
@@ -123,6 +129,7 @@ impl CustomerRow {
             sms: self.channel_sms,
             push: self.channel_push,
             webhook: self.channel_webhook,
+            whatsapp: self.channel_whatsapp,
         }
     }
 }

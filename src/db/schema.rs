@@ -214,6 +214,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         email_tracking -> Bool,
+        channel_whatsapp -> Bool,
     }
 }
 

@@ -33,6 +33,7 @@ impl Sms {
 /// The configured channels, and how the sender uses them.
 pub struct Channels {
     pub webhook: Option<Webhook>,
+    pub whatsapp: Option<super::whatsapp::WhatsApp>,
     pub sms: Option<Sms>,
     pub email: Option<Email>,
     pub push: Option<WebPush>,
@@ -79,7 +80,17 @@ impl Channels {
             SmsProvider::Twilio(twilio) => Sms::Twilio(Twilio::new(twilio.clone(), base)),
             SmsProvider::Infobip(infobip) => Sms::Infobip(Infobip::new(infobip, base)),
         });
+        let templates = super::whatsapp::templates_from(settings.whatsapp_templates.as_deref())?;
+        let whatsapp = settings.whatsapp.as_ref().map(|provider| match provider {
+            crate::config::WhatsAppProvider::Twilio(twilio) => {
+                super::whatsapp::WhatsApp::twilio(twilio.clone(), base, templates.clone())
+            }
+            crate::config::WhatsAppProvider::Infobip { settings, from } => {
+                super::whatsapp::WhatsApp::infobip(settings, from.clone(), base, templates.clone())
+            }
+        });
         Ok(Channels {
+            whatsapp,
             push,
             fallback,
             lease: TimeDelta::seconds(settings.lease_seconds),
@@ -110,6 +121,9 @@ impl Channels {
             ChannelName::Sms => (self.sms.is_some(), "SMS_PROVIDER=twilio or infobip, with its credentials"),
             ChannelName::Email => (self.email.is_some(), "SMTP_URL and EMAIL_FROM"),
             ChannelName::Push => (self.push.is_some(), "VAPID_PRIVATE_KEY and VAPID_SUBJECT"),
+            ChannelName::Whatsapp => {
+                (self.whatsapp.is_some(), "WHATSAPP_PROVIDER=twilio or infobip, WHATSAPP_FROM, WHATSAPP_TEMPLATES")
+            }
         };
         let channel = channel.as_str();
         (!configured).then(|| format!("the {channel} channel is not configured on this server ({settings})"))

@@ -19,16 +19,38 @@ use crate::orders::model::OrderRow;
 
 /// A message ready to go out: everything the provider call needs.
 pub enum Message {
-    Sms { to: String, text: String },
-    Email { to: String, content: templates::EmailContent },
-    Webhook { url: String, body: String },
-    Push { subscriptions: Vec<PushSubscriptionRow>, payload: String, urgent: bool },
+    Sms {
+        to: String,
+        text: String,
+    },
+    Email {
+        to: String,
+        content: templates::EmailContent,
+    },
+    Webhook {
+        url: String,
+        body: String,
+    },
+    Push {
+        subscriptions: Vec<PushSubscriptionRow>,
+        payload: String,
+        urgent: bool,
+    },
+    /// An approved template, filled in order.
+    WhatsApp {
+        to: String,
+        event: Event,
+        lang: Lang,
+        values: Vec<String>,
+    },
 }
 
 /// A message, or what the customer lacks for the channel (a phone number, say).
 pub enum Composed {
     Ready(Message),
     Missing(&'static str),
+    /// Not sendable as it stands (no approved WhatsApp template for it): the reason.
+    Unsendable(String),
 }
 
 /// Renders the message for the facts the policy read.
@@ -95,6 +117,33 @@ pub fn compose(
                 &message,
             );
             Message::Webhook { url, body }
+        }
+        ChannelName::Whatsapp => {
+            let Some(phone) = customer.phone.clone() else { return Ok(Composed::Missing("phone number")) };
+            let context =
+                context(conn, &order, location, &customer, event, pickup_key, channels.public_base_url.as_deref())?;
+            if let Some(why) = channels.whatsapp.as_ref().and_then(|w| w.missing_template(event, context.lang)) {
+                return Ok(Composed::Unsendable(why));
+            }
+            let tracking = match (&context.carrier, &context.tracking) {
+                (Some(carrier), Some(tracking)) => Some(format!("{carrier} {tracking}")),
+                (_, tracking) => tracking.clone(),
+            };
+            let facts = super::whatsapp::Facts {
+                subject: context.order.clone(),
+                store: context.store.clone(),
+                code: context.code.clone(),
+                deadline: context.deadline.clone(),
+                tracking,
+                arrives: context.arrives.clone(),
+                until: None,
+            };
+            Message::WhatsApp {
+                to: phone,
+                event,
+                lang: context.lang,
+                values: super::whatsapp::variables(event, &facts),
+            }
         }
         ChannelName::Push => {
             let subscriptions = outbox::push_subscriptions(conn, &claimed.customer_id)?;
@@ -325,6 +374,19 @@ fn compose_notice(
                 &message,
             );
             Message::Webhook { url, body }
+        }
+        ChannelName::Whatsapp => {
+            let Some(phone) = customer.phone.clone() else { return Ok(Composed::Missing("phone number")) };
+            if let Some(why) = channels.whatsapp.as_ref().and_then(|w| w.missing_template(event, lang)) {
+                return Ok(Composed::Unsendable(why));
+            }
+            let facts = super::whatsapp::Facts {
+                subject: notice.product.clone(),
+                store: data.store.clone(),
+                until: data.until.clone(),
+                ..Default::default()
+            };
+            Message::WhatsApp { to: phone, event, lang, values: super::whatsapp::variables(event, &facts) }
         }
         ChannelName::Push => {
             let subscriptions = outbox::push_subscriptions(conn, &claimed.customer_id)?;

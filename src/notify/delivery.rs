@@ -38,6 +38,10 @@ pub fn deliver(message: &Message, claimed: &Claimed, channels: &Channels) -> Del
             },
             None => off("webhook"),
         },
+        Message::WhatsApp { to, event, lang, values } => match &channels.whatsapp {
+            Some(whatsapp) => whatsapp.send(to, *event, *lang, values, &per_resend(&claimed.id, claimed)),
+            None => off("whatsapp"),
+        },
         Message::Push { subscriptions, payload, urgent } => match &channels.push {
             Some(push) => return send_push(push, subscriptions, payload.as_bytes(), *urgent, channels.private_targets),
             None => off("push"),

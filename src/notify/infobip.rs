@@ -28,6 +28,29 @@ pub fn report_url(public_base_url: &str, token: &str) -> String {
     format!("{public_base_url}/v1/notifications/callbacks/infobip?token={token}")
 }
 
+/// POSTs one message to one of Infobip's APIs (`{"messages": [message]}`); our id is its
+/// `messageId`, kept as the provider reference.
+pub fn post_messages(
+    agent: &ureq::Agent,
+    base_url: &str,
+    api_key: &str,
+    path: &str,
+    message: serde_json::Value,
+    message_id: &str,
+) -> Delivery {
+    let body = json!({"messages": [message]}).to_string();
+    let result = agent
+        .post(format!("{base_url}{path}"))
+        .header("Authorization", format!("App {api_key}"))
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .send(&body);
+    match result {
+        Ok(response) => delivery(response.status().as_u16(), "Infobip", || Some(message_id.to_string())),
+        Err(error) => Delivery::Transient(format!("could not reach Infobip: {error}")),
+    }
+}
+
 impl Infobip {
     pub fn new(settings: &InfobipSettings, public_base_url: Option<&str>) -> Infobip {
         let report_url =
@@ -56,18 +79,7 @@ impl Infobip {
             message["notifyUrl"] = json!(url);
             message["notifyContentType"] = json!("application/json");
         }
-        let body = json!({"messages": [message]}).to_string();
-        let result = self
-            .agent
-            .post(format!("{}/sms/2/text/advanced", self.base_url))
-            .header("Authorization", format!("App {}", self.api_key.expose()))
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .send(&body);
-        match result {
-            Ok(response) => delivery(response.status().as_u16(), "Infobip", || Some(message_id.to_string())),
-            Err(error) => Delivery::Transient(format!("could not reach Infobip: {error}")),
-        }
+        post_messages(&self.agent, &self.base_url, self.api_key.expose(), "/sms/2/text/advanced", message, message_id)
     }
 
     /// Reads a JSON delivery report after checking the `token` it came with (Infobip does not
@@ -86,6 +98,10 @@ impl Infobip {
             .iter()
             .filter_map(|result| {
                 let reference = result["messageId"].as_str()?.to_string();
+                // A WhatsApp seen report: the message was read.
+                if result["seenAt"].is_string() {
+                    return Some(Receipt { reference, status: DeliveryStatus::Opened, error: None });
+                }
                 let group = result["status"]["groupName"].as_str().unwrap_or("");
                 match group {
                     "DELIVERED" => Some(Receipt { reference, status: DeliveryStatus::Delivered, error: None }),

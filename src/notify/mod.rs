@@ -6,7 +6,8 @@
 //! - `compose` (with `templates`, `sms`, `locale`): the message in the customer's language;
 //! - `delivery`: hands it to its provider; `providers` holds what every provider shares (the
 //!   HTTP clients, what an HTTP status means); one module a provider (`email`, `twilio`,
-//!   `infobip`, `push`, `webhook`), each also reading and checking its own receipts;
+//!   `infobip`, `push`, `webhook`, `whatsapp` through Twilio or Infobip), each also reading
+//!   and checking its own receipts;
 //! - `sender`: the short loop over them; `routes`: the HTTP side.
 
 pub mod channels;
@@ -28,3 +29,4 @@ pub mod targets;
 pub mod templates;
 pub mod twilio;
 pub mod webhook;
+pub mod whatsapp;

@@ -506,26 +506,27 @@ pub fn about_of(conn: &mut DbConn, id: &str) -> Result<(Option<String>, Option<S
         .ok_or_else(|| ApiError::NotFound(format!("no notification {id}")))
 }
 
-/// Applies a provider's delivery receipt to the SMS it names: by the provider's message id
+/// Applies a provider's delivery receipt to the message (an SMS or a WhatsApp message: one
+/// provider account carries both) it names: by the provider's message id
 /// (`provider_ref`), or by our notification id, which Infobip carries as its `messageId` and
 /// which lets a report that arrives before the send is recorded still count. (A resent
 /// message has its own `messageId`, so a late report about the first send is not taken for
 /// the resend's.) Late or out-of-order receipts (a "sent" after a "delivered") change
 /// nothing. Returns whether the status moved.
-pub fn record_receipt(conn: &mut DbConn, channel: ChannelName, receipt: &Receipt) -> Result<bool, ApiError> {
+pub fn record_receipt(conn: &mut DbConn, channels: &[ChannelName], receipt: &Receipt) -> Result<bool, ApiError> {
     let reference = receipt.reference.as_str();
-    let id: Option<String> = notifications::table
-        .filter(notifications::channel.eq(channel.as_str()))
+    let found: Option<(String, String)> = notifications::table
+        .filter(notifications::channel.eq_any(channels.iter().map(ChannelName::as_str)))
         .filter(
             notifications::provider_ref
                 .eq(reference)
                 .or(notifications::id.eq(reference).and(notifications::resent_at.is_null())),
         )
-        .select(notifications::id)
+        .select((notifications::id, notifications::channel))
         .first(conn)
         .optional()?;
-    let Some(id) = id else { return Ok(false) };
-    advance(conn, &id, channel.as_str(), receipt.status, receipt.error.clone())
+    let Some((id, channel)) = found else { return Ok(false) };
+    advance(conn, &id, &channel, receipt.status, receipt.error.clone())
 }
 
 /// Records that email notification `id` was opened (its pixel was fetched).

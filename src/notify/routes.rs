@@ -187,12 +187,23 @@ async fn callback(
             .await?;
         return Ok(HttpResponse::NoContent().finish());
     }
-    let receipts = match (&state.channels.sms, provider.as_str()) {
-        (Some(Sms::Twilio(twilio)), "twilio") => {
+    // One provider account carries SMS and WhatsApp: whichever channel has it checks the
+    // receipt (the same signature or token either way).
+    let whatsapp = state.channels.whatsapp.as_ref();
+    let twilio = match &state.channels.sms {
+        Some(Sms::Twilio(twilio)) => Some(twilio),
+        _ => whatsapp.and_then(|w| w.twilio_receipts()),
+    };
+    let infobip = match &state.channels.sms {
+        Some(Sms::Infobip(infobip)) => Some(infobip),
+        _ => whatsapp.and_then(|w| w.infobip_receipts()),
+    };
+    let receipts = match (provider.as_str(), twilio, infobip) {
+        ("twilio", Some(twilio), _) => {
             let signature = req.headers().get("X-Twilio-Signature").and_then(|v| v.to_str().ok()).unwrap_or("");
             twilio.receipts(signature, &body)?
         }
-        (Some(Sms::Infobip(infobip)), "infobip") => {
+        ("infobip", _, Some(infobip)) => {
             let token = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
                 .ok()
                 .and_then(|q| q.get("token").cloned())
@@ -205,7 +216,7 @@ async fn callback(
         .db(move |conn| {
             crate::db::write_tx(conn, |conn| {
                 for receipt in &receipts {
-                    outbox::record_receipt(conn, ChannelName::Sms, receipt)?;
+                    outbox::record_receipt(conn, &[ChannelName::Sms, ChannelName::Whatsapp], receipt)?;
                 }
                 Ok(())
             })

@@ -68,6 +68,7 @@ fn prepare(
     Ok(match compose(conn, claimed, facts, channels, pickup_key)? {
         Composed::Ready(message) => Ok(message),
         Composed::Missing(what) => Err(Outcome::Suppressed(format!("the customer has no {what}"))),
+        Composed::Unsendable(why) => Err(Outcome::Suppressed(why)),
     })
 }
 

@@ -34,6 +34,40 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
     base64::engine::general_purpose::STANDARD.encode(crate::crypto::hmac_sha1(auth_token.as_bytes(), &parts))
 }
 
+/// POSTs one message's form to the Messages API (SMS and WhatsApp alike). 201 with the
+/// message `sid` (kept as `provider_ref` to match receipts); 400 is final (an invalid number,
+/// say); what is retried is `providers::answered`'s to say. `what` names it in errors.
+pub fn post_message(settings: &TwilioSettings, agent: &ureq::Agent, form: &[(&str, &str)], what: &str) -> Delivery {
+    let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", settings.api_base, settings.account_sid);
+    let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        settings.account_sid,
+        settings.auth_token.expose()
+    ));
+    let encoded = serde_urlencoded::to_string(form).unwrap_or_default();
+    let result = agent
+        .post(&url)
+        .header("Authorization", format!("Basic {credentials}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(&encoded);
+    let mut response = match result {
+        Ok(response) => response,
+        Err(error) => return Delivery::Transient(format!("could not reach Twilio: {error}")),
+    };
+    let status = response.status().as_u16();
+    let answer: serde_json::Value =
+        response.body_mut().read_to_string().ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
+    match answered(status) {
+        Answered::Accepted => Delivery::Sent { provider_ref: answer["sid"].as_str().map(String::from) },
+        Answered::Retry => Delivery::Transient(format!("Twilio answered {status}")),
+        Answered::Refused => Delivery::Permanent(format!(
+            "Twilio refused the {what} ({status}, code {}): {}",
+            answer["code"],
+            answer["message"].as_str().unwrap_or("no message")
+        )),
+    }
+}
+
 impl Twilio {
     pub fn new(settings: TwilioSettings, public_base_url: Option<&str>) -> Twilio {
         let agent = http_agent();
@@ -44,43 +78,11 @@ impl Twilio {
     /// to match delivery receipts); 400 is final (an invalid number, say); what is retried is
     /// `providers::answered`'s to say.
     pub fn send(&self, to: &str, body: &str) -> Delivery {
-        let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.settings.api_base, self.settings.account_sid);
-        let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            self.settings.account_sid,
-            self.settings.auth_token.expose()
-        ));
         let mut form = vec![("To", to), ("From", self.settings.from.as_str()), ("Body", body)];
         if let Some(callback) = &self.callback_url {
             form.push(("StatusCallback", callback.as_str()));
         }
-        let encoded = serde_urlencoded::to_string(&form).unwrap_or_default();
-        let result = self
-            .agent
-            .post(&url)
-            .header("Authorization", format!("Basic {credentials}"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(&encoded);
-        let mut response = match result {
-            Ok(response) => response,
-            Err(error) => return Delivery::Transient(format!("could not reach Twilio: {error}")),
-        };
-        let status = response.status().as_u16();
-        let answer: serde_json::Value = response
-            .body_mut()
-            .read_to_string()
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default();
-        match answered(status) {
-            Answered::Accepted => Delivery::Sent { provider_ref: answer["sid"].as_str().map(String::from) },
-            Answered::Retry => Delivery::Transient(format!("Twilio answered {status}")),
-            Answered::Refused => Delivery::Permanent(format!(
-                "Twilio refused ({status}, code {}): {}",
-                answer["code"],
-                answer["message"].as_str().unwrap_or("no message")
-            )),
-        }
+        post_message(&self.settings, &self.agent, &form, "message")
     }
 
     /// Reads a status callback (a form body) after checking its `X-Twilio-Signature`

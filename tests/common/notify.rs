@@ -48,3 +48,21 @@ pub async fn place_order(app: &TestApp, token: &str, customer: &str) -> String {
     let order = super::pickup_order("S1", customer, "A", 1);
     app.post("/v1/orders", Some(token), &order).await.ok()["id"].as_str().unwrap().to_string()
 }
+
+/// The Twilio auth token the tests' Twilio stand-ins are configured with.
+pub const TWILIO_TOKEN: &str = "twilio-test-auth-token";
+
+/// Twilio's callback signature, computed here independently of the server's code.
+pub fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut sorted = params.to_vec();
+    sorted.sort();
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(TWILIO_TOKEN.as_bytes()).unwrap();
+    mac.update(url.as_bytes());
+    for (k, v) in sorted {
+        mac.update(k.as_bytes());
+        mac.update(v.as_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
