@@ -376,7 +376,47 @@ async fn a_count_from_the_stock_screen(app: TestApp) {
     browser.type_into("#count-input", "6").await;
     browser.click("#count-form button[type=submit]").await;
     browser.until("the mismatch", "return document.getElementById('stock-notice').innerText.includes('now 9')").await;
-    assert_eq!(app.level("S1", "B").await["on_hand"], 9);
+    let level = app.level("S1", "B").await;
+    assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(5), Some(6)));
+}
+
+async fn a_transfer_is_found_by_its_order_and_received_with_what_arrived(app: TestApp) {
+    setup(&app).await;
+    // S1 has none of B left; S2 supplies it in a working day.
+    app.count("S1", "B", 0).await;
+    app.count("S2", "B", 10).await;
+    let lanes = json!({"lanes": [{"from": "S2", "working_days": 1}]});
+    app.put("/v1/locations/S1/lanes", Some(&app.admin()), &lanes).await.ok();
+    let placed = order(&app, "S1", "ann", "pickup", json!([{"sku": "B", "quantity": 6}])).await;
+    assert_eq!(placed["status"], "awaiting_transfer");
+    let transfer = placed["transfers"][0]["id"].as_str().unwrap().to_string();
+    let base = app.serve();
+    let Some(browser) = Browser::open(Options { screen: Screen::Phone, ..Options::default() }).await else { return };
+    pair(&app, &base, &browser, "S1").await;
+    browser.click("#tab-transfers").await;
+    let item = format!("li.transfer[data-number='{}']", number(&placed));
+    browser.shown(&item).await;
+    // A scanner types the order number into the field and presses Enter: its transfer is ready.
+    browser.type_into("#transfer-input", &format!("{}\n", number(&placed))).await;
+    browser
+        .until("the transfer's button to take focus", &format!("return document.activeElement === document.querySelector(\"{item} button\")"))
+        .await;
+    // One of the six did not come.
+    browser.type_into(&format!("{item} input[data-sku='B']"), "5").await;
+    browser.click(&format!("{item} button")).await;
+    browser
+        .until("the short receipt", "return document.getElementById('transfers-notice').innerText.includes('missing')")
+        .await;
+    browser.until("the list to empty", "return document.querySelectorAll('li.transfer').length === 0").await;
+    let received = app.get(&format!("/v1/transfers?to=S1&status=partial"), Some(&app.admin())).await.ok().clone();
+    assert_eq!(received["items"][0]["id"], transfer.as_str());
+    assert_eq!(received["items"][0]["lines"][0]["received"], 5);
+    assert!(received["items"][0]["received_by"].as_str().unwrap().starts_with("staff:device:"));
+    let now = app.get(&format!("/v1/orders/{}", id(&placed)), Some(&app.admin())).await.ok().clone();
+    assert_eq!(now["status"], "confirmed");
+    assert!(now["at_risk"].is_object(), "{now}");
+    let level = app.level("S1", "B").await;
+    assert_eq!((level["on_hand"].as_i64(), level["reserved"].as_i64()), (Some(5), Some(6)));
 }
 
 async fn arabic_is_right_to_left(app: TestApp) {
@@ -455,6 +495,7 @@ on_both_backends!(
     a_handover_by_camera_reads_the_qr_pass,
     wrong_codes_other_stores_and_the_throttle_each_say_so,
     a_count_from_the_stock_screen,
+    a_transfer_is_found_by_its_order_and_received_with_what_arrived,
     arabic_is_right_to_left,
     one_stores_console_cannot_see_or_act_on_anothers,
 );

@@ -277,11 +277,11 @@
 
   // ---- views and routing ---------------------------------------------------------------
 
-  const VIEWS = ["signin", "orders", "order", "handover", "stock"];
+  const VIEWS = ["signin", "orders", "order", "handover", "stock", "transfers"];
 
   function show(view) {
     for (const name of VIEWS) $("view-" + name).hidden = name !== view;
-    for (const tab of ["orders", "handover", "stock"]) {
+    for (const tab of ["orders", "handover", "stock", "transfers"]) {
       const link = $("tab-" + tab);
       if (tab === view || (view === "order" && tab === "orders")) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
@@ -301,6 +301,13 @@
     if (hash === "stock") {
       show("stock");
       $("sku-input").focus();
+      return;
+    }
+    if (hash === "transfers") {
+      show("transfers");
+      notice("transfers-notice", "", "");
+      $("transfer-input").focus();
+      loadTransfers();
       return;
     }
     show("orders");
@@ -714,8 +721,14 @@
           event.preventDefault();
           const code = buffer;
           buffer = "";
-          go("handover");
-          lookUp(code);
+          // On the transfers screen a scan names a transfer; anywhere else, a pickup code.
+          if (!$("view-transfers").hidden) {
+            $("transfer-input").value = code;
+            findTransfer(code);
+          } else {
+            go("handover");
+            lookUp(code);
+          }
         }
         buffer = "";
         return;
@@ -867,6 +880,113 @@
     } catch (error) { /* the warning already says to count again */ }
   }
 
+  // ---- transfers ----------------------------------------------------------------------
+
+  /// Ship-to-store: what is on its way to this store, received here line by line.
+  async function loadTransfers() {
+    try {
+      const page = await api("GET", "/v1/transfers?status=in_transit&limit=200");
+      state.transfers = page.items;
+      renderTransfers();
+    } catch (error) {
+      notice("transfers-notice", "error", describe(error));
+    }
+  }
+
+  function renderTransfers() {
+    const list = $("transfer-list");
+    list.replaceChildren();
+    const transfers = state.transfers || [];
+    if (!transfers.length) {
+      list.append(el("li", "empty", t("transfers.none")));
+      return;
+    }
+    for (const transfer of transfers) list.append(transferItem(transfer));
+  }
+
+  function transferItem(transfer) {
+    const li = el("li", "card transfer");
+    li.dataset.transfer = transfer.id;
+    li.dataset.number = transfer.order_number;
+    const top = el("div", "top");
+    top.append(el("span", "number", transfer.order_number));
+    top.append(el("span", "meta", t("transfers.from", { from: transfer.from })));
+    top.append(el("span", "meta", t("transfers.expected", { time: clock(transfer.expected_at) })));
+    li.append(top);
+    const form = el("form", "lines");
+    form.noValidate = true;
+    for (const line of transfer.lines) {
+      const field = el("div", "field");
+      const id = "arrived-" + transfer.id + "-" + line.sku;
+      const label = el("label", "", t("transfers.arrived", { sku: line.sku, n: line.quantity }));
+      label.htmlFor = id;
+      const input = el("input");
+      input.id = id;
+      input.type = "number";
+      input.min = "0";
+      input.max = String(line.quantity);
+      input.step = "1";
+      input.inputMode = "numeric";
+      input.value = String(line.quantity);
+      input.dataset.sku = line.sku;
+      input.dataset.sent = String(line.quantity);
+      field.append(label, input);
+      form.append(field);
+    }
+    const button = el("button", "primary", t("transfers.receive"));
+    button.type = "submit";
+    form.append(button);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      receiveTransfer(transfer, form);
+    });
+    li.append(form);
+    return li;
+  }
+
+  async function receiveTransfer(transfer, form) {
+    const lines = [];
+    let everything = true;
+    for (const input of form.querySelectorAll("input[data-sku]")) {
+      const n = Number(input.value);
+      if (input.value === "" || !Number.isInteger(n) || n < 0 || n > Number(input.dataset.sent)) {
+        notice("transfers-notice", "error", t("transfers.bad", { sku: input.dataset.sku, n: input.dataset.sent }));
+        input.focus();
+        return;
+      }
+      if (n !== Number(input.dataset.sent)) everything = false;
+      lines.push({ sku: input.dataset.sku, quantity: n });
+    }
+    try {
+      const done = await api("POST", "/v1/transfers/" + encodeURIComponent(transfer.id) + "/receive", everything ? {} : { lines });
+      const key = done.status === "received" ? "transfers.received" : "transfers.short";
+      toast(t(key, { number: transfer.order_number }), done.status === "received" ? "ok" : "warn");
+      notice("transfers-notice", done.status === "received" ? "ok" : "warn", t(key, { number: transfer.order_number }));
+      $("transfer-input").value = "";
+      await loadTransfers();
+      load();
+    } catch (error) {
+      notice("transfers-notice", "error", describe(error));
+      loadTransfers();
+    }
+  }
+
+  /// A scanned or typed order number (or transfer id): its transfer's first field, ready.
+  function findTransfer(text) {
+    const wanted = text.trim().toUpperCase();
+    const match = (state.transfers || []).filter((tr) => tr.order_number.toUpperCase() === wanted || tr.id.toUpperCase() === wanted);
+    if (match.length !== 1) {
+      notice("transfers-notice", "warn", t("transfers.unknown", { text: text.trim() }));
+      return;
+    }
+    notice("transfers-notice", "", "");
+    const item = document.querySelector('li.transfer[data-transfer="' + CSS.escape(match[0].id) + '"]');
+    if (item) {
+      item.scrollIntoView({ block: "center" });
+      item.querySelector("button").focus();
+    }
+  }
+
   // ---- start ---------------------------------------------------------------------------
 
   function start() {
@@ -929,6 +1049,10 @@
       if (sku) lookUpStock(sku);
     });
     $("count-form").addEventListener("submit", saveCount);
+    $("transfer-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      findTransfer($("transfer-input").value);
+    });
     $("updates").value = localStorage.getItem(UPDATES_KEY) || "";
     $("updates").addEventListener("change", () => {
       if ($("updates").value) localStorage.setItem(UPDATES_KEY, $("updates").value);
