@@ -217,6 +217,8 @@ pub struct NotifySettings {
     /// WhatsApp (`WHATSAPP_PROVIDER`), and its approved templates (`WHATSAPP_TEMPLATES`).
     pub whatsapp: Option<WhatsAppProvider>,
     pub whatsapp_templates: Option<String>,
+    /// Viber through Infobip (`VIBER_PROVIDER=infobip`), as `from` (`VIBER_SENDER`).
+    pub viber: Option<InfobipSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -513,6 +515,7 @@ fn notify(vars: &Vars) -> Result<NotifySettings, ConfigError> {
         hold_reminder_before_seconds: vars.number("HOLD_REMINDER_BEFORE_SECONDS", 300, 30, 86_400)?,
         whatsapp: whatsapp(vars)?,
         whatsapp_templates: vars.get("WHATSAPP_TEMPLATES"),
+        viber: viber(vars)?,
         stock_alert_url,
         email_open_tracking,
         smtp: smtp(vars)?,
@@ -569,6 +572,19 @@ fn infobip(vars: &Vars, with: &'static str, from: Option<String>) -> Result<Info
         from,
         report_token,
     })
+}
+
+/// Viber through Infobip, with the account settings SMS uses and a Viber sender of its own.
+fn viber(vars: &Vars) -> Result<Option<InfobipSettings>, ConfigError> {
+    match vars.get("VIBER_PROVIDER").as_deref() {
+        None => Ok(None),
+        Some("infobip") => {
+            let with = "VIBER_PROVIDER=infobip";
+            let sender = vars.required("VIBER_SENDER", with)?;
+            Ok(Some(infobip(vars, with, Some(sender))?))
+        }
+        Some(_) => Err(ConfigError::new("VIBER_PROVIDER", "must be infobip")),
+    }
 }
 
 /// WhatsApp through Twilio or Infobip, with the account settings SMS uses and a WhatsApp

@@ -399,7 +399,10 @@ async fn a_transfer_is_found_by_its_order_and_received_with_what_arrived(app: Te
     // A scanner types the order number into the field and presses Enter: its transfer is ready.
     browser.type_into("#transfer-input", &format!("{}\n", number(&placed))).await;
     browser
-        .until("the transfer's button to take focus", &format!("return document.activeElement === document.querySelector(\"{item} button\")"))
+        .until(
+            "the transfer's button to take focus",
+            &format!("return document.activeElement === document.querySelector(\"{item} button\")"),
+        )
         .await;
     // One of the six did not come.
     browser.type_into(&format!("{item} input[data-sku='B']"), "5").await;
@@ -408,7 +411,7 @@ async fn a_transfer_is_found_by_its_order_and_received_with_what_arrived(app: Te
         .until("the short receipt", "return document.getElementById('transfers-notice').innerText.includes('missing')")
         .await;
     browser.until("the list to empty", "return document.querySelectorAll('li.transfer').length === 0").await;
-    let received = app.get(&format!("/v1/transfers?to=S1&status=partial"), Some(&app.admin())).await.ok().clone();
+    let received = app.get("/v1/transfers?to=S1&status=partial", Some(&app.admin())).await.ok().clone();
     assert_eq!(received["items"][0]["id"], transfer.as_str());
     assert_eq!(received["items"][0]["lines"][0]["received"], 5);
     assert!(received["items"][0]["received_by"].as_str().unwrap().starts_with("staff:device:"));

@@ -2,7 +2,7 @@
 //! an approved template per event and language filled in a fixed order, `whatsapp:` addresses
 //! and a Content template at Twilio, Infobip's template API, signed or tokened receipts up to
 //! `opened` (read or seen), and an event or language without an approved template suppressed
-//! with the reason.
+//! with the reason. Viber through Infobip's Viber API likewise, as text.
 
 mod common;
 
@@ -184,7 +184,52 @@ async fn whatsapp_that_is_not_configured_is_suppressed_with_its_settings(backend
     );
 }
 
+async fn viber_goes_through_infobip_as_text(backend: Backend) {
+    let infobip = receiver_with(vec![(200, r#"{"messages": [{"status": {"groupName": "PENDING"}}]}"#.into())]);
+    let base = infobip.url.trim_end_matches("/hook").to_string();
+    let settings = [
+        ("VIBER_PROVIDER", "infobip"),
+        ("INFOBIP_BASE_URL", base.as_str()),
+        ("INFOBIP_API_KEY", "infobip-test-key"),
+        ("INFOBIP_REPORT_TOKEN", "reporttoken0123456789"),
+        ("VIBER_SENDER", "ClickCollect"),
+        ("PUBLIC_BASE_URL", BASE),
+    ];
+    let Some(app) = TestApp::spawn_with(backend, &settings).await else { return };
+    app.stocked_store("S1", json!({"name": "Kraków Rynek"}), "A", 5).await;
+    let mut body = profile(json!({"email": false, "sms": false, "push": false, "webhook": false, "viber": true}));
+    body["locale"] = json!("pl-PL");
+    let ann = customer_with(&app, "ann", &body).await;
+    assert_eq!(app.get("/v1/customers/ann", Some(&ann)).await.ok()["channels"]["viber"], true);
+    let id = place_order(&app, &ann, "ann").await;
+    assert_eq!(run_sender(&app).await, 1);
+    let notification = notifications(&app, &id).await[0].clone();
+    assert_eq!((notification["channel"].as_str(), notification["status"].as_str()), (Some("viber"), Some("sent")));
+    let notification_id = notification["id"].as_str().unwrap().to_string();
+    let request = infobip.received()[0].clone();
+    assert_eq!(request.headers[":path"], "/viber/2/messages");
+    assert_eq!(request.headers["authorization"], "App infobip-test-key");
+    let sent: Value = serde_json::from_str(&request.body()).unwrap();
+    let message = &sent["messages"][0];
+    assert_eq!(message["sender"], "ClickCollect");
+    assert_eq!(message["destinations"][0], json!({"to": "48601234567", "messageId": notification_id}));
+    assert_eq!(message["content"]["type"], "TEXT");
+    let text = message["content"]["text"].as_str().unwrap();
+    let number = clickcollect::orders::number_for(&id);
+    assert!(text.starts_with(&format!("Zamówienie {number} przyjęte")), "{text}");
+    assert!(text.contains("Kraków Rynek"), "{text}");
+    let seen = json!({"results": [{"messageId": notification_id, "seenAt": "2026-11-30T12:00:00.000+0000"}]});
+    let reply = app
+        .request(Method::POST, "/v1/notifications/callbacks/infobip?token=reporttoken0123456789")
+        .json(&seen)
+        .send()
+        .await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(notifications(&app, &id).await[0]["status"], "opened");
+}
+
 on_each_backend!(
+    viber_goes_through_infobip_as_text,
     whatsapp_goes_through_twilio_with_approved_templates,
     whatsapp_goes_through_infobip_and_seen_reports_open_it,
     whatsapp_that_is_not_configured_is_suppressed_with_its_settings,

@@ -50,6 +50,7 @@ pub fn put(conn: &mut DbConn, who: &Principal, id: &str, form: &CustomerForm) ->
         customers::channel_push.eq(form.channels.push),
         customers::channel_webhook.eq(form.channels.webhook),
         customers::channel_whatsapp.eq(form.channels.whatsapp),
+        customers::channel_viber.eq(form.channels.viber),
         customers::webhook_url.eq(&form.webhook_url),
         customers::email_tracking
             .eq(form.email_tracking.or(previous.as_ref().map(|p| p.email_tracking)).unwrap_or(true)),

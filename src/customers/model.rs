@@ -22,13 +22,23 @@ pub struct Channels {
     /// WhatsApp messages to `phone` (pre-approved templates); off when left out.
     #[serde(default)]
     pub whatsapp: bool,
+    /// Viber messages to `phone`; off when left out.
+    #[serde(default)]
+    pub viber: bool,
 }
 
 impl Channels {
     /// Each channel and whether it is chosen, in a fixed order.
-    pub fn named(&self) -> [(ChannelName, bool); 5] {
+    pub fn named(&self) -> [(ChannelName, bool); 6] {
         use ChannelName::*;
-        [(Email, self.email), (Sms, self.sms), (Push, self.push), (Webhook, self.webhook), (Whatsapp, self.whatsapp)]
+        [
+            (Email, self.email),
+            (Sms, self.sms),
+            (Push, self.push),
+            (Webhook, self.webhook),
+            (Whatsapp, self.whatsapp),
+            (Viber, self.viber),
+        ]
     }
 }
 
@@ -40,6 +50,7 @@ crate::db::stored::stored_enum! {
         Push,
         Webhook,
         Whatsapp,
+        Viber,
     }
 }
 
@@ -97,6 +108,7 @@ impl Validate for CustomerForm {
         v.check(!self.channels.email || self.email.is_some(), "channels.email", "needs an email address");
         v.check(!self.channels.sms || self.phone.is_some(), "channels.sms", "needs a phone number");
         v.check(!self.channels.whatsapp || self.phone.is_some(), "channels.whatsapp", "needs a phone number");
+        v.check(!self.channels.viber || self.phone.is_some(), "channels.viber", "needs a phone number");
         v.check(!self.channels.webhook || self.webhook_url.is_some(), "channels.webhook", "needs a webhook_url");
         v.finish()
     }
@@ -120,6 +132,7 @@ pub struct CustomerRow {
     pub updated_at: NaiveDateTime,
     pub email_tracking: bool,
     pub channel_whatsapp: bool,
+    pub channel_viber: bool,
 }
 
 impl CustomerRow {
@@ -130,6 +143,7 @@ impl CustomerRow {
             push: self.channel_push,
             webhook: self.channel_webhook,
             whatsapp: self.channel_whatsapp,
+            viber: self.channel_viber,
         }
     }
 }

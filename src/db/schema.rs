@@ -215,6 +215,7 @@ diesel::table! {
         updated_at -> Timestamp,
         email_tracking -> Bool,
         channel_whatsapp -> Bool,
+        channel_viber -> Bool,
     }
 }
 

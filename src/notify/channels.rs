@@ -34,6 +34,7 @@ impl Sms {
 pub struct Channels {
     pub webhook: Option<Webhook>,
     pub whatsapp: Option<super::whatsapp::WhatsApp>,
+    pub viber: Option<super::viber::Viber>,
     pub sms: Option<Sms>,
     pub email: Option<Email>,
     pub push: Option<WebPush>,
@@ -90,6 +91,7 @@ impl Channels {
             }
         });
         Ok(Channels {
+            viber: settings.viber.as_ref().map(|infobip| super::viber::Viber::new(infobip, base)),
             whatsapp,
             push,
             fallback,
@@ -121,6 +123,7 @@ impl Channels {
             ChannelName::Sms => (self.sms.is_some(), "SMS_PROVIDER=twilio or infobip, with its credentials"),
             ChannelName::Email => (self.email.is_some(), "SMTP_URL and EMAIL_FROM"),
             ChannelName::Push => (self.push.is_some(), "VAPID_PRIVATE_KEY and VAPID_SUBJECT"),
+            ChannelName::Viber => (self.viber.is_some(), "VIBER_PROVIDER=infobip, VIBER_SENDER"),
             ChannelName::Whatsapp => {
                 (self.whatsapp.is_some(), "WHATSAPP_PROVIDER=twilio or infobip, WHATSAPP_FROM, WHATSAPP_TEMPLATES")
             }

@@ -37,6 +37,10 @@ pub enum Message {
         urgent: bool,
     },
     /// An approved template, filled in order.
+    Viber {
+        to: String,
+        text: String,
+    },
     WhatsApp {
         to: String,
         event: Event,
@@ -117,6 +121,13 @@ pub fn compose(
                 &message,
             );
             Message::Webhook { url, body }
+        }
+        ChannelName::Viber => {
+            let Some(phone) = customer.phone.clone() else { return Ok(Composed::Missing("phone number")) };
+            let context =
+                context(conn, &order, location, &customer, event, pickup_key, channels.public_base_url.as_deref())?;
+            let message = templates::render_short(context.lang, event, &email_data(context, customer.name.clone()));
+            Message::Viber { to: phone, text: format!("{}\n{}", message.title, message.body) }
         }
         ChannelName::Whatsapp => {
             let Some(phone) = customer.phone.clone() else { return Ok(Composed::Missing("phone number")) };
@@ -374,6 +385,15 @@ fn compose_notice(
                 &message,
             );
             Message::Webhook { url, body }
+        }
+        ChannelName::Viber => {
+            let Some(phone) = customer.phone.clone() else { return Ok(Composed::Missing("phone number")) };
+            let message = templates::render_short(lang, event, &data);
+            let mut text = format!("{}\n{}", message.title, message.body);
+            if let Some(url) = &data.action_url {
+                text.push_str(&format!("\n{url}"));
+            }
+            Message::Viber { to: phone, text }
         }
         ChannelName::Whatsapp => {
             let Some(phone) = customer.phone.clone() else { return Ok(Composed::Missing("phone number")) };

@@ -38,6 +38,10 @@ pub fn deliver(message: &Message, claimed: &Claimed, channels: &Channels) -> Del
             },
             None => off("webhook"),
         },
+        Message::Viber { to, text } => match &channels.viber {
+            Some(viber) => viber.send(to, text, &per_resend(&claimed.id, claimed)),
+            None => off("viber"),
+        },
         Message::WhatsApp { to, event, lang, values } => match &channels.whatsapp {
             Some(whatsapp) => whatsapp.send(to, *event, *lang, values, &per_resend(&claimed.id, claimed)),
             None => off("whatsapp"),

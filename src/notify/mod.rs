@@ -6,7 +6,7 @@
 //! - `compose` (with `templates`, `sms`, `locale`): the message in the customer's language;
 //! - `delivery`: hands it to its provider; `providers` holds what every provider shares (the
 //!   HTTP clients, what an HTTP status means); one module a provider (`email`, `twilio`,
-//!   `infobip`, `push`, `webhook`, `whatsapp` through Twilio or Infobip), each also reading
+//!   `infobip`, `push`, `webhook`, `whatsapp` through Twilio or Infobip, `viber`), each also reading
 //!   and checking its own receipts;
 //! - `sender`: the short loop over them; `routes`: the HTTP side.
 
@@ -28,5 +28,6 @@ pub mod sms;
 pub mod targets;
 pub mod templates;
 pub mod twilio;
+pub mod viber;
 pub mod webhook;
 pub mod whatsapp;

@@ -187,7 +187,7 @@ async fn callback(
             .await?;
         return Ok(HttpResponse::NoContent().finish());
     }
-    // One provider account carries SMS and WhatsApp: whichever channel has it checks the
+    // One provider account carries SMS, WhatsApp and Viber: whichever channel has it checks the
     // receipt (the same signature or token either way).
     let whatsapp = state.channels.whatsapp.as_ref();
     let twilio = match &state.channels.sms {
@@ -196,7 +196,9 @@ async fn callback(
     };
     let infobip = match &state.channels.sms {
         Some(Sms::Infobip(infobip)) => Some(infobip),
-        _ => whatsapp.and_then(|w| w.infobip_receipts()),
+        _ => {
+            whatsapp.and_then(|w| w.infobip_receipts()).or_else(|| state.channels.viber.as_ref().map(|v| v.receipts()))
+        }
     };
     let receipts = match (provider.as_str(), twilio, infobip) {
         ("twilio", Some(twilio), _) => {
@@ -216,7 +218,11 @@ async fn callback(
         .db(move |conn| {
             crate::db::write_tx(conn, |conn| {
                 for receipt in &receipts {
-                    outbox::record_receipt(conn, &[ChannelName::Sms, ChannelName::Whatsapp], receipt)?;
+                    outbox::record_receipt(
+                        conn,
+                        &[ChannelName::Sms, ChannelName::Whatsapp, ChannelName::Viber],
+                        receipt,
+                    )?;
                 }
                 Ok(())
             })

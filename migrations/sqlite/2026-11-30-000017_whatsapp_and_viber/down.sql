@@ -1,1 +1,2 @@
+ALTER TABLE customers DROP COLUMN channel_viber;
 ALTER TABLE customers DROP COLUMN channel_whatsapp;
