@@ -190,6 +190,14 @@ fn schema_rules() -> Vec<(&'static str, Value)> {
                 needs(json!({"properties": {"channels": {"properties": {"email": {"const": true}}}}}), present("email", "string")),
                 needs(json!({"properties": {"channels": {"properties": {"sms": {"const": true}}}}}), present("phone", "string")),
                 needs(
+                    json!({"properties": {"channels": {"properties": {"whatsapp": {"const": true}}}}}),
+                    present("phone", "string"),
+                ),
+                needs(
+                    json!({"properties": {"channels": {"properties": {"viber": {"const": true}}}}}),
+                    present("phone", "string"),
+                ),
+                needs(
                     json!({"properties": {"channels": {"properties": {"webhook": {"const": true}}}}}),
                     present("webhook_url", "string"),
                 ),
