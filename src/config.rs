@@ -219,6 +219,8 @@ pub struct NotifySettings {
     pub whatsapp_templates: Option<String>,
     /// Viber through Infobip (`VIBER_PROVIDER=infobip`), as `from` (`VIBER_SENDER`).
     pub viber: Option<InfobipSettings>,
+    /// Guards a mail provider's event webhook (`EMAIL_EVENTS_TOKEN`); none taken without it.
+    pub email_events_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -516,6 +518,7 @@ fn notify(vars: &Vars) -> Result<NotifySettings, ConfigError> {
         whatsapp: whatsapp(vars)?,
         whatsapp_templates: vars.get("WHATSAPP_TEMPLATES"),
         viber: viber(vars)?,
+        email_events_token: token(vars, "EMAIL_EVENTS_TOKEN")?,
         stock_alert_url,
         email_open_tracking,
         smtp: smtp(vars)?,
@@ -557,15 +560,18 @@ fn sms(vars: &Vars) -> Result<Option<SmsProvider>, ConfigError> {
     }
 }
 
+/// A token a provider's callback URL carries: at least 16 letters and digits.
+fn token(vars: &Vars, variable: &'static str) -> Result<Option<Secret>, ConfigError> {
+    let token = vars.get(variable).map(Secret);
+    if token.as_ref().is_some_and(|t| t.expose().len() < 16 || !t.expose().bytes().all(|b| b.is_ascii_alphanumeric())) {
+        return Err(ConfigError::new(variable, "must be at least 16 letters and digits"));
+    }
+    Ok(token)
+}
+
 /// Infobip's account, shared by SMS and WhatsApp.
 fn infobip(vars: &Vars, with: &'static str, from: Option<String>) -> Result<InfobipSettings, ConfigError> {
-    let report_token = vars.get("INFOBIP_REPORT_TOKEN").map(Secret);
-    if report_token
-        .as_ref()
-        .is_some_and(|t| t.expose().len() < 16 || !t.expose().bytes().all(|b| b.is_ascii_alphanumeric()))
-    {
-        return Err(ConfigError::new("INFOBIP_REPORT_TOKEN", "must be at least 16 letters and digits"));
-    }
+    let report_token = token(vars, "INFOBIP_REPORT_TOKEN")?;
     Ok(InfobipSettings {
         base_url: vars.required("INFOBIP_BASE_URL", with)?,
         api_key: Secret(vars.required("INFOBIP_API_KEY", with)?),

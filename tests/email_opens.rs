@@ -149,4 +149,55 @@ async fn no_pixel_for_who_refuses_it_or_where_it_is_off(backend: Backend) {
     assert!(!sent.is_empty() && sent.iter().all(|raw| !raw.contains("/opened/")), "tracking is off");
 }
 
-on_each_backend!(an_opened_email_holds_the_sms_back, no_pixel_for_who_refuses_it_or_where_it_is_off);
+async fn a_providers_events_move_the_email_on_and_hold_the_sms_back(backend: Backend) {
+    let twilio = receiver_with(vec![(201, r#"{"sid": "SM1", "status": "queued"}"#.into()); 10]);
+    let base = twilio.url.trim_end_matches("/hook").to_string();
+    let (port, messages) = smtp_server();
+    let events_token = "emailevents0123456789";
+    let Some(app) = spawn(backend, port, &base, &[("EMAIL_EVENTS_TOKEN", events_token)]).await else { return };
+    app.stocked_store("S1", json!({}), "A", 5).await;
+    let both = profile(json!({"email": true, "sms": true, "push": false, "webhook": false}));
+    let ann = customer_with(&app, "ann", &both).await;
+    let order = ready_order(&app, &ann, "ann").await;
+    run_sender(&app).await;
+    let email = notification(&app, &order, "ready_for_pickup", "email").await;
+    let id = email["id"].as_str().unwrap().to_string();
+    // The email goes out under the notification's Message-ID, which the provider's events name.
+    let message_id = format!("<{id}@example.com>");
+    assert!(emails(&messages).iter().any(|raw| raw.contains(&format!("Message-ID: {message_id}"))), "the Message-ID");
+    let post = |token: &str, events: Value| {
+        app.request(Method::POST, &format!("/v1/notifications/callbacks/sendgrid?token={token}")).json(&events).send()
+    };
+    let delivered =
+        json!([{"event": "processed", "smtp-id": message_id}, {"event": "delivered", "smtp-id": message_id}]);
+    post("wrong-token-000000000", delivered.clone()).await.assert_problem(401, "unauthorized");
+    assert_eq!(notification(&app, &order, "ready_for_pickup", "email").await["status"], "sent");
+    assert_eq!(post(events_token, delivered).await.status, 204);
+    assert_eq!(notification(&app, &order, "ready_for_pickup", "email").await["status"], "delivered");
+    assert_eq!(post(events_token, json!([{"event": "open", "smtp-id": message_id}])).await.status, 204);
+    assert_eq!(notification(&app, &order, "ready_for_pickup", "email").await["status"], "opened");
+    // Opened within the day, by the provider's word: the SMS is not needed.
+    let before = twilio.received().len();
+    a_day_later(&app, &order);
+    run_sender(&app).await;
+    assert_eq!(notification(&app, &order, "ready_for_pickup", "sms").await["status"], "suppressed");
+    assert_eq!(twilio.received().len(), before);
+}
+
+async fn no_email_events_are_taken_without_a_token(backend: Backend) {
+    let (port, _) = smtp_server();
+    let Some(app) = spawn(backend, port, "http://127.0.0.1:9", &[]).await else { return };
+    let reply = app
+        .request(Method::POST, "/v1/notifications/callbacks/sendgrid?token=anything0123456789")
+        .json(&json!([]))
+        .send()
+        .await;
+    reply.assert_problem(404, "not-found");
+}
+
+on_each_backend!(
+    an_opened_email_holds_the_sms_back,
+    no_pixel_for_who_refuses_it_or_where_it_is_off,
+    a_providers_events_move_the_email_on_and_hold_the_sms_back,
+    no_email_events_are_taken_without_a_token,
+);

@@ -55,6 +55,8 @@ pub struct Channels {
     pub stock_alert_url: Option<String>,
     /// How long before a hold lapses its reminder is due (`HOLD_REMINDER_BEFORE_SECONDS`).
     pub hold_reminder_before: TimeDelta,
+    /// What a mail provider's event webhook must carry (`EMAIL_EVENTS_TOKEN`).
+    pub email_events_token: Option<String>,
 }
 
 impl Channels {
@@ -99,6 +101,7 @@ impl Channels {
             private_targets: settings.private_targets,
             stock_alert_url: settings.stock_alert_url.clone(),
             hold_reminder_before: TimeDelta::seconds(settings.hold_reminder_before_seconds),
+            email_events_token: settings.email_events_token.as_ref().map(|t| t.expose().to_string()),
             push_receipt_url: base.map(|base| format!("{base}/v1/notifications/callbacks/push")),
             public_base_url: base.map(String::from),
             email_open_tracking: settings.email_open_tracking && base.is_some(),

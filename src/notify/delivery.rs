@@ -26,7 +26,7 @@ pub fn deliver(message: &Message, claimed: &Claimed, channels: &Channels) -> Del
             None => off("sms"),
         },
         Message::Email { to, content } => match &channels.email {
-            Some(email) => email.send(to, content),
+            Some(email) => email.send(to, content, &claimed.id),
             None => off("email"),
         },
         Message::Webhook { url, body } => match &channels.webhook {

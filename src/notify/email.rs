@@ -38,12 +38,20 @@ impl Email {
     /// final, everything else (4xx, connection trouble) is worth a retry. Refused credentials
     /// (530, 534, 535, 538) are the exception: nothing is wrong with the message, the
     /// operator's `SMTP_URL` is, so it is retried while they fix it.
-    pub fn send(&self, to: &str, content: &EmailContent) -> Delivery {
+    ///
+    /// The `Message-ID` is the notification's (`<{id}@{sender's domain}>`): a mail provider's
+    /// event webhook names the message by it (`email_events`).
+    pub fn send(&self, to: &str, content: &EmailContent, notification_id: &str) -> Delivery {
         let to: Mailbox = match to.parse() {
             Ok(to) => to,
             Err(e) => return Delivery::Permanent(format!("not a mailbox: {e}")),
         };
-        let mut builder = Message::builder().from(self.from.clone()).to(to).subject(content.subject.clone());
+        let message_id = format!("<{notification_id}@{}>", self.from.email.domain());
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(content.subject.clone())
+            .message_id(Some(message_id));
         if let Some(url) = &content.unsubscribe_url {
             // RFC 8058: a mail client's "unsubscribe" button POSTs to the address, no login.
             builder = builder.header(ListUnsubscribe(format!("<{url}>"))).header(ListUnsubscribePost);

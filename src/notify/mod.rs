@@ -14,6 +14,7 @@ pub mod channels;
 pub mod compose;
 pub mod delivery;
 pub mod email;
+pub mod email_events;
 pub mod fallback;
 pub mod infobip;
 pub mod locale;

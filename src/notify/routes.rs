@@ -133,15 +133,17 @@ async fn resend(
 /// `X-Twilio-Signature` over `PUBLIC_BASE_URL` + this path and the parameters; Infobip
 /// delivery reports are JSON and carry the `token` the report URL was given
 /// (`INFOBIP_REPORT_TOKEN`); push receipts (`push`) are JSON `PushReceipt`s from the service
-/// worker, with the token that came inside the encrypted message. Late or out-of-order
-/// receipts never move a status backwards.
+/// worker, with the token that came inside the encrypted message; email events (`sendgrid`)
+/// are a JSON array in SendGrid's Event Webhook format, naming each email by its `smtp-id`
+/// and carrying the `token` of `EMAIL_EVENTS_TOKEN`. WhatsApp and Viber receipts come through
+/// their provider's. Late or out-of-order receipts never move a status backwards.
 ///
 /// Who may call: the provider or service worker (its signature or token is checked; no
 /// bearer token).
 #[utoipa::path(
     post, path = "/v1/notifications/callbacks/{provider}", tag = "notifications", operation_id = "take_delivery_receipt",
     params(
-        ("provider" = String, Path, description = "`twilio`, `infobip` or `push`"),
+        ("provider" = String, Path, description = "`twilio`, `infobip`, `push` or `sendgrid`"),
         ("token" = Option<String>, Query, description = "Infobip: the report token"),
     ),
     request_body(
@@ -189,6 +191,27 @@ async fn callback(
     }
     // One provider account carries SMS, WhatsApp and Viber: whichever channel has it checks the
     // receipt (the same signature or token either way).
+    let query_token = || {
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("token").cloned())
+            .unwrap_or_default()
+    };
+    if provider == "sendgrid" {
+        let token = state.channels.email_events_token.as_deref();
+        let receipts = super::email_events::receipts(token, &query_token(), &body)?;
+        state
+            .db(move |conn| {
+                crate::db::write_tx(conn, |conn| {
+                    for receipt in &receipts {
+                        outbox::record_receipt(conn, &[ChannelName::Email], receipt)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        return Ok(HttpResponse::NoContent().finish());
+    }
     let whatsapp = state.channels.whatsapp.as_ref();
     let twilio = match &state.channels.sms {
         Some(Sms::Twilio(twilio)) => Some(twilio),
@@ -205,13 +228,7 @@ async fn callback(
             let signature = req.headers().get("X-Twilio-Signature").and_then(|v| v.to_str().ok()).unwrap_or("");
             twilio.receipts(signature, &body)?
         }
-        ("infobip", _, Some(infobip)) => {
-            let token = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-                .ok()
-                .and_then(|q| q.get("token").cloned())
-                .unwrap_or_default();
-            infobip.receipts(&token, &body)?
-        }
+        ("infobip", _, Some(infobip)) => infobip.receipts(&query_token(), &body)?,
         _ => return Err(not_here()),
     };
     state
