@@ -86,12 +86,14 @@ async fn an_alert_is_told_once_by_email_and_one_click_unsubscribes(backend: Back
     let wish = json!({"sku": "B", "locations": ["S1"]});
     // Alerts are marketing: not without consent.
     app.post(path, Some(&ann), &wish).await.assert_problem(409, "consent-required");
+    assert_eq!(app.get("/v1/customers/ann", Some(&ann)).await.ok()["marketing_consent"], false);
     let mut consenting = wish.clone();
     consenting["marketing_consent"] = json!(true);
     let alert = app.post(path, Some(&ann), &consenting).await;
     assert_eq!(alert.status, 201, "{}", alert.text);
     let alert = alert.ok().clone();
     let id = alert["id"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/v1/customers/ann", Some(&ann)).await.ok()["marketing_consent"], true);
     assert_eq!((alert["status"].as_str(), alert["quantity"].as_i64()), (Some("active"), Some(1)));
     // Consent given once holds for the next alert.
     let other = app.post(path, Some(&ann), &json!({"sku": "C", "online": true})).await;
@@ -143,6 +145,7 @@ async fn an_alert_is_told_once_by_email_and_one_click_unsubscribes(backend: Back
     // Messages about orders are not marketing: the channels stay.
     let profile = app.get("/v1/customers/ann", Some(&ann)).await.ok().clone();
     assert_eq!(profile["channels"]["email"], true);
+    assert_eq!(profile["marketing_consent"], false, "withdrawn by the click");
 }
 
 async fn alerts_wait_for_enough_and_for_their_turn(backend: Backend) {

@@ -18,7 +18,7 @@ use diesel::prelude::*;
 
 use crate::auth::{Principal, Role};
 use crate::catalog::{self, model::LocationKind};
-use crate::db::schema::{marketing_consents, notifications, stock_alerts};
+use crate::db::schema::{notifications, stock_alerts};
 use crate::db::DbConn;
 use crate::error::{ApiError, FieldError};
 use crate::notify::outbox::{self, About};
@@ -77,35 +77,6 @@ pub fn require_owner(who: &Principal, customer_id: &str) -> Result<(), ApiError>
     }
 }
 
-/// Whether the customer's latest word on marketing is yes.
-pub fn has_marketing_consent(conn: &mut DbConn, customer_id: &str) -> Result<bool, ApiError> {
-    let latest: Option<bool> = marketing_consents::table
-        .filter(marketing_consents::customer_id.eq(customer_id))
-        .order(marketing_consents::id.desc())
-        .select(marketing_consents::granted)
-        .first(conn)
-        .optional()?;
-    Ok(latest == Some(true))
-}
-
-fn record_consent(
-    conn: &mut DbConn,
-    customer_id: &str,
-    granted: bool,
-    source: &str,
-    now: NaiveDateTime,
-) -> Result<(), ApiError> {
-    diesel::insert_into(marketing_consents::table)
-        .values((
-            marketing_consents::customer_id.eq(customer_id),
-            marketing_consents::granted.eq(granted),
-            marketing_consents::at.eq(now),
-            marketing_consents::source.eq(source),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
 /// Subscribes a customer to a SKU's return. The customer needs a profile (their channels)
 /// and marketing consent (given with the form, or before); the stores must be active stores.
 /// A wish already true (enough on a shelf it names) is 409: hold it now instead.
@@ -136,8 +107,14 @@ pub fn subscribe(
         return Err(ApiError::Unknown(unknown));
     }
     if form.marketing_consent == Some(true) {
-        record_consent(conn, customer_id, true, &format!("stock-alert by {}", who.actor()), now)?;
-    } else if !has_marketing_consent(conn, customer_id)? {
+        crate::customers::record_marketing_consent(
+            conn,
+            customer_id,
+            true,
+            &format!("stock-alert by {}", who.actor()),
+            now,
+        )?;
+    } else if !crate::customers::has_marketing_consent(conn, customer_id)? {
         return Err(ApiError::ConsentRequired(
             "back-in-stock alerts are marketing messages: send marketing_consent: true to give consent".into(),
         ));
@@ -230,8 +207,8 @@ pub fn token_customer(key: &[u8], token: &str) -> Option<String> {
 /// One click: marketing consent withdrawn and every active alert cancelled; its queued
 /// messages are then suppressed when they come up. Returns how many alerts were cancelled.
 pub fn unsubscribe(conn: &mut DbConn, customer_id: &str, now: NaiveDateTime) -> Result<usize, ApiError> {
-    if has_marketing_consent(conn, customer_id)? {
-        record_consent(conn, customer_id, false, "one-click unsubscribe", now)?;
+    if crate::customers::has_marketing_consent(conn, customer_id)? {
+        crate::customers::record_marketing_consent(conn, customer_id, false, "one-click unsubscribe", now)?;
     }
     Ok(diesel::update(
         stock_alerts::table
@@ -293,7 +270,7 @@ pub fn scan(conn: &mut DbConn, per_day: i64, now: NaiveDateTime) -> Result<usize
             }
             let places = alert.places();
             let Some(place) = found(&levels[&alert.sku], &places, alert.online, alert.quantity) else { continue };
-            if !has_marketing_consent(conn, &alert.customer_id)? {
+            if !crate::customers::has_marketing_consent(conn, &alert.customer_id)? {
                 continue;
             }
             let moved = diesel::update(
@@ -371,7 +348,7 @@ pub fn still_true(conn: &mut DbConn, alert_id: &str) -> Result<Result<Notice, St
     if AlertStatus::from_stored(&row.status)? != AlertStatus::Notified {
         return Ok(Err(format!("the alert is {}", row.status)));
     }
-    if !has_marketing_consent(conn, &row.customer_id)? {
+    if !crate::customers::has_marketing_consent(conn, &row.customer_id)? {
         return Ok(Err("the customer withdrew marketing consent".into()));
     }
     let found_at = row.found_at.clone().unwrap_or_else(|| ONLINE.to_string());

@@ -9,7 +9,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 
 use crate::auth::{Principal, Role};
-use crate::db::schema::{customer_consents, customers, push_subscriptions};
+use crate::db::schema::{customer_consents, customers, marketing_consents, push_subscriptions};
 use crate::db::DbConn;
 use crate::error::ApiError;
 use model::*;
@@ -107,11 +107,43 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Customer, ApiError> {
         timezone: row.timezone,
         webhook_url: row.webhook_url,
         email_tracking: row.email_tracking,
+        marketing_consent: has_marketing_consent(conn, id)?,
         consents,
         push_subscriptions: subscriptions,
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
     })
+}
+
+/// Whether the customer's latest word on marketing (back-in-stock alerts) is yes. Marketing
+/// consent is kept apart from the channel choices, which are for orders.
+pub fn has_marketing_consent(conn: &mut DbConn, customer_id: &str) -> Result<bool, ApiError> {
+    let latest: Option<bool> = marketing_consents::table
+        .filter(marketing_consents::customer_id.eq(customer_id))
+        .order(marketing_consents::id.desc())
+        .select(marketing_consents::granted)
+        .first(conn)
+        .optional()?;
+    Ok(latest == Some(true))
+}
+
+/// Records a grant or withdrawal of marketing consent, with when and by whom.
+pub fn record_marketing_consent(
+    conn: &mut DbConn,
+    customer_id: &str,
+    granted: bool,
+    source: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::insert_into(marketing_consents::table)
+        .values((
+            marketing_consents::customer_id.eq(customer_id),
+            marketing_consents::granted.eq(granted),
+            marketing_consents::at.eq(now),
+            marketing_consents::source.eq(source),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The browsers a customer keeps for push. Each one costs a request per message (in the

@@ -170,6 +170,9 @@ pub struct Customer {
     pub webhook_url: Option<String>,
     /// Whether email opens are recorded for this customer.
     pub email_tracking: bool,
+    /// Marketing consent (back-in-stock alerts), kept apart from the channel choices: given
+    /// with an alert, withdrawn by one-click unsubscribe.
+    pub marketing_consent: bool,
     /// Every grant and withdrawal, oldest first.
     pub consents: Vec<Consent>,
     pub push_subscriptions: i64,
