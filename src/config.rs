@@ -543,21 +543,23 @@ fn smtp(vars: &Vars) -> Result<Option<SmtpSettings>, ConfigError> {
 fn sms(vars: &Vars) -> Result<Option<SmsProvider>, ConfigError> {
     match vars.get("SMS_PROVIDER").as_deref() {
         None => Ok(None),
-        Some("twilio") => {
-            let with = "SMS_PROVIDER=twilio";
-            Ok(Some(SmsProvider::Twilio(TwilioSettings {
-                account_sid: vars.required("TWILIO_ACCOUNT_SID", with)?,
-                auth_token: Secret(vars.required("TWILIO_AUTH_TOKEN", with)?),
-                api_base: vars.get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into()),
-                from: vars.required("SMS_FROM", with)?,
-            })))
-        }
+        Some("twilio") => Ok(Some(SmsProvider::Twilio(twilio(vars, "SMS_PROVIDER=twilio", "SMS_FROM")?))),
         Some("infobip") => {
             let with = "SMS_PROVIDER=infobip";
             Ok(Some(SmsProvider::Infobip(infobip(vars, with, vars.get("SMS_FROM"))?)))
         }
         Some(_) => Err(ConfigError::new("SMS_PROVIDER", "must be twilio or infobip")),
     }
+}
+
+/// Twilio's account, shared by SMS and WhatsApp, sending as `from_variable`'s value.
+fn twilio(vars: &Vars, with: &'static str, from_variable: &'static str) -> Result<TwilioSettings, ConfigError> {
+    Ok(TwilioSettings {
+        account_sid: vars.required("TWILIO_ACCOUNT_SID", with)?,
+        auth_token: Secret(vars.required("TWILIO_AUTH_TOKEN", with)?),
+        api_base: vars.get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into()),
+        from: vars.required(from_variable, with)?,
+    })
 }
 
 /// A token a provider's callback URL carries: at least 16 letters and digits.
@@ -599,13 +601,7 @@ fn whatsapp(vars: &Vars) -> Result<Option<WhatsAppProvider>, ConfigError> {
     match vars.get("WHATSAPP_PROVIDER").as_deref() {
         None => Ok(None),
         Some("twilio") => {
-            let with = "WHATSAPP_PROVIDER=twilio";
-            Ok(Some(WhatsAppProvider::Twilio(TwilioSettings {
-                account_sid: vars.required("TWILIO_ACCOUNT_SID", with)?,
-                auth_token: Secret(vars.required("TWILIO_AUTH_TOKEN", with)?),
-                api_base: vars.get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into()),
-                from: vars.required("WHATSAPP_FROM", with)?,
-            })))
+            Ok(Some(WhatsAppProvider::Twilio(twilio(vars, "WHATSAPP_PROVIDER=twilio", "WHATSAPP_FROM")?)))
         }
         Some("infobip") => {
             let with = "WHATSAPP_PROVIDER=infobip";

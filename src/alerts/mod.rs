@@ -18,7 +18,7 @@ use diesel::prelude::*;
 
 use crate::auth::{Principal, Role};
 use crate::catalog::{self, model::LocationKind};
-use crate::db::schema::{notifications, stock_alerts};
+use crate::db::schema::stock_alerts;
 use crate::db::DbConn;
 use crate::error::{ApiError, FieldError};
 use crate::notify::outbox::{self, About};
@@ -310,19 +310,7 @@ pub fn subject_of(alert_id: &str) -> String {
 /// When a customer's next alert may go out: now, unless `per_day` alerts are already due in
 /// the last day; then a day after the one that would be `per_day` back.
 fn turn_of(conn: &mut DbConn, customer_id: &str, per_day: i64, now: NaiveDateTime) -> Result<NaiveDateTime, ApiError> {
-    let rows: Vec<(Option<String>, NaiveDateTime)> = notifications::table
-        .filter(notifications::customer_id.eq(customer_id))
-        .filter(notifications::event.eq(Event::BackInStock.as_str()))
-        .filter(notifications::next_attempt_at.ge(now - RATE_WINDOW))
-        .select((notifications::subject, notifications::next_attempt_at))
-        .load(conn)?;
-    let mut first_by_subject: HashMap<Option<String>, NaiveDateTime> = HashMap::new();
-    for (subject, at) in rows {
-        let earliest = first_by_subject.entry(subject).or_insert(at);
-        *earliest = (*earliest).min(at);
-    }
-    let mut times: Vec<NaiveDateTime> = first_by_subject.into_values().collect();
-    times.sort();
+    let times = outbox::first_due_by_subject(conn, customer_id, Event::BackInStock, now - RATE_WINDOW)?;
     let per_day = per_day.max(1) as usize;
     if times.len() < per_day {
         return Ok(now);

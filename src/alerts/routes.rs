@@ -1,6 +1,6 @@
 //! HTTP for back-in-stock alerts, and the one-click unsubscribe page their emails link to.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -10,6 +10,7 @@ use crate::db::{read_tx, write_tx};
 use crate::error::{ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, fingerprint_bodiless, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::Json;
+use crate::http::validate::path_customer_id;
 use crate::notify::locale::Lang;
 use crate::state::AppState;
 
@@ -20,12 +21,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(cancel_alert)
         .service(unsubscribe_page)
         .service(unsubscribe);
-}
-
-fn customer_id(id: &str) -> Result<(), ApiError> {
-    let mut v = crate::http::validate::Validator::new();
-    v.customer_id("id", id);
-    v.finish()
 }
 
 /// Ask to hear when a SKU is back: at these stores, online, or both.
@@ -60,7 +55,7 @@ async fn subscribe(
     body: Json<AlertForm>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    customer_id(&id)?;
+    path_customer_id("id", &id)?;
     super::require_owner(&who, &id)?;
     let (form, caller) = (body.0, who.clone());
     idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
@@ -91,7 +86,7 @@ async fn list_alerts(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    customer_id(&id)?;
+    path_customer_id("id", &id)?;
     super::require_owner(&who, &id)?;
     let list = state.db(move |conn| read_tx(conn, |conn| super::list(conn, &id))).await?;
     Ok(HttpResponse::Ok().json(list))
@@ -118,7 +113,7 @@ async fn get_alert(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, alert_id) = path.into_inner();
-    customer_id(&id)?;
+    path_customer_id("id", &id)?;
     super::require_owner(&who, &id)?;
     let alert = state.db(move |conn| read_tx(conn, |conn| super::find(conn, &id, &alert_id))).await?;
     Ok(HttpResponse::Ok().json(alert))
@@ -147,7 +142,7 @@ async fn cancel_alert(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, alert_id) = path.into_inner();
-    customer_id(&id)?;
+    path_customer_id("id", &id)?;
     super::require_owner(&who, &id)?;
     idempotency::run(&state, &who, key, fingerprint_bodiless(&req), move |conn| {
         super::cancel(conn, &id, &alert_id)?;
@@ -160,14 +155,7 @@ const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 fn html(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header(("X-Robots-Tag", "noindex"))
-        .body(body)
+    crate::http::html::page(status, CONTENT_SECURITY_POLICY, body)
 }
 
 /// (question, button, done, unknown link) in the customer's language.
@@ -207,7 +195,7 @@ fn words(lang: Lang) -> [&'static str; 4] {
 }
 
 fn page(lang: Lang, body: &str) -> String {
-    let (dir, code) = (if lang == Lang::Ar { "rtl" } else { "ltr" }, lang.tag());
+    let (dir, code) = (lang.dir(), lang.tag());
     format!(
         "<!DOCTYPE html><html lang=\"{code}\" dir=\"{dir}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"robots\" content=\"noindex\">\
@@ -286,12 +274,7 @@ async fn unsubscribe(
     let customer = super::token_customer(&state.keys.pickup_key, &token);
     let lang = customer_lang(&state, customer.clone()).await;
     let [_, _, done, unknown] = words(lang);
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form || serde_urlencoded::from_bytes::<OneClick>(&body).is_err() {
+    if !crate::http::html::is_form(&req) || serde_urlencoded::from_bytes::<OneClick>(&body).is_err() {
         return html(StatusCode::UNSUPPORTED_MEDIA_TYPE, page(lang, "<h1>application/x-www-form-urlencoded</h1>"));
     }
     let Some(customer) = customer else {

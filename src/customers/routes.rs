@@ -8,18 +8,11 @@ use crate::db::read_tx;
 use crate::error::{ApiError, BadBody, Denied, Problem};
 use crate::http::idempotency::{self, fingerprint, Answer, IdempotencyKey, IdempotencyKeyHeader};
 use crate::http::json::Json;
+use crate::http::validate::path_customer_id;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(put_customer).service(get_customer).service(add_push_subscription);
-}
-
-/// Customer ids are the identity provider's `sub`: 1 to 128 characters, none a space or a
-/// control character.
-fn customer_id(id: &str) -> Result<(), ApiError> {
-    let mut v = crate::http::validate::Validator::new();
-    v.customer_id("id", id);
-    v.finish()
 }
 
 /// Create or replace a customer's profile: contacts, locale, time zone and channel choices.
@@ -51,7 +44,7 @@ async fn put_customer(
     body: Json<CustomerForm>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    customer_id(&id)?;
+    path_customer_id("id", &id)?;
     super::require_access(&who, &id, true)?;
     let (form, writer) = (body.0, who.clone());
     idempotency::run(&state, &who, key, fingerprint(&req, &form), move |conn| {
@@ -81,7 +74,7 @@ async fn get_customer(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    customer_id(&id)?;
+    path_customer_id("id", &id)?;
     super::require_access(&who, &id, false)?;
     let customer = state.db(move |conn| read_tx(conn, |conn| super::get(conn, &id))).await?;
     Ok(HttpResponse::Ok().json(customer))
@@ -117,7 +110,7 @@ async fn add_push_subscription(
     body: Json<PushSubscriptionForm>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    customer_id(&id)?;
+    path_customer_id("id", &id)?;
     match who.role {
         Role::Customer if who.sub == id => {}
         Role::Customer => return Err(ApiError::NotFound(format!("no customer {id}"))),

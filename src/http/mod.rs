@@ -5,6 +5,7 @@
 pub mod contract;
 pub mod etag;
 pub mod formats;
+pub mod html;
 pub mod idempotency;
 pub mod json;
 pub mod metrics;

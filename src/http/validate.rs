@@ -71,6 +71,14 @@ impl Validator {
 }
 
 /// Validates a code taken from a URL path.
+/// A customer id in a path: the identity provider's `sub`, 1 to 128 characters, none a space
+/// or a control character.
+pub fn path_customer_id(field: &str, value: &str) -> Result<(), ApiError> {
+    let mut v = Validator::new();
+    v.customer_id(field, value);
+    v.finish()
+}
+
 pub fn path_code(field: &str, value: &str) -> Result<(), ApiError> {
     match code_problem(value) {
         Some(message) => Err(ApiError::validation(field, message)),

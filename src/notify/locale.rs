@@ -11,7 +11,8 @@ pub enum Lang {
 }
 
 impl Lang {
-    fn from_tag(tag: &str) -> Option<Lang> {
+    /// The language of a BCP 47 tag (`pl-PL`, `pl`), if we write it.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
         let language = tag.split(['-', '_']).next()?.to_ascii_lowercase();
         Some(match language.as_str() {
             "en" => Lang::En,
@@ -45,6 +46,15 @@ impl Lang {
             Lang::Ru => "ru",
             Lang::Ar => "ar",
             Lang::Es => "es",
+        }
+    }
+
+    /// The writing direction, for `dir` attributes: right to left for Arabic.
+    pub fn dir(&self) -> &'static str {
+        if *self == Lang::Ar {
+            "rtl"
+        } else {
+            "ltr"
         }
     }
 

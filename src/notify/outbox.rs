@@ -91,6 +91,37 @@ pub fn enqueue_about(
     Ok(queued)
 }
 
+/// Whether any message about `subject` was ever queued.
+pub fn any_about(conn: &mut DbConn, subject: &str) -> Result<bool, ApiError> {
+    Ok(diesel::select(diesel::dsl::exists(notifications::table.filter(notifications::subject.eq(subject))))
+        .get_result(conn)?)
+}
+
+/// When each subject a customer hears of with `event` is (or was) first due, since `since`,
+/// earliest first: what a per-customer rate limit counts. A message's due time stands for
+/// when it goes out.
+pub fn first_due_by_subject(
+    conn: &mut DbConn,
+    customer_id: &str,
+    event: Event,
+    since: NaiveDateTime,
+) -> Result<Vec<NaiveDateTime>, ApiError> {
+    let rows: Vec<(Option<String>, NaiveDateTime)> = notifications::table
+        .filter(notifications::customer_id.eq(customer_id))
+        .filter(notifications::event.eq(event.as_str()))
+        .filter(notifications::next_attempt_at.ge(since))
+        .select((notifications::subject, notifications::next_attempt_at))
+        .load(conn)?;
+    let mut first: std::collections::HashMap<Option<String>, NaiveDateTime> = std::collections::HashMap::new();
+    for (subject, at) in rows {
+        let earliest = first.entry(subject).or_insert(at);
+        *earliest = (*earliest).min(at);
+    }
+    let mut times: Vec<NaiveDateTime> = first.into_values().collect();
+    times.sort();
+    Ok(times)
+}
+
 /// A browser's push subscription, with the keys its messages are encrypted for.
 #[derive(Debug, Clone, Queryable)]
 pub struct PushSubscriptionRow {

@@ -374,18 +374,8 @@ pub fn render_short(lang: Lang, event: Event, data: &EmailData) -> ShortMessage 
     for (label, value) in facts(&w, event, data) {
         body.push_str(&format!("\n{label}: {value}"));
     }
-    let (dir, language) = direction(lang);
+    let (dir, language) = (lang.dir(), lang.tag());
     ShortMessage { title: fill_subject(subject, data), body, lang: language, dir }
-}
-
-fn direction(lang: Lang) -> (&'static str, &'static str) {
-    match lang {
-        Lang::Ar => ("rtl", "ar"),
-        Lang::En => ("ltr", "en"),
-        Lang::Pl => ("ltr", "pl"),
-        Lang::Es => ("ltr", "es"),
-        Lang::Ru => ("ltr", "ru"),
-    }
 }
 
 fn fill_subject(subject: &str, data: &EmailData) -> String {
@@ -444,7 +434,7 @@ pub fn render_email(lang: Lang, event: Event, data: &EmailData) -> EmailContent 
     }
     text.push_str(&format!("\n{}\n", w.thanks));
 
-    let (dir, language) = direction(lang);
+    let (dir, language) = (lang.dir(), lang.tag());
     let mut html = format!(
         "<!DOCTYPE html><html lang=\"{language}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title></head>\
          <body style=\"font-family:sans-serif\"><p>{}</p><p>{}</p>",

@@ -33,9 +33,8 @@ impl Templates {
                 entry.split_once('=').ok_or_else(|| format!("{entry:?} is not event.lang=template"))?;
             let (event, lang) = key.split_once('.').ok_or_else(|| format!("{key:?} is not event.lang"))?;
             let event = Event::from_stored(event.trim()).map_err(|_| format!("{event:?} is not an event"))?;
-            let lang = [Lang::En, Lang::Pl, Lang::Es, Lang::Ru, Lang::Ar]
-                .into_iter()
-                .find(|l| l.tag() == lang.trim())
+            let lang = Lang::from_tag(lang.trim())
+                .filter(|l| l.tag() == lang.trim())
                 .ok_or_else(|| format!("{lang:?} is not one of en, pl, es, ru, ar"))?;
             let template = template.trim();
             if template.is_empty() || template.len() > 512 || template.chars().any(char::is_control) {

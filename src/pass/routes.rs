@@ -29,14 +29,7 @@ async fn stylesheet() -> HttpResponse {
 
 /// An HTML answer with the page's policy; never cached (the pass changes as the order does).
 fn html(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, page::CONTENT_SECURITY_POLICY))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
-        .insert_header(("X-Robots-Tag", "noindex"))
-        .body(body)
+    crate::http::html::page(status, page::CONTENT_SECURITY_POLICY, body)
 }
 
 /// The page for an error: the missing-pass page for 404, else the sentence.
@@ -122,12 +115,7 @@ async fn pass_arrival(
     body: web::Bytes,
 ) -> HttpResponse {
     let token = token.into_inner();
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if !crate::http::html::is_form(&req) {
         return refusal(ApiError::UnsupportedMediaType("send the form as application/x-www-form-urlencoded".into()));
     }
     let form: HereForm = match serde_urlencoded::from_bytes(&body) {

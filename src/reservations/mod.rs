@@ -258,11 +258,7 @@ pub fn remind(
 
 /// Whether the customer asked for a reminder when placing the hold.
 pub fn wants_reminder(conn: &mut DbConn, hold_id: &str) -> Result<bool, ApiError> {
-    use crate::db::schema::notifications;
-    Ok(diesel::select(diesel::dsl::exists(
-        notifications::table.filter(notifications::subject.eq(reminder_subject(hold_id))),
-    ))
-    .get_result(conn)?)
+    crate::notify::outbox::any_about(conn, &reminder_subject(hold_id))
 }
 
 /// What a hold's reminder says, read again just before it goes out.

@@ -248,47 +248,63 @@ pub(crate) struct TransferRow {
     pub created_at: NaiveDateTime,
 }
 
-fn view(conn: &mut DbConn, row: TransferRow) -> Result<Transfer, ApiError> {
-    let order_number: String = orders::table.find(&row.order_id).select(orders::number).first(conn)?;
-    Ok(Transfer {
-        lines: lines_of(conn, &row.id)?,
-        order_number,
-        status: TransferStatus::from_stored(&row.status)?,
-        id: row.id,
-        order_id: row.order_id,
-        from: row.from_location,
-        to: row.to_location,
-        expected_at: row.expected_at.and_utc(),
-        received_at: row.received_at.map(|at| at.and_utc()),
-        received_by: row.received_by,
-        created_at: row.created_at.and_utc(),
-    })
+/// Transfers as the API shows them, each read with its order's number (`with_number`): their
+/// lines are read in one query for all of them.
+fn views(conn: &mut DbConn, rows: Vec<(TransferRow, String)>) -> Result<Vec<Transfer>, ApiError> {
+    let ids: Vec<&str> = rows.iter().map(|(row, _)| row.id.as_str()).collect();
+    let mut lines: HashMap<String, Vec<TransferLine>> = HashMap::new();
+    let read: Vec<(String, String, i64, Option<i64>)> = transfer_lines::table
+        .filter(transfer_lines::transfer_id.eq_any(&ids))
+        .order((transfer_lines::transfer_id.asc(), transfer_lines::sku.asc()))
+        .select((transfer_lines::transfer_id, transfer_lines::sku, transfer_lines::quantity, transfer_lines::received))
+        .load(conn)?;
+    for (id, sku, quantity, received) in read {
+        lines.entry(id).or_default().push(TransferLine { sku, quantity, received });
+    }
+    rows.into_iter()
+        .map(|(row, order_number)| {
+            Ok(Transfer {
+                lines: lines.remove(&row.id).unwrap_or_default(),
+                order_number,
+                status: TransferStatus::from_stored(&row.status)?,
+                id: row.id,
+                order_id: row.order_id,
+                from: row.from_location,
+                to: row.to_location,
+                expected_at: row.expected_at.and_utc(),
+                received_at: row.received_at.map(|at| at.and_utc()),
+                received_by: row.received_by,
+                created_at: row.created_at.and_utc(),
+            })
+        })
+        .collect()
 }
 
-/// One transfer, or 404.
-pub(crate) fn find_row(conn: &mut DbConn, id: &str) -> Result<TransferRow, ApiError> {
-    transfers::table
-        .find(id)
-        .select(TransferRow::as_select())
+/// Transfers joined to their orders, for their numbers.
+fn with_number() -> diesel::dsl::Select<
+    diesel::dsl::InnerJoin<transfers::table, orders::table>,
+    (diesel::dsl::AsSelect<TransferRow, crate::db::Backend>, orders::number),
+> {
+    transfers::table.inner_join(orders::table).select((TransferRow::as_select(), orders::number))
+}
+
+/// One transfer as the API shows it, or 404.
+pub fn find(conn: &mut DbConn, id: &str) -> Result<Transfer, ApiError> {
+    let row = with_number()
+        .filter(transfers::id.eq(id))
         .first(conn)
         .optional()?
-        .ok_or_else(|| ApiError::NotFound(format!("no transfer {id}")))
-}
-
-/// One transfer as the API shows it.
-pub fn find(conn: &mut DbConn, id: &str) -> Result<Transfer, ApiError> {
-    let row = find_row(conn, id)?;
-    view(conn, row)
+        .ok_or_else(|| ApiError::NotFound(format!("no transfer {id}")))?;
+    Ok(views(conn, vec![row])?.remove(0))
 }
 
 /// An order's transfers, oldest first.
 pub fn of_order(conn: &mut DbConn, order_id: &str) -> Result<Vec<Transfer>, ApiError> {
-    let rows: Vec<TransferRow> = transfers::table
+    let rows = with_number()
         .filter(transfers::order_id.eq(order_id))
         .order((transfers::created_at.asc(), transfers::id.asc()))
-        .select(TransferRow::as_select())
         .load(conn)?;
-    rows.into_iter().map(|row| view(conn, row)).collect()
+    views(conn, rows)
 }
 
 /// Transfers to a store (or to every store: `to` is `None`), soonest expected first.
@@ -299,20 +315,21 @@ pub fn list(
     page: &Page,
 ) -> Result<Paginated<Transfer>, ApiError> {
     let offset = page.offset()?;
-    let mut query = transfers::table.select(TransferRow::as_select()).into_boxed();
+    let mut query = with_number().into_boxed();
     if let Some(to) = to {
         query = query.filter(transfers::to_location.eq(to.to_string()));
     }
     if let Some(status) = status {
         query = query.filter(transfers::status.eq(status.as_str()));
     }
-    let rows: Vec<TransferRow> = query
+    let mut rows: Vec<(TransferRow, String)> = query
         .order((transfers::expected_at.asc(), transfers::id.asc()))
         .offset(offset)
         .limit(page.limit + 1)
         .load(conn)?;
     let more = rows.len() as i64 > page.limit;
-    let items = rows.into_iter().take(page.limit as usize).map(|row| view(conn, row)).collect::<Result<_, _>>()?;
+    rows.truncate(page.limit as usize);
+    let items = views(conn, rows)?;
     Ok(Paginated { items, next_cursor: more.then(|| encode_cursor(&(offset + page.limit).to_string())) })
 }
 

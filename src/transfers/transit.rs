@@ -51,18 +51,3 @@ pub fn all_open(conn: &mut DbConn) -> Result<Vec<(String, String, String, i64)>,
         .select((transfers::from_location, transfers::to_location, transfer_lines::sku, transfer_lines::quantity))
         .load(conn)?)
 }
-
-/// An order's units still travelling, by SKU: what its store has not reserved yet.
-pub fn of_order(conn: &mut DbConn, order_id: &str) -> Result<HashMap<String, i64>, ApiError> {
-    let rows: Vec<(String, i64)> = transfer_lines::table
-        .inner_join(transfers::table)
-        .filter(transfers::order_id.eq(order_id))
-        .filter(transfers::status.eq(IN_TRANSIT))
-        .select((transfer_lines::sku, transfer_lines::quantity))
-        .load(conn)?;
-    let mut by_sku = HashMap::new();
-    for (sku, units) in rows {
-        *by_sku.entry(sku).or_insert(0) += units;
-    }
-    Ok(by_sku)
-}
